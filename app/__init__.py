@@ -1,0 +1,1 @@
+"""Milepost core: configuration, database, security, signing, geography and the CRM every domain builds on."""

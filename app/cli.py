@@ -1,0 +1,183 @@
+"""The `milepost` command: init, db, serve, users, demo, and each domain's commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from app.config import instance_path
+from app.signing import generate_key_spec, next_kid
+
+
+def _create_app() -> Flask:
+    from app.factory import create_app
+
+    return create_app()
+
+
+def ensure_instance(path: Path) -> bool:
+    """Create the instance folder and its secrets file (mode 600) unless present; tell whether it was made."""
+    path.mkdir(parents=True, exist_ok=True)
+    secrets_file = path / "secrets.json"
+    if secrets_file.exists():
+        return False
+    content = {"SECRET_KEY": secrets.token_urlsafe(48), "CODE_KEYS": generate_key_spec("A")}
+    descriptor = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(content, handle, indent=2)
+    return True
+
+
+def run_upgrade(app: Flask) -> None:
+    """Apply all migrations to the app's database."""
+    from app.migrate import upgrade
+
+    upgrade(url=app.config["DATABASE_URL"])
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """Milepost: genuine parts, honest shops, a network that covers the expressways."""
+
+
+@main.command("init", with_appcontext=False)
+def init_command() -> None:
+    """Create the instance folder with fresh secrets and migrate the database."""
+    path = instance_path()
+    made = ensure_instance(path)
+    click.echo(f"{'Created' if made else 'Kept'} secrets in {path / 'secrets.json'}")
+    app = _create_app()
+    run_upgrade(app)
+    click.echo(f"Database ready: {app.config['DATABASE_URL']}")
+
+
+@main.command("rotate-keys", with_appcontext=False)
+def rotate_keys_command() -> None:
+    """Add a new code-signing key; the old ones keep verifying printed labels."""
+    secrets_file = instance_path() / "secrets.json"
+    if not secrets_file.exists():
+        raise click.ClickException("no instance secrets; run `milepost init` first")
+    content = json.loads(secrets_file.read_text())
+    spec = content["CODE_KEYS"]
+    kid = next_kid(spec)
+    content["CODE_KEYS"] = f"{spec},{generate_key_spec(kid)}"
+    secrets_file.write_text(json.dumps(content, indent=2))
+    click.echo(f"New signing key {kid} added; restart the server to use it.")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    from flask import current_app
+
+    run_upgrade(current_app)
+    click.echo("Database is at the newest revision.")
+
+
+@db_group.command("downgrade")
+@click.option("--to", "target", default="base", show_default=True, help="revision to go down to")
+@with_appcontext
+def db_downgrade(target: str) -> None:
+    """Undo migrations (destroys data)."""
+    from flask import current_app
+
+    from app.migrate import downgrade
+
+    downgrade(url=current_app.config["DATABASE_URL"], target=target)
+    click.echo(f"Database is at {target}.")
+
+
+@main.command("serve", with_appcontext=False)
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="host:port to listen on")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", is_flag=True, help="load the demo data set when the database is empty")
+def serve_command(bind: str, workers: int, demo: bool) -> None:
+    """Migrate, optionally load demo data, and serve with gunicorn."""
+    ensure_instance(instance_path())
+    app = _create_app()
+    run_upgrade(app)
+    if demo:
+        from app.demo import load_demo_if_empty
+
+        with app.app_context():
+            load_demo_if_empty(app)
+    from app.server import run_gunicorn
+
+    click.echo(f"Milepost on http://{bind}  (Ctrl-C stops)")
+    run_gunicorn(bind=bind, workers=workers)
+
+
+@main.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.option("--email")
+@click.option("--phone")
+@click.option("--password", required=True)
+@click.option("--role", required=True)
+@click.option("--org", "org_code", help="organization code (required for staff)")
+@click.option("--name", default="")
+@with_appcontext
+def users_create(
+    email: str | None, phone: str | None, password: str, role: str, org_code: str | None, name: str
+) -> None:
+    """Create a user."""
+    from flask import current_app
+
+    from app.crm.customers import register_driver
+    from app.crm.organizations import get_organization
+    from app.errors import MilepostError
+    from app.security import Role, create_user
+
+    session = current_app.extensions["milepost.sessionmaker"]()
+    try:
+        if role == Role.DRIVER and phone:
+            customer = register_driver(session, name=name or phone, phone=phone, password=password)
+            user = customer.user
+        else:
+            organization = get_organization(session, org_code, field="org") if org_code else None
+            user = create_user(
+                session,
+                role=role,
+                password=password,
+                email=email,
+                phone=phone,
+                organization_id=organization.id if organization else None,
+                display_name=name,
+            )
+        session.commit()
+    except MilepostError as error:
+        session.rollback()
+        click.echo(f"Error ({error.field or 'input'}): {error.message}", err=True)
+        sys.exit(2)
+    finally:
+        session.close()
+    click.echo(f"Created {user.role} user {user.login} (id {user.id})")
+
+
+@main.command("demo")
+@click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True)
+@click.option("--seed", default=2026, show_default=True, help="random seed (same seed, same data)")
+@with_appcontext
+def demo_command(size: str, seed: int) -> None:
+    """Load the demo data set through the domains' own services."""
+    from flask import current_app
+
+    from app.demo import load_demo
+
+    load_demo(current_app, size=size, seed=seed)

@@ -1,0 +1,112 @@
+"""Every setting with its default, environment overrides and start-up validation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MILEPOST_"
+
+DEFAULTS: dict[str, Any] = {
+    # SQLAlchemy URL; empty means the SQLite file milepost.sqlite3 in the instance folder.
+    "DATABASE_URL": "",
+    # Signs session cookies and CSRF tokens; required unless DEBUG or TESTING.
+    "SECRET_KEY": "",
+    # "kid:base64key,..." part-code and plaque keys; newest signs, all verify. Empty: read the instance key file.
+    "CODE_KEYS": "",
+    # Origin printed into every QR code (part labels, plaques).
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    # Zone in which times are shown and opening hours are read; storage is always UTC.
+    "TIMEZONE": "Asia/Shanghai",
+    # Language when neither the user's choice nor Accept-Language decides.
+    "DEFAULT_LOCALE": "zh",
+    # Languages the interface is translated into.
+    "LOCALES": ["zh", "en"],
+    # Largest request body accepted, in bytes (413 beyond it).
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    # Lifetime of an API bearer token, in hours.
+    "TOKEN_HOURS": 24 * 30,
+    # Failed logins allowed per account and per client address within LOGIN_WINDOW_SECONDS.
+    "LOGIN_MAX_FAILURES": 5,
+    # Window for counting failed logins, in seconds.
+    "LOGIN_WINDOW_SECONDS": 900,
+    # Items per page when a list request does not say.
+    "PAGE_SIZE": 50,
+    # Largest page a list request may ask for.
+    "MAX_PAGE_SIZE": 500,
+    # Map tile URL template for pages with maps; empty shows routes and points without a base map.
+    "MAP_TILE_URL": "",
+    # The OEM's GS1 company prefix, used to issue GTINs for part types that come without one.
+    "GS1_COMPANY_PREFIX": "6901234",
+    # Distinct cities a part may be scanned in before installation without looking cloned.
+    "CLONE_MAX_CITIES": 3,
+    # Wrong activation codes allowed per part per hour.
+    "ACTIVATION_MAX_FAILURES": 5,
+    # Debug mode (never in production).
+    "DEBUG": False,
+    # Test mode: relaxes the SECRET_KEY requirement.
+    "TESTING": False,
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has a value Milepost cannot use."""
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, not {raw!r}") from exc
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Return DEFAULTS overlaid with MILEPOST_* environment variables and then explicit overrides."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        if ENV_PREFIX + name in environ:
+            settings[name] = _coerce(name, environ[ENV_PREFIX + name], default)
+    settings.update(overrides or {})
+    return settings
+
+
+def validate_settings(settings: dict) -> None:
+    """Fail fast on settings that would only break later, at the worst moment."""
+    if not settings["SECRET_KEY"] and not (settings["DEBUG"] or settings["TESTING"]):
+        raise ConfigError(
+            "MILEPOST_SECRET_KEY is required outside debug and testing (`milepost init` writes one "
+            "into the instance folder)"
+        )
+    if not settings["PUBLIC_BASE_URL"].startswith(("http://", "https://")):
+        raise ConfigError("MILEPOST_PUBLIC_BASE_URL must start with http:// or https://")
+    if settings["DEFAULT_LOCALE"] not in settings["LOCALES"]:
+        raise ConfigError("MILEPOST_DEFAULT_LOCALE must be one of MILEPOST_LOCALES")
+    for name in ("PAGE_SIZE", "MAX_PAGE_SIZE", "TOKEN_HOURS", "MAX_CONTENT_LENGTH"):
+        if int(settings[name]) <= 0:
+            raise ConfigError(f"MILEPOST_{name} must be positive")
+
+
+def instance_path() -> Path:
+    """Return the instance folder (database, secrets): MILEPOST_INSTANCE_PATH or ./instance."""
+    return Path(os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def read_instance_secrets(instance_path: str | Path) -> dict[str, str]:
+    """Return the secrets `milepost init` wrote into the instance folder, if any."""
+    path = Path(instance_path) / "secrets.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())

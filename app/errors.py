@@ -1,0 +1,87 @@
+"""Domain errors and their one mapping to HTTP statuses and error codes."""
+
+from __future__ import annotations
+
+
+class MilepostError(Exception):
+    """Base of every error a domain function raises on purpose."""
+
+    status = 400
+    code = "bad_request"
+    # When true, writes flushed before the error (a failed-attempt counter) are committed, not rolled back.
+    commit_before_reply = False
+
+    def __init__(self, message: str, field: str | None = None, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict:
+        """Return the JSON error body of DESIGN.md section 9."""
+        body: dict = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        body.update({key: value for key, value in self.details.items() if value is not None})
+        return {"error": body}
+
+
+class InvalidInput(MilepostError):
+    """The request names a field whose value cannot be used."""
+
+    status = 400
+    code = "invalid"
+
+
+class NotAuthenticated(MilepostError):
+    """No valid credentials came with the request."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(MilepostError):
+    """The actor is known but may not do this to this object."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(MilepostError):
+    """The object does not exist (or the actor may not know that it does)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(MilepostError):
+    """The request does not fit the current state (a state-machine transition, a duplicate)."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(MilepostError):
+    """The request body is larger than the service accepts."""
+
+    status = 413
+    code = "too_large"
+
+
+class RateLimited(MilepostError):
+    """Too many attempts; try again after `retry_after` seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class CountedFailure(MilepostError):
+    """A wrong secret (password, activation code): the failed attempt is kept so limits can count it."""
+
+    status = 401
+    code = "wrong_secret"
+    commit_before_reply = True

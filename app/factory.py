@@ -1,0 +1,126 @@
+"""The application factory: settings, database, blueprints, CLI, errors, i18n."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_babel import Babel
+from sqlalchemy.engine import Connection
+
+from app.config import instance_path, load_settings, read_instance_secrets, validate_settings
+from app.db import make_engine, make_sessionmaker
+from app.signing import KeyRing
+from app.web import auth, meta
+from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
+from app.web.csrf import csrf_token
+from app.web.errors import register_error_handlers
+from app.web.i18n import remember_locale_choice, select_locale
+
+ROOT = Path(__file__).resolve().parent
+DOMAIN_PACKAGES = ("app", "traceability", "network", "reviews")
+
+
+def _blueprints() -> list:
+    from app.crm import api as crm_api
+    from app.crm import pages as crm_pages
+    from network import api as network_api
+    from network import pages as network_pages
+    from reviews import api as reviews_api
+    from reviews import pages as reviews_pages
+    from traceability import api as traceability_api
+    from traceability import pages as traceability_pages
+
+    return [
+        meta.pages,
+        auth.api,
+        auth.pages,
+        crm_api.api,
+        crm_pages.pages,
+        traceability_api.api,
+        traceability_pages.pages,
+        network_api.api,
+        network_pages.pages,
+        reviews_api.api,
+        reviews_pages.pages,
+    ]
+
+
+def _navigation() -> list:
+    from app.crm import pages as crm_pages
+    from network import pages as network_pages
+    from reviews import pages as reviews_pages
+    from traceability import pages as traceability_pages
+
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages)
+    return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
+
+
+def default_database_url(instance_path: str) -> str:
+    """Return the embedded SQLite database's URL in the instance folder."""
+    return f"sqlite:///{Path(instance_path) / 'milepost.sqlite3'}"
+
+
+def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
+    """Create the Milepost application; `connection` lets tests share one transaction with the app."""
+    app = Flask("app", instance_path=str(instance_path()), root_path=str(ROOT))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings = load_settings(config)
+    # `milepost init` writes the secrets into the instance folder; environment or config still win.
+    for name, value in read_instance_secrets(app.instance_path).items():
+        if name in ("SECRET_KEY", "CODE_KEYS") and not settings[name]:
+            settings[name] = value
+    validate_settings(settings)
+    app.config.update(settings)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings["PUBLIC_BASE_URL"].startswith("https://")
+    if not settings["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = "debug-and-testing-only"
+    app.config["DATABASE_URL"] = settings["DATABASE_URL"] or default_database_url(app.instance_path)
+
+    if connection is None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["milepost.engine"] = engine
+        app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(engine)
+    else:
+        app.extensions["milepost.engine"] = connection.engine
+        app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
+    if settings["CODE_KEYS"]:
+        app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])
+
+    translation_directories = ";".join(str(ROOT.parent / package / "translations") for package in DOMAIN_PACKAGES)
+    Babel(app, locale_selector=select_locale, default_translation_directories=translation_directories)
+    register_error_handlers(app)
+    app.teardown_appcontext(close_db_session)
+    app.before_request(remember_locale_choice)
+
+    navigation = _navigation()
+
+    @app.context_processor
+    def _template_globals() -> dict:
+        actor = current_actor()
+        links = [item for item in navigation if not item.roles or (actor is not None and actor.role in item.roles)]
+        return {"csrf_token": csrf_token, "actor": actor, "locale": select_locale(), "navigation": links}
+
+    @app.route("/")
+    def home():
+        """Show the start page for the signed-in role, or the public one."""
+        return render_template("home.html")
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+
+    register_domain_commands(app)
+    return app
+
+
+def register_domain_commands(app: Flask) -> None:
+    """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
+    from network.cli import COMMANDS as network_commands
+    from reviews.cli import COMMANDS as reviews_commands
+    from traceability.cli import COMMANDS as traceability_commands
+
+    for command in [*traceability_commands, *network_commands, *reviews_commands]:
+        app.cli.add_command(command)

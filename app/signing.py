@@ -1,0 +1,120 @@
+"""Keyed tags (truncated HMAC-SHA256 in Crockford base32) with key ids, for part codes and plaques.
+
+A tag is one key-id character followed by TAG_BODY_LENGTH base32 characters (5 bits each: 80 bits).
+Several keys can be loaded at once: the newest (last listed) signs, all of them verify, so keys rotate
+without invalidating the labels already printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+TAG_BODY_LENGTH = 16
+MIN_KEY_BYTES = 16
+
+
+class KeyError_(ValueError):
+    """The key specification cannot be used."""
+
+
+def encode_crockford(data: bytes) -> str:
+    """Encode bytes as Crockford base32 (no padding, upper case)."""
+    number = int.from_bytes(data, "big")
+    length = (len(data) * 8 + 4) // 5
+    chars = []
+    for _ in range(length):
+        chars.append(CROCKFORD_ALPHABET[number & 31])
+        number >>= 5
+    return "".join(reversed(chars))
+
+
+def normalize_crockford(text: str) -> str:
+    """Upper-case and map the look-alikes a person may type (O->0, I/L->1), dropping hyphens and spaces."""
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def random_crockford(length: int) -> str:
+    """Return `length` random Crockford base32 characters from the system's CSPRNG."""
+    return "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One secret key and the single character that names it inside tags."""
+
+    kid: str
+    secret: bytes
+
+
+class KeyRing:
+    """The set of keys in force: the last one signs, every one verifies."""
+
+    def __init__(self, keys: list[SigningKey]) -> None:
+        if not keys:
+            raise KeyError_("at least one signing key is required")
+        kids = [key.kid for key in keys]
+        if len(set(kids)) != len(kids):
+            raise KeyError_("key ids must be unique")
+        self._keys = {key.kid: key for key in keys}
+        self._signing = keys[-1]
+
+    @classmethod
+    def from_spec(cls, spec: str) -> KeyRing:
+        """Parse `kid:base64key,kid:base64key,...` (oldest first)."""
+        keys = []
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            kid, _, encoded = item.partition(":")
+            if len(kid) != 1 or kid not in CROCKFORD_ALPHABET:
+                raise KeyError_(f"key id {kid!r} must be one Crockford base32 character")
+            try:
+                secret = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise KeyError_(f"key {kid} is not valid base64") from exc
+            if len(secret) < MIN_KEY_BYTES:
+                raise KeyError_(f"key {kid} is shorter than {MIN_KEY_BYTES} bytes")
+            keys.append(SigningKey(kid, secret))
+        return cls(keys)
+
+    @property
+    def signing_kid(self) -> str:
+        """Return the id of the key that signs new tags."""
+        return self._signing.kid
+
+    def sign(self, message: str) -> str:
+        """Return the tag of `message` under the newest key."""
+        return self._tag(self._signing, message)
+
+    def verify(self, message: str, tag: str) -> bool:
+        """Tell whether `tag` was made for `message` by any key in the ring (constant-time)."""
+        if not tag or len(tag) != 1 + TAG_BODY_LENGTH:
+            return False
+        key = self._keys.get(tag[0].upper())
+        if key is None:
+            return False
+        return hmac.compare_digest(self._tag(key, message), normalize_crockford(tag))
+
+    @staticmethod
+    def _tag(key: SigningKey, message: str) -> str:
+        digest = hmac.new(key.secret, message.encode("utf-8"), hashlib.sha256).digest()
+        return key.kid + encode_crockford(digest[:10])[:TAG_BODY_LENGTH]
+
+
+def generate_key_spec(kid: str = "A") -> str:
+    """Return a fresh `kid:base64key` entry with a 256-bit random key."""
+    return f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def next_kid(spec: str) -> str:
+    """Return the key id after the newest one in `spec`, for rotation."""
+    kids = [item.split(":", 1)[0] for item in spec.split(",") if item.strip()]
+    if not kids:
+        return "A"
+    index = (CROCKFORD_ALPHABET.index(kids[-1]) + 1) % len(CROCKFORD_ALPHABET)
+    return CROCKFORD_ALPHABET[index]

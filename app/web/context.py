@@ -1,0 +1,76 @@
+"""Per-request resources: the database session and the signed-in actor."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask import session as cookie_session
+from sqlalchemy.orm import Session
+
+from app.errors import MilepostError
+from app.security import User, find_user_by_token
+from app.signing import KeyRing
+
+SESSIONMAKER_KEY = "milepost.sessionmaker"
+KEYRING_KEY = "milepost.keyring"
+
+
+def db_session() -> Session:
+    """Return this request's database session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions[SESSIONMAKER_KEY]()
+    return g.db_session
+
+
+def close_db_session(_exc: BaseException | None = None) -> None:
+    """Close the request's session; anything not committed is rolled back."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def bearer_token() -> str | None:
+    """Return the bearer token sent with the request, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def current_actor() -> User | None:
+    """Return the user behind the bearer token or the signed session cookie, or None."""
+    if "actor" in g:
+        return g.actor
+    actor: User | None = None
+    token = bearer_token()
+    if token:
+        actor = find_user_by_token(db_session(), token)
+    elif cookie_session.get("user_id"):
+        candidate = db_session().get(User, cookie_session["user_id"])
+        if candidate is not None and candidate.is_active:
+            actor = candidate
+    g.actor = actor
+    return actor
+
+
+def client_address() -> str:
+    """Return the client's address as the proxy in front of gunicorn reports it (ProxyFix applies)."""
+    return request.remote_addr or "unknown"
+
+
+def settings() -> dict:
+    """Return the application's settings."""
+    return current_app.config
+
+
+class KeysMissing(MilepostError):
+    """The installation has no code-signing keys yet."""
+
+    status = 503
+    code = "keys_missing"
+
+
+def code_keyring() -> KeyRing:
+    """Return the key ring that signs and verifies part codes and plaques."""
+    ring = current_app.extensions.get(KEYRING_KEY)
+    if ring is None:
+        raise KeysMissing("no code keys: run `milepost init` or set MILEPOST_CODE_KEYS")
+    return ring

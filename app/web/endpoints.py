@@ -1,0 +1,158 @@
+"""JSON endpoints declared once: route, roles, request schemas; validated on the way in, listed in OpenAPI."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.errors import InvalidInput
+from app.security import require_actor, require_role
+from app.web.context import bearer_token, current_actor
+from app.web.csrf import check_csrf
+
+API_PREFIX = "/api/v1"
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+
+class Schema(BaseModel):
+    """Base of request schemas: unknown fields are errors, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class QuerySchema(BaseModel):
+    """Base of query-string schemas; unknown parameters are ignored, as browsers and caches add some."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+@dataclass
+class EndpointSpec:
+    """What the OpenAPI document says of one endpoint."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    access: str | tuple[str, ...]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    responses: dict[int, str] = field(default_factory=dict)
+    produces: str = "application/json"
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+def _field_name(location: Iterable[Any]) -> str:
+    name = ""
+    for part in location:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+def validation_error(error: ValidationError) -> InvalidInput:
+    """Turn pydantic's first complaint into one 400 naming the field."""
+    first = error.errors()[0]
+    name = _field_name(first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    return InvalidInput(f"{name}: {message}", field=name)
+
+
+def parse_body(schema: type[BaseModel]) -> BaseModel:
+    """Parse and validate the JSON body against `schema`."""
+    if not request.data:
+        raise InvalidInput("a JSON body is required", field="body")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise InvalidInput("the body is not valid JSON", field="body")
+    if not isinstance(payload, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    try:
+        return schema.model_validate(payload)
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+def parse_query(schema: type[BaseModel]) -> BaseModel:
+    """Validate the query string against `schema` (repeated keys become lists where the schema wants one)."""
+    values: dict[str, Any] = {}
+    for name, info in schema.model_fields.items():
+        key = info.alias or name
+        if key not in request.args:
+            continue
+        listed = request.args.getlist(key)
+        wants_list = "list" in str(info.annotation).lower()
+        values[key] = listed if wants_list else listed[-1]
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint under /api/v1 whose routes declare who may call them and what they accept."""
+
+    def __init__(self, name: str, import_name: str, tag: str) -> None:
+        super().__init__(name, import_name, url_prefix=API_PREFIX)
+        self.tag = tag
+
+    def endpoint(
+        self,
+        method: str,
+        path: str,
+        *,
+        access: str | Iterable[str],
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        status: int = 200,
+        responses: dict[int, str] | None = None,
+        produces: str = "application/json",
+    ) -> Callable:
+        """Register a view; `access` is PUBLIC, SIGNED_IN or the roles allowed (object checks stay in the view).
+
+        The view receives `actor` and, when declared, `body` and `query` as validated models.
+        It returns a JSON-able value, `(value, status)`, or a Flask response.
+        """
+        allowed = access if isinstance(access, str) else tuple(access)
+        spec = EndpointSpec(
+            method, API_PREFIX + path, summary, self.tag, allowed, body, query, status, responses or {}, produces
+        )
+        REGISTRY.append(spec)
+
+        def decorator(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def wrapper(**path_values: Any) -> Response:
+                actor = current_actor()
+                if actor is not None and bearer_token() is None:
+                    check_csrf()
+                if allowed == SIGNED_IN:
+                    require_actor(actor)
+                elif allowed != PUBLIC:
+                    require_role(actor, *allowed)
+                kwargs: dict[str, Any] = dict(path_values, actor=actor)
+                if body is not None:
+                    kwargs["body"] = parse_body(body)
+                if query is not None:
+                    kwargs["query"] = parse_query(query)
+                result = view(**kwargs)
+                if isinstance(result, Response):
+                    return result
+                value, code = result if isinstance(result, tuple) else (result, status)
+                return jsonify(value), code
+
+            self.add_url_rule(path, endpoint=view.__name__, view_func=wrapper, methods=[method])
+            wrapper.endpoint_spec = spec  # type: ignore[attr-defined]
+            return wrapper
+
+        return decorator

@@ -1,0 +1,79 @@
+"""The one place errors become responses: JSON for the API, a page for browsers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import MilepostError, RateLimited
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def wants_json() -> bool:
+    """Tell whether the caller expects JSON (API paths, or an Accept header that prefers it)."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _respond(status: int, body: dict) -> Response:
+    if wants_json():
+        response = jsonify(body)
+    else:
+        response = Response(render_template("error.html", status=status, error=body["error"]), mimetype="text/html")
+    response.status_code = status
+    return response
+
+
+def handle_domain_error(error: MilepostError) -> Response:
+    """Render a domain error; keep its counted attempts when it asks for that."""
+    session = g.get("db_session")
+    if session is not None:
+        if error.commit_before_reply:
+            session.commit()
+        else:
+            session.rollback()
+    response = _respond(error.status, error.to_dict())
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    """Render Werkzeug's HTTP errors (404 routes, 405, 413 bodies) in the same shape."""
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "error")
+    message = error.description or error.name
+    if status == 413:
+        message = "the request body is larger than this service accepts"
+    return _respond(status, {"error": {"code": code, "message": message}})
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Log a bug and answer 500 without leaking internals."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _respond(500, {"error": {"code": "internal", "message": "internal error; it has been logged"}})
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Attach the handlers to `app`."""
+    app.register_error_handler(MilepostError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    if not app.testing:
+        app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,1 @@
+"""Alembic environment and dated revisions of the Milepost schema."""

@@ -1,0 +1,1 @@
+"""Network: highways, service shops, search (nearest and ahead), bookings, roadside assistance, coverage."""

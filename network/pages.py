@@ -1,0 +1,12 @@
+"""Network pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from app.web.navigation import NavLink
+
+pages = Blueprint("network", __name__, template_folder="templates")
+
+# Top-bar links this domain adds: NavLink(endpoint, label, roles).
+NAVIGATION: list[NavLink] = []

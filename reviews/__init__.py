@@ -1,0 +1,1 @@
+"""Reviews: verified reviews of completed services, shop scores, certification and plaques."""

@@ -1,0 +1,7 @@
+"""Reviews commands for the `milepost` CLI."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,105 @@
+"""Test set-up: the schema from migrations, one rolled-back transaction per test shared with the app.
+
+The same suite runs on SQLite (always) and on PostgreSQL when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.db import Base, make_engine, make_sessionmaker
+from app.factory import create_app
+from app.model_registry import load_all_models
+
+TEST_KEYS = ",".join(
+    [
+        "A:dGVzdC1rZXktYS0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OQ==",
+        "B:dGVzdC1rZXktYi0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OQ==",
+    ]
+)
+PUBLIC_BASE_URL = "https://mp.test"
+
+
+def pytest_report_header() -> str:
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    load_all_models()
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # A throwaway test database: start from nothing so migrations, not leftovers, build the schema.
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    with engine.begin() as connection:
+        migrate.upgrade(connection=connection)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    connection = engine.connect()
+    transaction = connection.begin()
+    yield connection
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    session = make_sessionmaker(connection)()
+    yield session
+    session.close()
+
+
+def test_settings(database_url: str, **overrides: object) -> dict:
+    """Return the settings every test app uses."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "CODE_KEYS": TEST_KEYS,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(connection: Connection, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    return create_app(test_settings(database_url), connection=connection)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def committed_engine(engine: Engine) -> Iterator[Engine]:
+    """The real database for tests that need several connections (concurrency); emptied afterwards."""
+    yield engine
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())

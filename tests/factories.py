@@ -1,0 +1,123 @@
+"""Small typed factories: each adds, flushes and returns one record, with overridable fields."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from functools import lru_cache
+
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from app.crm.identifiers import vin_check_digit
+from app.crm.models import Customer, Organization, Vehicle
+from app.security import Role, User, issue_token
+
+PASSWORD = "correct-horse-9"
+_sequence = itertools.count(1)
+
+
+@lru_cache(maxsize=1)
+def password_hash() -> str:
+    """Hash PASSWORD once; scrypt is slow on purpose and the suite makes many users."""
+    return generate_password_hash(PASSWORD, method="scrypt")
+
+
+def make_organization(session: Session, **overrides: object) -> Organization:
+    number = next(_sequence)
+    fields = {
+        "kind": "dealer",
+        "code": f"ORG-{number:05d}",
+        "name": f"Organization {number}",
+        "province": "Henan",
+        "city": "Zhengzhou",
+        "lat": 34.75,
+        "lon": 113.62,
+    }
+    fields.update(overrides)
+    organization = Organization(**fields)
+    session.add(organization)
+    session.flush()
+    return organization
+
+
+def make_user(
+    session: Session, role: str = Role.OEM_ADMIN, organization: Organization | None = None, **overrides: object
+) -> User:
+    number = next(_sequence)
+    if organization is None and role != Role.DRIVER:
+        kind = {
+            Role.OEM_ADMIN: "oem",
+            Role.SHOP_STAFF: "shop",
+            Role.DEALER_STAFF: "dealer",
+            Role.WAREHOUSE_STAFF: "warehouse",
+            Role.FACTORY_STAFF: "factory",
+        }[role]
+        organization = make_organization(session, kind=kind)
+    fields = {
+        "email": f"user{number}@example.test",
+        "password_hash": password_hash(),
+        "role": role,
+        "organization_id": organization.id if organization else None,
+        "display_name": f"User {number}",
+    }
+    if role == Role.DRIVER:
+        fields.update(email=None, phone=f"139{number:08d}")
+    fields.update(overrides)
+    user = User(**fields)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_customer(session: Session, user: User | None = None, **overrides: object) -> Customer:
+    number = next(_sequence)
+    phone = user.phone if user and user.phone else f"137{number:08d}"
+    fields = {"kind": "driver", "name": f"张{number}", "phone": phone, "user": user}
+    fields.update(overrides)
+    customer = Customer(**fields)
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def make_driver(session: Session) -> tuple[User, Customer]:
+    """Return a driver account and its customer record."""
+    user = make_user(session, Role.DRIVER)
+    return user, make_customer(session, user=user)
+
+
+def random_vin(seed: int | None = None) -> str:
+    """Return a valid VIN (correct check digit)."""
+    rng = random.Random(seed if seed is not None else next(_sequence))
+    body = (
+        "LZZ"
+        + "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(5))
+        + "0K"
+        + "A"
+        + f"{rng.randrange(10**6):06d}"
+    )
+    return body[:8] + vin_check_digit(body) + body[9:]
+
+
+def make_vehicle(session: Session, owner: Customer | None = None, **overrides: object) -> Vehicle:
+    fields = {
+        "vin": random_vin(),
+        "model": "HOWO TX",
+        "plate": None,
+        "province": "Henan",
+        "owner": owner or make_customer(session),
+    }
+    fields.update(overrides)
+    vehicle = Vehicle(**fields)
+    session.add(vehicle)
+    session.flush()
+    return vehicle
+
+
+def auth_header(session: Session, user: User) -> dict[str, str]:
+    """Return an Authorization header with a fresh bearer token for `user`."""
+    from datetime import timedelta
+
+    token, _record = issue_token(session, user, timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,1 @@
+"""Traceability models."""
