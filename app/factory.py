@@ -16,7 +16,7 @@ from app.web import auth, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
-from app.web.i18n import remember_locale_choice, select_locale
+from app.web.i18n import language_switch_url, remember_locale_choice, select_locale
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("app", "traceability", "network", "reviews")
@@ -102,7 +102,13 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     def _template_globals() -> dict:
         actor = current_actor()
         links = [item for item in navigation if not item.roles or (actor is not None and actor.role in item.roles)]
-        return {"csrf_token": csrf_token, "actor": actor, "locale": select_locale(), "navigation": links}
+        return {
+            "csrf_token": csrf_token,
+            "actor": actor,
+            "locale": select_locale(),
+            "navigation": links,
+            "language_switch_url": language_switch_url,
+        }
 
     @app.route("/")
     def home():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import current_app, request
 from flask import session as cookie_session
 
@@ -22,3 +24,9 @@ def remember_locale_choice() -> None:
     chosen = request.args.get(LANG_PARAMETER)
     if chosen in current_app.config["LOCALES"]:
         cookie_session[LANG_PARAMETER] = chosen
+
+
+def language_switch_url(locale: str) -> str:
+    """Return this page's URL with `?lang=` set to `locale`, keeping the other query parameters."""
+    arguments = [(key, value) for key, value in request.args.items(multi=True) if key != LANG_PARAMETER]
+    return f"{request.path}?{urlencode([*arguments, (LANG_PARAMETER, locale)])}"
