@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from flask import current_app, request
@@ -16,7 +17,20 @@ def select_locale() -> str:
     chosen = request.args.get(LANG_PARAMETER) or cookie_session.get(LANG_PARAMETER)
     if chosen in locales:
         return chosen
-    return request.accept_languages.best_match(locales) or current_app.config["DEFAULT_LOCALE"]
+    return preferred_locale(request.accept_languages, locales) or current_app.config["DEFAULT_LOCALE"]
+
+
+def preferred_locale(accepted: Iterable[tuple[str, float]], locales: list[str]) -> str | None:
+    """Return the first of `locales` whose language the browser ranks highest ("en-GB" counts as "en").
+
+    Werkzeug's best_match prefers any exact tag over a better-ranked regional one, so "en-GB,zh;q=0.5"
+    would give Chinese; a driver whose phone says English first should get English.
+    """
+    for tag, quality in accepted:
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if quality > 0 and language in locales:
+            return language
+    return None
 
 
 def remember_locale_choice() -> None:
