@@ -16,7 +16,7 @@ from app.web import auth, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
-from app.web.i18n import language_switch_url, remember_locale_choice, select_locale
+from app.web.i18n import language_switch_url, local_date, remember_locale_choice, role_label, select_locale
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("app", "traceability", "network", "reviews")
@@ -108,6 +108,8 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
             "locale": select_locale(),
             "navigation": links,
             "language_switch_url": language_switch_url,
+            "local_date": local_date,
+            "role_label": role_label,
         }
 
     @app.route("/")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from flask import session as cookie_session
+from flask_babel import lazy_gettext as _l
 
 LANG_PARAMETER = "lang"
+ROLE_LABELS = {
+    "driver": _l("Driver"),
+    "shop_staff": _l("Service shop staff"),
+    "dealer_staff": _l("Dealer staff"),
+    "warehouse_staff": _l("Warehouse staff"),
+    "factory_staff": _l("Factory staff"),
+    "oem_admin": _l("OEM administrator"),
+}
 
 
 def select_locale() -> str:
@@ -44,3 +55,16 @@ def language_switch_url(locale: str) -> str:
     """Return this page's URL with `?lang=` set to `locale`, keeping the other query parameters."""
     arguments = [(key, value) for key, value in request.args.items(multi=True) if key != LANG_PARAMETER]
     return f"{request.path}?{urlencode([*arguments, (LANG_PARAMETER, locale)])}"
+
+
+def local_date(value: datetime | str | None) -> str:
+    """Return the calendar date of a UTC timestamp in the configured TIMEZONE (ISO 8601)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+
+
+def role_label(role: str) -> str:
+    """Return a role's name in the page's language."""
+    return str(ROLE_LABELS.get(role, role))
