@@ -8,10 +8,11 @@ from typing import Any
 from flask import Flask, render_template
 from flask_babel import Babel
 from sqlalchemy.engine import Connection
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import instance_path, load_settings, read_instance_secrets, validate_settings
+from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
-from app.signing import KeyRing
+from app.signing import KeyError_, KeyRing
 from app.web import auth, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
@@ -88,7 +89,14 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     if settings["CODE_KEYS"]:
-        app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])
+        try:
+            app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])
+        except KeyError_ as error:
+            raise ConfigError(f"MILEPOST_CODE_KEYS: {error}") from error
+    if settings["PROXY_COUNT"]:
+        # Client addresses (login limits) and https detection come from the proxy's headers, never the client's.
+        count = int(settings["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     translation_directories = ";".join(str(ROOT.parent / package / "translations") for package in DOMAIN_PACKAGES)
     Babel(app, locale_selector=select_locale, default_translation_directories=translation_directories)

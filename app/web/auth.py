@@ -38,6 +38,7 @@ def _sign_in(login: str, password: str):
         password,
         client=client_address(),
         limit=settings()["LOGIN_MAX_FAILURES"],
+        client_limit=settings()["LOGIN_MAX_CLIENT_FAILURES"],
         window=timedelta(seconds=settings()["LOGIN_WINDOW_SECONDS"]),
     )
 
