@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     # Lifetime of an API bearer token, in hours.
     "TOKEN_HOURS": 24 * 30,
-    # Failed logins allowed per account and per client address within LOGIN_WINDOW_SECONDS.
+    # Failed logins allowed per account within LOGIN_WINDOW_SECONDS (then 429 until they age out).
     "LOGIN_MAX_FAILURES": 5,
     # Failed logins allowed per client address within the window; higher than per account because mobile
     # carriers put many phones behind one address (carrier-grade NAT).
