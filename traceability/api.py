@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import Field
 
 from app.errors import NotFound
-from app.security import Role, require_member
-from app.web.context import code_keyring, db_session, settings
+from app.security import STAFF_ROLES, Role, require_member
+from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, ApiBlueprint, Schema
 from app.web.pagination import PageQuery, paginate
-from traceability import catalogue, commissioning
+from traceability import catalogue, commissioning, custody
 from traceability.models import Batch
 
 api = ApiBlueprint("traceability_api", __name__, tag="Traceability")
+STAFF = sorted(STAFF_ROLES)
 
 
 class PartTypeIn(Schema):
@@ -111,3 +112,48 @@ def show_batch(actor, batch_id: int):
     batch = get_batch(batch_id)
     require_member(actor, batch.factory_id, Role.FACTORY_STAFF)
     return commissioning.batch_to_dict(batch)
+
+
+class PartRefIn(Schema):
+    gtin: str = Field(max_length=20)
+    serial: str = Field(max_length=40)
+
+
+class EventIn(Schema):
+    type: str = Field(description="ship, receive, sell, install, remove, destroy or inspect")
+    parts: list[PartRefIn | str] = Field(min_length=1, description="{gtin, serial} objects or scanned code URLs")
+    to: str | None = Field(None, description="organization code: ship destination, or the shop a sale goes to")
+    vin: str | None = Field(None, description="install/remove: the vehicle")
+    activation_code: str | None = Field(None, max_length=40, description="install: the scratch-off code")
+    price: Decimal | None = Field(None, description="sell: price in CNY")
+    buyer_phone: str | None = Field(None, description="sell: the buying driver's mobile number")
+    occurred_at: datetime | None = Field(None, description="ISO 8601 with offset; default now")
+    lat: float | str | None = None
+    lon: float | str | None = None
+
+
+def custody_limits() -> custody.CustodyLimits:
+    config = settings()
+    return custody.CustodyLimits(
+        max_parts=config["EVENT_MAX_PARTS"],
+        activation_max_failures=config["ACTIVATION_MAX_FAILURES"],
+        activation_client_max_failures=config["ACTIVATION_CLIENT_MAX_FAILURES"],
+        activation_window=timedelta(seconds=config["ACTIVATION_WINDOW_SECONDS"]),
+    )
+
+
+@api.endpoint(
+    "POST",
+    "/events",
+    access=STAFF,
+    body=EventIn,
+    status=201,
+    summary="Record a custody event for up to EVENT_MAX_PARTS parts, atomically",
+)
+def create_event(actor, body: EventIn):
+    fields = body.model_dump()
+    fields["parts"] = [part if isinstance(part, str) else part.model_dump() for part in body.parts]
+    request = custody.EventRequest(**fields)
+    event = custody.record_event(db_session(), code_keyring(), actor, request, custody_limits(), client_address())
+    db_session().commit()
+    return custody.event_to_dict(event), 201

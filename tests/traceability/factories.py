@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -13,9 +13,10 @@ from app.security import Role, User
 from app.signing import KeyRing
 from tests.conftest import PUBLIC_BASE_URL, TEST_KEYS
 from tests.factories import make_organization, make_user
-from traceability.codes import build_gtin, build_part_url
+from traceability.codes import activation_code_for, build_gtin, build_part_url
 from traceability.commissioning import commission_batch
-from traceability.models import Batch, Part, PartType
+from traceability.custody import CustodyLimits, EventRequest, record_event
+from traceability.models import Batch, CustodyEvent, Part, PartType
 
 _sequence = itertools.count(1)
 
@@ -82,3 +83,29 @@ def part_url(part: Part) -> str:
 
 def part_path(part: Part) -> str:
     return part_url(part).removeprefix(PUBLIC_BASE_URL)
+
+
+LIMITS = CustodyLimits(
+    max_parts=10_000, activation_max_failures=5, activation_client_max_failures=30, activation_window=timedelta(hours=1)
+)
+
+
+def record(session: Session, actor: User, event_type: str, parts: list[Part], **fields: object) -> CustodyEvent:
+    """Record a custody event through the domain service."""
+    references = [{"gtin": part.gtin, "serial": part.serial} for part in parts]
+    request = EventRequest(type=event_type, parts=references, **fields)
+    return record_event(session, keyring_for_tests(), actor, request, LIMITS, client="198.51.100.7")
+
+
+def stock_parts(session: Session, parts: list[Part], organization: Organization) -> User:
+    """Ship parts from their factory to `organization` and receive them there; return a staff user of it."""
+    factory_staff = make_user(session, Role.FACTORY_STAFF, parts[0].holder)
+    record(session, factory_staff, "ship", parts, to=organization.code)
+    role = {"warehouse": Role.WAREHOUSE_STAFF, "shop": Role.SHOP_STAFF}.get(organization.kind, Role.DEALER_STAFF)
+    staff = make_user(session, role, organization)
+    record(session, staff, "receive", parts)
+    return staff
+
+
+def activation_code(part: Part) -> str:
+    return activation_code_for(keyring_for_tests(), part.gtin, part.serial)
