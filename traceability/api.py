@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from flask import Response, render_template
 from pydantic import Field
 
 from app.crm.vehicles import get_vehicle_for
@@ -14,7 +15,7 @@ from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
-from traceability import alerts, catalogue, commissioning, custody, records, verification
+from traceability import alerts, catalogue, commissioning, custody, labels, records, verification
 from traceability.codes import origin_of, parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
@@ -258,3 +259,45 @@ def show_part(actor, gtin: str, serial: str):
 def list_vehicle_parts(actor, vin: str):
     vehicle = get_vehicle_for(db_session(), actor, vin)
     return {"vin": vehicle.vin, "items": records.list_vehicle_parts(db_session(), vehicle)}
+
+
+class LabelQuery(QuerySchema):
+    page: int = Field(1, ge=1, description=f"{labels.LABELS_PER_PAGE} labels per page, by serial")
+
+
+def _batch_labels(actor, batch_id: int, page: int):
+    batch = get_batch(batch_id)
+    labels.ensure_may_print(actor, batch)
+    return batch, labels.list_labels(db_session(), code_keyring(), batch, settings()["PUBLIC_BASE_URL"], page)
+
+
+@api.endpoint(
+    "GET",
+    "/batches/<int:batch_id>/labels.zip",
+    access=[Role.FACTORY_STAFF],
+    query=LabelQuery,
+    summary="QR label PNGs and manifest.csv with activation codes (the batch's factory staff only)",
+    produces="application/zip",
+)
+def download_labels(actor, batch_id: int, query: LabelQuery):
+    batch, items = _batch_labels(actor, batch_id, query.page)
+    response = Response(labels.labels_zip(items), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="labels-{batch.lot}-{query.page}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api.endpoint(
+    "GET",
+    "/batches/<int:batch_id>/labels.html",
+    access=[Role.FACTORY_STAFF],
+    query=LabelQuery,
+    summary="Print-ready label sheet (A4, 62x40 mm labels, scratch-off activation area)",
+    produces="text/html",
+)
+def print_labels(actor, batch_id: int, query: LabelQuery):
+    batch, items = _batch_labels(actor, batch_id, query.page)
+    sheet = [(label, labels.qr_svg(label.url)) for label in items]
+    response = Response(render_template("traceability/label_sheet.html", batch=batch, labels=sheet))
+    response.headers["Cache-Control"] = "no-store"
+    return response
