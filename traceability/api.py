@@ -15,7 +15,7 @@ from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
-from traceability import alerts, catalogue, commissioning, custody, labels, records, verification
+from traceability import alerts, catalogue, commissioning, custody, labels, recalls, records, verification
 from traceability.codes import origin_of, parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
@@ -301,3 +301,43 @@ def print_labels(actor, batch_id: int, query: LabelQuery):
     response = Response(render_template("traceability/label_sheet.html", batch=batch, labels=sheet))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class RecallIn(Schema):
+    notice_zh: str = Field(min_length=1, max_length=4000)
+    notice_en: str = Field(min_length=1, max_length=4000)
+    batch: int | None = Field(None, description="recall one batch (its id)")
+    part_number: str | None = Field(None, description="recall a part type, optionally by production dates")
+    produced_from: date | None = None
+    produced_to: date | None = None
+    serials: list[PartRefIn] | None = Field(None, description="recall a list of parts")
+
+
+@api.endpoint("POST", "/recalls", access=[Role.OEM_ADMIN], body=RecallIn, status=201, summary="Recall parts")
+def create_recall(actor, body: RecallIn):
+    recall = recalls.create_recall(
+        db_session(),
+        actor,
+        notice_zh=body.notice_zh,
+        notice_en=body.notice_en,
+        batch_id=body.batch,
+        part_number=body.part_number,
+        produced_from=body.produced_from,
+        produced_to=body.produced_to,
+        serials=[item.model_dump() for item in body.serials] if body.serials else None,
+    )
+    db_session().commit()
+    return recalls.recall_to_dict(recall), 201
+
+
+@api.endpoint(
+    "GET",
+    "/recalls/<code>/vehicles",
+    access=[Role.OEM_ADMIN],
+    query=PageQuery,
+    summary="Vehicles with a recalled part installed, and their owners to contact",
+)
+def list_recall_vehicles(actor, code: str, query: PageQuery):
+    recall = recalls.get_recall(db_session(), code)
+    page = paginate(db_session(), recalls.select_recall_vehicles(recall), query, recalls.affected_vehicle_to_dict)
+    return {"recall": recalls.recall_to_dict(recall), **page}
