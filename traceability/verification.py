@@ -33,8 +33,11 @@ from traceability.places import locate
 MIN_TRAVEL_KM = 5.0
 MIN_TRAVEL_HOURS = 1 / 360
 PRE_INSTALL_STATES = frozenset({PartState.PRODUCED, PartState.IN_TRANSIT, PartState.IN_STOCK, PartState.SOLD})
-# Alerts raised by custody events that keep a part suspect on every later scan.
+# Alerts that keep a part suspect on every later scan until the OEM closes them.
 PERSISTENT_SIGNALS = {
+    "impossible_travel": "impossible_travel",
+    "many_cities": "many_cities",
+    "far_from_chain": "far_from_chain",
     "activation_after_install": "activation_after_install",
     "activation_replayed": "activation_after_install",
     "resale_after_install": "offered_after_install",

@@ -259,3 +259,16 @@ def test_report_without_csrf_is_refused(session, client, parts):
 
     assert response.status_code == 403
     assert session.scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def test_clone_alert_keeps_part_suspect_until_oem_closes_it(session, client, parts):
+    scan(client, parts[0], **BEIJING)
+    scan(client, parts[0], **GUANGZHOU)
+    later = scan(client, parts[0]).json["verdict"]
+    headers = auth_header(session, make_user(session, Role.OEM_ADMIN))
+    alert_id = session.scalar(select(Alert.id).where(Alert.cause == "impossible_travel"))
+    client.patch(f"/api/v1/alerts/{alert_id}", json={"status": "closed", "note": "same driver"}, headers=headers)
+
+    cleared = scan(client, parts[0]).json["verdict"]
+
+    assert (later, cleared) == ("suspect", "genuine")
