@@ -266,8 +266,8 @@ def test_clone_alert_keeps_part_suspect_until_oem_closes_it(session, client, par
     scan(client, parts[0], **GUANGZHOU)
     later = scan(client, parts[0]).json["verdict"]
     headers = auth_header(session, make_user(session, Role.OEM_ADMIN))
-    alert_id = session.scalar(select(Alert.id).where(Alert.cause == "impossible_travel"))
-    client.patch(f"/api/v1/alerts/{alert_id}", json={"status": "closed", "note": "same driver"}, headers=headers)
+    for alert_id in session.scalars(select(Alert.id).where(Alert.part_id == parts[0].id)).all():
+        client.patch(f"/api/v1/alerts/{alert_id}", json={"status": "closed", "note": "same driver"}, headers=headers)
 
     cleared = scan(client, parts[0]).json["verdict"]
 
