@@ -1,7 +1,7 @@
 """Benchmark: scan verification over HTTP under gunicorn against the same server's trivial endpoint (/healthz).
 
     python bench/bench_traceability_commission.py postgresql+psycopg://...  1000000   # fills the database
-    python bench/bench_traceability_scan.py postgresql+psycopg://... [seconds] [connections]
+    python -m bench.bench_traceability_scan postgresql+psycopg://... [seconds] [connections]
 
 Gunicorn listens on 127.0.0.1 only; the load comes from a separate process (threads with keep-alive-free
 HTTP/1.1 requests, as phones make them), bounded by time and by request count. Scans carry a position near
