@@ -141,7 +141,12 @@ def clone_signals(
         if len(cities) > policy.max_cities:
             signals.append("many_cities")
         if position is not None:
-            places = _chain_positions(session, part)
+            factory = part.batch.factory
+            # A part still "produced" has never left its factory (only ship or destroy lead out of that state).
+            if part.state == PartState.PRODUCED and factory.lat is not None:
+                places = [(factory.lat, factory.lon)]
+            else:
+                places = _chain_positions(session, part)
             if places and min(great_circle_km(position.lat, position.lon, *p) for p in places) > policy.far_km:
                 signals.append("far_from_chain")
     if intent == BUY_INTENT and part.state in (PartState.INSTALLED, PartState.REMOVED):
@@ -306,7 +311,8 @@ def outcome_to_dict(session: Session, outcome: ScanOutcome, today: date) -> dict
         body["part"] = None
         return body
     installation = find_installation(session, part) if part.state == PartState.INSTALLED else None
-    sale = find_last_sale(session, part)
+    # A part that never left the factory has never been sold: skip the query on the most common scan.
+    sale = find_last_sale(session, part) if part.state != PartState.PRODUCED else None
     outcome.installation, outcome.sold_at = installation, sale.sold_at if sale else None
     part_type, batch = part.part_type, part.batch
     body["part"] = {

@@ -1,0 +1,167 @@
+"""Benchmark: scan verification over HTTP under gunicorn against the same server's trivial endpoint (/healthz).
+
+    python bench/bench_traceability_commission.py postgresql+psycopg://...  1000000   # fills the database
+    python -m bench.bench_traceability_scan postgresql+psycopg://... [seconds] [connections]
+
+Gunicorn listens on 127.0.0.1 only; the load comes from a separate process (threads with keep-alive-free
+HTTP/1.1 requests, as phones make them), bounded by time and by request count. Scans carry a position near
+the factory, so they take the full path: part lookup, clone signals, chain positions, stored scan, commit.
+"""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, text
+
+from app.db import make_engine
+from bench.bench_traceability_commission import BENCH_KEYS
+from traceability.codes import build_part_url
+from traceability.models import Part
+
+MIN_PARTS = 1_000_000
+SAMPLE = 5_000
+MAX_REQUESTS = 200_000
+WORKERS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def load(port: int, paths: list[str], seconds: float, connections: int, queue) -> None:
+    """Request `paths` in turn from `connections` threads until the time or request budget runs out."""
+    latencies: list[float] = []
+    errors = [0]
+    deadline = time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        index, mine, failed = offset, [], 0
+        while time.perf_counter() < deadline and len(latencies) + len(mine) < MAX_REQUESTS:
+            path = paths[index % len(paths)]
+            index += connections
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            start = time.perf_counter()
+            try:
+                connection.request("GET", path, headers={"Accept": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    failed += 1
+            except OSError:
+                failed += 1
+            finally:
+                connection.close()
+            mine.append(time.perf_counter() - start)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put((latencies, errors[0], time.perf_counter() - started))
+
+
+def measure(port: int, paths: list[str], seconds: float, connections: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=load, args=(port, paths, seconds, connections, queue))
+    process.start()
+    latencies, errors, elapsed = queue.get()
+    process.join()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50": cuts[49] * 1000,
+        "p95": cuts[94] * 1000,
+        "p99": cuts[98] * 1000,
+    }
+
+
+def main(url: str, seconds: float, connections: int) -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(Part))
+        if count < MIN_PARTS:
+            sys.exit(f"only {count:,} parts; run bench_traceability_commission.py first")
+        rows = connection.execute(
+            select(Part.gtin, Part.serial, Part.tag).from_statement(
+                text(f"SELECT gtin, serial, tag FROM parts TABLESAMPLE SYSTEM (2) LIMIT {SAMPLE}")
+            )
+        ).all()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(7)
+    scan_paths = []
+    for gtin, serial, tag in rows:
+        lat, lon = 36.67 + rng.uniform(-0.5, 0.5), 117.0 + rng.uniform(-0.5, 0.5)
+        full = build_part_url(base, gtin, serial, tag) + f"&lat={lat:.5f}&lon={lon:.5f}"
+        scan_paths.append(urlsplit(full).path + "?" + urlsplit(full).query)
+    instance = tempfile.mkdtemp(prefix="mp-bench-")
+    environment = dict(
+        os.environ,
+        MILEPOST_DATABASE_URL=url,
+        MILEPOST_CODE_KEYS=BENCH_KEYS,
+        MILEPOST_SECRET_KEY="bench-only",
+        MILEPOST_PUBLIC_BASE_URL=base,
+        MILEPOST_INSTANCE_PATH=instance,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "app.factory:create_app()"],
+        env=environment,
+        cwd=Path(__file__).resolve().parent.parent,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        measure(port, ["/healthz"] + scan_paths[:200], 3, connections)  # warm both workers
+        trivial = measure(port, ["/healthz"], seconds, connections)
+        scans = measure(port, scan_paths, seconds, connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"parts in database     {count:,}")
+    print(
+        f"gunicorn              {WORKERS} sync workers on 127.0.0.1; "
+        f"{connections} client connections, {seconds:g} s each"
+    )
+    for name, result in (("trivial /healthz", trivial), ("scan verification", scans)):
+        print(
+            f"{name:21} {result['rps']:8.1f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
+            f"p99 {result['p99']:6.1f} ms  ({result['requests']:,} requests, {result['errors']} errors)"
+        )
+    print(f"ratio                 {scans['rps'] / trivial['rps']:.0%} of the trivial endpoint's throughput")
+
+
+if __name__ == "__main__":
+    main(
+        sys.argv[1],
+        float(sys.argv[2]) if len(sys.argv) > 2 else 20.0,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 8,
+    )
