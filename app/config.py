@@ -50,7 +50,6 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVATION_MAX_FAILURES": 5,
     # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (1 behind nginx, 0 when exposed).
     "PROXY_COUNT": 0,
-    # Traceability settings start here (down to REPORT_MAX_PER_HOUR).
     # Window for counting wrong activation codes (ACTIVATION_MAX_FAILURES per part), in seconds.
     "ACTIVATION_WINDOW_SECONDS": 3600,
     # Wrong activation codes allowed per client address within ACTIVATION_WINDOW_SECONDS (any part).

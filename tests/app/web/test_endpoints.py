@@ -178,3 +178,22 @@ def test_healthz_reports_the_dialect(client, database_url):
     response = client.get("/healthz")
 
     assert response.json["dialect"] == ("postgresql" if database_url.startswith("postgresql") else "sqlite")
+
+
+def test_pagination_follows_configured_page_sizes(session, connection, database_url, tmp_path, monkeypatch):
+    from app.factory import create_app
+    from tests.conftest import test_settings
+    from tests.factories import auth_header, make_organization, make_user
+
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(test_settings(database_url, PAGE_SIZE=2, MAX_PAGE_SIZE=3), connection=connection)
+    for _ in range(4):
+        make_organization(session, kind="fleet")
+    headers = auth_header(session, make_user(session))
+    client = app.test_client()
+
+    default_page = client.get("/api/v1/organizations?kind=fleet", headers=headers)
+    too_large = client.get("/api/v1/organizations?kind=fleet&per_page=4", headers=headers)
+
+    assert len(default_page.json["items"]) == 2 and default_page.json["per_page"] == 2
+    assert too_large.status_code == 400 and too_large.json["error"]["field"] == "per_page"
