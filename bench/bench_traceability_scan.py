@@ -16,6 +16,7 @@ import http.client
 import multiprocessing
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -59,7 +60,9 @@ def _bench_organization(session: Session, kind: str, code: str, city: str, at: t
 
 
 def _bench_user(session: Session, role: str, organization: Organization) -> User:
-    user = User(role=role, organization_id=organization.id, password_hash="!", email=f"{random_vin()}@bench.test")
+    user = User(
+        role=role, organization_id=organization.id, password_hash="!", email=f"{secrets.token_hex(8)}@bench.test"
+    )
     session.add(user)
     session.flush()
     return user
@@ -92,7 +95,7 @@ def prepare_states(url: str, rows: list) -> list[tuple[str, str, str, tuple[floa
         move(receiver, "receive", cuts["in_stock"] + cuts["sold"] + cuts["installed"])
         move(receiver, "sell", cuts["sold"] + cuts["installed"], price="100.00")
         for gtin, serial, tag in cuts["installed"]:
-            vehicle = Vehicle(vin=random_vin(), model="HOWO TX", owner_id=owner.id)
+            vehicle = Vehicle(vin=random_vin(secrets.randbits(64)), model="HOWO TX", owner_id=owner.id)
             session.add(vehicle)
             session.flush()
             code = activation_code_for(ring, gtin, serial)
