@@ -4,8 +4,10 @@
     python -m bench.bench_traceability_scan postgresql+psycopg://... [seconds] [connections]
 
 Gunicorn listens on 127.0.0.1 only; the load comes from a separate process (threads with keep-alive-free
-HTTP/1.1 requests, as phones make them), bounded by time and by request count. Scans carry a position near
-the factory, so they take the full path: part lookup, clone signals, chain positions, stored scan, commit.
+HTTP/1.1 requests, as phones make them), bounded by time and by request count. The sampled parts are first
+moved along their custody chain through the domain services, so scans meet parts in realistic states (see
+STATE_MIX); each scan carries a position near where its part is, so it takes the full path: part lookup,
+clone signals, chain positions, sale and installation records, stored scan, commit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import http.client
 import multiprocessing
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -25,16 +28,82 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
+from app.crm.models import Customer, Organization, Vehicle
 from app.db import make_engine
+from app.security import Role, User
+from app.signing import KeyRing
 from bench.bench_traceability_commission import BENCH_KEYS
-from traceability.codes import build_part_url
+from tests.factories import random_vin
+from tests.traceability.factories import LIMITS
+from traceability.codes import activation_code_for, build_part_url
+from traceability.custody import EventRequest, record_event
 from traceability.models import Part
 
 MIN_PARTS = 1_000_000
 SAMPLE = 5_000
 MAX_REQUESTS = 200_000
 WORKERS = 2
+# Shares of the sample left at the factory, in transit, in stock at a dealer, sold, and installed.
+STATE_MIX = {"produced": 0.3, "in_transit": 0.1, "in_stock": 0.3, "sold": 0.2, "installed": 0.1}
+FACTORY_AT, DEALER_AT = (36.67, 117.0), (34.75, 113.62)
+
+
+def _bench_organization(session: Session, kind: str, code: str, city: str, at: tuple[float, float]) -> Organization:
+    organization = session.scalar(select(Organization).where(Organization.code == code))
+    if organization is None:
+        organization = Organization(kind=kind, code=code, name=code, city=city, lat=at[0], lon=at[1])
+        session.add(organization)
+        session.flush()
+    return organization
+
+
+def _bench_user(session: Session, role: str, organization: Organization) -> User:
+    user = User(
+        role=role, organization_id=organization.id, password_hash="!", email=f"{secrets.token_hex(8)}@bench.test"
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def prepare_states(url: str, rows: list) -> list[tuple[str, str, str, tuple[float, float]]]:
+    """Move the sampled parts along their chain (STATE_MIX); return each with where it now is."""
+    ring = KeyRing.from_spec(BENCH_KEYS)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        factory = session.scalar(select(Organization).where(Organization.code == "FAC-BENCH"))
+        dealer = _bench_organization(session, "dealer", "DLR-BENCH", "Zhengzhou", DEALER_AT)
+        shipper = _bench_user(session, Role.FACTORY_STAFF, factory)
+        receiver = _bench_user(session, Role.DEALER_STAFF, dealer)
+        owner = Customer(kind="driver", name="Bench driver", phone=f"139{random.randrange(10**8):08d}")
+        session.add(owner)
+        session.flush()
+        cuts, start = {}, 0
+        for state, share in STATE_MIX.items():
+            cuts[state] = rows[start : start + int(len(rows) * share)]
+            start += len(cuts[state])
+
+        def move(actor: User, event_type: str, parts: list, **fields) -> None:
+            references = [{"gtin": gtin, "serial": serial} for gtin, serial, _ in parts]
+            request = EventRequest(type=event_type, parts=references, **fields)
+            record_event(session, ring, actor, request, LIMITS, client="127.0.0.1")
+
+        moved = cuts["in_transit"] + cuts["in_stock"] + cuts["sold"] + cuts["installed"]
+        move(shipper, "ship", moved, to=dealer.code)
+        move(receiver, "receive", cuts["in_stock"] + cuts["sold"] + cuts["installed"])
+        move(receiver, "sell", cuts["sold"] + cuts["installed"], price="100.00")
+        for gtin, serial, tag in cuts["installed"]:
+            vehicle = Vehicle(vin=random_vin(secrets.randbits(64)), model="HOWO TX", owner_id=owner.id)
+            session.add(vehicle)
+            session.flush()
+            code = activation_code_for(ring, gtin, serial)
+            move(receiver, "install", [(gtin, serial, tag)], vin=vehicle.vin, activation_code=code)
+        session.commit()
+    engine.dispose()
+    placed = [(*row, FACTORY_AT) for row in cuts["produced"] + cuts["in_transit"]]
+    return placed + [(*row, DEALER_AT) for row in cuts["in_stock"] + cuts["sold"] + cuts["installed"]]
 
 
 def free_port() -> int:
@@ -107,15 +176,20 @@ def main(url: str, seconds: float, connections: int) -> None:
             sys.exit(f"only {count:,} parts; run bench_traceability_commission.py first")
         rows = connection.execute(
             select(Part.gtin, Part.serial, Part.tag).from_statement(
-                text(f"SELECT gtin, serial, tag FROM parts TABLESAMPLE SYSTEM (2) LIMIT {SAMPLE}")
+                text(
+                    "SELECT gtin, serial, tag FROM parts TABLESAMPLE SYSTEM (2) "
+                    f"WHERE state = 'produced' LIMIT {SAMPLE}"
+                )
             )
         ).all()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(7)
     scan_paths = []
-    for gtin, serial, tag in rows:
-        lat, lon = 36.67 + rng.uniform(-0.5, 0.5), 117.0 + rng.uniform(-0.5, 0.5)
+    placed = prepare_states(url, [tuple(row) for row in rows])
+    rng.shuffle(placed)
+    for gtin, serial, tag, (near_lat, near_lon) in placed:
+        lat, lon = near_lat + rng.uniform(-0.2, 0.2), near_lon + rng.uniform(-0.2, 0.2)
         full = build_part_url(base, gtin, serial, tag) + f"&lat={lat:.5f}&lon={lon:.5f}"
         scan_paths.append(urlsplit(full).path + "?" + urlsplit(full).query)
     instance = tempfile.mkdtemp(prefix="mp-bench-")

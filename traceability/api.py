@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
-from flask import Response, render_template
+from flask import Response, jsonify, render_template, request
 from pydantic import Field
 
 from app.crm.vehicles import get_vehicle_for
+from app.db import utcnow
 from app.errors import InvalidInput, NotFound
 from app.geo import LatLon, parse_position
 from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
-from app.web.pagination import PageQuery, paginate
-from traceability import alerts, catalogue, commissioning, custody, labels, recalls, records, verification
+from app.web.pagination import PageQuery, page_size, paginate
+from traceability import alerts, catalogue, commissioning, custody, epcis, labels, recalls, records, verification
 from traceability.codes import origin_of, parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
@@ -341,3 +343,45 @@ def list_recall_vehicles(actor, code: str, query: PageQuery):
     recall = recalls.get_recall(db_session(), code)
     page = paginate(db_session(), recalls.select_recall_vehicles(recall), query, recalls.affected_vehicle_to_dict)
     return {"recall": recalls.recall_to_dict(recall), **page}
+
+
+class EpcisQuery(QuerySchema):
+    uri: str | None = Field(None, max_length=2000, description="the part's Digital Link URI (a ?c= tag is ignored)")
+    gtin: str | None = Field(None, description="with serial: the part")
+    serial: str | None = None
+    since: datetime | None = Field(None, description="events that occurred at or after (ISO 8601 with offset)")
+    until: datetime | None = Field(None, description="events that occurred before (ISO 8601 with offset)")
+    biz_step: str | None = Field(None, description="CBV business step, short name or URI (e.g. shipping)")
+    per_page: int | None = Field(None, ge=1, description="events per page (default PAGE_SIZE, at most MAX_PAGE_SIZE)")
+    next_page_token: str | None = Field(None, description="from the previous page's Link rel=next")
+
+
+@api.endpoint(
+    "GET",
+    "/epcis/events",
+    access=STAFF,
+    query=EpcisQuery,
+    summary="Custody events as an EPCIS 2.0 EPCISDocument (OEM; others: the events they took part in)",
+    produces="application/ld+json",
+)
+def list_epcis_events(actor, query: EpcisQuery):
+    config = settings()
+    gtin, serial = epcis.read_part_filter(query.uri, query.gtin, query.serial)
+    epcis_filter = epcis.EpcisFilter(
+        gtin=gtin,
+        serial=serial,
+        since=epcis.read_time(query.since, "since"),
+        until=epcis.read_time(query.until, "until"),
+        business_step=epcis.read_business_step(query.biz_step),
+        after_sequence=epcis.read_page_token(query.next_page_token),
+    )
+    per_page = page_size(query)
+    events, last = epcis.list_events_page(db_session(), actor, epcis_filter, per_page)
+    part = (gtin, serial) if gtin else None
+    document = epcis.build_epcis_document(db_session(), events, config["PUBLIC_BASE_URL"], utcnow(), part)
+    response = jsonify(document)
+    response.mimetype = "application/ld+json"
+    if last is not None:
+        arguments = {**request.args.to_dict(), "next_page_token": str(last)}
+        response.headers["Link"] = f'<{request.base_url}?{urlencode(arguments)}>; rel="next"'
+    return response

@@ -101,7 +101,7 @@ def format_activation_code(code: str) -> str:
 
 def build_part_url(base_url: str, gtin: str, serial: str, tag: str) -> str:
     """Return the GS1 Digital Link a part's QR code carries (the one place such URLs are built)."""
-    return f"{base_url.rstrip('/')}/01/{gtin}/21/{serial}?c={tag}"
+    return f"{build_part_uri(base_url, gtin, serial)}?c={tag}"
 
 
 def build_part_uri(base_url: str, gtin: str, serial: str) -> str:
