@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -10,8 +12,44 @@ from app.db import is_postgresql, utcnow
 from app.errors import InvalidInput, NotFound
 from traceability.models import Alert, AlertStatus, Part
 
+# Alert causes that keep a part suspect on every later scan while their alert is not closed: one bit each in
+# `parts.alert_signals`, so a scan reads them with the part instead of querying alerts. Append only.
+SIGNAL_CAUSES = (
+    "impossible_travel",
+    "many_cities",
+    "far_from_chain",
+    "activation_after_install",
+    "activation_replayed",
+    "resale_after_install",
+    "resale_after_removal",
+)
+SIGNAL_BITS = {cause: 1 << index for index, cause in enumerate(SIGNAL_CAUSES)}
 
-def dedupe_key(cause: str, part: Part | None, gtin: str | None, serial: str | None) -> str:
+
+class PartRef(Protocol):
+    """What an alert needs of a part: an ORM `Part` or a row with these columns."""
+
+    id: int
+    gtin: str
+    serial: str
+
+
+def signal_causes(bits: int) -> list[str]:
+    """Return the causes whose bits are set in `parts.alert_signals`."""
+    return [cause for cause, bit in SIGNAL_BITS.items() if bits & bit]
+
+
+def _keep_signal(session: Session, part_id: int, cause: str, open_: bool) -> None:
+    """Set or clear the part's bit for an alert cause (one relative UPDATE: concurrent writers cannot lose it)."""
+    bit = SIGNAL_BITS.get(cause)
+    if bit is None:
+        return
+    parts = Part.__table__
+    value = parts.c.alert_signals.op("|")(bit) if open_ else parts.c.alert_signals.op("&")(~bit)
+    session.execute(parts.update().where(parts.c.id == part_id).values(alert_signals=value))
+
+
+def dedupe_key(cause: str, part: PartRef | None, gtin: str | None, serial: str | None) -> str:
     """Return the key under which the same cause for the same part (or unknown code) is one alert."""
     subject = f"part:{part.id}" if part is not None else f"code:{gtin or '-'}|{serial or '-'}"
     return f"{cause}:{subject}"[:120]
@@ -21,7 +59,7 @@ def raise_alert(
     session: Session,
     cause: str,
     *,
-    part: Part | None = None,
+    part: PartRef | None = None,
     gtin: str | None = None,
     serial: str | None = None,
     organization_id: int | None = None,
@@ -54,14 +92,11 @@ def raise_alert(
             "last_seen_at": now,
             "details": statement.excluded.details,
         },
-    ).returning(Alert.id)
-    return session.execute(statement).scalar_one()
-
-
-def list_part_alert_causes(session: Session, part: Part) -> set[str]:
-    """Return the causes of the alerts raised for a part that the OEM has not closed."""
-    statement = select(Alert.cause).where(Alert.part_id == part.id, Alert.status != AlertStatus.CLOSED)
-    return set(session.scalars(statement))
+    ).returning(Alert.id, Alert.status)
+    alert_id, status = session.execute(statement).one()
+    if part is not None and status != AlertStatus.CLOSED:
+        _keep_signal(session, part.id, cause, open_=True)
+    return alert_id
 
 
 def select_alerts(status: str | None = None, cause: str | None = None) -> Select:
@@ -86,6 +121,8 @@ def update_alert_status(session: Session, alert_id: int, status: str, note: str 
     alert.status = status
     alert.note = note[:500]
     session.flush()
+    if alert.part_id is not None:
+        _keep_signal(session, alert.part_id, alert.cause, open_=status != AlertStatus.CLOSED)
     return alert
 
 

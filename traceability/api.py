@@ -212,7 +212,7 @@ def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
         actor=actor,
         policy=verification.clone_policy(settings()),
     )
-    body = verification.outcome_to_dict(session, outcome, date.today())
+    body = verification.outcome_to_dict(outcome, date.today())
     session.commit()
     return body
 

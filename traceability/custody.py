@@ -26,6 +26,8 @@ from traceability.codes import is_activation_code, parse_digital_link, read_iden
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
 
 LOOKUP_CHUNK = 500
+# Places kept per part for the far-from-chain check (parts.chain_places); a real chain names a handful.
+MAX_CHAIN_PLACES = 64
 INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
 ACTIVATION_BUCKET = "activation"
 
@@ -147,7 +149,11 @@ def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
             chunk = serials[start : start + LOOKUP_CHUNK]
             # FOR UPDATE: two events on the same parts queue here, so both cannot pass the state check.
             statement = (
-                select(Part).where(Part.gtin == gtin, Part.serial.in_(chunk)).order_by(Part.id).with_for_update()
+                select(Part)
+                .where(Part.gtin == gtin, Part.serial.in_(chunk))
+                .order_by(Part.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
             found.update(((part.gtin, part.serial), part) for part in session.scalars(statement))
     parts = []
@@ -267,11 +273,15 @@ def record_event(
     event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
     append_event(session, event, [part.id for part in parts])
     now = utcnow()
+    places = _event_places(session, event, organization)
     # Plain attribute changes: the flush groups them into one executemany UPDATE per set of columns.
     for part in parts:
         for name, value in changes(part).items():
             setattr(part, name, value)
         part.updated_at = now
+        _keep_chain_places(part, places)
+        if event_type == EventType.SELL and (part.sold_at is None or occurred_at >= part.sold_at):
+            part.sold_at, part.sold_by_id = occurred_at, organization.id
     if event_type == EventType.SELL:
         _record_sales(session, parts, event, organization)
     elif event_type == EventType.INSTALL:
@@ -280,6 +290,22 @@ def record_event(
         _close_installation(session, parts[0], occurred_at)
     session.flush()
     return event
+
+
+def _event_places(session: Session, event: CustodyEvent, organization: Organization) -> list[list[float]]:
+    """Return where an event takes its parts: the acting organization and its destination, where located."""
+    named = [organization]
+    if event.destination_id is not None:
+        named.append(session.get(Organization, event.destination_id))
+    return [[round(place.lat, 4), round(place.lon, 4)] for place in named if place.lat is not None]
+
+
+def _keep_chain_places(part: Part, places: list[list[float]]) -> None:
+    """Add an event's places to the part's kept chain places (read by the far-from-chain check)."""
+    kept = list(part.chain_places or [])
+    added = [place for place in places if place not in kept]
+    if added:
+        part.chain_places = (kept + added)[-MAX_CHAIN_PLACES:]
 
 
 def _ship(session, ring, actor, organization, parts, event, request, limits, client):

@@ -151,6 +151,21 @@ class Part(Base):
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"), index=True)
     recall_id: Mapped[int | None] = mapped_column(ForeignKey("recalls.id"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Clone-detection state, kept here so that verifying a scan is one indexed read and one UPDATE
+    # (traceability/verification.py). Written by scans: how many were stored, the last located one (its
+    # number, position and time), and the most recently seen distinct cities as [city, scan number] pairs.
+    scan_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_scan_number: Mapped[int | None]
+    last_scan_lat: Mapped[float | None]
+    last_scan_lon: Mapped[float | None]
+    last_scan_at: Mapped[datetime | None]
+    scan_cities: Mapped[list | None] = mapped_column(JSON)
+    # Written by custody events: [lat, lon] of every organization its events named (the factory is implied),
+    # and the latest sale; by alerts: one bit per open clone-signal cause (alerts.SIGNAL_BITS).
+    chain_places: Mapped[list | None] = mapped_column(JSON)
+    sold_at: Mapped[datetime | None]
+    sold_by_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    alert_signals: Mapped[int] = mapped_column(default=0, server_default="0")
 
     part_type: Mapped[PartType] = relationship()
     batch: Mapped[Batch] = relationship()

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, select, union
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.crm.models import Organization
+from app.crm.models import Organization, Vehicle
 from app.db import utcnow
 from app.geo import LatLon, coarsen, great_circle_km
 from app.security import User
 from app.signing import KeyRing
-from traceability.alerts import list_part_alert_causes, raise_alert
+from traceability.alerts import raise_alert, signal_causes
 from traceability.codes import DigitalLink, tag_message
-from traceability.models import (
-    Batch,
-    CustodyEvent,
-    CustodyEventPart,
-    Installation,
-    Part,
-    PartState,
-    Recall,
-    Sale,
-    Scan,
-    Verdict,
-)
+from traceability.models import Batch, Installation, Part, PartState, PartType, Recall, Sale, Scan, Verdict
 from traceability.places import locate
 
 # Coarsened positions are about 1 km apart and phones drift: below this no travel speed is computed.
@@ -58,15 +47,15 @@ class ClonePolicy:
 
 @dataclass
 class ScanOutcome:
-    """A verdict with its reasons, the part when the code names one, and the stored scan."""
+    """A verdict with its reasons, the scan's view of the part (a SCAN_READ row) unless the code is
+    counterfeit, and what was stored: when, and the city and province of the coarsened position."""
 
     verdict: str
     reasons: list[str]
-    part: Part | None
-    scan: Scan
-    installation: Installation | None = None
-    sold_at: datetime | None = None
-    extra: dict = field(default_factory=dict)
+    part: Row | None
+    scanned_at: datetime
+    city: str | None
+    province: str | None
 
 
 def find_part(session: Session, gtin: str, serial: str) -> Part | None:
@@ -83,7 +72,67 @@ def find_part(session: Session, gtin: str, serial: str) -> Part | None:
     return session.scalar(statement)
 
 
-def _identity_reasons(session: Session, ring: KeyRing, link: DigitalLink, part: Part | None, origin: str) -> list[str]:
+def _scan_read() -> Select:
+    """The one read of a scan: the part with its kept clone state, type, batch, factory, recall, seller and
+    current installation, by the (gtin, serial) unique index; row-locked on PostgreSQL (SQLite's BEGIN
+    IMMEDIATE already serializes writers), so concurrent scans of one part take turns with the state."""
+    parts, organizations = Part.__table__, Organization.__table__
+    types, batches, recalls = PartType.__table__, Batch.__table__, Recall.__table__
+    installations, vehicles = Installation.__table__, Vehicle.__table__
+    factory, seller, shop = organizations.alias("factory"), organizations.alias("seller"), organizations.alias("shop")
+    columns = [
+        *(parts.c[name] for name in ("id", "gtin", "serial", "state", "holder_id", "recall_id", "sold_at")),
+        *(parts.c[name] for name in SCAN_STATE),
+        parts.c.chain_places,
+        parts.c.alert_signals,
+        *(types.c[name] for name in ("part_number", "name_zh", "name_en", "category", "guide_price")),
+        types.c.warranty_months,
+        *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result")),
+        *(factory.c[name].label(f"factory_{name}") for name in ("name", "city", "lat", "lon")),
+        *(recalls.c[name].label(f"recall_{name}") for name in ("code", "notice_zh", "notice_en")),
+        seller.c.name.label("seller_name"),
+        seller.c.city.label("seller_city"),
+        installations.c.installed_at,
+        vehicles.c.vin,
+        shop.c.name.label("shop_name"),
+        shop.c.city.label("shop_city"),
+    ]
+    joined = (
+        parts.join(types, types.c.id == parts.c.part_type_id)
+        .join(batches, batches.c.id == parts.c.batch_id)
+        .join(factory, factory.c.id == batches.c.factory_id)
+        .outerjoin(recalls, recalls.c.id == parts.c.recall_id)
+        .outerjoin(seller, seller.c.id == parts.c.sold_by_id)
+        .outerjoin(installations, (installations.c.part_id == parts.c.id) & installations.c.removed_at.is_(None))
+        .outerjoin(vehicles, vehicles.c.id == installations.c.vehicle_id)
+        .outerjoin(shop, shop.c.id == installations.c.organization_id)
+    )
+    return (
+        select(*columns)
+        .select_from(joined)
+        .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
+        .with_for_update(of=parts)
+    )
+
+
+# The columns a scan writes back (besides the count): the last located scan and the recent distinct cities.
+SCAN_STATE = ("scan_count", "last_scan_number", "last_scan_lat", "last_scan_lon", "last_scan_at", "scan_cities")
+# Built once per worker process; SQLAlchemy caches their compiled forms per dialect.
+SCAN_READ = _scan_read()
+SCAN_STATE_UPDATE = (
+    Part.__table__.update()
+    .where(Part.__table__.c.id == bindparam("part_id"))
+    .values({name: bindparam(name, type_=Part.__table__.c[name].type) for name in SCAN_STATE})
+)
+SCAN_INSERT = Scan.__table__.insert()
+
+
+def read_part(session: Session, gtin: str, serial: str) -> Row | None:
+    """Return the scan's view of a part (SCAN_READ), locking its row for the rest of the transaction."""
+    return session.execute(SCAN_READ, {"gtin": gtin, "serial": serial}).first()
+
+
+def _identity_reasons(session: Session, ring: KeyRing, link: DigitalLink, part: Row | None, origin: str) -> list[str]:
     reasons = []
     if link.origin is not None and link.origin != origin:
         reasons.append("foreign_origin")
@@ -97,74 +146,68 @@ def _identity_reasons(session: Session, ring: KeyRing, link: DigitalLink, part: 
     return reasons
 
 
-def _recent_scans(session: Session, part: Part, limit: int) -> list[Row]:
-    # Plain rows of the four columns clone detection reads: no ORM objects on the hottest query of a scan.
-    statement = (
-        select(Scan.lat, Scan.lon, Scan.scanned_at, Scan.city)
-        .where(Scan.part_id == part.id)
-        .order_by(Scan.scanned_at.desc(), Scan.id.desc())
-    )
-    return list(session.execute(statement.limit(limit)))
-
-
-def _chain_positions(session: Session, part: Part) -> list[tuple[float, float]]:
-    """Return where the part's custody chain has been: its factory, holders and destinations."""
-    events = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
-    organization_ids = union(
-        select(CustodyEvent.organization_id).where(CustodyEvent.id.in_(events)),
-        select(CustodyEvent.destination_id).where(CustodyEvent.id.in_(events)),
-        select(Batch.factory_id).where(Batch.id == part.batch_id),
-    )
-    rows = session.execute(
-        select(Organization.lat, Organization.lon).where(
-            Organization.id.in_(select(organization_ids.subquery().c[0])), Organization.lat.is_not(None)
-        )
-    )
-    return [(lat, lon) for lat, lon in rows]
+def recent_cities(kept: list | None, window_start: int) -> dict[str, int]:
+    """Return the kept cities last seen in a scan numbered above `window_start`, with that number."""
+    return {city: number for city, number in kept or () if number > window_start}
 
 
 def clone_signals(
-    session: Session,
-    part: Part,
+    part: Row,
     position: LatLon | None,
     city: str | None,
     intent: str | None,
     now: datetime,
     policy: ClonePolicy,
 ) -> list[str]:
-    """Return the reasons to think this code was copied or the part is being passed off (empty: none)."""
+    """Return the reasons to think this code was copied or the part is being passed off (empty: none).
+
+    Reads only the part's kept state: the history is its last `policy.history` stored scans, numbered
+    1..scan_count, so "in the history" is "numbered above scan_count - history"."""
     signals: list[str] = []
-    history = _recent_scans(session, part, policy.history)
-    previous = next((scan for scan in history if scan.lat is not None), None)
-    if position is not None and previous is not None:
-        km = great_circle_km(position.lat, position.lon, previous.lat, previous.lon)
-        hours = max((now - previous.scanned_at).total_seconds() / 3600, MIN_TRAVEL_HOURS)
+    window_start = part.scan_count - policy.history
+    if position is not None and part.last_scan_number is not None and part.last_scan_number > window_start:
+        km = great_circle_km(position.lat, position.lon, part.last_scan_lat, part.last_scan_lon)
+        hours = max((now - part.last_scan_at).total_seconds() / 3600, MIN_TRAVEL_HOURS)
         if km > MIN_TRAVEL_KM and km / hours > policy.max_speed_kmh:
             signals.append("impossible_travel")
     if part.state in PRE_INSTALL_STATES:
-        cities = {scan.city for scan in history if scan.city} | ({city} if city else set())
+        cities = recent_cities(part.scan_cities, window_start).keys() | ({city} if city else set())
         if len(cities) > policy.max_cities:
             signals.append("many_cities")
         if position is not None:
-            factory = part.batch.factory
-            # A part still "produced" has never left its factory (only ship or destroy lead out of that state).
-            if part.state == PartState.PRODUCED and factory.lat is not None:
-                places = [(factory.lat, factory.lon)]
-            else:
-                places = _chain_positions(session, part)
+            # The factory, and every located organization the part's custody events named.
+            places = [(part.factory_lat, part.factory_lon)] if part.factory_lat is not None else []
+            places += [tuple(place) for place in part.chain_places or ()]
             if places and min(great_circle_km(position.lat, position.lon, *p) for p in places) > policy.far_km:
                 signals.append("far_from_chain")
     if intent == BUY_INTENT and part.state in (PartState.INSTALLED, PartState.REMOVED):
         signals.append("offered_after_install" if part.state == PartState.INSTALLED else "offered_after_removal")
-    for cause in list_part_alert_causes(session, part):
-        signal = PERSISTENT_SIGNALS.get(cause)
-        if signal is not None and signal not in signals:
+    for cause in signal_causes(part.alert_signals):
+        signal = PERSISTENT_SIGNALS[cause]
+        if signal not in signals:
             signals.append(signal)
     return signals
 
 
-def decide(part: Part | None, identity_reasons: list[str], signals: list[str]) -> tuple[str, list[str]]:
-    """Return the verdict and its reasons (DESIGN.md section 6), worst first."""
+def _keep_scan_state(
+    session: Session, part: Row, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy
+) -> None:
+    """Write the scan into the part's kept state: its number, the last located scan, the recent cities."""
+    number = part.scan_count + 1
+    state = {name: getattr(part, name) for name in SCAN_STATE}
+    state["scan_count"] = number
+    if position is not None:
+        state.update(last_scan_number=number, last_scan_lat=position.lat, last_scan_lon=position.lon, last_scan_at=now)
+    if city:
+        cities = recent_cities(part.scan_cities, number - policy.history)
+        cities[city] = number
+        newest = sorted(cities.items(), key=lambda item: item[1], reverse=True)[: policy.max_cities + 1]
+        state["scan_cities"] = [list(item) for item in newest]
+    session.execute(SCAN_STATE_UPDATE, {"part_id": part.id, **state})
+
+
+def decide(part, identity_reasons: list[str], signals: list[str]) -> tuple[str, list[str]]:
+    """Return the verdict and its reasons (DESIGN.md section 6), worst first; `part` has state and recall_id."""
     if identity_reasons or part is None:
         return Verdict.COUNTERFEIT, identity_reasons
     if part.state == PartState.DESTROYED:
@@ -189,58 +232,59 @@ def verify_scan(
     actor: User | None,
     policy: ClonePolicy,
 ) -> ScanOutcome:
-    """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong."""
+    """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
+
+    A clean scan of a known part is three statements: the locked read, the kept-state UPDATE, the scan INSERT."""
     now = utcnow()
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
-    part = find_part(session, link.gtin, link.serial) if link is not None else None
+    city = place.city if place else None
+    part = read_part(session, link.gtin, link.serial) if link is not None else None
     if link is None:
         verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
     else:
         identity = _identity_reasons(session, ring, link, part, origin)
-        signals = (
-            []
-            if identity or part is None
-            else clone_signals(session, part, coarse, place.city if place else None, intent, now, policy)
-        )
+        signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
         verdict, reasons = decide(part, identity, signals)
-    scan = Scan(
-        part_id=part.id if part is not None and verdict != Verdict.COUNTERFEIT else None,
-        gtin=link.gtin if link else None,
-        serial=link.serial if link else None,
-        verdict=verdict,
-        reasons=reasons,
-        intent=intent if intent == BUY_INTENT else None,
-        lat=coarse.lat if coarse else None,
-        lon=coarse.lon if coarse else None,
-        province=place.province if place else None,
-        city=place.city if place else None,
-        user_id=actor.id if actor else None,
-        organization_id=actor.organization_id if actor else None,
-        scanned_at=now,
+    known = part is not None and verdict != Verdict.COUNTERFEIT
+    if known:
+        _keep_scan_state(session, part, coarse, city, now, policy)
+    session.execute(
+        SCAN_INSERT,
+        {
+            "part_id": part.id if known else None,
+            "gtin": link.gtin if link else None,
+            "serial": link.serial if link else None,
+            "verdict": verdict.value,
+            "reasons": reasons,
+            "intent": intent if intent == BUY_INTENT else None,
+            "lat": coarse.lat if coarse else None,
+            "lon": coarse.lon if coarse else None,
+            "province": place.province if place else None,
+            "city": city,
+            "user_id": actor.id if actor else None,
+            "organization_id": actor.organization_id if actor else None,
+            "scanned_at": now,
+        },
     )
-    session.add(scan)
-    session.flush()
+    outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
     if verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT):
-        _alert(session, verdict, reasons, part, link, scan, actor)
-    return ScanOutcome(verdict, reasons, part, scan)
+        _alert(session, outcome, part, link, actor)
+    return outcome
 
 
-def _alert(
-    session: Session,
-    verdict: str,
-    reasons: list[str],
-    part: Part | None,
-    link: DigitalLink | None,
-    scan: Scan,
-    actor: User | None,
-) -> None:
+def _alert(session: Session, outcome: ScanOutcome, part: Row | None, link: DigitalLink | None, actor) -> None:
     concerned = part.holder_id if part is not None else None
     if concerned is None and actor is not None:
         concerned = actor.organization_id
-    details = {"verdict": verdict, "reasons": reasons, "city": scan.city, "province": scan.province}
-    subject = part if verdict != Verdict.COUNTERFEIT else None
-    for reason in reasons:
+    details = {
+        "verdict": outcome.verdict,
+        "reasons": outcome.reasons,
+        "city": outcome.city,
+        "province": outcome.province,
+    }
+    subject = part if outcome.verdict != Verdict.COUNTERFEIT else None
+    for reason in outcome.reasons:
         raise_alert(
             session,
             reason,
@@ -282,13 +326,12 @@ def add_months(start: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def warranty_status(part: Part, installation: Installation | None, sale: Sale | None, today: date) -> dict | None:
-    """Return the warranty period, counted from installation or else from sale; None before either."""
-    started = installation.installed_at if installation else (sale.sold_at if sale else None)
+def warranty_status(warranty_months: int, started: datetime | None, today: date) -> dict | None:
+    """Return the warranty period, counted from installation or else from sale (`started`); None before either."""
     if started is None:
         return None
     start = started.date()
-    until = add_months(start, part.part_type.warranty_months)
+    until = add_months(start, warranty_months)
     return {"from": start.isoformat(), "until": until.isoformat(), "active": today <= until}
 
 
@@ -297,60 +340,54 @@ def mask_vin(vin: str) -> str:
     return vin[:3] + "*" * (len(vin) - 7) + vin[-4:]
 
 
-def recall_to_dict(recall: Recall | None) -> dict | None:
-    """Render a recall notice for scanners."""
-    if recall is None:
-        return None
-    return {"code": recall.code, "notice_zh": recall.notice_zh, "notice_en": recall.notice_en}
-
-
-def outcome_to_dict(session: Session, outcome: ScanOutcome, today: date) -> dict:
-    """Render the verdict JSON (the same for the public URL and POST /api/v1/scans)."""
+def outcome_to_dict(outcome: ScanOutcome, today: date) -> dict:
+    """Render the verdict JSON (the same for the public URL and POST /api/v1/scans) from the scan's one read."""
     body: dict = {
         "verdict": outcome.verdict,
         "reasons": outcome.reasons,
-        "scanned_at": outcome.scan.scanned_at.isoformat(),
+        "scanned_at": outcome.scanned_at.isoformat(),
     }
     part = outcome.part
-    if part is None or outcome.verdict == Verdict.COUNTERFEIT:
+    if part is None:
         body["part"] = None
         return body
-    installation = find_installation(session, part) if part.state == PartState.INSTALLED else None
-    # A part that never left the factory has never been sold: skip the query on the most common scan.
-    sale = find_last_sale(session, part) if part.state != PartState.PRODUCED else None
-    outcome.installation, outcome.sold_at = installation, sale.sold_at if sale else None
-    part_type, batch = part.part_type, part.batch
+    installed = part.state == PartState.INSTALLED and part.installed_at is not None
     body["part"] = {
         "gtin": part.gtin,
         "serial": part.serial,
-        "part_number": part_type.part_number,
-        "name_zh": part_type.name_zh,
-        "name_en": part_type.name_en,
-        "category": part_type.category,
-        "guide_price": f"{part_type.guide_price:.2f}",
+        "part_number": part.part_number,
+        "name_zh": part.name_zh,
+        "name_en": part.name_en,
+        "category": part.category,
+        "guide_price": f"{part.guide_price:.2f}",
         "state": part.state,
     }
     body["factory_record"] = {
-        "factory": batch.factory.name,
-        "city": batch.factory.city,
-        "lot": batch.lot,
-        "production_date": batch.production_date.isoformat(),
-        "production_line": batch.production_line,
-        "qc_result": batch.qc_result,
+        "factory": part.factory_name,
+        "city": part.factory_city,
+        "lot": part.lot,
+        "production_date": part.production_date.isoformat(),
+        "production_line": part.production_line,
+        "qc_result": part.qc_result,
     }
-    body["recall"] = recall_to_dict(part.recall)
-    body["warranty"] = warranty_status(part, installation, sale, today)
-    body["installed"] = (
-        {
-            "vin": mask_vin(installation.vehicle.vin),
-            "installed_at": installation.installed_at.isoformat(),
-            "shop": installation.organization.name,
-            "city": installation.organization.city,
-        }
-        if installation
+    body["recall"] = (
+        {"code": part.recall_code, "notice_zh": part.recall_notice_zh, "notice_en": part.recall_notice_en}
+        if part.recall_code is not None
         else None
     )
-    body["seller"] = {"name": sale.seller.name, "city": sale.seller.city} if sale else None
+    started = part.installed_at if installed else part.sold_at
+    body["warranty"] = warranty_status(part.warranty_months, started, today)
+    body["installed"] = (
+        {
+            "vin": mask_vin(part.vin),
+            "installed_at": part.installed_at.isoformat(),
+            "shop": part.shop_name,
+            "city": part.shop_city,
+        }
+        if installed
+        else None
+    )
+    body["seller"] = {"name": part.seller_name, "city": part.seller_city} if part.sold_at is not None else None
     return body
 
 
