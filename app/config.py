@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_FAR_KM": 800,
     # How many of a part's most recent scans clone detection looks at.
     "CLONE_SCAN_HISTORY": 50,
+    # PostgreSQL: commit scans that raise no alert without waiting for the WAL flush (a database crash may lose
+    # the last fraction of a second of such scans; alerts, custody and everything else stay fully durable).
+    "SCAN_ASYNC_COMMIT": True,
     # Problem reports accepted per client address per hour from scan pages.
     "REPORT_MAX_PER_HOUR": 10,
     # Debug mode (never in production).

@@ -211,6 +211,7 @@ def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
         intent=intent,
         actor=actor,
         policy=verification.clone_policy(settings()),
+        async_commit=settings()["SCAN_ASYNC_COMMIT"],
     )
     body = verification.outcome_to_dict(outcome, date.today())
     session.commit()

@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.errors import InvalidInput
@@ -175,6 +176,7 @@ def read_identifiers(
     )
 
 
+@lru_cache(maxsize=16)
 def origin_of(base_url: str) -> str:
     """Return the scheme and host of `base_url`, lower case, as parse_digital_link reports origins."""
     parts = urlsplit(base_url)

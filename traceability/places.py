@@ -39,6 +39,9 @@ def _grid() -> dict[tuple[int, int], list[Place]]:
     return grid
 
 
+# Scan positions are coarsened to 0.01 degree before they are located, so the same cells come back again and
+# again: each worker remembers the answers (an entry is a few hundred bytes).
+@lru_cache(maxsize=65_536)
 def locate(lat: float, lon: float) -> Place | None:
     """Return the nearest listed city within MAX_CITY_KM of a point, if any."""
     grid = _grid()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.models import Organization, Vehicle
-from app.db import utcnow
+from app.db import is_postgresql, utcnow
 from app.geo import LatLon, coarsen, great_circle_km
 from app.security import User
 from app.signing import KeyRing
@@ -125,11 +125,29 @@ SCAN_STATE_UPDATE = (
     .values({name: bindparam(name, type_=Part.__table__.c[name].type) for name in SCAN_STATE})
 )
 SCAN_INSERT = Scan.__table__.insert()
+SCAN_COLUMNS = [column for column in Scan.__table__.c if column.name != "id"]
+
+
+def _scan_write_postgresql() -> Select:
+    """PostgreSQL: the kept-state UPDATE, the scan INSERT and this transaction's synchronous_commit setting in
+    one statement (one round trip); the DML CTEs run although the SELECT does not read them."""
+    kept = SCAN_STATE_UPDATE.cte("kept")
+    stored = (
+        Scan.__table__.insert()
+        .values({column.name: bindparam(f"scan_{column.name}", type_=column.type) for column in SCAN_COLUMNS})
+        .cte("stored")
+    )
+    setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
+    return select(setting).add_cte(kept, stored)
+
+
+SCAN_WRITE_POSTGRESQL = _scan_write_postgresql()
 
 
 def read_part(session: Session, gtin: str, serial: str) -> Row | None:
     """Return the scan's view of a part (SCAN_READ), locking its row for the rest of the transaction."""
-    return session.execute(SCAN_READ, {"gtin": gtin, "serial": serial}).first()
+    # Core on the session's connection: no ORM execution layer on the hot path.
+    return session.connection().execute(SCAN_READ, {"gtin": gtin, "serial": serial}).first()
 
 
 def _identity_reasons(session: Session, ring: KeyRing, link: DigitalLink, part: Row | None, origin: str) -> list[str]:
@@ -189,10 +207,8 @@ def clone_signals(
     return signals
 
 
-def _keep_scan_state(
-    session: Session, part: Row, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy
-) -> None:
-    """Write the scan into the part's kept state: its number, the last located scan, the recent cities."""
+def _scan_state(part: Row, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy) -> dict:
+    """Return the part's kept state with this scan in it: its number, the last located scan, the recent cities."""
     number = part.scan_count + 1
     state = {name: getattr(part, name) for name in SCAN_STATE}
     state["scan_count"] = number
@@ -203,7 +219,7 @@ def _keep_scan_state(
         cities[city] = number
         newest = sorted(cities.items(), key=lambda item: item[1], reverse=True)[: policy.max_cities + 1]
         state["scan_cities"] = [list(item) for item in newest]
-    session.execute(SCAN_STATE_UPDATE, {"part_id": part.id, **state})
+    return state
 
 
 def decide(part, identity_reasons: list[str], signals: list[str]) -> tuple[str, list[str]]:
@@ -231,10 +247,13 @@ def verify_scan(
     intent: str | None,
     actor: User | None,
     policy: ClonePolicy,
+    async_commit: bool = False,
 ) -> ScanOutcome:
     """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
 
-    A clean scan of a known part is three statements: the locked read, the kept-state UPDATE, the scan INSERT."""
+    A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
+    (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
+    without waiting for the WAL flush)."""
     now = utcnow()
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
@@ -247,28 +266,40 @@ def verify_scan(
         signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
         verdict, reasons = decide(part, identity, signals)
     known = part is not None and verdict != Verdict.COUNTERFEIT
-    if known:
-        _keep_scan_state(session, part, coarse, city, now, policy)
-    session.execute(
-        SCAN_INSERT,
-        {
-            "part_id": part.id if known else None,
-            "gtin": link.gtin if link else None,
-            "serial": link.serial if link else None,
-            "verdict": verdict.value,
-            "reasons": reasons,
-            "intent": intent if intent == BUY_INTENT else None,
-            "lat": coarse.lat if coarse else None,
-            "lon": coarse.lon if coarse else None,
-            "province": place.province if place else None,
-            "city": city,
-            "user_id": actor.id if actor else None,
-            "organization_id": actor.organization_id if actor else None,
-            "scanned_at": now,
-        },
-    )
+    alerting = verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT)
+    scan = {
+        "part_id": part.id if known else None,
+        "gtin": link.gtin if link else None,
+        "serial": link.serial if link else None,
+        "verdict": verdict.value,
+        "reasons": reasons,
+        "intent": intent if intent == BUY_INTENT else None,
+        "lat": coarse.lat if coarse else None,
+        "lon": coarse.lon if coarse else None,
+        "province": place.province if place else None,
+        "city": city,
+        "user_id": actor.id if actor else None,
+        "organization_id": actor.organization_id if actor else None,
+        "scanned_at": now,
+    }
+    state = _scan_state(part, coarse, city, now, policy) if known else None
+    if state is not None and is_postgresql(session):
+        durable = alerting or not async_commit
+        session.connection().execute(
+            SCAN_WRITE_POSTGRESQL,
+            {
+                "part_id": part.id,
+                **state,
+                **{f"scan_{name}": value for name, value in scan.items()},
+                "synchronous_commit": "on" if durable else "off",
+            },
+        )
+    else:
+        if state is not None:
+            session.connection().execute(SCAN_STATE_UPDATE, {"part_id": part.id, **state})
+        session.connection().execute(SCAN_INSERT, scan)
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
-    if verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT):
+    if alerting:
         _alert(session, outcome, part, link, actor)
     return outcome
 

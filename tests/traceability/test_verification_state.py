@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.db import make_sessionmaker
+from app.db import is_postgresql, make_sessionmaker
 from app.geo import LatLon
 from app.security import Role
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
@@ -234,6 +234,7 @@ def test_concurrent_scans_of_one_part_lose_no_update(committed_engine, committed
                         intent=None,
                         actor=None,
                         policy=POLICY,
+                        async_commit=number % 2 == 0,
                     )
                     session.commit()
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
@@ -253,6 +254,32 @@ def test_concurrent_scans_of_one_part_lose_no_update(committed_engine, committed
     assert state.scan_count == stored == threads * scans_each
     assert state.last_scan_number == state.scan_count
     assert (state.last_scan_lat, state.last_scan_lon) == tuple(last)
+
+
+@pytest.mark.parametrize(
+    ("where", "async_commit", "expected"),
+    [(BEIJING, True, "off"), (BEIJING, False, "on"), ({"lat": 43.82, "lon": 87.61}, True, "on")],
+)
+def test_only_clean_scans_commit_asynchronously_on_postgresql(session, parts, where, async_commit, expected):
+    if not is_postgresql(session):
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    link = parse_digital_link(part_url(parts[0]))
+    position = LatLon(where["lat"], where["lon"])
+
+    outcome = verify_scan(
+        session,
+        keyring_for_tests(),
+        link,
+        origin="https://mp.test",
+        position=position,
+        intent=None,
+        actor=None,
+        policy=POLICY,
+        async_commit=async_commit,
+    )
+
+    assert outcome.verdict == ("genuine" if expected == "off" or not async_commit else "suspect")
+    assert session.scalar(text("SHOW synchronous_commit")) == expected
 
 
 def _backfill():
