@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.db import is_postgresql, make_sessionmaker
 from app.geo import LatLon
 from app.security import Role
+from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
 from tests.traceability.factories import (
     activation_code,
@@ -57,6 +58,22 @@ def parts(session):
 
 def scan(client, part, **fields):
     return client.post("/api/v1/scans", json={"url": part_url(part), **fields}).json
+
+
+def verify(session: Session, link, position: LatLon, async_commit: bool):
+    """Verify a scan through the domain service, as the API does."""
+    ring = keyring_for_tests()
+    return verify_scan(
+        session,
+        ring,
+        link,
+        origin=PUBLIC_BASE_URL,
+        position=position,
+        intent=None,
+        actor=None,
+        policy=POLICY,
+        async_commit=async_commit,
+    )
 
 
 def kept(session: Session, part: Part):
@@ -225,17 +242,7 @@ def test_concurrent_scans_of_one_part_lose_no_update(committed_engine, committed
             for index in range(scans_each):
                 with sessions() as session:
                     position = LatLon(36.6 + number * 0.01, 117.0 + index * 0.01)
-                    verify_scan(
-                        session,
-                        keyring_for_tests(),
-                        link,
-                        origin="https://mp.test",
-                        position=position,
-                        intent=None,
-                        actor=None,
-                        policy=POLICY,
-                        async_commit=number % 2 == 0,
-                    )
+                    verify(session, link, position, async_commit=number % 2 == 0)
                     session.commit()
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
@@ -266,17 +273,7 @@ def test_only_clean_scans_commit_asynchronously_on_postgresql(session, parts, wh
     link = parse_digital_link(part_url(parts[0]))
     position = LatLon(where["lat"], where["lon"])
 
-    outcome = verify_scan(
-        session,
-        keyring_for_tests(),
-        link,
-        origin="https://mp.test",
-        position=position,
-        intent=None,
-        actor=None,
-        policy=POLICY,
-        async_commit=async_commit,
-    )
+    outcome = verify(session, link, position, async_commit=async_commit)
 
     assert outcome.verdict == ("genuine" if expected == "off" or not async_commit else "suspect")
     assert session.scalar(text("SHOW synchronous_commit")) == expected
