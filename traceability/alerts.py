@@ -118,6 +118,10 @@ def update_alert_status(session: Session, alert_id: int, status: str, note: str 
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", field="id")
+    if alert.part_id is not None and alert.cause in SIGNAL_BITS:
+        # Lock the part before the alert, in the order scans and custody events take them (part, then alert):
+        # the other order could deadlock with a scan of the part raising the same alert.
+        session.execute(select(Part.id).where(Part.id == alert.part_id).with_for_update())
     alert.status = status
     alert.note = note[:500]
     session.flush()
