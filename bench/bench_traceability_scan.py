@@ -6,8 +6,9 @@
 Gunicorn listens on 127.0.0.1 only; the load comes from a separate process (threads with keep-alive-free
 HTTP/1.1 requests, as phones make them), bounded by time and by request count. The sampled parts are first
 moved along their custody chain through the domain services, so scans meet parts in realistic states (see
-STATE_MIX); each scan carries a position near where its part is, so it takes the full path: part lookup,
-clone signals, chain positions, sale and installation records, stored scan, commit.
+STATE_MIX); each scan carries a position near where its part is, so it takes the full path: the locked
+part read, clone signals, the kept-state update and stored scan, commit. The two endpoints are measured in
+alternating rounds so that load from other jobs on a shared machine falls on both alike.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from traceability.models import Part
 MIN_PARTS = 1_000_000
 SAMPLE = 5_000
 MAX_REQUESTS = 200_000
+# Each endpoint is measured in this many alternating rounds (healthz, scans, healthz, ...).
+ROUNDS = 4
 WORKERS = 2
 # Shares of the sample left at the factory, in transit, in stock at a dealer, sold, and installed.
 STATE_MIX = {"produced": 0.3, "in_transit": 0.1, "in_stock": 0.3, "sold": 0.2, "installed": 0.1}
@@ -150,13 +153,32 @@ def load(port: int, paths: list[str], seconds: float, connections: int, queue) -
     queue.put((latencies, errors[0], time.perf_counter() - started))
 
 
-def measure(port: int, paths: list[str], seconds: float, connections: int) -> dict:
+def measure(port: int, paths: list[str], seconds: float, connections: int) -> tuple[list[float], int, float]:
+    """Run one load process against `paths`; return its latencies, error count and elapsed time."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=load, args=(port, paths, seconds, connections, queue))
     process.start()
-    latencies, errors, elapsed = queue.get()
+    result = queue.get()
     process.join()
+    return result
+
+
+def interleaved(port: int, endpoints: dict[str, list[str]], seconds: float, connections: int) -> dict[str, dict]:
+    """Measure the endpoints in alternating rounds (ROUNDS each, `seconds` in all per endpoint), so that load
+    from other jobs on the machine falls on both alike; return throughput and latency per endpoint."""
+    runs: dict[str, list] = {name: [[], 0, 0.0] for name in endpoints}
+    for number in range(ROUNDS):
+        for name, paths in endpoints.items():
+            start = number * len(paths) // ROUNDS
+            latencies, errors, elapsed = measure(port, paths[start:] + paths[:start], seconds / ROUNDS, connections)
+            runs[name][0].extend(latencies)
+            runs[name][1] += errors
+            runs[name][2] += elapsed
+    return {name: summary(*run) for name, run in runs.items()}
+
+
+def summary(latencies: list[float], errors: int, elapsed: float) -> dict:
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "requests": len(latencies),
@@ -219,15 +241,15 @@ def main(url: str, seconds: float, connections: int) -> None:
             except OSError:
                 time.sleep(0.2)
         measure(port, ["/healthz"] + scan_paths[:200], 3, connections)  # warm both workers
-        trivial = measure(port, ["/healthz"], seconds, connections)
-        scans = measure(port, scan_paths, seconds, connections)
+        results = interleaved(port, {"trivial": ["/healthz"], "scans": scan_paths}, seconds, connections)
+        trivial, scans = results["trivial"], results["scans"]
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(f"parts in database     {count:,}")
     print(
         f"gunicorn              {WORKERS} sync workers on 127.0.0.1; "
-        f"{connections} client connections, {seconds:g} s each"
+        f"{connections} client connections, {seconds:g} s each in {ROUNDS} alternating rounds"
     )
     for name, result in (("trivial /healthz", trivial), ("scan verification", scans)):
         print(
