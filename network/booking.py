@@ -122,13 +122,17 @@ def book_slot(
     start: datetime,
     settings: NetworkSettings,
     note: str = "",
+    now: datetime | None = None,
 ) -> Booking:
-    """Book one bay at a shop for the slot starting at `start`, for the actor's own vehicle."""
+    """Book one bay at a shop for the slot starting at `start`, for the actor's own vehicle.
+
+    `now` is the moment the rules are judged at (default: the present; the demo back-dates history).
+    """
     if actor.role != Role.DRIVER:
         raise Forbidden("only drivers book slots")
     if not is_own_customer(actor, vehicle.owner):
         raise Forbidden("you can only book for your own vehicles", field="vin")
-    now = utcnow()
+    now = now or utcnow()
     check_bookable(shop, service, start, now, settings)
     clash = session.scalar(
         select(Booking.id).where(
@@ -151,6 +155,7 @@ def book_slot(
         start=start,
         end=start + timedelta(minutes=shop.slot_minutes),
         note=note,
+        created_at=now,
     )
     session.add(booking)
     session.flush()
@@ -167,13 +172,19 @@ def may_see_booking(actor: User, booking: Booking) -> bool:
 
 
 def transition_booking(
-    session: Session, actor: User, booking: Booking, action: str, settings: NetworkSettings, reason: str = ""
+    session: Session,
+    actor: User,
+    booking: Booking,
+    action: str,
+    settings: NetworkSettings,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> Booking:
     """Move a booking along one allowed transition, atomically (a second, concurrent one gets 409)."""
     if action not in TRANSITIONS:
         raise InvalidInput(f"unknown action {action!r}", field="action")
     sources, target, who, frees_bay = TRANSITIONS[action]
-    now = utcnow()
+    now = now or utcnow()
     if who == "shop":
         require_member(actor, booking.shop.organization_id, Role.SHOP_STAFF)
     elif not is_own_customer(actor, booking.customer):

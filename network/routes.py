@@ -145,6 +145,16 @@ class Route:
             index -= 1
         return bearing_degrees(self.lats[index], self.lons[index], self.lats[index + 1], self.lons[index + 1])
 
+    def offset_point(self, km: float, offset_km: float) -> tuple[float, float]:
+        """Return (lat, lon) `offset_km` to the right (negative: left) of the road at `km`, looking up the km."""
+        lat, lon = self.point_at(km)
+        angle = math.radians(self.bearing_at(km) + (90.0 if offset_km >= 0 else -90.0))
+        distance = abs(offset_km) / EARTH_RADIUS_KM
+        return (
+            lat + math.degrees(distance * math.cos(angle)),
+            lon + math.degrees(distance * math.sin(angle) / math.cos(math.radians(lat))),
+        )
+
     def locate_on_pieces(self, lat: float, lon: float, pieces: np.ndarray) -> Location:
         """Project a point onto the nearest of the given pieces (indexes of their first vertex)."""
         cos_lat = math.cos(math.radians(lat))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -127,15 +126,8 @@ def test_index_sees_shop_changes_made_after_it_was_built(client, session, routes
 
 def _g4_shop(session, routes, km, side_offset_km, **fields):
     """A shop beside G4 at kilometre `km`, `side_offset_km` to the right (+) or left (-) of increasing km."""
-    route = routes.by_code["G4"]
-    lat, lon = route.point_at(km)
-    bearing = route.bearing_at(km)
-    # Step perpendicular to the road: right of the bearing is bearing + 90 degrees.
-    angle = math.radians(bearing + (90 if side_offset_km > 0 else -90))
-    distance = abs(side_offset_km)
-    lat2 = lat + math.degrees(distance * math.cos(angle) / 6371.0)
-    lon2 = lon + math.degrees(distance * math.sin(angle) / (6371.0 * math.cos(math.radians(lat))))
-    return make_shop(session, routes, lat=lat2, lon=lon2, **fields)
+    lat, lon = routes.by_code["G4"].offset_point(km, side_offset_km)
+    return make_shop(session, routes, lat=lat, lon=lon, **fields)
 
 
 def _truck(routes, km):
