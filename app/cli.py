@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from app.config import instance_path
 from app.signing import generate_key_spec, next_kid
@@ -42,9 +42,18 @@ def run_upgrade(app: Flask) -> None:
     upgrade(url=app.config["DATABASE_URL"])
 
 
+def close_database(app: Flask | None) -> None:
+    """Close the app's pooled database connections (a command ends; nothing should linger)."""
+    if app is not None and "milepost.engine" in app.extensions:
+        app.extensions["milepost.engine"].dispose()
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Milepost: genuine parts, honest shops, a network that covers the expressways."""
+    script_info = context.ensure_object(ScriptInfo)
+    context.call_on_close(lambda: close_database(script_info._loaded_app))
 
 
 @main.command("init", with_appcontext=False)
@@ -55,6 +64,7 @@ def init_command() -> None:
     click.echo(f"{'Created' if made else 'Kept'} secrets in {path / 'secrets.json'}")
     app = _create_app()
     run_upgrade(app)
+    close_database(app)
     click.echo(f"Database ready: {app.config['DATABASE_URL']}")
 
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "MILEPOST_"
 
@@ -28,8 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     # Lifetime of an API bearer token, in hours.
     "TOKEN_HOURS": 24 * 30,
-    # Failed logins allowed per account and per client address within LOGIN_WINDOW_SECONDS.
+    # Failed logins allowed per account within LOGIN_WINDOW_SECONDS (then 429 until they age out).
     "LOGIN_MAX_FAILURES": 5,
+    # Failed logins allowed per client address within the window; higher than per account because mobile
+    # carriers put many phones behind one address (carrier-grade NAT).
+    "LOGIN_MAX_CLIENT_FAILURES": 50,
     # Window for counting failed logins, in seconds.
     "LOGIN_WINDOW_SECONDS": 900,
     # Items per page when a list request does not say.
@@ -44,6 +48,24 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_MAX_CITIES": 3,
     # Wrong activation codes allowed per part per hour.
     "ACTIVATION_MAX_FAILURES": 5,
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (1 behind nginx, 0 when exposed).
+    "PROXY_COUNT": 0,
+    # Window for counting wrong activation codes (ACTIVATION_MAX_FAILURES per part), in seconds.
+    "ACTIVATION_WINDOW_SECONDS": 3600,
+    # Wrong activation codes allowed per client address within ACTIVATION_WINDOW_SECONDS (any part).
+    "ACTIVATION_CLIENT_MAX_FAILURES": 30,
+    # Largest batch one API request may commission (the CLI has no such limit).
+    "COMMISSION_MAX_API": 100_000,
+    # Most serials one custody event may carry; more is a 400, and an event applies all or none.
+    "EVENT_MAX_PARTS": 10_000,
+    # Ground speed between consecutive scans above which a code looks copied, in km/h.
+    "CLONE_MAX_SPEED_KMH": 150,
+    # Distance from every place the custody chain reached beyond which a scan looks out of region, in km.
+    "CLONE_FAR_KM": 800,
+    # How many of a part's most recent scans clone detection looks at.
+    "CLONE_SCAN_HISTORY": 50,
+    # Problem reports accepted per client address per hour from scan pages.
+    "REPORT_MAX_PER_HOUR": 10,
     # --- network (shops, search, bookings, roadside assistance, coverage) ---
     # Shops within this many km of a route get its kilometre marker and side; trucks snap to routes within it too.
     "NETWORK_SNAP_KM": 5,
@@ -123,9 +145,26 @@ def validate_settings(settings: dict) -> None:
         raise ConfigError("MILEPOST_PUBLIC_BASE_URL must start with http:// or https://")
     if settings["DEFAULT_LOCALE"] not in settings["LOCALES"]:
         raise ConfigError("MILEPOST_DEFAULT_LOCALE must be one of MILEPOST_LOCALES")
-    for name in ("PAGE_SIZE", "MAX_PAGE_SIZE", "TOKEN_HOURS", "MAX_CONTENT_LENGTH"):
+    for name in (
+        "PAGE_SIZE",
+        "MAX_PAGE_SIZE",
+        "TOKEN_HOURS",
+        "MAX_CONTENT_LENGTH",
+        "LOGIN_MAX_FAILURES",
+        "LOGIN_MAX_CLIENT_FAILURES",
+        "LOGIN_WINDOW_SECONDS",
+    ):
         if int(settings[name]) <= 0:
-            raise ConfigError(f"MILEPOST_{name} must be positive")
+            raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
+    if int(settings["PROXY_COUNT"]) < 0:
+        raise ConfigError(f"{ENV_PREFIX}PROXY_COUNT cannot be negative")
+    try:
+        ZoneInfo(settings["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}TIMEZONE {settings['TIMEZONE']!r} is not a time zone name") from exc
+    url = settings["DATABASE_URL"]
+    if url and not url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"{ENV_PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
 
 
 def instance_path() -> Path:

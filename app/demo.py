@@ -97,9 +97,12 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
     """Create the OEM, factories, warehouses, dealers, fleets, customers and vehicles."""
     counts = SIZES[size]
     cities = chinese_cities()
-    capitals = {}
-    for city in cities:
-        capitals.setdefault(city["province"], city)
+    capitals = {
+        province.name: city
+        for province in PROVINCES
+        for city in cities
+        if city["province"] == province.name and city["name"] == province.capital
+    }
     oem = create_organization(
         session,
         kind=OrganizationKind.OEM,

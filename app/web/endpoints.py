@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,9 +52,19 @@ class EndpointSpec:
 REGISTRY: list[EndpointSpec] = []
 
 
+# Pydantic puts the member of a union (or a validator) that failed into the error location: ("lat", "float").
+_TYPE_TAG = re.compile(
+    r"^(?:float|int|str|bool|none|bytes|list|dict|set|tuple|date|datetime|time|decimal|uuid|enum|literal|model|"
+    r"url|json|nullable|default|lax-or-strict|json-or-python|tagged-union|union|"
+    r"(?:constrained|function|is|chain|typed)-[a-z-]+)(?:\[.*\])?$"
+)
+
+
 def _field_name(location: Iterable[Any]) -> str:
     name = ""
     for part in location:
+        if isinstance(part, str) and _TYPE_TAG.match(part):
+            continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
 
@@ -70,8 +81,10 @@ def validation_error(error: ValidationError) -> InvalidInput:
 
 def parse_body(schema: type[BaseModel]) -> BaseModel:
     """Parse and validate the JSON body against `schema`."""
-    if not request.data:
+    if not request.get_data(cache=True):
         raise InvalidInput("a JSON body is required", field="body")
+    if not request.is_json:
+        raise InvalidInput("send the body as JSON (Content-Type: application/json)", field="body")
     payload = request.get_json(silent=True)
     if payload is None:
         raise InvalidInput("the body is not valid JSON", field="body")

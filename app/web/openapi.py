@@ -43,8 +43,9 @@ def _schema(model: type[BaseModel], components: dict) -> dict:
     return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
 
 
-def _query_parameters(model: type[BaseModel]) -> list[dict]:
-    schema = model.model_json_schema()
+def _query_parameters(model: type[BaseModel], components: dict) -> list[dict]:
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    components.update(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
     return [
         {
@@ -75,7 +76,7 @@ def _operation(spec: EndpointSpec, components: dict) -> dict:
         access_text, security = f"Roles: {', '.join(spec.access)}.", [{"bearer": []}, {"cookie": []}]
     openapi_path, parameters = _path_parameters(spec.path)
     if spec.query is not None:
-        parameters += _query_parameters(spec.query)
+        parameters += _query_parameters(spec.query, components)
     success = {"description": "Success", "content": {spec.produces: {}}}
     responses: dict = {str(spec.status): success}
     for code, text in {**STANDARD_ERRORS, **spec.responses}.items():

@@ -1,0 +1,292 @@
+"""CRM API: object-level visibility, phone masking, registration, vehicles and ownership transfers."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.security import STAFF_ROLES, Role
+from tests.factories import (
+    auth_header,
+    make_customer,
+    make_driver,
+    make_organization,
+    make_user,
+    make_vehicle,
+    random_vin,
+)
+
+STAFF = sorted(STAFF_ROLES)
+
+
+def test_driver_sees_own_customer_record_with_full_phone(client, session):
+    driver, customer = make_driver(session)
+
+    response = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, driver))
+
+    assert response.status_code == 200
+    assert response.json["phone"] == customer.phone
+
+
+def test_driver_cannot_see_another_customer(client, session):
+    driver, _customer = make_driver(session)
+    other = make_customer(session)
+
+    response = client.get(f"/api/v1/customers/{other.id}", headers=auth_header(session, driver))
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", STAFF)
+def test_customer_phone_is_masked_for_all_staff_but_the_oem(client, session, role):
+    customer = make_customer(session, phone="13812345678")
+
+    response = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, make_user(session, role)))
+
+    assert response.json["phone"] == ("13812345678" if role == Role.OEM_ADMIN else "138****5678")
+
+
+def test_fleet_staff_see_their_fleets_customers_in_full(client, session):
+    fleet = make_organization(session, kind="fleet")
+    customer = make_customer(session, phone="13812345678", fleet=fleet)
+    fleet_staff = make_user(session, Role.DEALER_STAFF, organization=fleet)
+
+    response = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, fleet_staff))
+
+    assert response.json["phone"] == "13812345678"
+
+
+def test_driver_lists_only_own_vehicles(client, session):
+    driver, customer = make_driver(session)
+    own = make_vehicle(session, owner=customer)
+    make_vehicle(session)
+
+    response = client.get("/api/v1/vehicles", headers=auth_header(session, driver))
+
+    assert [item["vin"] for item in response.json["items"]] == [own.vin]
+
+
+def test_driver_gets_404_for_someone_elses_vehicle(client, session):
+    driver, _customer = make_driver(session)
+    other = make_vehicle(session)
+
+    response = client.get(f"/api/v1/vehicles/{other.vin}", headers=auth_header(session, driver))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", [role for role in STAFF if role != Role.OEM_ADMIN])
+def test_staff_must_give_a_search_term(client, session, role):
+    response = client.get("/api/v1/vehicles", headers=auth_header(session, make_user(session, role)))
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "q"
+
+
+@pytest.mark.parametrize("term", ["vin", "vin-start", "plate", "phone"])
+def test_vehicle_search_matches_vin_plate_or_phone(client, session, term):
+    customer = make_customer(session, phone="13812345678")
+    vehicle = make_vehicle(session, owner=customer, plate="豫A12345")
+    make_vehicle(session)
+    query = {"vin": vehicle.vin.lower(), "vin-start": vehicle.vin[:11], "plate": "豫A12345", "phone": "138 1234 5678"}
+
+    response = client.get(
+        "/api/v1/vehicles", query_string={"q": query[term]}, headers=auth_header(session, make_user(session))
+    )
+
+    assert vehicle.vin in [item["vin"] for item in response.json["items"]]
+
+
+def test_vehicle_search_treats_like_wildcards_literally(client, session):
+    make_vehicle(session)
+
+    response = client.get("/api/v1/vehicles?q=%25", headers=auth_header(session, make_user(session)))
+
+    assert response.json["total"] == 0
+
+
+def test_driver_registers_and_gets_a_token(client, session):
+    registered = client.post(
+        "/api/v1/auth/register", json={"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
+    )
+    token = client.post("/api/v1/auth/tokens", json={"phone": "13955556666", "password": "long-enough-1"})
+
+    assert registered.status_code == 201
+    assert registered.json["phone"] == "13955556666"
+    assert token.status_code == 201
+
+
+def test_registration_claims_a_record_a_dealer_made(client, session):
+    existing = make_customer(session, phone="13955556666")
+
+    response = client.post(
+        "/api/v1/auth/register", json={"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
+    )
+
+    assert response.json["id"] == existing.id
+    assert response.json["has_account"] is True
+
+
+def test_registration_twice_is_a_conflict(client, session):
+    body = {"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
+    client.post("/api/v1/auth/register", json=body)
+
+    response = client.post("/api/v1/auth/register", json=body)
+
+    assert response.status_code == 409
+    assert response.json["error"]["field"] == "phone"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "周", "phone": "12345", "password": "long-enough-1"}, "phone"),
+        ({"name": "周", "phone": "13955556666", "password": "short"}, "password"),
+        ({"name": "", "phone": "13955556666", "password": "long-enough-1"}, "name"),
+    ],
+)
+def test_registration_rejects_bad_input(client, body, field):
+    response = client.post("/api/v1/auth/register", json=body)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+
+
+def test_dealer_registers_a_vehicle_for_a_customer(client, session):
+    customer = make_customer(session)
+    dealer_org = make_organization(session, kind="dealer", code="DLR-9")
+    dealer = make_user(session, Role.DEALER_STAFF, organization=dealer_org)
+    vin = random_vin()
+
+    response = client.post(
+        "/api/v1/vehicles",
+        json={"vin": vin.lower(), "model": "HOWO TX", "owner_id": customer.id, "plate": "豫a12345", "dealer": "dlr-9"},
+        headers=auth_header(session, dealer),
+    )
+
+    assert response.status_code == 201
+    assert (response.json["vin"], response.json["plate"], response.json["province"]) == (vin, "豫A12345", "Henan")
+    assert response.json["dealer"] == "DLR-9"
+
+
+def test_vehicle_with_a_bad_check_digit_is_refused(client, session):
+    customer = make_customer(session)
+    vin = random_vin()
+    wrong = vin[:8] + ("0" if vin[8] != "0" else "1") + vin[9:]
+
+    response = client.post(
+        "/api/v1/vehicles",
+        json={"vin": wrong, "model": "HOWO", "owner_id": customer.id},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "vin"
+
+
+def test_duplicate_vin_is_a_conflict(client, session):
+    vehicle = make_vehicle(session)
+
+    response = client.post(
+        "/api/v1/vehicles",
+        json={"vin": vehicle.vin, "model": "HOWO", "owner_id": vehicle.owner_id},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    assert response.status_code == 409
+
+
+def test_driver_registers_own_vehicle_but_not_for_others(client, session):
+    driver, _customer = make_driver(session)
+    other = make_customer(session)
+    headers = auth_header(session, driver)
+
+    own = client.post("/api/v1/vehicles", json={"vin": random_vin(), "model": "HOWO"}, headers=headers)
+    foreign = client.post(
+        "/api/v1/vehicles", json={"vin": random_vin(), "model": "HOWO", "owner_id": other.id}, headers=headers
+    )
+
+    assert own.status_code == 201
+    assert foreign.status_code == 403
+
+
+def test_transfer_keeps_the_ownership_history(client, session):
+    first, second = make_customer(session, name="甲"), make_customer(session, name="乙")
+    vehicle = make_vehicle(session, owner=first)
+
+    response = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/transfer",
+        json={"to_customer": second.id, "note": "sold"},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    history = response.json["ownership"]
+    assert response.status_code == 200
+    assert [period["customer"] for period in history] == ["甲", "乙"]
+    assert history[0]["ended_at"] is not None and history[1]["ended_at"] is None
+
+
+def test_owner_driver_may_transfer_but_another_driver_may_not(client, session):
+    owner, customer = make_driver(session)
+    stranger, _ = make_driver(session)
+    buyer = make_customer(session)
+    vehicle = make_vehicle(session, owner=customer)
+
+    refused = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/transfer",
+        json={"to_customer": buyer.id},
+        headers=auth_header(session, stranger),
+    )
+    accepted = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/transfer", json={"to_customer": buyer.id}, headers=auth_header(session, owner)
+    )
+
+    assert refused.status_code == 404
+    assert accepted.status_code == 200
+
+
+@pytest.mark.parametrize(("target", "status"), [("self", 409), ("missing", 404)])
+def test_transfer_to_the_same_or_a_missing_customer_is_refused(client, session, target, status):
+    vehicle = make_vehicle(session)
+    to_customer = vehicle.owner_id if target == "self" else 999999
+
+    response = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/transfer",
+        json={"to_customer": to_customer},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    assert response.status_code == status
+
+
+def test_organization_created_with_dms_coordinates(client, session):
+    response = client.post(
+        "/api/v1/organizations",
+        json={"kind": "shop", "code": "shop-1", "name": "x", "province": "豫", "lat": "34°45'N", "lon": "113°37'30\"E"},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    assert response.status_code == 201
+    assert (response.json["code"], response.json["province"]) == ("SHOP-1", "Henan")
+    assert response.json["lat"] == pytest.approx(34.75) and response.json["lon"] == pytest.approx(113.625)
+
+
+def test_duplicate_organization_code_is_a_conflict(client, session):
+    make_organization(session, code="DUP-1")
+
+    response = client.post(
+        "/api/v1/organizations",
+        json={"kind": "shop", "code": "dup-1", "name": "x"},
+        headers=auth_header(session, make_user(session)),
+    )
+
+    assert response.status_code == 409
+
+
+def test_customer_search_by_phone_masks_for_dealers(client, session):
+    make_customer(session, phone="13812345678")
+
+    response = client.get(
+        "/api/v1/customers?q=13812345678", headers=auth_header(session, make_user(session, Role.DEALER_STAFF))
+    )
+
+    assert [item["phone"] for item in response.json["items"]] == ["138****5678"]

@@ -1,0 +1,195 @@
+"""The `milepost` command on a database of its own: init, db, users create, demo, rotate-keys."""
+
+from __future__ import annotations
+
+import json
+import stat
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from app.cli import main
+from app.crm.identifiers import normalize_vin
+from app.crm.models import Organization, Vehicle
+from app.crm.regions import PROVINCES
+from app.db import make_engine
+from app.security import User
+
+
+@pytest.fixture
+def cli_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """A database of the suite's kind that only the CLI uses (the CLI migrates and drops schemas)."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+        return
+    name = f"mp_cli_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def milepost(cli_database_url, tmp_path, monkeypatch):
+    """Return `milepost(*args)` running the CLI with its own instance folder and database."""
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("MILEPOST_DATABASE_URL", cli_database_url)
+    monkeypatch.delenv("MILEPOST_SECRET_KEY", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run
+
+
+def scalar(url: str, statement):
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(statement).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_init_writes_private_secrets_and_migrates(milepost, tmp_path, cli_database_url):
+    result = milepost("init")
+
+    secrets_file = tmp_path / "instance" / "secrets.json"
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    assert set(json.loads(secrets_file.read_text())) == {"SECRET_KEY", "CODE_KEYS"}
+    engine = make_engine(cli_database_url)
+    assert {"users", "organizations", "vehicles"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_init_twice_keeps_the_secrets(milepost, tmp_path):
+    milepost("init")
+    first = (tmp_path / "instance" / "secrets.json").read_text()
+
+    result = milepost("init")
+
+    assert result.exit_code == 0
+    assert "Kept" in result.output
+    assert (tmp_path / "instance" / "secrets.json").read_text() == first
+
+
+def test_rotate_keys_adds_a_newer_key(milepost, tmp_path):
+    milepost("init")
+
+    result = milepost("rotate-keys")
+
+    keys = json.loads((tmp_path / "instance" / "secrets.json").read_text())["CODE_KEYS"]
+    assert result.exit_code == 0
+    assert [item.split(":")[0] for item in keys.split(",")] == ["A", "B"]
+
+
+def test_db_downgrade_and_upgrade(milepost, cli_database_url):
+    milepost("init")
+
+    down = milepost("db", "downgrade", "--to", "base")
+    tables_down = inspect_tables(cli_database_url)
+    up = milepost("db", "upgrade")
+
+    assert (down.exit_code, up.exit_code) == (0, 0)
+    assert "users" not in tables_down
+    assert "users" in inspect_tables(cli_database_url)
+
+
+def inspect_tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_users_create_staff_with_organization(milepost, cli_database_url):
+    milepost("init")
+    milepost("demo", "--size", "small")
+
+    result = milepost(
+        "users",
+        "create",
+        "--email",
+        "Li@Example.cn",
+        "--password",
+        "long-enough-1",
+        "--role",
+        "dealer_staff",
+        "--org",
+        "dlr-0001",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert scalar(cli_database_url, select(User.role).where(User.email == "li@example.cn")) == "dealer_staff"
+
+
+def test_users_create_driver_by_phone(milepost, cli_database_url):
+    milepost("init")
+
+    result = milepost("users", "create", "--phone", "139 0000 1111", "--password", "long-enough-1", "--role", "driver")
+
+    assert result.exit_code == 0, result.output
+    assert scalar(cli_database_url, select(User.role).where(User.phone == "13900001111")) == "driver"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--email", "a@b.cn", "--password", "long-enough-1", "--role", "dealer_staff"], "organization"),
+        (["--email", "a@b.cn", "--password", "long-enough-1", "--role", "pilot"], "unknown role"),
+        (["--email", "a@b.cn", "--password", "short", "--role", "oem_admin", "--org", "NONE"], "no organization"),
+        (["--password", "long-enough-1", "--role", "driver"], "email or a phone"),
+        (["--phone", "12345", "--password", "long-enough-1", "--role", "driver"], "mobile"),
+        (["--email", "not-an-email", "--password", "long-enough-1", "--role", "driver"], "email"),
+    ],
+)
+def test_users_create_errors_exit_non_zero(milepost, arguments, message):
+    milepost("init")
+
+    result = milepost("users", "create", *arguments)
+
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_users_create_duplicate_email_exits_non_zero(milepost):
+    milepost("init")
+    arguments = ["users", "create", "--email", "a@b.cn", "--password", "long-enough-1", "--role", "driver"]
+    milepost(*arguments)
+
+    result = milepost(*arguments)
+
+    assert result.exit_code != 0
+    assert "exists" in result.output
+
+
+def test_demo_small_loads_valid_data_and_prints_logins(milepost, cli_database_url):
+    milepost("init")
+
+    result = milepost("demo", "--size", "small")
+
+    assert result.exit_code == 0, result.output
+    assert "oem@milepost.demo" in result.output and "13800138000" in result.output
+    engine = make_engine(cli_database_url)
+    with engine.connect() as connection:
+        vins = connection.execute(select(Vehicle.vin)).scalars().all()
+        warehouses = dict(
+            connection.execute(
+                select(Organization.province, Organization.city).where(Organization.kind == "warehouse")
+            ).all()
+        )
+    engine.dispose()
+    assert len(vins) > 60
+    assert all(normalize_vin(vin) == vin for vin in vins)
+    # One parts warehouse in each provincial capital.
+    assert warehouses == {province.name: province.capital for province in PROVINCES}
