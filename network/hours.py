@@ -106,7 +106,16 @@ def is_slot_start(hours: dict, open_24h: bool, slot_minutes: int, start: datetim
 
 
 def hours_to_text(hours: dict, open_24h: bool) -> str:
-    """Render hours in the compact text form (the inverse of parse_hours_text, one rule per day)."""
+    """Render hours in the compact form parse_hours_text reads, runs of equal days joined: "mon-fri 08:00-18:00"."""
     if open_24h:
         return "24/7"
-    return "; ".join(f"{day} " + ",".join(f"{a}-{b}" for a, b in hours[day]) for day in DAYS if hours.get(day))
+    rules: list[tuple[list[str], str]] = []
+    for day in DAYS:
+        spans = ",".join(f"{opens}-{closes}" for opens, closes in hours.get(day) or [])
+        if not spans:
+            continue
+        if rules and rules[-1][1] == spans and DAYS.index(rules[-1][0][-1]) == DAYS.index(day) - 1:
+            rules[-1][0].append(day)
+        else:
+            rules.append(([day], spans))
+    return "; ".join((days[0] if len(days) == 1 else f"{days[0]}-{days[-1]}") + f" {spans}" for days, spans in rules)

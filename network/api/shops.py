@@ -14,13 +14,13 @@ from app.security import Role, is_oem, require_member
 from app.web.context import db_session
 from app.web.endpoints import PUBLIC, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
-from network import booking, search
+from network import booking
 from network.api import api
 from network.highways import highways_to_geojson, list_highways
 from network.models import Service
 from network.search import Filters
 from network.shops import create_shop, get_shop, select_shops, shop_to_dict, update_shop
-from network.web import current_settings, route_network, shop_index, shops_by_id
+from network.web import current_settings, nearest_shops, route_network, shops_ahead
 
 
 class FilterQuery(QuerySchema):
@@ -116,45 +116,16 @@ def list_shops(actor, query: ShopListQuery):
         statement = select_shops(query.province, query.service, query.status)
         return paginate(session, statement, query, shop_to_dict)
     position = _position(query.lat, query.lon)
-    settings = current_settings()
-    search.check_search(query.k, query.max_km, settings)
-    index = shop_index(session)
-    found = search.nearest(index, position.lat, position.lon, query.k, filters, settings, query.max_km)
-    shops = shops_by_id(session, [int(index.ids[item]) for item, _ in found])
-    items = [{**shop_to_dict(shops[int(index.ids[item])]), "distance_km": round(km, 3)} for item, km in found]
+    items = nearest_shops(session, position, query.k, filters, query.max_km)
     return {"lat": position.lat, "lon": position.lon, "k": query.k, "items": items}
 
 
 @api.endpoint("GET", "/shops/ahead", access=PUBLIC, query=AheadQuery, summary="Shops ahead on the truck's route")
-def shops_ahead(actor, query: AheadQuery):
-    session = db_session()
+def ahead(actor, query: AheadQuery):
     position = parse_position(query.lat, query.lon)
-    settings = current_settings()
-    routes = route_network(session)
-    highway = query.highway.strip().upper() if query.highway else None
-    location, direction = search.locate_truck(
-        routes, position.lat, position.lon, query.heading, highway, query.direction, settings
+    return shops_ahead(
+        db_session(), position, query.heading, query.highway, query.direction, query.within_km, query.filters()
     )
-    index = shop_index(session)
-    found = search.shops_ahead(index, routes, location, direction, query.within_km, query.filters(), settings)
-    shops = shops_by_id(session, [int(index.ids[item]) for item, _, _ in found])
-    items = [
-        {
-            **shop_to_dict(shops[int(index.ids[item])]),
-            "km_ahead": round(ahead, 2),
-            "route_km": round(location.km + ahead * (1 if direction == "increasing" else -1), 2),
-            "detour_km": round(2 * offset, 2),
-        }
-        for item, ahead, offset in found
-    ]
-    return {
-        "highway": location.route,
-        "km": round(location.km, 2),
-        "direction": direction,
-        "offset_km": round(location.offset_km, 3),
-        "within_km": query.within_km,
-        "items": items,
-    }
 
 
 @api.endpoint("GET", "/shops/<code>", access=PUBLIC, summary="Show a shop")

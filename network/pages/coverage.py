@@ -1,0 +1,66 @@
+"""The OEM's coverage page: routes coloured covered/uncovered, gaps, recommended sites, capacity."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from app.errors import InvalidInput
+from app.security import Role, require_role
+from app.web.context import current_actor, db_session
+from network import coverage
+from network.pages import pages
+from network.pages.driver import map_config
+from network.web import coverage_samples, current_settings, route_network
+
+
+@pages.route("/coverage")
+def coverage_page():
+    """Show coverage within a radius of certified (or all active) shops, with gaps and recommended sites."""
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("auth.login", next=request.path))
+    require_role(actor, Role.OEM_ADMIN)
+    session = db_session()
+    try:
+        radius = float(request.args.get("radius_km") or current_settings().coverage_radius_km)
+    except ValueError:
+        raise InvalidInput("radius_km is a number of km", field="radius_km") from None
+    if not 0 < radius <= 500:
+        raise InvalidInput("radius_km is between 0 and 500", field="radius_km")
+    certified_only = request.args.get("all") is None
+    routes = route_network(session)
+    samples = coverage_samples(session)
+    lats, lons = coverage.eligible_shops(session, certified_only)
+    covered = coverage.covered_samples(samples, lats, lons, radius)
+    report = coverage.coverage_report(samples, covered, routes, radius)
+    gaps = coverage.find_gaps(samples, covered, routes)
+    sites = coverage.recommend_sites(samples, covered, radius, 10, routes)
+    markers = [
+        {
+            "lat": site["lat"],
+            "lon": site["lon"],
+            "label": f"#{site['rank']} {site['route']} K{site['km']:.0f} +{site['gain_km']:.0f} km",
+            "color": "#0b5cad",
+            "radius": 8,
+        }
+        for site in sites
+    ]
+    shops = [
+        {"lat": float(lat), "lon": float(lon), "color": "#1b7f3b", "radius": 2}
+        for lat, lon in zip(lats, lons, strict=True)
+    ]
+    return render_template(
+        "network/coverage.html",
+        report=report,
+        gaps=gaps[:20],
+        gap_count=len(gaps),
+        sites=sites,
+        capacity=coverage.capacity_by_province(session),
+        radius=radius,
+        certified_only=certified_only,
+        map=map_config(
+            lines=[{"geojson": coverage.gaps_to_geojson(gaps, routes), "color": "#b3261e", "weight": 5}],
+            markers=shops + markers,
+            fit="markers",
+        ),
+    )
