@@ -22,7 +22,8 @@ from network.settings import NetworkSettings
 from network.spatial import PointTree, haversine_km
 
 HALF_CIRCUMFERENCE_KM = np.pi * EARTH_RADIUS_KM
-FIRST_RADIUS_KM = 25.0
+GRID_DEGREES = 0.5
+GRID_LAT_BINS, GRID_LON_BINS = int(180 / GRID_DEGREES), int(360 / GRID_DEGREES)
 SERVICE_BITS = {service.value: 1 << number for number, service in enumerate(Service)}
 
 
@@ -34,6 +35,9 @@ class Filters:
     open_at: datetime | None = None
     certified: bool = False
     min_rating: float | None = None
+
+
+NO_FILTERS = Filters()
 
 
 @dataclass
@@ -54,6 +58,21 @@ class ShopIndex:
 
     def __post_init__(self) -> None:
         self.tree = PointTree(self.lats, self.lons)
+        # Shops per GRID_DEGREES cell, to start each search at a radius that likely holds k shops.
+        self.grid, _lat_edges, _lon_edges = np.histogram2d(
+            self.lats, self.lons, bins=[GRID_LAT_BINS, GRID_LON_BINS], range=[[-90, 90], [-180, 180]]
+        )
+
+    def first_radius(self, lat: float, lon: float, k: int) -> float:
+        """Return a radius likely to hold k shops, from the density of the cells around the point."""
+        row = min(int((lat + 90) / GRID_DEGREES), GRID_LAT_BINS - 1)
+        column = min(int((lon + 180) / GRID_DEGREES), GRID_LON_BINS - 1)
+        count = self.grid[max(row - 1, 0) : row + 2, max(column - 1, 0) : column + 2].sum()
+        cell_km = GRID_DEGREES * 111.2
+        area = 9 * cell_km * cell_km * max(np.cos(np.radians(lat)), 0.05)
+        if count < 1:
+            return 3 * cell_km
+        return float(min(max(np.sqrt(2.0 * k * area / (np.pi * count)), 1.0), 3 * cell_km))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -78,6 +97,8 @@ class ShopIndex:
     def mask(self, filters: Filters, candidates: np.ndarray, settings: NetworkSettings) -> np.ndarray:
         """Return which of the candidate positions pass the filters."""
         keep = np.ones(len(candidates), dtype=bool)
+        if filters == NO_FILTERS:
+            return keep
         if filters.service:
             keep &= (self.services[candidates] & SERVICE_BITS[filters.service]) != 0
         if filters.certified:
@@ -138,11 +159,11 @@ def nearest(
 ) -> list[tuple[int, float]]:
     """Return (index position, distance km) of the k nearest shops passing the filters, nearest first.
 
-    The radius doubles from FIRST_RADIUS_KM until k shops pass within it; since every shop within the
-    radius has been seen, the k nearest among them are the k nearest overall.
+    The radius starts where the local density suggests k shops and doubles until k shops pass within it;
+    since every shop within the radius has been seen, the k nearest among them are the k nearest overall.
     """
     limit = min(max_km if max_km is not None else HALF_CIRCUMFERENCE_KM, HALF_CIRCUMFERENCE_KM)
-    radius = min(FIRST_RADIUS_KM, limit)
+    radius = min(index.first_radius(lat, lon, k), limit)
     while True:
         positions, distances = index.tree.within(lat, lon, radius)
         keep = index.mask(filters, positions, settings)
@@ -170,7 +191,13 @@ def nearest_brute_force(
     keep = index.mask(filters, positions, settings)
     if max_km is not None:
         keep &= distances <= max_km
-    return _top(positions[keep], distances[keep], index, k)
+    positions, distances = positions[keep], distances[keep]
+    if len(distances) > k:
+        # Linear-time selection of the k-th distance, keeping every tie with it, then the exact order.
+        kth = np.partition(distances, k - 1)[k - 1]
+        close = distances <= kth
+        positions, distances = positions[close], distances[close]
+    return _top(positions, distances, index, k)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class PointTree:
         if self.tree is None or len(lats) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
-        query_index, tree_index = self.tree.query(bounding_boxes(lats, lons, radius_km), predicate="intersects")
+        # No predicate: for points, the tree's envelope test is already the exact point-in-box test.
+        query_index, tree_index = self.tree.query(bounding_boxes(lats, lons, radius_km))
         distances = haversine_km(lats[query_index], lons[query_index], self.lats[tree_index], self.lons[tree_index])
         keep = distances <= radius_km
         return query_index[keep], tree_index[keep], distances[keep]
