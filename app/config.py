@@ -82,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
     # Drivers may cancel until this many minutes before the start.
     "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
     # Roadside requests are offered within these radii (km), one round each, before escalating to the OEM.
-    "ASSISTANCE_RADII_KM": [30, 80, 200],
+    "ASSISTANCE_RADII_KM": ["30", "80", "200"],
     # How many of the nearest open roadside shops each round offers the job to.
     "ASSISTANCE_OFFER_SHOPS": 5,
     # Seconds a round waits for an acceptance before the radius widens (or the OEM is alerted).

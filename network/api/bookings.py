@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 
 from pydantic import Field
 
@@ -14,6 +14,7 @@ from app.web.endpoints import SIGNED_IN, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
 from network import booking
 from network.api import api
+from network.api.shops import parse_day
 from network.models import Booking, Service
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings
@@ -29,7 +30,7 @@ class BookingIn(Schema):
 
 class BookingListQuery(PageQuery):
     shop: str | None = Field(None, description="shop code (staff: defaults to your shop)")
-    day: date | None = Field(None, alias="date", description="only bookings starting on this local date (date=)")
+    day: str | None = Field(None, alias="date", description="only bookings starting on this local date (date=)")
 
 
 class TransitionQuery(QuerySchema):
@@ -61,7 +62,7 @@ def list_bookings(actor, query: BookingListQuery):
     shop = get_shop(session, query.shop, field="shop") if query.shop else None
     if shop is None and actor.role == Role.SHOP_STAFF:
         shop = find_shop_of_organization(session, actor.organization_id)
-    day_start = datetime.combine(query.day, time(0), tzinfo=settings.zone) if query.day else None
+    day_start = datetime.combine(parse_day(query.day), time(0), tzinfo=settings.zone) if query.day else None
     statement = booking.select_bookings_for(actor, shop, day_start)
     return paginate(session, statement, query, lambda item: booking.booking_to_dict(item, settings.zone))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -10,14 +9,13 @@ from sqlalchemy import select
 
 from app.config import DEFAULTS
 from app.db import make_sessionmaker, utcnow
-from app.errors import Conflict
-from app.security import Role
+from app.security import Role, User
 from network.assistance import accept_request, advance_requests, request_assistance
-from network.models import AssistanceOffer, AssistanceRequest
+from network.models import AssistanceOffer, AssistanceRequest, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
-from tests.network.factories import make_shop
+from tests.network.factories import make_shop, race
 
 SETTINGS = network_settings(DEFAULTS)
 
@@ -175,33 +173,18 @@ def test_concurrent_accepts_have_exactly_one_winner(committed_engine):
         assert len(request.offers) == shops_count
         pairs = [(member.id, shop.id) for member, shop in zip(staff, shops, strict=True)]
         request_id = request.id
-    barrier = threading.Barrier(shops_count)
-    outcomes: list[str] = []
 
-    def attempt(user_id: int, shop_id: int) -> None:
-        from app.security import User
-        from network.models import Shop
+    def prepare(session, user_id: int, shop_id: int):
+        actor, shop, target = (
+            session.get(User, user_id),
+            session.get(Shop, shop_id),
+            session.get(AssistanceRequest, request_id),
+        )
+        return lambda: accept_request(session, actor, target, shop, settings)
 
-        with maker() as session:
-            actor, shop = session.get(User, user_id), session.get(Shop, shop_id)
-            target = session.get(AssistanceRequest, request_id)
-            session.commit()
-            barrier.wait()
-            try:
-                accept_request(session, actor, target, shop, settings)
-                session.commit()
-                outcomes.append("accepted")
-            except Conflict:
-                session.rollback()
-                outcomes.append("conflict")
+    outcomes = race(maker, prepare, pairs)
 
-    workers = [threading.Thread(target=attempt, args=pair) for pair in pairs]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-
-    assert sorted(outcomes) == ["accepted"] + ["conflict"] * (shops_count - 1)
+    assert sorted(outcomes) == ["conflict"] * (shops_count - 1) + ["ok"]
     with maker() as check:
         accepted = check.scalars(select(AssistanceOffer.status).where(AssistanceOffer.status == "accepted")).all()
         assert len(accepted) == 1

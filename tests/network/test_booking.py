@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from app.config import DEFAULTS
+from app.crm.models import Vehicle
 from app.db import make_sessionmaker
-from app.errors import Conflict
-from app.security import Role
+from app.security import Role, User
 from network.booking import book_slot
-from network.models import Booking, BookingSlot
+from network.models import Booking, BookingSlot, Shop
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
-from tests.network.factories import WEEKDAYS, ZONE, make_shop, next_slot
+from tests.network.factories import WEEKDAYS, ZONE, make_shop, next_slot, race
 
 SETTINGS = network_settings(DEFAULTS)
 
@@ -313,39 +312,15 @@ def test_concurrent_bookings_never_oversell(committed_engine):
         shop_id = shop.id
         people = [(user.id, vehicle.id) for user, vehicle in drivers]
     start = next_slot()
-    barrier = threading.Barrier(threads_count)
-    outcomes: list[str] = []
 
-    def attempt(user_id: int, vehicle_id: int) -> None:
-        from app.crm.models import Vehicle
-        from app.security import User
-        from network.models import Shop
+    def prepare(session, user_id: int, vehicle_id: int):
+        user, vehicle, target = session.get(User, user_id), session.get(Vehicle, vehicle_id), session.get(Shop, shop_id)
+        vehicle.owner  # noqa: B018 (load it before the race)
+        return lambda: book_slot(session, user, target, vehicle, "repair", start, SETTINGS)
 
-        with maker() as session:
-            user, vehicle, target = (
-                session.get(User, user_id),
-                session.get(Vehicle, vehicle_id),
-                session.get(Shop, shop_id),
-            )
-            vehicle.owner  # noqa: B018 (load it now)
-            # End the read transaction first: on SQLite it holds the write lock (BEGIN IMMEDIATE).
-            session.commit()
-            barrier.wait()
-            try:
-                book_slot(session, user, target, vehicle, "repair", start, SETTINGS)
-                session.commit()
-                outcomes.append("booked")
-            except Conflict:
-                session.rollback()
-                outcomes.append("full")
-
-    workers = [threading.Thread(target=attempt, args=person) for person in people]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    outcomes = race(maker, prepare, people)
 
     with maker() as check:
         assert check.scalar(select(func.count()).select_from(Booking).where(Booking.shop_id == shop_id)) == bays
         assert check.scalar(select(BookingSlot.booked).where(BookingSlot.shop_id == shop_id)) == bays
-    assert sorted(outcomes) == ["booked"] * bays + ["full"] * (threads_count - bays)
+    assert sorted(outcomes) == ["conflict"] * (threads_count - bays) + ["ok"] * bays
