@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.wrappers import Response
 
-from app.security import Role
+from app.security import Role, User, require_role
+from app.web.context import current_actor
 from app.web.navigation import NavLink
 
 pages = Blueprint(
@@ -23,6 +25,15 @@ NAVIGATION: list[NavLink] = [
     NavLink("network.console", "Shop console", (Role.SHOP_STAFF,)),
     NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
 ]
+
+
+def page_actor(*roles: str) -> User | Response:
+    """Return the signed-in actor with one of `roles`, or a redirect to the sign-in page (403 for other roles)."""
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return require_role(actor, *roles)
+
 
 # The views register themselves on `pages` when imported.
 from network.pages import console, coverage, driver  # noqa: E402, F401

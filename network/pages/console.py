@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from app.db import utcnow
 from app.errors import Forbidden
@@ -12,8 +13,8 @@ from app.security import Role, require_role
 from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
 from network import assistance, booking
-from network.models import AssistanceStatus
-from network.pages import pages
+from network.models import AssistanceStatus, Booking
+from network.pages import page_actor, pages
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings, shop_index
 
@@ -36,16 +37,15 @@ def _console_shop(actor):
 @pages.route("/console")
 def console():
     """Show the shop's bookings for today and the next days, and its roadside offers."""
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("auth.login", next=request.path))
-    actor = require_role(actor, Role.SHOP_STAFF, Role.OEM_ADMIN)
+    actor = page_actor(Role.SHOP_STAFF, Role.OEM_ADMIN)
+    if isinstance(actor, Response):
+        return actor
     session = db_session()
     settings = current_settings()
     shop = _console_shop(actor)
     today = datetime.combine(utcnow().astimezone(settings.zone).date(), time(0), tzinfo=settings.zone)
     statement = booking.select_bookings_for(actor, shop).where(
-        booking.Booking.start >= today, booking.Booking.start < today + timedelta(days=7)
+        Booking.start >= today, Booking.start < today + timedelta(days=7)
     )
     items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
     assistance.advance_requests(session, shop_index(session), settings)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request
+from werkzeug.wrappers import Response
 
 from app.errors import InvalidInput
-from app.security import Role, require_role
-from app.web.context import current_actor, db_session
-from network import coverage
-from network.pages import pages
+from app.security import Role
+from app.web.context import db_session
+from network import assistance, coverage
+from network.models import AssistanceStatus
+from network.pages import page_actor, pages
 from network.pages.driver import map_config
 from network.web import coverage_samples, current_settings, route_network
 
@@ -16,10 +18,9 @@ from network.web import coverage_samples, current_settings, route_network
 @pages.route("/coverage")
 def coverage_page():
     """Show coverage within a radius of certified (or all active) shops, with gaps and recommended sites."""
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("auth.login", next=request.path))
-    require_role(actor, Role.OEM_ADMIN)
+    actor = page_actor(Role.OEM_ADMIN)
+    if isinstance(actor, Response):
+        return actor
     session = db_session()
     try:
         radius = float(request.args.get("radius_km") or current_settings().coverage_radius_km)
@@ -49,8 +50,14 @@ def coverage_page():
         {"lat": float(lat), "lon": float(lon), "color": "#1b7f3b", "radius": 2}
         for lat, lon in zip(lats, lons, strict=True)
     ]
+    settings = current_settings()
+    escalated = [
+        assistance.request_to_dict(item, actor, settings.zone)
+        for item in session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(50))
+    ]
     return render_template(
         "network/coverage.html",
+        escalated=escalated,
         report=report,
         gaps=gaps[:20],
         gap_count=len(gaps),

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from app.crm.customers import find_customer_for_user
 from app.crm.models import Vehicle
@@ -16,14 +17,14 @@ from app.geo import parse_position
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
-from network import booking
+from network import assistance, booking
 from network.hours import is_open_at
 from network.models import Booking, Service
-from network.pages import pages
+from network.pages import page_actor, pages
 from network.places import find_place
 from network.search import Filters
 from network.shops import get_shop, shop_to_dict
-from network.web import current_settings, nearest_shops, shops_ahead
+from network.web import current_settings, nearest_shops, shop_index, shops_ahead
 
 
 def _filters() -> Filters:
@@ -172,13 +173,24 @@ def shop_page(code: str):
 @pages.route("/bookings/mine")
 def my_bookings():
     """List the signed-in driver's bookings with a cancel button where cancelling is still allowed."""
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("auth.login", next=request.path))
-    require_role(actor, Role.DRIVER)
-    zone = current_settings().zone
-    items = [booking.booking_to_dict(item, zone) for item in db_session().scalars(booking.select_bookings_for(actor))]
-    return render_template("network/my_bookings.html", items=items, booked=request.args.get("booked"))
+    actor = page_actor(Role.DRIVER)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    settings_ = current_settings()
+    items = [
+        booking.booking_to_dict(item, settings_.zone) for item in session.scalars(booking.select_bookings_for(actor))
+    ]
+    # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
+    assistance.advance_requests(session, shop_index(session), settings_)
+    session.commit()
+    requests = [
+        assistance.request_to_dict(item, actor, settings_.zone)
+        for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
+    ]
+    return render_template(
+        "network/my_bookings.html", items=items, requests=requests, booked=request.args.get("booked")
+    )
 
 
 @pages.route("/bookings/<int:booking_id>/<action>", methods=["POST"])

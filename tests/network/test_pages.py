@@ -116,3 +116,24 @@ def test_pages_switch_to_english(page, g4):
     page.goto("/shops/ahead?lang=en")
 
     assert page.locator("h1").inner_text() == "Shops ahead on my highway"
+
+
+def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_session, g4):
+    from app.config import DEFAULTS
+    from network.assistance import accept_request, request_assistance
+    from network.search import load_shop_index
+    from network.settings import network_settings
+
+    _routes, shops = g4
+    user, customer = make_driver(committed_session)
+    vehicle = make_vehicle(committed_session, owner=customer)
+    settings = network_settings(DEFAULTS)
+    index = load_shop_index(committed_session)
+    job = request_assistance(committed_session, user, vehicle, 34.6, 113.7, "flat tyre", [], index, settings)
+    accept_request(committed_session, make_user(committed_session, Role.OEM_ADMIN), job, job.offers[0].shop, settings)
+    committed_session.commit()
+    sign_in(page, user.phone, PASSWORD)
+
+    page.goto("/bookings/mine?lang=en")
+
+    assert "Coming:" in page.locator(".roadside .assigned").inner_text()

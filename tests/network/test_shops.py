@@ -191,3 +191,13 @@ def test_show_unknown_shop_is_404(client, routes):
     response = client.get("/api/v1/shops/NOPE")
 
     assert response.status_code == 404
+
+
+def test_list_shops_pages_and_filters_by_service(client, session, routes):
+    make_shop(session, services=["parts"])
+    wanted = make_shop(session, services=["towing", "repair"])
+
+    body = client.get("/api/v1/shops?service=towing&per_page=1").get_json()
+
+    assert [item["code"] for item in body["items"]] == [wanted.code]
+    assert body["total"] == 1
