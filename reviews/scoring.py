@@ -15,7 +15,6 @@ the default m = 5 and no reviews yet, a 5-star review lifts a 4.0 prior to 4.166
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,16 +120,11 @@ def network_priors(
     return {dimension: sums[dimension] / total for dimension in DIMENSIONS}
 
 
-def percentile_rank(score: float, scores: Sequence[float]) -> float | None:
-    """Return the share (0-100) of `scores` below `score`, counting ties as half; None for an empty network.
-
-    `scores` must be sorted ascending.
-    """
-    if not scores:
+def percentile_from_counts(below: int, equal: int, total: int) -> float | None:
+    """Return the network percentile: the share (0-100) of shops below, counting ties as half; None when empty."""
+    if not total:
         return None
-    below = bisect_left(scores, score)
-    equal = bisect_right(scores, score) - below
-    return round(100.0 * (below + 0.5 * equal) / len(scores), 1)
+    return round(100.0 * (below + 0.5 * equal) / total, 1)
 
 
 def next_review_effect(score: DimensionScore, stars: int, prior_strength: float) -> float:

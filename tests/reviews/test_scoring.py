@@ -11,7 +11,7 @@ from reviews.scoring import (
     decay_weight,
     network_priors,
     next_review_effect,
-    percentile_rank,
+    percentile_from_counts,
     score_shop,
     shrunk_score,
 )
@@ -107,17 +107,11 @@ def test_network_priors_weighted_mean():
 
 
 @pytest.mark.parametrize(
-    ("score", "scores", "expected"),
-    [
-        (4.0, [], None),
-        (4.0, [3.0, 4.0, 5.0], 50.0),
-        (5.0, [3.0, 4.0, 5.0], 83.3),
-        (1.0, [3.0, 4.0], 0.0),
-        (4.5, [3.0, 4.0], 100.0),
-    ],
+    ("below", "equal", "total", "expected"),
+    [(0, 0, 0, None), (1, 1, 3, 50.0), (2, 1, 3, 83.3), (0, 0, 2, 0.0), (2, 0, 2, 100.0)],
 )
-def test_percentile_rank_counts_ties_as_half(score, scores, expected):
-    assert percentile_rank(score, scores) == expected
+def test_percentile_from_counts_counts_ties_as_half(below, equal, total, expected):
+    assert percentile_from_counts(below, equal, total) == expected
 
 
 def test_shrunk_score_weight_excludes_prior():
