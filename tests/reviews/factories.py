@@ -85,12 +85,14 @@ def write_review(
     completed_at: datetime | None = None,
     device: str | None = None,
     settings: ReviewSettings | None = None,
+    service: str = "repair",
     **dimensions: int,
 ):
     """Complete a booking at `shop` for a (new) driver and publish their review through the domain."""
     user, customer = driver or make_driver(session)
     now = now or utcnow()
-    booking = make_booking(session, shop, customer, completed_at=completed_at or now - timedelta(days=1))
+    completed_at = completed_at or now - timedelta(days=1)
+    booking = make_booking(session, shop, customer, completed_at=completed_at, service=service)
     values = dict.fromkeys(("overall", "quality", "price", "timeliness", "honesty"), stars) | dimensions
     return publish_review(
         session, user, booking.id, Stars(**values), "text", settings or ReviewSettings(), now, device_id=device
