@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "MILEPOST_"
 
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_HOURS": 24 * 30,
     # Failed logins allowed per account and per client address within LOGIN_WINDOW_SECONDS.
     "LOGIN_MAX_FAILURES": 5,
+    # Failed logins allowed per client address within the window; higher than per account because mobile
+    # carriers put many phones behind one address (carrier-grade NAT).
+    "LOGIN_MAX_CLIENT_FAILURES": 50,
     # Window for counting failed logins, in seconds.
     "LOGIN_WINDOW_SECONDS": 900,
     # Items per page when a list request does not say.
@@ -44,17 +48,19 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_MAX_CITIES": 3,
     # Wrong activation codes allowed per part per hour.
     "ACTIVATION_MAX_FAILURES": 5,
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust (1 behind nginx, 0 when exposed).
+    "PROXY_COUNT": 0,
     # --- reviews ---
     # Days after a booking's completion during which its customer may review it.
     "REVIEW_WINDOW_DAYS": 30,
     # Days after the service during which the driver may add the one follow-up.
     "REVIEW_FOLLOW_UP_DAYS": 180,
     # Strength of the network prior in scores, in pseudo-reviews (a new shop starts at the network mean).
-    "REVIEW_PRIOR_STRENGTH": 5,
+    "REVIEW_PRIOR_STRENGTH": 5.0,
     # Prior mean in stars used before the first certification evaluation has measured the network.
-    "REVIEW_DEFAULT_PRIOR": 4,
+    "REVIEW_DEFAULT_PRIOR": 4.0,
     # Half-life of a review's weight in scores, in days.
-    "REVIEW_HALF_LIFE_DAYS": 365,
+    "REVIEW_HALF_LIFE_DAYS": 365.0,
     # Reviews by one driver of one shop that count within 30 days; later ones are flagged.
     "REVIEW_PAIR_CAP_PER_MONTH": 1,
     # Window, in hours, for review bursts beyond bay capacity and for bulk reviews at completion.
@@ -68,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # Certification thresholds as JSON (docs/reviews.md); empty uses the published defaults.
     "CERTIFICATION_THRESHOLDS": "",
     # A plaque scanned farther than this many km from its shop shows a warning.
-    "PLAQUE_NEAR_KM": 5,
+    "PLAQUE_NEAR_KM": 5.0,
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.
@@ -119,9 +125,26 @@ def validate_settings(settings: dict) -> None:
         raise ConfigError("MILEPOST_PUBLIC_BASE_URL must start with http:// or https://")
     if settings["DEFAULT_LOCALE"] not in settings["LOCALES"]:
         raise ConfigError("MILEPOST_DEFAULT_LOCALE must be one of MILEPOST_LOCALES")
-    for name in ("PAGE_SIZE", "MAX_PAGE_SIZE", "TOKEN_HOURS", "MAX_CONTENT_LENGTH"):
+    for name in (
+        "PAGE_SIZE",
+        "MAX_PAGE_SIZE",
+        "TOKEN_HOURS",
+        "MAX_CONTENT_LENGTH",
+        "LOGIN_MAX_FAILURES",
+        "LOGIN_MAX_CLIENT_FAILURES",
+        "LOGIN_WINDOW_SECONDS",
+    ):
         if int(settings[name]) <= 0:
-            raise ConfigError(f"MILEPOST_{name} must be positive")
+            raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
+    if int(settings["PROXY_COUNT"]) < 0:
+        raise ConfigError(f"{ENV_PREFIX}PROXY_COUNT cannot be negative")
+    try:
+        ZoneInfo(settings["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}TIMEZONE {settings['TIMEZONE']!r} is not a time zone name") from exc
+    url = settings["DATABASE_URL"]
+    if url and not url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"{ENV_PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
 
 
 def instance_path() -> Path:

@@ -8,15 +8,16 @@ from typing import Any
 from flask import Flask, render_template
 from flask_babel import Babel
 from sqlalchemy.engine import Connection
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import instance_path, load_settings, read_instance_secrets, validate_settings
+from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
-from app.signing import KeyRing
+from app.signing import KeyError_, KeyRing
 from app.web import auth, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
-from app.web.i18n import remember_locale_choice, select_locale
+from app.web.i18n import language_switch_url, local_date, remember_locale_choice, role_label, select_locale
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("app", "traceability", "network", "reviews")
@@ -88,7 +89,14 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     if settings["CODE_KEYS"]:
-        app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])
+        try:
+            app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])
+        except KeyError_ as error:
+            raise ConfigError(f"MILEPOST_CODE_KEYS: {error}") from error
+    if settings["PROXY_COUNT"]:
+        # Client addresses (login limits) and https detection come from the proxy's headers, never the client's.
+        count = int(settings["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     translation_directories = ";".join(str(ROOT.parent / package / "translations") for package in DOMAIN_PACKAGES)
     Babel(app, locale_selector=select_locale, default_translation_directories=translation_directories)
@@ -102,7 +110,15 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     def _template_globals() -> dict:
         actor = current_actor()
         links = [item for item in navigation if not item.roles or (actor is not None and actor.role in item.roles)]
-        return {"csrf_token": csrf_token, "actor": actor, "locale": select_locale(), "navigation": links}
+        return {
+            "csrf_token": csrf_token,
+            "actor": actor,
+            "locale": select_locale(),
+            "navigation": links,
+            "language_switch_url": language_switch_url,
+            "local_date": local_date,
+            "role_label": role_label,
+        }
 
     @app.route("/")
     def home():

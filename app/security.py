@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -145,11 +146,28 @@ def record_attempt(session: Session, bucket: str, key: str) -> None:
     session.flush()
 
 
-def ensure_attempts_left(session: Session, bucket: str, keys: list[str], limit: int, window: timedelta) -> None:
-    """Raise RateLimited when any of `keys` has used up its `limit` failures within `window`."""
+def ensure_attempts_left(
+    session: Session, bucket: str, keys: list[str], limit: int, window: timedelta, limits: dict[str, int] | None = None
+) -> None:
+    """Raise RateLimited when any of `keys` has used up its failures (`limits[key]`, else `limit`) within `window`.
+
+    Retry-After is the time until enough of the counted failures have aged out of the window.
+    """
+    now = utcnow()
     for key in keys:
-        if count_recent_attempts(session, bucket, key, window) >= limit:
-            raise RateLimited("too many failed attempts; try again later", retry_after=int(window.total_seconds()))
+        allowed = (limits or {}).get(key, limit)
+        recent = session.scalars(
+            select(Attempt.occurred_at)
+            .where(Attempt.bucket == bucket, Attempt.key == key, Attempt.occurred_at >= now - window)
+            .order_by(Attempt.occurred_at.desc())
+            .limit(allowed)
+        ).all()
+        if len(recent) >= allowed:
+            # The oldest of the last `allowed` failures has to leave the window before one more try is allowed.
+            wait = recent[-1] + window - now
+            raise RateLimited(
+                "too many failed attempts; try again later", retry_after=max(1, math.ceil(wait.total_seconds()))
+            )
 
 
 def _normalize_login(login: str) -> str:
@@ -160,16 +178,25 @@ def _normalize_login(login: str) -> str:
     return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
 
 
-def authenticate(session: Session, login: str, password: str, client: str, limit: int, window: timedelta) -> User:
+def authenticate(
+    session: Session,
+    login: str,
+    password: str,
+    client: str,
+    limit: int,
+    window: timedelta,
+    client_limit: int | None = None,
+) -> User:
     """Return the active user whose email or phone is `login` and whose password matches.
 
-    Failures are recorded per account and per client; past `limit` within `window` the answer is 429,
-    whether or not the password is right, so that guessing cannot continue.
+    Failures are recorded per account (`limit`) and per client address (`client_limit`, default `limit`);
+    past either within `window` the answer is 429, whether or not the password is right, so guessing stops.
     """
     login = _normalize_login(login)
     user = session.scalar(select(User).where((User.email == login) | (User.phone == login)))
-    keys = [f"client:{client}"] + ([f"user:{user.id}"] if user else [])
-    ensure_attempts_left(session, "login", keys, limit, window)
+    client_key = f"client:{client}"
+    keys = [client_key] + ([f"user:{user.id}"] if user else [])
+    ensure_attempts_left(session, "login", keys, limit, window, {client_key: client_limit or limit})
     if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
         for key in keys:
             record_attempt(session, "login", key)

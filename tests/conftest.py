@@ -6,7 +6,7 @@ The same suite runs on SQLite (always) and on PostgreSQL when TEST_DATABASE_URL 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from app import migrate
 from app.db import Base, make_engine, make_sessionmaker
 from app.factory import create_app
 from app.model_registry import load_all_models
+from tests.browser import CHROMIUM, LiveServer, PageWatch, launch_chromium, new_context
 
 TEST_KEYS = ",".join(
     [
@@ -103,3 +104,78 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+
+
+@pytest.fixture
+def committed_session(committed_engine: Engine) -> Iterator[Session]:
+    """A session whose commits are real, so a live server (another thread) sees the data; emptied afterwards."""
+    session = make_sessionmaker(committed_engine)()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def live_server(
+    request: pytest.FixtureRequest,
+    committed_engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[LiveServer]:
+    """Milepost served on 127.0.0.1 and a free port from a thread, on the committed test database."""
+    if "connection" in request.fixturenames:
+        # On SQLite the per-test transaction holds the write lock; the server would wait on it forever.
+        pytest.fail("a live-server test cannot also use the rolled-back `session`/`app`; use `committed_session`")
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    server = LiveServer(lambda url: create_app(test_settings(database_url, PUBLIC_BASE_URL=url))).start()
+    yield server
+    server.stop()
+    assert not server.errors, f"the live server failed: {server.errors!r}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless chromium, shared by the session's page tests."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no chromium at {CHROMIUM}: install it with `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server: LiveServer) -> Iterator[Callable[..., object]]:
+    """Return `open_page(**context_options)`: a page in its own context (phone size, zh-CN unless given).
+
+    Afterwards the test fails if any page requested a URL off 127.0.0.1 or raised a JavaScript error.
+    """
+    watch = PageWatch()
+    contexts = []
+
+    def open_new(**options: object):
+        context = new_context(browser, live_server.url, **options)
+        context.set_default_timeout(10_000)
+        watch.attach(context)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_new
+    for context in contexts:
+        context.close()
+    assert not watch.problems(), "\n".join(watch.problems())
+
+
+@pytest.fixture
+def page(open_page: Callable[..., object]) -> object:
+    """A phone-sized chromium page (zh-CN) on the live server; see `open_page` for what it must not do."""
+    return open_page()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that drives the browser, so `-m "not browser"` skips them."""
+    for item in items:
+        if {"browser", "page", "open_page"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)

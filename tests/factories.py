@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.crm.identifiers import vin_check_digit
-from app.crm.models import Customer, Organization, Vehicle
+from app.crm.models import Customer, Organization, Vehicle, VehicleOwnership
 from app.security import Role, User, issue_token
 
 PASSWORD = "correct-horse-9"
@@ -111,6 +111,9 @@ def make_vehicle(session: Session, owner: Customer | None = None, **overrides: o
     fields.update(overrides)
     vehicle = Vehicle(**fields)
     session.add(vehicle)
+    session.flush()
+    # The first ownership period, as register_vehicle opens it.
+    session.add(VehicleOwnership(vehicle_id=vehicle.id, customer_id=vehicle.owner.id))
     session.flush()
     return vehicle
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt
 
 from app.crm import customers, organizations, vehicles
-from app.crm.models import Customer
+from app.crm.models import Customer, CustomerKind, OrganizationKind
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role
 from app.web.context import db_session
@@ -20,22 +20,26 @@ CUSTOMER_WRITERS = (Role.OEM_ADMIN, Role.DEALER_STAFF, Role.SHOP_STAFF)
 
 
 class OrganizationIn(Schema):
-    kind: str = Field(description="oem, factory, warehouse, dealer, shop or fleet")
+    kind: OrganizationKind
     code: str = Field(min_length=2, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     province: str | None = Field(None, description="English or Chinese name, or the plate character")
     city: str | None = Field(None, max_length=100)
-    lat: float | None = None
-    lon: float | None = None
+    lat: StrictFloat | StrictInt | str | None = Field(
+        None, description="WGS84 degrees, decimal or degrees-minutes-seconds"
+    )
+    lon: StrictFloat | StrictInt | str | None = Field(
+        None, description="WGS84 degrees, decimal or degrees-minutes-seconds"
+    )
 
 
 class OrganizationQuery(PageQuery):
-    kind: str | None = None
+    kind: OrganizationKind | None = None
     province: str | None = None
 
 
 class CustomerIn(Schema):
-    kind: str = Field("driver", description="driver or fleet")
+    kind: CustomerKind = CustomerKind.DRIVER
     name: str = Field(min_length=1, max_length=200)
     phone: str = Field(description="Chinese mobile number")
     fleet: str | None = Field(None, description="fleet organization code")
@@ -129,6 +133,22 @@ def create_customer(actor, body: CustomerIn):
     )
     db_session().commit()
     return customers.customer_to_dict(customer, actor), 201
+
+
+class CustomerQuery(Schema):
+    q: str = Field(description="mobile number")
+
+
+@api.endpoint(
+    "GET",
+    "/customers",
+    access=SIGNED_IN,
+    query=CustomerQuery,
+    summary="Find customers by mobile number (drivers: only themselves; phones masked except for OEM staff)",
+)
+def search_customers(actor, query: CustomerQuery):
+    found = customers.search_customers(db_session(), actor, query.q)
+    return {"items": [customers.customer_to_dict(customer, actor) for customer in found]}
 
 
 @api.endpoint("GET", "/customers/me", access=[Role.DRIVER], summary="Show the signed-in driver's record")

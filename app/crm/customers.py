@@ -82,6 +82,18 @@ def get_customer_for(session: Session, actor: User, customer_id: int) -> Custome
     return customer
 
 
+def search_customers(session: Session, actor: User, text: str | None, limit: int = 20) -> list[Customer]:
+    """Return the customers whose phone number is `text` that the actor may see (drivers: only themselves)."""
+    try:
+        phone = normalize_phone(text or "")
+    except InvalidInput:
+        return []
+    statement = select(Customer).where(Customer.phone == phone).limit(limit)
+    if actor.role == Role.DRIVER:
+        statement = statement.where(Customer.user_id == actor.id)
+    return list(session.scalars(statement))
+
+
 def customer_to_dict(customer: Customer, actor: User | None) -> dict:
     """Render a customer, masking the phone for anyone but the customer and OEM staff."""
     full = may_see_full_contact(actor, customer)

@@ -1,12 +1,145 @@
-"""CRM staff pages."""
+"""CRM pages: driver self-registration, and the staff's organization list, vehicle search and records."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
+from app.crm import customers, organizations, vehicles
+from app.crm.models import OrganizationKind
+from app.crm.regions import PROVINCES, find_province
+from app.errors import MilepostError
+from app.security import STAFF_ROLES, Role, require_actor, require_role
+from app.web.auth import start_browser_session
+from app.web.context import current_actor, db_session
+from app.web.csrf import check_csrf
+from app.web.endpoints import parse_query
 from app.web.navigation import NavLink
+from app.web.pagination import PageQuery, paginate
 
 pages = Blueprint("crm", __name__, template_folder="templates")
 
+STAFF = tuple(sorted(STAFF_ROLES))
 # Top-bar links this domain adds: NavLink(endpoint, label, roles).
-NAVIGATION: list[NavLink] = []
+NAVIGATION: list[NavLink] = [
+    NavLink("crm.list_vehicles", _l("My vehicles"), (Role.DRIVER,)),
+    NavLink("crm.list_vehicles", _l("Vehicles"), STAFF),
+    NavLink("crm.list_organizations", _l("Organizations"), STAFF),
+]
+
+
+KIND_LABELS = {
+    OrganizationKind.OEM: _l("OEM"),
+    OrganizationKind.FACTORY: _l("Factory"),
+    OrganizationKind.WAREHOUSE: _l("Parts warehouse"),
+    OrganizationKind.DEALER: _l("Dealer"),
+    OrganizationKind.SHOP: _l("Service shop"),
+    OrganizationKind.FLEET: _l("Fleet"),
+}
+
+
+@pages.context_processor
+def _crm_template_helpers() -> dict:
+    return {"kind_labels": KIND_LABELS, "province_label": province_label}
+
+
+def province_label(name: str | None) -> str:
+    """Return a province's name in the page's language."""
+    province = find_province(name)
+    if province is None:
+        return name or "—"
+    return province.name_zh if get_locale().language == "zh" else province.name
+
+
+class OrganizationPageQuery(PageQuery):
+    kind: str | None = None
+    province: str | None = None
+
+
+class SearchPageQuery(PageQuery):
+    q: str | None = None
+
+
+@pages.route("/register", methods=["GET", "POST"])
+def register():
+    """Let a driver create an account with phone and password, then sign them in."""
+    error, form = None, {}
+    if request.method == "POST":
+        check_csrf()
+        form = {"name": request.form.get("name", ""), "phone": request.form.get("phone", "")}
+        try:
+            customer = customers.register_driver(
+                db_session(), name=form["name"], phone=form["phone"], password=request.form.get("password", "")
+            )
+        except MilepostError as failure:
+            db_session().rollback()
+            error = failure
+        else:
+            db_session().commit()
+            return start_browser_session(customer.user)
+    return render_template("crm/register.html", error=error, form=form), (400 if error else 200)
+
+
+@pages.route("/crm/organizations")
+def list_organizations():
+    """List the network's organizations, by kind and province."""
+    require_role(current_actor(), *STAFF)
+    query = parse_query(OrganizationPageQuery)
+    statement = organizations.select_organizations(query.kind, query.province)
+    result = paginate(db_session(), statement, query, lambda organization: organization)
+    return render_template(
+        "crm/organizations.html", result=result, query=query, kinds=list(OrganizationKind), provinces=PROVINCES
+    )
+
+
+@pages.route("/crm/vehicles")
+def list_vehicles():
+    """Find vehicles and customers by VIN, plate or phone (drivers: list their own vehicles)."""
+    actor = require_actor(current_actor())
+    query = parse_query(SearchPageQuery)
+    session = db_session()
+    if actor.role != Role.DRIVER and not query.q:
+        return render_template("crm/vehicles.html", result=None, matches=[], query=query)
+    result = paginate(
+        session,
+        vehicles.select_vehicles_for(actor, query.q),
+        query,
+        lambda vehicle: vehicles.vehicle_to_dict(session, vehicle, actor),
+    )
+    matches = [
+        customers.customer_to_dict(customer, actor) for customer in customers.search_customers(session, actor, query.q)
+    ]
+    return render_template("crm/vehicles.html", result=result, matches=matches, query=query)
+
+
+@pages.route("/crm/vehicles/<vin>")
+def show_vehicle(vin: str):
+    """Show a vehicle and who owned it when."""
+    actor = require_actor(current_actor())
+    session = db_session()
+    vehicle = vehicles.get_vehicle_for(session, actor, vin)
+    record = vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
+    return render_template("crm/vehicle.html", vehicle=record)
+
+
+@pages.route("/crm/customers/<int:customer_id>")
+def show_customer(customer_id: int):
+    """Show a customer (phone masked for staff other than the OEM) and their vehicles."""
+    actor = require_actor(current_actor())
+    session = db_session()
+    customer = customers.get_customer_for(session, actor, customer_id)
+    owned = [
+        vehicles.vehicle_to_dict(session, vehicle, actor) for vehicle in vehicles.list_vehicles_of(session, customer)
+    ]
+    return render_template("crm/customer.html", customer=customers.customer_to_dict(customer, actor), vehicles=owned)
+
+
+@pages.route("/me")
+def my_record():
+    """Send a driver to their own customer record."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    customer = customers.find_customer_for_user(db_session(), actor)
+    if customer is None:
+        return redirect(url_for("home"))
+    return redirect(url_for("crm.show_customer", customer_id=customer.id))

@@ -115,6 +115,11 @@ def list_ownerships(session: Session, vehicle: Vehicle) -> list[VehicleOwnership
     )
 
 
+def list_vehicles_of(session: Session, customer: Customer) -> list[Vehicle]:
+    """Return the vehicles a customer owns now, by VIN."""
+    return list(session.scalars(select(Vehicle).where(Vehicle.owner_id == customer.id).order_by(Vehicle.vin)))
+
+
 def select_vehicles_for(actor: User, text: str | None) -> Select:
     """Return the query for vehicles the actor may list, matching a VIN, plate or owner phone when given."""
     statement = select(Vehicle).join(Vehicle.owner).order_by(Vehicle.vin)

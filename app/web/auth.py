@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask_babel import gettext as _
 from pydantic import Field, model_validator
 
 from app.errors import CountedFailure, InvalidInput, RateLimited
-from app.security import authenticate, issue_token, revoke_token
+from app.security import User, authenticate, issue_token, revoke_token
 from app.web.context import bearer_token, client_address, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
@@ -38,6 +38,7 @@ def _sign_in(login: str, password: str):
         password,
         client=client_address(),
         limit=settings()["LOGIN_MAX_FAILURES"],
+        client_limit=settings()["LOGIN_MAX_CLIENT_FAILURES"],
         window=timedelta(seconds=settings()["LOGIN_WINDOW_SECONDS"]),
     )
 
@@ -84,14 +85,26 @@ def login():
             )
         else:
             db_session().commit()
-            language = cookie_session.get("lang")
-            cookie_session.clear()
-            cookie_session["user_id"] = user.id
-            if language:
-                cookie_session["lang"] = language
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home"))
+            return start_browser_session(user)
     return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+def start_browser_session(user: User) -> Response:
+    """Sign `user` in on this browser (a fresh cookie session keeping the language) and go to `?next=`."""
+    language = cookie_session.get("lang")
+    cookie_session.clear()
+    cookie_session["user_id"] = user.id
+    if language:
+        cookie_session["lang"] = language
+    return redirect(safe_next_url())
+
+
+def safe_next_url() -> str:
+    """Return the `next` parameter when it is a path on this site, else the start page (no open redirect)."""
+    target = request.args.get("next", "")
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("home")
 
 
 @pages.route("/logout", methods=["POST"])

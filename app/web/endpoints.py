@@ -70,8 +70,10 @@ def validation_error(error: ValidationError) -> InvalidInput:
 
 def parse_body(schema: type[BaseModel]) -> BaseModel:
     """Parse and validate the JSON body against `schema`."""
-    if not request.data:
+    if not request.get_data(cache=True):
         raise InvalidInput("a JSON body is required", field="body")
+    if not request.is_json:
+        raise InvalidInput("send the body as JSON (Content-Type: application/json)", field="body")
     payload = request.get_json(silent=True)
     if payload is None:
         raise InvalidInput("the body is not valid JSON", field="body")

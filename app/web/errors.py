@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.errors import MilepostError, RateLimited
@@ -35,6 +35,9 @@ def wants_json() -> bool:
 def _respond(status: int, body: dict) -> Response:
     if wants_json():
         response = jsonify(body)
+    elif status == 401 and request.method == "GET":
+        # A page that needs a signed-in user sends the browser to the sign-in form and back again.
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     else:
         response = Response(render_template("error.html", status=status, error=body["error"]), mimetype="text/html")
     response.status_code = status

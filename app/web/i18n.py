@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
 from flask import current_app, request
 from flask import session as cookie_session
+from flask_babel import lazy_gettext as _l
 
 LANG_PARAMETER = "lang"
+ROLE_LABELS = {
+    "driver": _l("Driver"),
+    "shop_staff": _l("Service shop staff"),
+    "dealer_staff": _l("Dealer staff"),
+    "warehouse_staff": _l("Warehouse staff"),
+    "factory_staff": _l("Factory staff"),
+    "oem_admin": _l("OEM administrator"),
+}
 
 
 def select_locale() -> str:
@@ -14,7 +28,20 @@ def select_locale() -> str:
     chosen = request.args.get(LANG_PARAMETER) or cookie_session.get(LANG_PARAMETER)
     if chosen in locales:
         return chosen
-    return request.accept_languages.best_match(locales) or current_app.config["DEFAULT_LOCALE"]
+    return preferred_locale(request.accept_languages, locales) or current_app.config["DEFAULT_LOCALE"]
+
+
+def preferred_locale(accepted: Iterable[tuple[str, float]], locales: list[str]) -> str | None:
+    """Return the first of `locales` whose language the browser ranks highest ("en-GB" counts as "en").
+
+    Werkzeug's best_match prefers any exact tag over a better-ranked regional one, so "en-GB,zh;q=0.5"
+    would give Chinese; a driver whose phone says English first should get English.
+    """
+    for tag, quality in accepted:
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if quality > 0 and language in locales:
+            return language
+    return None
 
 
 def remember_locale_choice() -> None:
@@ -22,3 +49,22 @@ def remember_locale_choice() -> None:
     chosen = request.args.get(LANG_PARAMETER)
     if chosen in current_app.config["LOCALES"]:
         cookie_session[LANG_PARAMETER] = chosen
+
+
+def language_switch_url(locale: str) -> str:
+    """Return this page's URL with `?lang=` set to `locale`, keeping the other query parameters."""
+    arguments = [(key, value) for key, value in request.args.items(multi=True) if key != LANG_PARAMETER]
+    return f"{request.path}?{urlencode([*arguments, (LANG_PARAMETER, locale)])}"
+
+
+def local_date(value: datetime | str | None) -> str:
+    """Return the calendar date of a UTC timestamp in the configured TIMEZONE (ISO 8601)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date().isoformat()
+
+
+def role_label(role: str) -> str:
+    """Return a role's name in the page's language."""
+    return str(ROLE_LABELS.get(role, role))
