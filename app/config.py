@@ -75,6 +75,35 @@ DEFAULTS: dict[str, Any] = {
     "CERTIFICATION_THRESHOLDS": "",
     # A plaque scanned farther than this many km from its shop shows a warning.
     "PLAQUE_NEAR_KM": 5.0,
+    # --- network (shops, search, bookings, roadside assistance, coverage) ---
+    # Shops within this many km of a route get its kilometre marker and side; trucks snap to routes within it too.
+    "NETWORK_SNAP_KM": 5,
+    # Shops within this many metres of the road sit at a service area reachable from one carriageway only.
+    "NETWORK_SERVICE_AREA_METRES": 500,
+    # Largest k a nearest-shops search may ask for.
+    "SEARCH_MAX_K": 50,
+    # Largest distance (km) a nearest or shops-ahead search may look.
+    "SEARCH_MAX_KM": 1500,
+    # A booking must start at least this many minutes from now.
+    "BOOKING_MIN_NOTICE_MINUTES": 60,
+    # A booking may start at most this many days ahead.
+    "BOOKING_WINDOW_DAYS": 30,
+    # Drivers may cancel until this many minutes before the start.
+    "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
+    # Roadside requests are offered within these radii (km), one round each, before escalating to the OEM.
+    "ASSISTANCE_RADII_KM": [30, 80, 200],
+    # How many of the nearest open roadside shops each round offers the job to.
+    "ASSISTANCE_OFFER_SHOPS": 5,
+    # Seconds a round waits for an acceptance before the radius widens (or the OEM is alerted).
+    "ASSISTANCE_TIMEOUT_SECONDS": 300,
+    # Average road speed (km/h) used for the ETA shown to the driver.
+    "ASSISTANCE_SPEED_KMH": 60,
+    # Minutes a shop needs to set off, added to the driving time in the ETA.
+    "ASSISTANCE_PREPARATION_MINUTES": 15,
+    # Default coverage radius (km): a highway kilometre is covered when an eligible shop is this close.
+    "COVERAGE_RADIUS_KM": 50,
+    # Route stretches within this many km of an earlier route's are a shared corridor, counted once.
+    "COVERAGE_CORRIDOR_KM": 3,
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.
