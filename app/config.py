@@ -104,6 +104,22 @@ DEFAULTS: dict[str, Any] = {
     "COVERAGE_RADIUS_KM": 50,
     # Route stretches within this many km of an earlier route's are a shared corridor, counted once.
     "COVERAGE_CORRIDOR_KM": 3,
+    # --- traceability ---
+    # Window for counting wrong activation codes (ACTIVATION_MAX_FAILURES per part), in seconds.
+    "ACTIVATION_WINDOW_SECONDS": 3600,
+    # Wrong activation codes allowed per client address within ACTIVATION_WINDOW_SECONDS (any part).
+    "ACTIVATION_CLIENT_MAX_FAILURES": 30,
+    # Largest batch one API request may commission (the CLI has no such limit).
+    "COMMISSION_MAX_API": 100_000,
+    # Most serials one custody event may carry; more is a 400, and an event applies all or none.
+    "EVENT_MAX_PARTS": 10_000,
+    # Ground speed between consecutive scans above which a code looks copied, in km/h.
+    "CLONE_MAX_SPEED_KMH": 150,
+    # Distance from every place the custody chain reached beyond which a scan looks out of region, in km.
+    "CLONE_FAR_KM": 800,
+    # How many of a part's most recent scans clone detection looks at.
+    "CLONE_SCAN_HISTORY": 50,
+    # --- end traceability ---
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.

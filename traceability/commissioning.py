@@ -1,0 +1,216 @@
+"""Commissioning: a production batch and its serialized parts, written in bulk (COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.crm.models import Organization, OrganizationKind
+from app.crm.organizations import get_organization
+from app.db import is_postgresql, utcnow
+from app.errors import Conflict, InvalidInput
+from app.security import User, is_oem
+from app.signing import KeyRing, random_crockford
+from traceability.chain import append_event, parts_digest
+from traceability.codes import activation_code_for, hash_activation_code, new_serials, tag_message
+from traceability.models import Batch, CustodyEvent, EventType, Part, PartState, PartType
+
+CHUNK = 20_000
+SERIAL_ATTEMPTS = 3
+PART_COLUMNS = (
+    "part_type_id",
+    "batch_id",
+    "gtin",
+    "serial",
+    "tag",
+    "activation_hash",
+    "state",
+    "holder_id",
+    "updated_at",
+)
+
+
+class QcResult(StrEnum):
+    """The outcome of a batch's quality check; only released batches are serialized."""
+
+    PASSED = "passed"
+    CONCESSION = "concession"
+    FAILED = "failed"
+
+
+def _new_lot(session: Session, production_date: date) -> str:
+    while True:
+        lot = production_date.strftime("%y%m%d") + "-" + random_crockford(5)
+        if not session.scalar(select(Batch.id).where(Batch.lot == lot)):
+            return lot
+
+
+def part_rows(ring: KeyRing, batch: Batch, gtin: str, serials: list[str]) -> Iterator[tuple]:
+    """Yield one row per serial, in PART_COLUMNS order: the tag, and the hash of the derived activation code."""
+    now = utcnow()
+    for serial in serials:
+        code = activation_code_for(ring, gtin, serial)
+        yield (
+            batch.part_type_id,
+            batch.id,
+            gtin,
+            serial,
+            ring.sign(tag_message(gtin, serial)),
+            hash_activation_code(ring, gtin, serial, code),
+            PartState.PRODUCED.value,
+            batch.factory_id,
+            now,
+        )
+
+
+def _copy_rows(session: Session, rows: Iterator[tuple], progress: Callable[[int], None] | None) -> None:
+    # COPY streams rows in PostgreSQL's own protocol: about 20x fewer round trips and parses than INSERTs.
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY parts ({', '.join(PART_COLUMNS)}) FROM STDIN") as copy:
+        for count, row in enumerate(rows, start=1):
+            copy.write_row(row)
+            if progress is not None and count % CHUNK == 0:
+                progress(CHUNK)
+
+
+def _insert_rows(session: Session, rows: Iterator[tuple], progress: Callable[[int], None] | None) -> None:
+    chunk: list[dict] = []
+    for row in rows:
+        chunk.append(dict(zip(PART_COLUMNS, row, strict=True)))
+        if len(chunk) == CHUNK:
+            session.execute(insert(Part.__table__), chunk)
+            chunk = []
+            if progress is not None:
+                progress(CHUNK)
+    if chunk:
+        session.execute(insert(Part.__table__), chunk)
+
+
+def write_parts(session: Session, ring: KeyRing, batch: Batch, gtin: str, serials: list[str], progress=None) -> None:
+    """Insert a batch's parts with one bulk statement stream (executemany, or COPY on PostgreSQL)."""
+    rows = part_rows(ring, batch, gtin, serials)
+    if is_postgresql(session):
+        _copy_rows(session, rows, progress)
+    else:
+        _insert_rows(session, rows, progress)
+
+
+def commission_batch(
+    session: Session,
+    ring: KeyRing,
+    *,
+    part_type: PartType,
+    factory: Organization,
+    quantity: int,
+    production_line: str,
+    production_date: date,
+    qc_result: str,
+    qc_inspector: str,
+    max_quantity: int,
+    created_by: User | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Batch:
+    """Create a batch and its `quantity` serialized parts, and record the commissioning event, atomically."""
+    if factory.kind != OrganizationKind.FACTORY:
+        raise InvalidInput(f"{factory.code} is not a factory", field="factory")
+    if not 1 <= quantity <= max_quantity:
+        raise InvalidInput(f"quantity must be between 1 and {max_quantity:,}", field="quantity")
+    if qc_result not in QcResult.__members__.values():
+        raise InvalidInput(f"qc_result is one of {', '.join(QcResult)}", field="qc_result")
+    if qc_result == QcResult.FAILED:
+        raise Conflict("a batch that failed its quality check is not released for serialization", field="qc_result")
+    if production_date > utcnow().date() or production_date.year < 2000:
+        raise InvalidInput("the production date must be in the past and after 2000", field="production_date")
+    for field, value in (("production_line", production_line), ("qc_inspector", qc_inspector)):
+        if not value or not value.strip():
+            raise InvalidInput(f"{field} is required", field=field)
+    batch = Batch(
+        lot=_new_lot(session, production_date),
+        part_type_id=part_type.id,
+        factory_id=factory.id,
+        production_line=production_line.strip()[:40],
+        production_date=production_date,
+        qc_result=qc_result,
+        qc_inspector=qc_inspector.strip()[:100],
+        quantity=quantity,
+        created_by_id=created_by.id if created_by else None,
+    )
+    session.add(batch)
+    session.flush()
+    serials = _write_unique_parts(session, ring, batch, part_type.gtin, quantity, progress)
+    event = CustodyEvent(
+        event_type=EventType.COMMISSION,
+        business_step="commissioning",
+        disposition="active",
+        occurred_at=utcnow(),
+        organization_id=factory.id,
+        user_id=created_by.id if created_by else None,
+        batch_id=batch.id,
+        lat=factory.lat,
+        lon=factory.lon,
+        part_count=quantity,
+        parts_digest=parts_digest(f"{part_type.gtin}|{serial}" for serial in serials),
+    )
+    append_event(session, event)
+    return batch
+
+
+def _write_unique_parts(session: Session, ring: KeyRing, batch: Batch, gtin: str, quantity: int, progress) -> list[str]:
+    # Serials are random (60 bits), so a clash with an earlier batch of the same GTIN is possible but very
+    # rare; the unique constraint catches it and the batch is drawn again inside a savepoint.
+    for attempt in range(1, SERIAL_ATTEMPTS + 1):
+        serials = new_serials(quantity)
+        try:
+            with session.begin_nested():
+                write_parts(session, ring, batch, gtin, serials, progress)
+        except IntegrityError:
+            if attempt == SERIAL_ATTEMPTS:
+                raise
+            continue
+        return serials
+    raise AssertionError("unreachable")
+
+
+def list_batch_parts(session: Session, batch: Batch) -> list[Part]:
+    """Return a batch's parts ordered by serial."""
+    return list(session.scalars(select(Part).where(Part.batch_id == batch.id).order_by(Part.serial)))
+
+
+def batch_to_dict(batch: Batch) -> dict:
+    """Render a batch for the API (never its activation codes)."""
+    return {
+        "id": batch.id,
+        "lot": batch.lot,
+        "part_number": batch.part_type.part_number,
+        "gtin": batch.part_type.gtin,
+        "factory": batch.factory.code,
+        "production_line": batch.production_line,
+        "production_date": batch.production_date.isoformat(),
+        "qc_result": batch.qc_result,
+        "qc_inspector": batch.qc_inspector,
+        "quantity": batch.quantity,
+        "created_at": batch.created_at.isoformat(),
+    }
+
+
+def select_batches_for(actor: User):
+    """Return the query for batches the actor may list: the OEM all, factory staff their factory's."""
+    statement = select(Batch).order_by(Batch.id.desc())
+    if not is_oem(actor):
+        statement = statement.where(Batch.factory_id == actor.organization_id)
+    return statement
+
+
+def find_factory_for(session: Session, actor: User, code: str | None) -> Organization:
+    """Return the factory named by `code`, or the actor's own organization when no code is given."""
+    if code:
+        return get_organization(session, code, field="factory")
+    organization = session.get(Organization, actor.organization_id) if actor.organization_id else None
+    if organization is None:
+        raise InvalidInput("name the factory", field="factory")
+    return organization

@@ -1,0 +1,486 @@
+"""Custody events: the part state machine, holder checks, installation with activation codes, all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crm.customers import create_customer
+from app.crm.identifiers import normalize_phone, normalize_vin
+from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
+from app.crm.organizations import get_organization
+from app.crm.vehicles import find_vehicle
+from app.db import utcnow
+from app.errors import Conflict, CountedFailure, Forbidden, InvalidInput, NotFound
+from app.geo import parse_position
+from app.security import Role, User, ensure_attempts_left, is_oem, record_attempt
+from app.signing import KeyRing
+from traceability.alerts import raise_alert
+from traceability.catalogue import parse_money
+from traceability.chain import append_event, parts_digest
+from traceability.codes import is_activation_code, parse_digital_link, read_identifiers, tag_message
+from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
+
+LOOKUP_CHUNK = 500
+INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
+ACTIVATION_BUCKET = "activation"
+
+BUSINESS_STEPS = {
+    EventType.SHIP: "shipping",
+    EventType.RECEIVE: "receiving",
+    EventType.SELL: "retail_selling",
+    EventType.INSTALL: "installing",
+    EventType.REMOVE: "removing",
+    EventType.DESTROY: "destroying",
+    EventType.INSPECT: "inspecting",
+}
+DISPOSITIONS = {
+    PartState.PRODUCED: "active",
+    PartState.IN_TRANSIT: "in_transit",
+    PartState.IN_STOCK: "sellable_accessible",
+    PartState.SOLD: "retail_sold",
+    PartState.INSTALLED: "in_progress",
+    PartState.REMOVED: "non_sellable_other",
+    PartState.DESTROYED: "destroyed",
+}
+# The state machine of DESIGN.md section 5: which states each event accepts, and the state it leaves.
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    EventType.SHIP: (frozenset({PartState.PRODUCED, PartState.IN_STOCK, PartState.REMOVED}), PartState.IN_TRANSIT),
+    EventType.RECEIVE: (frozenset({PartState.IN_TRANSIT}), PartState.IN_STOCK),
+    EventType.SELL: (frozenset({PartState.IN_STOCK}), PartState.SOLD),
+    EventType.INSTALL: (frozenset({PartState.IN_STOCK, PartState.SOLD}), PartState.INSTALLED),
+    EventType.REMOVE: (frozenset({PartState.INSTALLED}), PartState.REMOVED),
+    EventType.DESTROY: (
+        frozenset({PartState.PRODUCED, PartState.IN_TRANSIT, PartState.IN_STOCK, PartState.SOLD, PartState.REMOVED}),
+        PartState.DESTROYED,
+    ),
+    EventType.INSPECT: (frozenset(PartState) - {PartState.DESTROYED}, None),
+}
+# Recalled parts may still move back up the chain and be inspected or destroyed, never sold or fitted.
+BLOCKED_BY_RECALL = frozenset({EventType.SELL, EventType.INSTALL})
+# Refused moves that are also clone signals: a used part offered as new, a code activated twice.
+ALERTING_MOVES = {
+    (EventType.SELL, PartState.INSTALLED): "resale_after_install",
+    (EventType.SELL, PartState.REMOVED): "resale_after_removal",
+    (EventType.INSTALL, PartState.INSTALLED): "activation_after_install",
+    (EventType.INSTALL, PartState.REMOVED): "activation_after_install",
+    (EventType.INSTALL, PartState.DESTROYED): "activation_of_destroyed",
+    (EventType.SELL, PartState.DESTROYED): "resale_of_destroyed",
+}
+
+
+class AlertedConflict(Conflict):
+    """A refused move that also raised an alert; the alert (and nothing else) is kept."""
+
+    commit_before_reply = True
+
+
+@dataclass
+class EventRequest:
+    """What a custody event asks for, as the API received it."""
+
+    type: str
+    parts: list = field(default_factory=list)
+    to: str | None = None
+    vin: str | None = None
+    activation_code: str | None = None
+    price: object | None = None
+    buyer_phone: str | None = None
+    occurred_at: datetime | None = None
+    lat: object | None = None
+    lon: object | None = None
+
+
+@dataclass(frozen=True)
+class CustodyLimits:
+    """Settings the custody rules need."""
+
+    max_parts: int
+    activation_max_failures: int
+    activation_client_max_failures: int
+    activation_window: timedelta
+
+
+def _part_field(index: int) -> str:
+    return f"parts[{index}]"
+
+
+def read_part_references(ring: KeyRing, references: list, max_parts: int) -> list[tuple[str, str]]:
+    """Turn `{gtin, serial}` objects or scanned URLs into distinct (gtin, serial) pairs, in request order."""
+    if not references:
+        raise InvalidInput("name at least one part", field="parts")
+    if len(references) > max_parts:
+        raise InvalidInput(f"one event carries at most {max_parts:,} parts, not {len(references):,}", field="parts")
+    pairs: list[tuple[str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, reference in enumerate(references):
+        name = _part_field(index)
+        try:
+            if isinstance(reference, str):
+                link = parse_digital_link(reference, field=name)
+                if not ring.verify(tag_message(link.gtin, link.serial), link.tag):
+                    raise InvalidInput("the code's tag is not valid: this label is not genuine", field=name)
+            else:
+                link = read_identifiers(reference.get("gtin", ""), reference.get("serial", ""), "")
+        except InvalidInput as error:
+            raise InvalidInput(f"{name}: {error.message}", field=name) from None
+        pair = (link.gtin, link.serial)
+        if pair in seen:
+            raise InvalidInput(f"{name} repeats parts[{seen[pair]}]", field=name)
+        seen[pair] = index
+        pairs.append(pair)
+    return pairs
+
+
+def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
+    """Return the parts in request order, row-locked; 404 naming the first unknown one."""
+    by_gtin: dict[str, list[str]] = {}
+    for gtin, serial in pairs:
+        by_gtin.setdefault(gtin, []).append(serial)
+    found: dict[tuple[str, str], Part] = {}
+    for gtin, serials in by_gtin.items():
+        for start in range(0, len(serials), LOOKUP_CHUNK):
+            chunk = serials[start : start + LOOKUP_CHUNK]
+            # FOR UPDATE: two events on the same parts queue here, so both cannot pass the state check.
+            statement = (
+                select(Part).where(Part.gtin == gtin, Part.serial.in_(chunk)).order_by(Part.id).with_for_update()
+            )
+            found.update(((part.gtin, part.serial), part) for part in session.scalars(statement))
+    parts = []
+    for index, pair in enumerate(pairs):
+        part = found.get(pair)
+        if part is None:
+            raise NotFound(f"no part with GTIN {pair[0]} and serial {pair[1]}", field=_part_field(index))
+        parts.append(part)
+    return parts
+
+
+def _occurred_at(value: datetime | None) -> tuple[datetime, int]:
+    now = utcnow()
+    if value is None:
+        return now, 480
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            "occurred_at needs a UTC offset (ISO 8601, e.g. 2026-05-01T08:00:00+08:00)", field="occurred_at"
+        )
+    if value > now + timedelta(minutes=5):
+        raise InvalidInput("occurred_at is in the future", field="occurred_at")
+    if value < now - timedelta(days=365 * 30):
+        raise InvalidInput("occurred_at is too far in the past", field="occurred_at")
+    return value, int(value.utcoffset().total_seconds() // 60)
+
+
+def _actor_organization(session: Session, actor: User) -> Organization:
+    organization = session.get(Organization, actor.organization_id) if actor.organization_id else None
+    if organization is None:
+        raise Forbidden("custody events are recorded by the staff of an organization")
+    return organization
+
+
+def check_transition(
+    session: Session, event_type: str, parts: list[Part], actor: User, organization: Organization
+) -> None:
+    """Refuse (409 with the reason, or 403) the first part the event cannot apply to."""
+    allowed, _target = TRANSITIONS[event_type]
+    for index, part in enumerate(parts):
+        name = _part_field(index)
+        if part.state not in allowed:
+            reason = f"{part.gtin}/{part.serial} is {part.state}; {event_type} is not possible from there"
+            cause = ALERTING_MOVES.get((event_type, part.state))
+            if cause is not None:
+                raise_alert(
+                    session, cause, part=part, organization_id=organization.id, details={"by": organization.code}
+                )
+                raise AlertedConflict(reason, field=name, reason_code="invalid_transition", state=part.state)
+            raise Conflict(reason, field=name, reason_code="invalid_transition", state=part.state)
+        if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
+            raise Conflict(f"{part.gtin}/{part.serial} is under recall", field=name, reason_code="recalled")
+        if not _may_act_on(event_type, part, actor, organization):
+            raise Forbidden(
+                f"{organization.code} does not hold {part.gtin}/{part.serial}", field=name, reason_code="not_holder"
+            )
+
+
+def _may_act_on(event_type: str, part: Part, actor: User, organization: Organization) -> bool:
+    if event_type == EventType.RECEIVE:
+        return part.destination_id == organization.id
+    if event_type == EventType.INSTALL:
+        # A part sold to a driver is fitted by whichever shop the driver chooses; the activation code proves it.
+        bought_by_driver = part.state == PartState.SOLD and part.holder_id is None
+        return actor.has_role(*INSTALLER_ROLES) and (part.holder_id == organization.id or bought_by_driver)
+    if event_type == EventType.REMOVE:
+        return actor.has_role(*INSTALLER_ROLES) or is_oem(actor)
+    if event_type in (EventType.DESTROY, EventType.INSPECT):
+        on_vehicle = part.state == PartState.INSTALLED and actor.has_role(*INSTALLER_ROLES)
+        return is_oem(actor) or part.holder_id == organization.id or on_vehicle
+    return part.holder_id == organization.id
+
+
+def _position(request: EventRequest) -> tuple[float | None, float | None]:
+    if request.lat is None and request.lon is None:
+        return None, None
+    if request.lat is None or request.lon is None:
+        raise InvalidInput("give both lat and lon, or neither", field="lat" if request.lat is None else "lon")
+    position = parse_position(request.lat, request.lon)
+    return round(position.lat, 6), round(position.lon, 6)
+
+
+def record_event(
+    session: Session, ring: KeyRing, actor: User, request: EventRequest, limits: CustodyLimits, client: str
+) -> CustodyEvent:
+    """Validate a custody event against every part it names, then apply it to all of them, or to none."""
+    if request.type not in TRANSITIONS:
+        raise InvalidInput(f"type is one of {', '.join(TRANSITIONS)}", field="type")
+    event_type = EventType(request.type)
+    organization = _actor_organization(session, actor)
+    occurred_at, offset = _occurred_at(request.occurred_at)
+    lat, lon = _position(request)
+    price = parse_money(request.price, "price") if request.price is not None else None
+    if price is not None and event_type != EventType.SELL:
+        raise InvalidInput("a price belongs to a sell event", field="price")
+    pairs = read_part_references(ring, request.parts, limits.max_parts)
+    if event_type in (EventType.INSTALL, EventType.REMOVE) and len(pairs) != 1:
+        raise InvalidInput(f"{event_type} names exactly one part", field="parts")
+    parts = load_parts(session, pairs)
+    check_transition(session, event_type, parts, actor, organization)
+
+    event = CustodyEvent(
+        event_type=event_type,
+        business_step=BUSINESS_STEPS[event_type],
+        occurred_at=occurred_at,
+        occurred_offset_minutes=offset,
+        organization_id=organization.id,
+        user_id=actor.id,
+        lat=lat,
+        lon=lon,
+        price=price,
+        part_count=len(parts),
+        parts_digest=parts_digest(f"{gtin}|{serial}" for gtin, serial in pairs),
+    )
+    apply = APPLIERS[event_type]
+    changes = apply(session, ring, actor, organization, parts, event, request, limits, client)
+    target = TRANSITIONS[event_type][1]
+    event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
+    append_event(session, event, [part.id for part in parts])
+    now = utcnow()
+    # Plain attribute changes: the flush groups them into one executemany UPDATE per set of columns.
+    for part in parts:
+        for name, value in changes(part).items():
+            setattr(part, name, value)
+        part.updated_at = now
+    if event_type == EventType.SELL:
+        _record_sales(session, parts, event, organization)
+    elif event_type == EventType.INSTALL:
+        _record_installation(session, parts[0], event, organization)
+    elif event_type == EventType.REMOVE:
+        _close_installation(session, parts[0], occurred_at)
+    session.flush()
+    return event
+
+
+def _ship(session, ring, actor, organization, parts, event, request, limits, client):
+    if not request.to:
+        raise InvalidInput("name the organization the parts go to", field="to")
+    destination = get_organization(session, request.to, field="to")
+    if destination.id == organization.id:
+        raise InvalidInput("parts cannot be shipped to their own holder", field="to")
+    if destination.kind == OrganizationKind.FLEET:
+        raise InvalidInput("parts are shipped to factories, warehouses, dealers or shops", field="to")
+    event.destination_id = destination.id
+    return lambda part: {"state": PartState.IN_TRANSIT.value, "destination_id": destination.id}
+
+
+def _receive(session, ring, actor, organization, parts, event, request, limits, client):
+    return lambda part: {"state": PartState.IN_STOCK.value, "holder_id": organization.id, "destination_id": None}
+
+
+def _sell(session, ring, actor, organization, parts, event, request, limits, client):
+    buyer = get_organization(session, request.to, field="to") if request.to else None
+    if buyer is not None and buyer.id == organization.id:
+        raise InvalidInput("a holder cannot sell to itself", field="to")
+    if request.buyer_phone:
+        event.buyer_customer_id = _buyer_customer(session, request.buyer_phone).id
+    event.destination_id = buyer.id if buyer else None
+    return lambda part: {"state": PartState.SOLD.value, "holder_id": buyer.id if buyer else None}
+
+
+def _buyer_customer(session: Session, phone: str) -> Customer:
+    phone = normalize_phone(phone, field="buyer_phone")
+    customer = session.scalar(select(Customer).where(Customer.phone == phone))
+    return customer or create_customer(session, kind="driver", name=phone[-4:], phone=phone)
+
+
+def _install(session, ring, actor, organization, parts, event, request, limits, client):
+    part = parts[0]
+    if not request.vin:
+        raise InvalidInput("installation needs the vehicle's VIN", field="vin")
+    vehicle = find_vehicle(session, normalize_vin(request.vin))
+    if vehicle is None:
+        raise NotFound(f"no vehicle with VIN {request.vin}", field="vin")
+    check_activation_code(session, ring, part, request.activation_code or "", limits, client, organization)
+    event.vehicle_id = vehicle.id
+    now = utcnow()
+    return lambda _part: {
+        "state": PartState.INSTALLED.value,
+        "holder_id": None,
+        "vehicle_id": vehicle.id,
+        "activated_at": now,
+    }
+
+
+def check_activation_code(
+    session: Session,
+    ring: KeyRing,
+    part: Part,
+    code: str,
+    limits: CustodyLimits,
+    client: str,
+    organization: Organization,
+) -> None:
+    """Accept the part's activation code once; count and limit wrong ones per part and per client."""
+    if not code.strip():
+        raise InvalidInput("installation needs the part's activation code", field="activation_code")
+    ensure_attempts_left(
+        session, ACTIVATION_BUCKET, [f"part:{part.id}"], limits.activation_max_failures, limits.activation_window
+    )
+    ensure_attempts_left(
+        session,
+        ACTIVATION_BUCKET,
+        [f"client:{client}"],
+        limits.activation_client_max_failures,
+        limits.activation_window,
+    )
+    if not is_activation_code(ring, part.gtin, part.serial, code, part.activation_hash):
+        record_attempt(session, ACTIVATION_BUCKET, f"part:{part.id}")
+        record_attempt(session, ACTIVATION_BUCKET, f"client:{client}")
+        raise CountedFailure("wrong activation code", field="activation_code")
+    if part.activated_at is not None:
+        # Only reachable with a genuine code on a part that is not installed: a replayed or copied code.
+        raise_alert(session, "activation_replayed", part=part, organization_id=organization.id)
+        raise AlertedConflict("this activation code was already used", field="activation_code", reason_code="used")
+
+
+def _remove(session, ring, actor, organization, parts, event, request, limits, client):
+    part = parts[0]
+    if not request.vin or part.vehicle is None or part.vehicle.vin != normalize_vin(request.vin):
+        raise Conflict("the part is not installed on that vehicle", field="vin", reason_code="other_vehicle")
+    event.vehicle_id = part.vehicle_id
+    return lambda _part: {"state": PartState.REMOVED.value, "holder_id": organization.id, "vehicle_id": None}
+
+
+def _destroy(session, ring, actor, organization, parts, event, request, limits, client):
+    return lambda part: {"state": PartState.DESTROYED.value, "destination_id": None}
+
+
+def _inspect(session, ring, actor, organization, parts, event, request, limits, client):
+    return lambda part: {}
+
+
+APPLIERS = {
+    EventType.SHIP: _ship,
+    EventType.RECEIVE: _receive,
+    EventType.SELL: _sell,
+    EventType.INSTALL: _install,
+    EventType.REMOVE: _remove,
+    EventType.DESTROY: _destroy,
+    EventType.INSPECT: _inspect,
+}
+
+
+def _record_sales(session: Session, parts: list[Part], event: CustodyEvent, seller: Organization) -> None:
+    session.execute(
+        Sale.__table__.insert(),
+        [
+            {
+                "part_id": part.id,
+                "part_type_id": part.part_type_id,
+                "seller_id": seller.id,
+                "buyer_organization_id": event.destination_id,
+                "buyer_customer_id": event.buyer_customer_id,
+                "price": event.price,
+                "event_id": event.id,
+                "sold_at": event.occurred_at,
+            }
+            for part in parts
+        ],
+    )
+
+
+def _record_installation(session: Session, part: Part, event: CustodyEvent, installer: Organization) -> None:
+    session.add(
+        Installation(
+            part_id=part.id,
+            vehicle_id=event.vehicle_id,
+            organization_id=installer.id,
+            event_id=event.id,
+            installed_at=event.occurred_at,
+        )
+    )
+
+
+def _close_installation(session: Session, part: Part, removed_at: datetime) -> None:
+    installation = find_open_installation(session, part)
+    if installation is not None:
+        installation.removed_at = removed_at
+
+
+def find_open_installation(session: Session, part: Part) -> Installation | None:
+    """Return the installation that currently holds a part on a vehicle, if any."""
+    return session.scalar(
+        select(Installation).where(Installation.part_id == part.id, Installation.removed_at.is_(None))
+    )
+
+
+def list_vehicle_installations(session: Session, vehicle: Vehicle) -> list[Installation]:
+    """Return the parts currently installed on a vehicle, newest first."""
+    return list(
+        session.scalars(
+            select(Installation)
+            .where(Installation.vehicle_id == vehicle.id, Installation.removed_at.is_(None))
+            .order_by(Installation.installed_at.desc())
+        )
+    )
+
+
+def list_part_events(session: Session, part: Part) -> list[CustodyEvent]:
+    """Return a part's custody events (commissioning first), oldest first."""
+    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
+    statement = (
+        select(CustodyEvent)
+        .where(
+            CustodyEvent.id.in_(named)
+            | ((CustodyEvent.batch_id == part.batch_id) & (CustodyEvent.event_type == EventType.COMMISSION))
+        )
+        .order_by(CustodyEvent.sequence)
+    )
+    return list(session.scalars(statement))
+
+
+def price_text(value: Decimal | None) -> str | None:
+    """Render an amount in CNY with two decimals."""
+    return None if value is None else f"{value:.2f}"
+
+
+def event_to_dict(event: CustodyEvent) -> dict:
+    """Render a custody event for the organizations in the chain (no personal data)."""
+    offset = timedelta(minutes=event.occurred_offset_minutes)
+    return {
+        "id": event.id,
+        "sequence": event.sequence,
+        "type": event.event_type,
+        "business_step": event.business_step,
+        "disposition": event.disposition,
+        "occurred_at": event.occurred_at.astimezone(timezone(offset)).isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "organization": event.organization.code,
+        "city": event.organization.city,
+        "to": event.destination.code if event.destination else None,
+        "vin": event.vehicle.vin if event.vehicle else None,
+        "price": price_text(event.price),
+        "part_count": event.part_count,
+        "hash": event.hash,
+    }
