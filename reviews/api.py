@@ -16,6 +16,7 @@ from app.web.context import code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, ApiBlueprint, Schema
 from app.web.pagination import PageQuery, paginate
 from network.models import Shop
+from network.shops import get_shop
 from reviews import certification, publishing
 from reviews.models import CertificationState, ModerationAction
 from reviews.plaque_codes import plaque_url
@@ -73,10 +74,7 @@ class BoardQuery(PageQuery):
 
 def find_shop(code: str) -> Shop:
     """Return the shop with `code`, or 404."""
-    shop = db_session().scalar(select(Shop).where(Shop.code == code))
-    if shop is None:
-        raise NotFound(f"no shop {code}", field="shop")
-    return shop
+    return get_shop(db_session(), code)
 
 
 def device_id() -> str | None:
@@ -270,6 +268,22 @@ def reissue_plaque(actor, code: str):
         "plaque": plaque.number,
         "url": plaque_url(settings()["PUBLIC_BASE_URL"], shop.code, plaque.tag),
     }, 201
+
+
+@api.endpoint(
+    "GET",
+    "/shops/<code>/plaque",
+    access=[Role.OEM_ADMIN, Role.SHOP_STAFF],
+    summary="The shop's plaque in force: number and the signed URL its QR code carries",
+)
+def show_plaque(actor, code: str):
+    shop = find_shop(code)
+    require_member(actor, shop.organization_id, Role.SHOP_STAFF)
+    plaque = active_plaque(db_session(), shop)
+    if plaque is None:
+        raise NotFound("this shop has no plaque in force", field="shop")
+    url = plaque_url(settings()["PUBLIC_BASE_URL"], shop.code, plaque.tag)
+    return {"shop": shop.code, "plaque": plaque.number, "issued_at": plaque.issued_at.isoformat(), "url": url}
 
 
 @api.endpoint(

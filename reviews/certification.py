@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
@@ -60,18 +60,17 @@ def compute_kpis(
     """Return the KPIs of every shop in `shops` with a handful of grouped queries."""
     since = now - timedelta(days=thresholds.window_days)
     bookings: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for shop_id, status, overdue, count in session.execute(
-        select(
-            Booking.shop_id,
-            Booking.status,
-            Booking.end < now - OVERDUE_AFTER,
-            func.count(),
-        )
+    cutoff = now - OVERDUE_AFTER
+    for shop_id, status, count, ended in session.execute(
+        select(Booking.shop_id, Booking.status, func.count(), func.sum(case((Booking.end < cutoff, 1), else_=0)))
         .where(Booking.start >= since, Booking.start <= now)
-        .group_by(Booking.shop_id, Booking.status, Booking.end < now - OVERDUE_AFTER)
+        .group_by(Booking.shop_id, Booking.status)
     ):
-        accepted = status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
-        bookings[shop_id]["overdue" if accepted and overdue else status] += count
+        ended = int(ended or 0)
+        if status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN):
+            bookings[shop_id]["overdue"] += ended
+            count -= ended
+        bookings[shop_id][status] += count
     repairs = _grouped(
         session,
         select(Booking.shop_id, func.count())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -26,6 +27,7 @@ from reviews.settings import configured_thresholds, parse_thresholds, review_set
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON thresholds for this run instead of the configured ones",
 )
+@with_appcontext
 def certify_command(shops: tuple[str, ...], thresholds_file: Path | None) -> None:
     """Run a certification evaluation: refresh scores and KPIs, step each shop's tier, print the changes."""
     session = current_app.extensions["milepost.sessionmaker"]()

@@ -19,6 +19,7 @@ from app.web.csrf import check_csrf
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
 from network.models import Booking, BookingStatus, Shop
+from network.shops import find_shop
 from reviews import certification, publishing
 from reviews.models import CertificationState, Review
 from reviews.plaques import check_plaque
@@ -42,7 +43,7 @@ NAVIGATION: list[NavLink] = [
 
 
 def _shop_or_404(code: str) -> Shop:
-    shop = db_session().scalar(select(Shop).where(Shop.code == code))
+    shop = find_shop(db_session(), code)
     if shop is None:
         abort(404)
     return shop

@@ -14,6 +14,7 @@ from app.geo import great_circle_km
 from app.security import User
 from app.signing import KeyRing
 from network.models import Shop
+from network.shops import find_shop
 from reviews.models import CertificationState, Plaque, ShopScore
 from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
 from reviews.tiers import Tier, plaque_colour
@@ -83,7 +84,7 @@ def check_plaque(
     near_km: float,
 ) -> PlaqueCheck:
     """Check a scanned plaque: `valid` (current plaque), `stale` (a replaced one), `forged`, or `unknown_shop`."""
-    shop = session.scalar(select(Shop).where(Shop.code == shop_code))
+    shop = find_shop(session, shop_code)
     if shop is None:
         return PlaqueCheck("unknown_shop", "red", None, None, None, 0, None, None, False)
     status, number = "forged", None

@@ -142,17 +142,21 @@ def store_shop_score(
     return record
 
 
+def live_scores(
+    session: Session, shop: Shop, settings: ReviewSettings, now: datetime, priors: dict[str, float] | None = None
+) -> tuple[dict[str, DimensionScore], dict[str, float]]:
+    """Score one shop from its reviews as of `now` (nothing stored); return the scores and the priors used."""
+    priors = priors or current_priors(session, settings)
+    reviews = session.scalars(select(Review).where(Review.shop_id == shop.id).options(selectinload(Review.follow_up)))
+    rated_reviews = [rated(review) for review in reviews]
+    return score_shop(rated_reviews, priors, now, settings.prior_strength, settings.half_life_days), priors
+
+
 def refresh_shop_score(
     session: Session, shop: Shop, settings: ReviewSettings, now: datetime, priors: dict[str, float] | None = None
 ) -> ShopScore:
     """Recompute one shop's scores from its reviews and store them."""
-    priors = priors or current_priors(session, settings)
-    reviews = session.scalars(
-        select(Review).where(Review.shop_id == shop.id).options(selectinload(Review.follow_up))
-    ).all()
-    scores = score_shop(
-        [rated(review) for review in reviews], priors, now, settings.prior_strength, settings.half_life_days
-    )
+    scores, priors = live_scores(session, shop, settings, now, priors)
     record = store_shop_score(session, shop, scores, priors, now)
     session.flush()
     return record
@@ -188,18 +192,22 @@ def network_percentile(session: Session, score: float) -> float | None:
 
 
 def score_summary(session: Session, shop: Shop, settings: ReviewSettings, now: datetime) -> dict:
-    """Return a shop's published scores: per dimension score, interval, count; the network percentile."""
-    record = session.get(ShopScore, shop.id) or refresh_shop_score(session, shop, settings, now)
+    """Return a shop's scores as of now: per dimension score, interval, count, weight; the network percentile.
+
+    Computed live (decay moves with time), so a review changes it by exactly the documented amount.
+    """
+    scores, priors = live_scores(session, shop, settings, now)
+    overall = scores["overall"]
     return {
         "shop": shop.code,
-        "overall": record.dimensions["overall"],
-        "dimensions": {dimension: record.dimensions[dimension] for dimension in DIMENSIONS if dimension != "overall"},
-        "review_count": record.review_count,
-        "network_percentile": network_percentile(session, record.overall) if record.review_count else None,
-        "prior": record.priors,
+        "overall": overall.to_dict(),
+        "dimensions": {name: score.to_dict() for name, score in scores.items() if name != "overall"},
+        "review_count": overall.count,
+        "network_percentile": network_percentile(session, overall.score) if overall.count else None,
+        "prior": priors,
         "prior_strength": settings.prior_strength,
         "half_life_days": settings.half_life_days,
-        "computed_at": record.computed_at.isoformat(),
+        "computed_at": now.isoformat(),
     }
 
 
