@@ -9,7 +9,7 @@ KPIs over the rolling window (thresholds `window_days`, by booking start, offer 
 - roadside_acceptance_rate: accepted / answered-or-expired offers (offers lost to a faster shop excluded);
 - roadside_response_minutes: mean minutes from offer to acceptance;
 - genuine_part_ratio: genuine parts installed by the shop (traceability installations) per completed
-  repair booking, capped at 1;
+  repair booking, capped at 1; not judged while no installation at all is recorded in the window (roll-out);
 - counterfeit_incidents: traceability alerts that name the shop's organization, of a counterfeit cause;
 - flagged_reviews: reviews in the window flagged for shop-organized manipulation.
 """
@@ -102,6 +102,8 @@ def compute_kpis(
         .where(Installation.installed_at >= since)
         .group_by(Installation.organization_id),
     )
+    # Until traceability records installations somewhere in the network there is nothing to judge by.
+    judge_genuine = bool(installs)
     incidents = _grouped(
         session,
         select(Alert.organization_id, func.count())
@@ -128,7 +130,7 @@ def compute_kpis(
             no_show_rate=_ratio(overdue, completed + overdue),
             roadside_acceptance_rate=_ratio(shop_offers.get("accepted", 0), judged),
             roadside_response_minutes=sum(minutes) / len(minutes) if minutes else None,
-            genuine_part_ratio=min(1.0, genuine / repair_count) if repair_count else None,
+            genuine_part_ratio=min(1.0, genuine / repair_count) if repair_count and judge_genuine else None,
             counterfeit_incidents=incidents.get(shop.organization_id, 0),
             flagged_reviews=flagged.get(shop.id, 0),
             bookings=total,

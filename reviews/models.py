@@ -51,7 +51,8 @@ class Review(Base):
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The customer's user account (None for reviews imported with customers who have no account).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     overall: Mapped[int] = mapped_column(SmallInteger)
     quality: Mapped[int] = mapped_column(SmallInteger)
     # Price fairness.

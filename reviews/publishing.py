@@ -97,15 +97,31 @@ def publish_review(
         raise Conflict(f"reviews are accepted for {settings.window_days} days after completion", field="booking")
     if session.scalar(select(Review.id).where(Review.booking_id == booking.id)) is not None:
         raise Conflict("this booking has already been reviewed", field="booking")
+    review = record_review(session, booking, actor, stars, text, now, device_fingerprint(device_id))
+    reassess_shop_reviews(session, booking.shop, settings)
+    refresh_shop_score(session, booking.shop, settings, now)
+    return review
+
+
+def record_review(
+    session: Session,
+    booking: Booking,
+    author: User | None,
+    stars: Stars,
+    text: str,
+    now: datetime,
+    fingerprint: str | None = None,
+) -> Review:
+    """Store a review of `booking` (checks done by the caller); the shop is reassessed and rescored separately."""
     review = Review(
         booking_id=booking.id,
         shop_id=booking.shop_id,
-        customer_id=customer.id,
-        author_id=actor.id,
+        customer_id=booking.customer_id,
+        author_id=author.id if author else None,
         text=text,
         created_at=now,
         completed_at=booking.completed_at,
-        fingerprint=device_fingerprint(device_id),
+        fingerprint=fingerprint,
         **{dimension: getattr(stars, dimension) for dimension in DIMENSIONS},
     )
     # Two simultaneous submissions: the unique booking_id lets one through and turns the other into a 409.
@@ -115,8 +131,6 @@ def publish_review(
             session.flush()
     except IntegrityError:
         raise Conflict("this booking has already been reviewed", field="booking") from None
-    reassess_shop_reviews(session, booking.shop, settings)
-    refresh_shop_score(session, booking.shop, settings, now)
     return review
 
 

@@ -116,7 +116,7 @@ def upgrade() -> None:
     sa.Column('booking_id', sa.Integer(), nullable=False),
     sa.Column('shop_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('overall', sa.SmallInteger(), nullable=False),
     sa.Column('quality', sa.SmallInteger(), nullable=False),
     sa.Column('price', sa.SmallInteger(), nullable=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crm.models import Customer
@@ -14,6 +15,7 @@ from network.models import Booking, BookingStatus, Shop
 from reviews.publishing import Stars, publish_review
 from reviews.settings import ReviewSettings
 from tests.factories import make_driver, make_organization, make_user, make_vehicle
+from traceability.models import Part
 
 _sequence = itertools.count(1)
 
@@ -97,3 +99,15 @@ def write_review(
     return publish_review(
         session, user, booking.id, Stars(**values), "text", settings or ReviewSettings(), now, device_id=device
     )
+
+
+def install_genuine_parts(session: Session, shop: Shop, count: int) -> None:
+    """Commission `count` parts, stock them at the shop and install them through traceability's services."""
+    from tests.traceability.factories import activation_code, make_batch, record, stock_parts
+
+    batch = make_batch(session, quantity=count)
+    parts = session.scalars(select(Part).where(Part.batch_id == batch.id)).all()
+    staff = stock_parts(session, parts, shop.organization)
+    for part in parts:
+        vehicle = make_vehicle(session)
+        record(session, staff, "install", [part], vin=vehicle.vin, activation_code=activation_code(part))

@@ -18,7 +18,7 @@ from reviews.settings import DEFAULT_THRESHOLDS, ReviewSettings, parse_threshold
 from reviews.tiers import Tier
 from tests.conftest import TEST_KEYS
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
-from tests.reviews.factories import make_booking, make_shop, write_review
+from tests.reviews.factories import install_genuine_parts, make_booking, make_shop, write_review
 from traceability.models import Alert
 
 RING = KeyRing.from_spec(TEST_KEYS)
@@ -68,6 +68,7 @@ def test_compute_kpis_counts_bookings_and_roadside(session):
         )
     )
     session.flush()
+    install_genuine_parts(session, shop, 2)
 
     kpis = compute_kpis(session, [shop], {shop.id: (4.2, 9)}, THRESHOLDS, NOW)[shop.id]
 
@@ -76,7 +77,16 @@ def test_compute_kpis_counts_bookings_and_roadside(session):
     assert kpis.no_show_rate == pytest.approx(1 / 4)
     assert kpis.roadside_acceptance_rate == 1.0
     assert kpis.roadside_response_minutes == pytest.approx(12)
-    assert kpis.genuine_part_ratio == 0.0
+    assert kpis.genuine_part_ratio == pytest.approx(2 / 3)
+
+
+def test_compute_kpis_genuine_ratio_not_judged_before_any_install(session):
+    shop = make_shop(session)
+    make_booking(session, shop, start=NOW - timedelta(days=2))
+
+    kpis = compute_kpis(session, [shop], {}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.genuine_part_ratio is None
 
 
 def test_evaluate_promotes_one_step_after_two_evaluations(session):
@@ -120,6 +130,7 @@ def test_evaluate_fake_reviews_suspend_at_once(session):
 
 def test_evaluate_without_genuine_parts_stays_candidate(session):
     shop = good_shop(session)
+    install_genuine_parts(session, make_shop(session), 1)
     session.add(CertificationState(shop_id=shop.id, tier=Tier.CANDIDATE, kpis={}))
     session.flush()
 
