@@ -119,6 +119,8 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_FAR_KM": 800,
     # How many of a part's most recent scans clone detection looks at.
     "CLONE_SCAN_HISTORY": 50,
+    # Problem reports accepted per client address per hour from scan pages.
+    "REPORT_MAX_PER_HOUR": 10,
     # --- end traceability ---
     # Debug mode (never in production).
     "DEBUG": False,

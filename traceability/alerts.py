@@ -59,8 +59,9 @@ def raise_alert(
 
 
 def list_part_alert_causes(session: Session, part: Part) -> set[str]:
-    """Return the causes of the alerts raised for a part."""
-    return set(session.scalars(select(Alert.cause).where(Alert.part_id == part.id)))
+    """Return the causes of the alerts raised for a part that the OEM has not closed."""
+    statement = select(Alert.cause).where(Alert.part_id == part.id, Alert.status != AlertStatus.CLOSED)
+    return set(session.scalars(statement))
 
 
 def select_alerts(status: str | None = None, cause: str | None = None) -> Select:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from flask import Response, render_template
 from pydantic import Field
 
-from app.errors import NotFound
+from app.crm.vehicles import get_vehicle_for
+from app.errors import InvalidInput, NotFound
+from app.geo import LatLon, parse_position
 from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
-from app.web.endpoints import PUBLIC, ApiBlueprint, Schema
+from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
-from traceability import catalogue, commissioning, custody
+from traceability import alerts, catalogue, commissioning, custody, labels, recalls, records, verification
+from traceability.codes import origin_of, parse_digital_link, read_identifiers
 from traceability.models import Batch
+from traceability.scan_stats import scan_statistics
 
 api = ApiBlueprint("traceability_api", __name__, tag="Traceability")
 STAFF = sorted(STAFF_ROLES)
@@ -157,3 +162,182 @@ def create_event(actor, body: EventIn):
     event = custody.record_event(db_session(), code_keyring(), actor, request, custody_limits(), client_address())
     db_session().commit()
     return custody.event_to_dict(event), 201
+
+
+class ScanIn(Schema):
+    url: str | None = Field(None, max_length=2000, description="the scanned code URL")
+    gtin: str | None = None
+    serial: str | None = None
+    tag: str | None = Field(None, max_length=40)
+    lat: float | str | None = None
+    lon: float | str | None = None
+    intent: str | None = Field(None, description="'buy' when someone is being sold the part")
+
+
+class StatsQuery(QuerySchema):
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AlertQuery(PageQuery):
+    status: str | None = Field(None, description="open, investigating or closed")
+    cause: str | None = None
+
+
+class AlertUpdateIn(Schema):
+    status: str
+    note: str = Field("", max_length=500)
+
+
+def scan_position(lat, lon) -> LatLon | None:
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        raise InvalidInput("give both lat and lon, or neither", field="lat" if lat is None else "lon")
+    return parse_position(lat, lon)
+
+
+def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
+    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
+    session = db_session()
+    outcome = verification.verify_scan(
+        session,
+        code_keyring(),
+        link,
+        origin=origin_of(settings()["PUBLIC_BASE_URL"]),
+        position=position,
+        intent=intent,
+        actor=actor,
+        policy=verification.clone_policy(settings()),
+    )
+    body = verification.outcome_to_dict(session, outcome, date.today())
+    session.commit()
+    return body
+
+
+@api.endpoint("POST", "/scans", access=PUBLIC, body=ScanIn, summary="Verify a scanned code and get its verdict")
+def create_scan(actor, body: ScanIn):
+    if body.url:
+        link = parse_digital_link(body.url)
+    elif body.gtin or body.serial:
+        link = read_identifiers(body.gtin or "", body.serial or "", body.tag or "")
+    else:
+        raise InvalidInput("send the scanned url, or gtin, serial and tag", field="url")
+    return run_scan(link, scan_position(body.lat, body.lon), body.intent, actor)
+
+
+@api.endpoint("GET", "/scans/stats", access=[Role.OEM_ADMIN], query=StatsQuery, summary="Scans by province and verdict")
+def show_scan_stats(actor, query: StatsQuery):
+    return scan_statistics(db_session(), query.since, query.until)
+
+
+@api.endpoint("GET", "/alerts", access=[Role.OEM_ADMIN], query=AlertQuery, summary="List counterfeit and clone alerts")
+def list_alerts(actor, query: AlertQuery):
+    return paginate(db_session(), alerts.select_alerts(query.status, query.cause), query, alerts.alert_to_dict)
+
+
+@api.endpoint(
+    "PATCH", "/alerts/<int:alert_id>", access=[Role.OEM_ADMIN], body=AlertUpdateIn, summary="Change an alert's status"
+)
+def update_alert(actor, alert_id: int, body: AlertUpdateIn):
+    alert = alerts.update_alert_status(db_session(), alert_id, body.status, body.note)
+    db_session().commit()
+    return alerts.alert_to_dict(alert)
+
+
+@api.endpoint(
+    "GET",
+    "/parts/<gtin>/<serial>",
+    access=STAFF,
+    summary="A part's full record and event history (OEM and the organizations that held it)",
+)
+def show_part(actor, gtin: str, serial: str):
+    return records.get_part_record(db_session(), actor, gtin, serial)
+
+
+@api.endpoint("GET", "/vehicles/<vin>/parts", access=SIGNED_IN, summary="Parts installed on a vehicle")
+def list_vehicle_parts(actor, vin: str):
+    vehicle = get_vehicle_for(db_session(), actor, vin)
+    return {"vin": vehicle.vin, "items": records.list_vehicle_parts(db_session(), vehicle)}
+
+
+class LabelQuery(QuerySchema):
+    page: int = Field(1, ge=1, description=f"{labels.LABELS_PER_PAGE} labels per page, by serial")
+
+
+def _batch_labels(actor, batch_id: int, page: int):
+    batch = get_batch(batch_id)
+    labels.ensure_may_print(actor, batch)
+    return batch, labels.list_labels(db_session(), code_keyring(), batch, settings()["PUBLIC_BASE_URL"], page)
+
+
+@api.endpoint(
+    "GET",
+    "/batches/<int:batch_id>/labels.zip",
+    access=[Role.FACTORY_STAFF],
+    query=LabelQuery,
+    summary="QR label PNGs and manifest.csv with activation codes (the batch's factory staff only)",
+    produces="application/zip",
+)
+def download_labels(actor, batch_id: int, query: LabelQuery):
+    batch, items = _batch_labels(actor, batch_id, query.page)
+    response = Response(labels.labels_zip(items), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="labels-{batch.lot}-{query.page}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api.endpoint(
+    "GET",
+    "/batches/<int:batch_id>/labels.html",
+    access=[Role.FACTORY_STAFF],
+    query=LabelQuery,
+    summary="Print-ready label sheet (A4, 62x40 mm labels, scratch-off activation area)",
+    produces="text/html",
+)
+def print_labels(actor, batch_id: int, query: LabelQuery):
+    batch, items = _batch_labels(actor, batch_id, query.page)
+    sheet = [(label, labels.qr_svg(label.url)) for label in items]
+    response = Response(render_template("traceability/label_sheet.html", batch=batch, labels=sheet))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class RecallIn(Schema):
+    notice_zh: str = Field(min_length=1, max_length=4000)
+    notice_en: str = Field(min_length=1, max_length=4000)
+    batch: int | None = Field(None, description="recall one batch (its id)")
+    part_number: str | None = Field(None, description="recall a part type, optionally by production dates")
+    produced_from: date | None = None
+    produced_to: date | None = None
+    serials: list[PartRefIn] | None = Field(None, description="recall a list of parts")
+
+
+@api.endpoint("POST", "/recalls", access=[Role.OEM_ADMIN], body=RecallIn, status=201, summary="Recall parts")
+def create_recall(actor, body: RecallIn):
+    recall = recalls.create_recall(
+        db_session(),
+        actor,
+        notice_zh=body.notice_zh,
+        notice_en=body.notice_en,
+        batch_id=body.batch,
+        part_number=body.part_number,
+        produced_from=body.produced_from,
+        produced_to=body.produced_to,
+        serials=[item.model_dump() for item in body.serials] if body.serials else None,
+    )
+    db_session().commit()
+    return recalls.recall_to_dict(recall), 201
+
+
+@api.endpoint(
+    "GET",
+    "/recalls/<code>/vehicles",
+    access=[Role.OEM_ADMIN],
+    query=PageQuery,
+    summary="Vehicles with a recalled part installed, and their owners to contact",
+)
+def list_recall_vehicles(actor, code: str, query: PageQuery):
+    recall = recalls.get_recall(db_session(), code)
+    page = paginate(db_session(), recalls.select_recall_vehicles(recall), query, recalls.affected_vehicle_to_dict)
+    return {"recall": recalls.recall_to_dict(recall), **page}

@@ -1,12 +1,93 @@
-"""Traceability pages."""
+"""Traceability pages: the public scan page behind every part's QR code, and its report-a-problem form."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date, timedelta
 
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from app.errors import InvalidInput
+from app.geo import parse_position
+from app.web.context import client_address, current_actor, db_session, settings
+from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
+from traceability import reporting
+from traceability.api import run_scan
+from traceability.codes import read_identifiers
+from traceability.records import custody_summary, sale_price_range
+from traceability.verification import find_part
 
 pages = Blueprint("traceability", __name__, template_folder="templates")
 
 # Top-bar links this domain adds: NavLink(endpoint, label, roles).
 NAVIGATION: list[NavLink] = []
+
+VERDICT_COLOURS = {
+    "genuine": "green",
+    "installed": "green",
+    "suspect": "amber",
+    "recalled": "red",
+    "void": "red",
+    "counterfeit": "red",
+}
+
+
+def _link_from_request(gtin: str, serial: str):
+    """Read the code in the path; an unreadable code is a verdict (counterfeit), not an error page."""
+    try:
+        return read_identifiers(gtin, serial, request.args.get("c", ""), request.args.get("10"), request.args.get("11"))
+    except InvalidInput:
+        return None
+
+
+def _page_position():
+    """Use the position the page sent if it is readable; a driver's bad GPS must not block the verdict."""
+    try:
+        return parse_position(request.args["lat"], request.args["lon"])
+    except (KeyError, InvalidInput):
+        return None
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+@pages.route("/01/<gtin>/21/<path:serial>")
+def scan_page(gtin: str, serial: str):
+    """Show (or, for Accept: application/json, return) the verdict for a scanned part code."""
+    link = _link_from_request(gtin, serial)
+    verdict = run_scan(link, _page_position(), request.args.get("intent"), current_actor())
+    if _wants_json():
+        return jsonify(verdict)
+    part = find_part(db_session(), link.gtin, link.serial) if verdict["part"] else None
+    context = {
+        "result": verdict,
+        "colour": VERDICT_COLOURS[verdict["verdict"]],
+        "price_range": sale_price_range(db_session(), part.part_type_id) if part else None,
+        "custody": custody_summary(db_session(), part) if part else [],
+        "problems": reporting.PROBLEMS,
+        "reported": request.args.get("reported") == "1",
+        "today": date.today().isoformat(),
+    }
+    return render_template("traceability/scan.html", **context)
+
+
+@pages.route("/01/<gtin>/21/<path:serial>/report", methods=["POST"])
+def report_problem(gtin: str, serial: str):
+    """Take a driver's problem report from the scan page; it raises (or bumps) an alert for the OEM."""
+    check_csrf()
+    link = _link_from_request(gtin, serial)
+    reporting.report_problem(
+        db_session(),
+        link,
+        gtin=gtin,
+        serial=serial,
+        problem=request.form.get("problem", ""),
+        message=request.form.get("message", ""),
+        client=client_address(),
+        limit=settings()["REPORT_MAX_PER_HOUR"],
+        window=timedelta(hours=1),
+    )
+    db_session().commit()
+    query = {key: value for key, value in request.args.items() if key in ("c", "lang")}
+    return redirect(url_for("traceability.scan_page", gtin=gtin, serial=serial, reported=1, **query))

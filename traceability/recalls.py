@@ -1,0 +1,157 @@
+"""Recalls: choose the affected parts (batch, part type and production dates, or serials), flag them, and list
+the vehicles they are installed on with their owners for the OEM to contact."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Integer, Select, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from app.crm.models import Vehicle
+from app.errors import InvalidInput, NotFound
+from app.security import User
+from app.signing import random_crockford
+from traceability.catalogue import get_part_type
+from traceability.codes import normalize_gtin, normalize_serial
+from traceability.models import Batch, Installation, Part, Recall, RecalledPart
+
+MAX_SERIALS = 10_000
+CHUNK = 1000
+
+
+def _affected_parts(
+    session: Session,
+    *,
+    batch_id: int | None,
+    part_number: str | None,
+    produced_from: date | None,
+    produced_to: date | None,
+    serials: list[dict] | None,
+) -> tuple[str, Select, dict]:
+    """Return the scope name, the query of affected part ids and the recall columns that describe it."""
+    given = [name for name, value in (("batch", batch_id), ("part_number", part_number), ("serials", serials)) if value]
+    if len(given) != 1:
+        raise InvalidInput("recall by exactly one of: batch, part_number (with dates), serials", field="scope")
+    if batch_id:
+        if session.get(Batch, batch_id) is None:
+            raise NotFound(f"no batch {batch_id}", field="batch")
+        return "batch", select(Part.id).where(Part.batch_id == batch_id), {"batch_id": batch_id}
+    if part_number:
+        part_type = get_part_type(session, part_number)
+        if produced_from and produced_to and produced_from > produced_to:
+            raise InvalidInput("produced_from is after produced_to", field="produced_from")
+        batches = select(Batch.id).where(Batch.part_type_id == part_type.id)
+        if produced_from:
+            batches = batches.where(Batch.production_date >= produced_from)
+        if produced_to:
+            batches = batches.where(Batch.production_date <= produced_to)
+        columns = {"part_type_id": part_type.id, "produced_from": produced_from, "produced_to": produced_to}
+        return "part_type", select(Part.id).where(Part.batch_id.in_(batches)), columns
+    if len(serials) > MAX_SERIALS:
+        raise InvalidInput(f"recall at most {MAX_SERIALS:,} serials at once", field="serials")
+    ids = []
+    for index, item in enumerate(serials):
+        gtin = normalize_gtin(item.get("gtin", ""), field=f"serials[{index}].gtin")
+        serial = normalize_serial(item.get("serial", ""), field=f"serials[{index}].serial")
+        part_id = session.scalar(select(Part.id).where(Part.gtin == gtin, Part.serial == serial))
+        if part_id is None:
+            raise NotFound(f"no part {gtin}/{serial}", field=f"serials[{index}]")
+        ids.append(part_id)
+    return "serials", select(Part.id).where(Part.id.in_(ids)), {}
+
+
+def create_recall(
+    session: Session,
+    actor: User,
+    *,
+    notice_zh: str,
+    notice_en: str,
+    batch_id: int | None = None,
+    part_number: str | None = None,
+    produced_from: date | None = None,
+    produced_to: date | None = None,
+    serials: list[dict] | None = None,
+) -> Recall:
+    """Recall parts: every scan of them shows `recalled`, and they can no longer be sold or installed."""
+    for field, notice in (("notice_zh", notice_zh), ("notice_en", notice_en)):
+        if not notice or not notice.strip():
+            raise InvalidInput("a recall needs its notice in Chinese and English", field=field)
+    scope, affected, columns = _affected_parts(
+        session,
+        batch_id=batch_id,
+        part_number=part_number,
+        produced_from=produced_from,
+        produced_to=produced_to,
+        serials=serials,
+    )
+    recall = Recall(
+        code="RC-" + random_crockford(6),
+        scope=scope,
+        notice_zh=notice_zh.strip(),
+        notice_en=notice_en.strip(),
+        created_by_id=actor.id,
+        **columns,
+    )
+    session.add(recall)
+    session.flush()
+    # Set-based: a recall of a whole part type can cover millions of parts.
+    chosen = select(literal(recall.id, Integer), Part.id).where(Part.id.in_(affected))
+    session.execute(RecalledPart.__table__.insert().from_select(["recall_id", "part_id"], chosen))
+    session.execute(
+        update(Part)
+        .where(Part.id.in_(affected))
+        .values(recall_id=recall.id)
+        .execution_options(synchronize_session=False)
+    )
+    recall.part_count = session.scalar(
+        select(func.count()).select_from(RecalledPart).where(RecalledPart.recall_id == recall.id)
+    )
+    session.flush()
+    session.expire_all()
+    return recall
+
+
+def get_recall(session: Session, code: str) -> Recall:
+    """Return the recall with `code`, or raise 404."""
+    recall = session.scalar(select(Recall).where(Recall.code == (code or "").strip().upper()))
+    if recall is None:
+        raise NotFound(f"no recall {code!r}", field="code")
+    return recall
+
+
+def recall_to_dict(recall: Recall) -> dict:
+    """Render a recall for the OEM."""
+    return {
+        "code": recall.code,
+        "scope": recall.scope,
+        "notice_zh": recall.notice_zh,
+        "notice_en": recall.notice_en,
+        "part_count": recall.part_count,
+        "created_at": recall.created_at.isoformat(),
+    }
+
+
+def affected_vehicle_to_dict(installation: Installation) -> dict:
+    """Render one vehicle carrying a recalled part, with its owner's full contact (OEM only)."""
+    vehicle = installation.vehicle
+    return {
+        "vin": vehicle.vin,
+        "plate": vehicle.plate,
+        "owner": vehicle.owner.name,
+        "phone": vehicle.owner.phone,
+        "gtin": installation.part.gtin,
+        "serial": installation.part.serial,
+        "installed_at": installation.installed_at.isoformat(),
+    }
+
+
+def select_recall_vehicles(recall: Recall) -> Select:
+    """Return the query for current installations of recalled parts (vehicle and owner to contact)."""
+    return (
+        select(Installation)
+        .join(RecalledPart, RecalledPart.part_id == Installation.part_id)
+        .join(Vehicle, Vehicle.id == Installation.vehicle_id)
+        .where(RecalledPart.recall_id == recall.id, Installation.removed_at.is_(None))
+        .order_by(Vehicle.vin)
+    )

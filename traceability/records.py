@@ -1,0 +1,125 @@
+"""Part records: the full record for the organizations that held a part, the public custody summary,
+recorded sale prices, and what is installed on a vehicle."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from app.crm.models import Vehicle
+from app.errors import NotFound
+from app.security import User, is_oem
+from traceability.codes import normalize_gtin, normalize_serial
+from traceability.custody import event_to_dict, list_part_events, list_vehicle_installations
+from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale
+from traceability.verification import find_part
+
+# Price ranges use the most recent sales only: old prices say little about today's market.
+PRICE_SAMPLE = 2000
+MIN_PRICES_FOR_RANGE = 3
+
+
+def may_see_part_record(session: Session, actor: User, part: Part) -> bool:
+    """The OEM sees every part; an organization sees the parts it made, held, shipped, received or fitted."""
+    if is_oem(actor):
+        return True
+    organization_id = actor.organization_id
+    if organization_id is None:
+        return False
+    if part.batch.factory_id == organization_id or part.holder_id == organization_id:
+        return True
+    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
+    involved = select(CustodyEvent.id).where(
+        CustodyEvent.id.in_(named),
+        or_(CustodyEvent.organization_id == organization_id, CustodyEvent.destination_id == organization_id),
+    )
+    return session.scalar(involved.limit(1)) is not None
+
+
+def get_part_record(session: Session, actor: User, gtin: str, serial: str) -> dict:
+    """Return a part's full record with its event history, or 404 when it is unknown or not the actor's to see."""
+    part = find_part(session, normalize_gtin(gtin), normalize_serial(serial))
+    if part is None or not may_see_part_record(session, actor, part):
+        raise NotFound("no such part among those you may see", field="serial")
+    installations = session.scalars(
+        select(Installation).options(joinedload(Installation.vehicle)).where(Installation.part_id == part.id)
+    ).all()
+    return {
+        "gtin": part.gtin,
+        "serial": part.serial,
+        "part_number": part.part_type.part_number,
+        "state": part.state,
+        "holder": part.holder.code if part.holder else None,
+        "in_transit_to": part.destination.code if part.destination else None,
+        "lot": part.batch.lot,
+        "factory": part.batch.factory.code,
+        "production_date": part.batch.production_date.isoformat(),
+        "recall": part.recall.code if part.recall else None,
+        "activated_at": part.activated_at.isoformat() if part.activated_at else None,
+        "installations": [
+            {
+                "vin": installation.vehicle.vin,
+                "organization": installation.organization.code,
+                "installed_at": installation.installed_at.isoformat(),
+                "removed_at": installation.removed_at.isoformat() if installation.removed_at else None,
+            }
+            for installation in installations
+        ],
+        "events": [event_to_dict(event) for event in list_part_events(session, part)],
+    }
+
+
+def custody_summary(session: Session, part: Part) -> list[dict]:
+    """Return the public custody story: stage, date and city of each event (never people or prices)."""
+    return [
+        {
+            "stage": event.business_step,
+            "date": event.occurred_at.date().isoformat(),
+            "city": event.organization.city,
+            "kind": event.organization.kind,
+        }
+        for event in list_part_events(session, part)
+    ]
+
+
+def percentile(values: list[Decimal], fraction: float) -> Decimal:
+    """Return the `fraction` percentile of sorted `values` by linear interpolation."""
+    position = (len(values) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * Decimal(str(position - low))
+
+
+def sale_price_range(session: Session, part_type_id: int) -> dict | None:
+    """Return the 10th-90th percentile of recent recorded sale prices of a part type, with the count."""
+    prices = sorted(
+        session.scalars(
+            select(Sale.price)
+            .where(Sale.part_type_id == part_type_id, Sale.price.is_not(None))
+            .order_by(Sale.sold_at.desc())
+            .limit(PRICE_SAMPLE)
+        )
+    )
+    if len(prices) < MIN_PRICES_FOR_RANGE:
+        return None
+    low, high = percentile(prices, 0.1), percentile(prices, 0.9)
+    return {"p10": f"{low:.2f}", "p90": f"{high:.2f}", "sales": len(prices)}
+
+
+def list_vehicle_parts(session: Session, vehicle: Vehicle) -> list[dict]:
+    """Return the parts installed on a vehicle with where and when they were fitted."""
+    return [
+        {
+            "gtin": installation.part.gtin,
+            "serial": installation.part.serial,
+            "part_number": installation.part.part_type.part_number,
+            "name_zh": installation.part.part_type.name_zh,
+            "name_en": installation.part.part_type.name_en,
+            "installed_at": installation.installed_at.isoformat(),
+            "installed_by": installation.organization.code,
+            "recalled": installation.part.recall_id is not None,
+        }
+        for installation in list_vehicle_installations(session, vehicle)
+    ]
