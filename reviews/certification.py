@@ -10,7 +10,9 @@ KPIs over the rolling window (thresholds `window_days`, by booking start, offer 
 - roadside_response_minutes: mean minutes from offer to acceptance;
 - genuine_part_ratio: genuine parts installed by the shop (traceability installations) per completed
   repair booking, capped at 1; not judged while no installation at all is recorded in the window (roll-out);
-- counterfeit_incidents: traceability alerts that name the shop's organization, of a counterfeit cause;
+- counterfeit_incidents: traceability alerts naming the shop's organization that come from its own custody
+  events (selling or installing used, destroyed or replayed parts), and drivers' counterfeit / used-as-new
+  reports about it that the OEM is investigating;
 - flagged_reviews: reviews in the window flagged for shop-organized manipulation.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
@@ -40,12 +42,23 @@ from reviews.tiers import (
     parse_tier,
     propose_tier,
 )
-from traceability.models import Alert, Installation
+from traceability.models import Alert, AlertStatus, Installation
 
 # Services whose completion normally installs parts.
 PART_SERVICES = (Service.MAINTENANCE, Service.REPAIR, Service.ENGINE, Service.ELECTRICAL, Service.TYRES)
-# Alert causes that count as a counterfeit incident against the organization they name.
-COUNTERFEIT_CAUSES = ("counterfeit", "clone", "suspect", "void", "counterfeit_report", "fake_part")
+# Traceability alert causes raised by a shop's own custody events: it tried to sell or install a part that was
+# already installed, removed, destroyed, or with a replayed activation code. Hard evidence: each one counts.
+CUSTODY_INCIDENT_CAUSES = (
+    "resale_after_install",
+    "resale_after_removal",
+    "activation_after_install",
+    "activation_of_destroyed",
+    "resale_of_destroyed",
+    "activation_replayed",
+)
+# Drivers' reports naming the shop as seller or installer count once the OEM has taken them up (investigating).
+# Scan alerts (bad tag, clone signals) are not counted: they name whoever scanned, often an honest shop.
+REPORT_INCIDENT_CAUSES = ("reported_counterfeit", "reported_used_as_new")
 OVERDUE_AFTER = timedelta(days=1)
 MIN_OVERRIDE_REASON = 10
 
@@ -107,7 +120,13 @@ def compute_kpis(
     incidents = _grouped(
         session,
         select(Alert.organization_id, func.count())
-        .where(Alert.cause.in_(COUNTERFEIT_CAUSES), Alert.last_seen_at >= since)
+        .where(
+            or_(
+                Alert.cause.in_(CUSTODY_INCIDENT_CAUSES),
+                and_(Alert.cause.in_(REPORT_INCIDENT_CAUSES), Alert.status == AlertStatus.INVESTIGATING),
+            ),
+            Alert.last_seen_at >= since,
+        )
         .group_by(Alert.organization_id),
     )
     flagged = recent_flag_counts(session, since)

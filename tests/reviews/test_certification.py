@@ -105,7 +105,9 @@ def test_evaluate_counterfeit_incident_suspends_at_once(session):
     shop = good_shop(session)
     state = CertificationState(shop_id=shop.id, tier=Tier.GOLD, kpis={})
     session.add(state)
-    session.add(Alert(dedupe_key=f"x-{shop.id}", cause="counterfeit", organization_id=shop.organization_id, details={}))
+    session.add(
+        Alert(dedupe_key=f"x-{shop.id}", cause="resale_after_install", organization_id=shop.organization_id, details={})
+    )
     session.flush()
 
     evaluate(session)
@@ -115,6 +117,25 @@ def test_evaluate_counterfeit_incident_suspends_at_once(session):
     assert shop.certification_tier == "none"
     assert change.kind == "integrity"
     assert change.kpis["counterfeit_incidents"] == 1
+
+
+@pytest.mark.parametrize(
+    ("cause", "status", "counted"),
+    [
+        ("activation_replayed", "open", 1),
+        ("reported_counterfeit", "open", 0),
+        ("reported_counterfeit", "investigating", 1),
+        ("bad_tag", "investigating", 0),
+    ],
+)
+def test_compute_kpis_counterfeit_incidents_by_cause(session, cause, status, counted):
+    shop = make_shop(session)
+    session.add(Alert(dedupe_key=f"k-{shop.id}", cause=cause, status=status, organization_id=shop.organization_id))
+    session.flush()
+
+    kpis = compute_kpis(session, [shop], {}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.counterfeit_incidents == counted
 
 
 def test_evaluate_fake_reviews_suspend_at_once(session):
