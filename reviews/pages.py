@@ -124,7 +124,7 @@ def review_form(booking_id: int):
 
 def _stars(dimension: str) -> int:
     raw = request.form.get(dimension, "")
-    if not raw.isdigit():
+    if not raw.isdigit() or not 1 <= int(raw) <= 5:
         raise InvalidInput(f"{dimension} must be a whole number of stars from 1 to 5", field=dimension)
     return int(raw)
 
@@ -159,9 +159,9 @@ def reply(review_id: int):
     actor = require_role(current_actor(), Role.SHOP_STAFF)
     check_csrf()
     session = db_session()
-    review = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
+    reply = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
     session.commit()
-    return redirect(url_for("reviews.shop_reviews", code=review.shop.code))
+    return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
 
 
 @pages.route("/certification/board", methods=["GET", "POST"])
