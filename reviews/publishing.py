@@ -24,7 +24,7 @@ from reviews.models import (
     ReviewReply,
     ShopAffiliation,
 )
-from reviews.ratings import reassess_shop_reviews, refresh_shop_score
+from reviews.ratings import lock_shop, reassess_shop_reviews, refresh_shop_score
 from reviews.settings import DIMENSIONS, ReviewSettings
 
 MAX_TEXT = 2000
@@ -97,6 +97,7 @@ def publish_review(
         raise Conflict(f"reviews are accepted for {settings.window_days} days after completion", field="booking")
     if session.scalar(select(Review.id).where(Review.booking_id == booking.id)) is not None:
         raise Conflict("this booking has already been reviewed", field="booking")
+    lock_shop(session, booking.shop)
     review = record_review(session, booking, actor, stars, text, now, device_fingerprint(device_id))
     reassess_shop_reviews(session, booking.shop, settings)
     refresh_shop_score(session, booking.shop, settings, now)

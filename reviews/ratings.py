@@ -73,8 +73,19 @@ def review_facts(review: Review) -> ReviewFacts:
     )
 
 
+def lock_shop(session: Session, shop: Shop) -> None:
+    """Hold the shop's row until commit, so one shop's reassessment and scoring never run twice at once.
+
+    Two reviews of one shop committed simultaneously would otherwise both insert its first score row, or each
+    run the manipulation rules without seeing the other. SQLite's BEGIN IMMEDIATE serializes writers already.
+    """
+    # FOR NO KEY UPDATE: compatible with the key-share locks that inserting a review (a foreign key) takes.
+    session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update(key_share=True))
+
+
 def reassess_shop_reviews(session: Session, shop: Shop, settings: ReviewSettings) -> int:
     """Run the manipulation rules over all of a shop's reviews, record new flags; return how many were added."""
+    lock_shop(session, shop)
     reviews = session.scalars(
         select(Review)
         .where(Review.shop_id == shop.id)
@@ -156,6 +167,7 @@ def refresh_shop_score(
     session: Session, shop: Shop, settings: ReviewSettings, now: datetime, priors: dict[str, float] | None = None
 ) -> ShopScore:
     """Recompute one shop's scores from its reviews and store them."""
+    lock_shop(session, shop)
     scores, priors = live_scores(session, shop, settings, now, priors)
     record = store_shop_score(session, shop, scores, priors, now)
     session.flush()
