@@ -31,6 +31,7 @@ from reviews.models import CertificationChange, CertificationState, ChangeKind, 
 from reviews.plaques import issue_plaque
 from reviews.ratings import compute_network_priors, recent_flag_counts, refresh_all_scores
 from reviews.settings import ReviewSettings, Thresholds
+from reviews.standing import publish_tier
 from reviews.tiers import (
     CERTIFIED_TIERS,
     GREEN_TIERS,
@@ -210,7 +211,7 @@ def record_change(
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    shop.certification_tier = published_tier(new.tier)
+    publish_tier(shop, published_tier(new.tier))
     if new.tier in GREEN_TIERS and ring is not None:
         has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
         if has_plaque is None:
@@ -271,7 +272,7 @@ def evaluate_certification(
             state.pending_count = outcome.standing.pending_count
             state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
             run.pending += 1 if outcome.standing.pending_tier else 0
-            shop.certification_tier = published_tier(Tier(state.tier))
+            publish_tier(shop, published_tier(Tier(state.tier)))
     run.shops_evaluated = len(shops)
     session.flush()
     return run

@@ -16,6 +16,7 @@ from reviews.integrity import SHOP_MANIPULATION, IntegrityRules, ReviewFacts, Sh
 from reviews.models import EvaluationRun, Review, ReviewFlag, ShopAffiliation, ShopScore
 from reviews.scoring import DimensionScore, RatedReview, network_priors, percentile_from_counts, score_shop
 from reviews.settings import DIMENSIONS, ReviewSettings
+from reviews.standing import publish_rating
 
 
 def integrity_rules(settings: ReviewSettings) -> IntegrityRules:
@@ -148,8 +149,7 @@ def store_shop_score(
     record.dimensions = {dimension: score.to_dict() for dimension, score in scores.items()}
     record.priors = dict(priors)
     record.computed_at = now
-    shop.rating = Decimal(f"{overall.score:.2f}") if overall.count else None
-    shop.rating_count = overall.count
+    publish_rating(shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
     return record
 
 

@@ -41,6 +41,15 @@ def test_create_review_publishes_and_rescores(client, session, booked):
     assert shop.rating_count == 1
 
 
+def test_create_review_writes_the_score_onto_the_shops_organization(client, session, booked):
+    shop, booking, headers = booked
+
+    client.post(f"/api/v1/bookings/{booking.id}/review", json=STARS, headers=headers)
+    session.expire_all()
+
+    assert (shop.organization.rating, shop.organization.rating_count) == (shop.rating, 1)
+
+
 def test_create_review_someone_elses_booking_is_forbidden(client, session, booked):
     _shop, booking, _headers = booked
     other, _customer = make_driver(session)

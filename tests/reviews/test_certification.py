@@ -172,6 +172,7 @@ def test_evaluate_certifying_issues_a_plaque(session):
 
     assert tier_of(session, shop) == Tier.CERTIFIED
     assert shop.certification_tier == "certified"
+    assert shop.organization.certification_tier == "certified"
     assert session.scalar(select(func.count()).where(Plaque.shop_id == shop.id)) == 1
 
 
