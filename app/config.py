@@ -69,6 +69,58 @@ DEFAULTS: dict[str, Any] = {
     "SCAN_ASYNC_COMMIT": True,
     # Problem reports accepted per client address per hour from scan pages.
     "REPORT_MAX_PER_HOUR": 10,
+    # Shops within this many km of a route get its kilometre marker and side; trucks snap to routes within it too.
+    "NETWORK_SNAP_KM": 5,
+    # Shops within this many metres of the road sit at a service area reachable from one carriageway only.
+    "NETWORK_SERVICE_AREA_METRES": 500,
+    # Largest k a nearest-shops search may ask for.
+    "SEARCH_MAX_K": 50,
+    # Largest distance (km) a nearest or shops-ahead search may look.
+    "SEARCH_MAX_KM": 1500,
+    # A booking must start at least this many minutes from now.
+    "BOOKING_MIN_NOTICE_MINUTES": 60,
+    # A booking may start at most this many days ahead.
+    "BOOKING_WINDOW_DAYS": 30,
+    # Drivers may cancel until this many minutes before the start.
+    "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
+    # Roadside requests are offered within these radii (km), one round each, before escalating to the OEM.
+    "ASSISTANCE_RADII_KM": ["30", "80", "200"],
+    # How many of the nearest open roadside shops each round offers the job to.
+    "ASSISTANCE_OFFER_SHOPS": 5,
+    # Seconds a round waits for an acceptance before the radius widens (or the OEM is alerted).
+    "ASSISTANCE_TIMEOUT_SECONDS": 300,
+    # Average road speed (km/h) used for the ETA shown to the driver.
+    "ASSISTANCE_SPEED_KMH": 60,
+    # Minutes a shop needs to set off, added to the driving time in the ETA.
+    "ASSISTANCE_PREPARATION_MINUTES": 15,
+    # Default coverage radius (km): a highway kilometre is covered when an eligible shop is this close.
+    "COVERAGE_RADIUS_KM": 50,
+    # Route stretches within this many km of an earlier route's are a shared corridor, counted once.
+    "COVERAGE_CORRIDOR_KM": 3,
+    # Days after a booking's completion during which its customer may review it.
+    "REVIEW_WINDOW_DAYS": 30,
+    # Days after the service during which the driver may add the one follow-up.
+    "REVIEW_FOLLOW_UP_DAYS": 180,
+    # Strength of the network prior in scores, in pseudo-reviews (a new shop starts at the network mean).
+    "REVIEW_PRIOR_STRENGTH": 5.0,
+    # Prior mean in stars used before the first certification evaluation has measured the network.
+    "REVIEW_DEFAULT_PRIOR": 4.0,
+    # Half-life of a review's weight in scores, in days.
+    "REVIEW_HALF_LIFE_DAYS": 365.0,
+    # Reviews by one driver of one shop that count within 30 days; later ones are flagged.
+    "REVIEW_PAIR_CAP_PER_MONTH": 1,
+    # Window, in hours, for review bursts beyond bay capacity and for bulk reviews at completion.
+    "REVIEW_BURST_WINDOW_HOURS": 24,
+    # Accounts reviewing one shop from one device that make an account cluster (all flagged).
+    "REVIEW_CLUSTER_MIN_ACCOUNTS": 3,
+    # A review written within this many minutes of completion is "at the counter"...
+    "REVIEW_BULK_MINUTES": 10,
+    # ...and this many of them for one shop within the burst window are flagged as bulk.
+    "REVIEW_BULK_MIN_COUNT": 3,
+    # Certification thresholds as JSON (docs/reviews.md); empty uses the published defaults.
+    "CERTIFICATION_THRESHOLDS": "",
+    # A plaque scanned farther than this many km from its shop shows a warning.
+    "PLAQUE_NEAR_KM": 5.0,
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.
@@ -92,6 +144,11 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, not {raw!r}") from exc
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from exc
     if isinstance(default, list):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw

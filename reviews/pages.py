@@ -1,12 +1,228 @@
-"""Reviews pages."""
+"""Reviews pages: the review form, a shop's reviews with scores, reply boxes, the certification board, plaques."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import secrets
+from datetime import timedelta
 
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from app.crm.customers import find_customer_for_user
+from app.crm.identifiers import mask_name
+from app.db import utcnow
+from app.errors import InvalidInput, MilepostError
+from app.geo import parse_position
+from app.security import Role, is_oem, require_role
+from app.web.context import code_keyring, current_actor, db_session
+from app.web.csrf import check_csrf
+from app.web.errors import wants_json
 from app.web.navigation import NavLink
+from network.models import Booking, BookingStatus, Shop
+from network.shops import find_shop
+from reviews import certification, publishing
+from reviews.models import CertificationState, Review
+from reviews.plaques import check_plaque
+from reviews.ratings import score_summary
+from reviews.settings import DIMENSIONS, configured_thresholds, review_settings
+from reviews.tiers import Tier
 
-pages = Blueprint("reviews", __name__, template_folder="templates")
+pages = Blueprint(
+    "reviews", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reviews"
+)
+pages.add_app_template_filter(mask_name, "mask_name")
+
+DEVICE_COOKIE = "mp_device"
+DEVICE_COOKIE_DAYS = 730
 
 # Top-bar links this domain adds: NavLink(endpoint, label, roles).
-NAVIGATION: list[NavLink] = []
+NAVIGATION: list[NavLink] = [
+    NavLink("reviews.to_review", "Reviews", (Role.DRIVER,)),
+    NavLink("reviews.board", "Certification", (Role.OEM_ADMIN,)),
+]
+
+
+def _shop_or_404(code: str) -> Shop:
+    shop = find_shop(db_session(), code)
+    if shop is None:
+        abort(404)
+    return shop
+
+
+def _with_device_cookie(response: Response) -> Response:
+    """Give the browser a long-lived random device id: several accounts on one phone show up as a cluster."""
+    if not request.cookies.get(DEVICE_COOKIE):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(18),
+            max_age=DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response
+
+
+@pages.route("/my/reviews")
+def to_review():
+    """List the signed-in driver's completed bookings that can still be reviewed, and their reviews."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    session = db_session()
+    customer = find_customer_for_user(session, actor)
+    settings = review_settings(current_app.config)
+    since = utcnow() - timedelta(days=settings.window_days)
+    bookings = []
+    if customer is not None:
+        bookings = session.scalars(
+            select(Booking)
+            .where(Booking.customer_id == customer.id, Booking.status == BookingStatus.COMPLETED)
+            .order_by(Booking.completed_at.desc())
+            .limit(50)
+        ).all()
+    reviewed = {
+        review.booking_id: review
+        for review in session.scalars(select(Review).where(Review.booking_id.in_([b.id for b in bookings])))
+    }
+    return render_template("reviews/my_reviews.html", bookings=bookings, reviewed=reviewed, since=since)
+
+
+@pages.route("/bookings/<int:booking_id>/review", methods=["GET", "POST"])
+def review_form(booking_id: int):
+    """Show and accept the review form for one completed booking."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    session = db_session()
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        abort(404)
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        try:
+            stars = publishing.Stars(**{dimension: _stars(dimension) for dimension in DIMENSIONS})
+            publishing.publish_review(
+                session,
+                actor,
+                booking_id,
+                stars,
+                request.form.get("text", ""),
+                review_settings(current_app.config),
+                utcnow(),
+                request.cookies.get(DEVICE_COOKIE),
+            )
+            session.commit()
+            return redirect(url_for("reviews.shop_reviews", code=booking.shop.code))
+        except MilepostError as failure:
+            session.rollback()
+            error = failure
+    response = Response(
+        render_template("reviews/review_form.html", booking=booking, error=error, dimensions=DIMENSIONS)
+    )
+    if error is not None:
+        response.status_code = error.status
+    return _with_device_cookie(response)
+
+
+def _stars(dimension: str) -> int:
+    raw = request.form.get(dimension, "")
+    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+        raise InvalidInput(f"{dimension} must be a whole number of stars from 1 to 5", field=dimension)
+    return int(raw)
+
+
+@pages.route("/shops/<code>/reviews")
+def shop_reviews(code: str):
+    """Show a shop's scores with dimension bars and its reviews, with reply boxes for the shop's staff."""
+    session = db_session()
+    shop = _shop_or_404(code)
+    actor = current_actor()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    reviews = session.scalars(publishing.select_shop_reviews(shop, actor).limit(20).offset((page - 1) * 20)).all()
+    summary = score_summary(session, shop, review_settings(current_app.config), utcnow())
+    session.commit()
+    is_staff = actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
+    state = session.get(CertificationState, shop.id)
+    return render_template(
+        "reviews/shop_reviews.html",
+        shop=shop,
+        reviews=reviews,
+        summary=summary,
+        is_staff=is_staff,
+        is_oem=is_oem(actor),
+        tier=state.tier if state else Tier.NONE,
+        page=page,
+    )
+
+
+@pages.route("/reviews/<int:review_id>/reply", methods=["POST"])
+def reply(review_id: int):
+    """Accept the shop's reply from the shop console's reply box."""
+    actor = require_role(current_actor(), Role.SHOP_STAFF)
+    check_csrf()
+    session = db_session()
+    reply = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
+    session.commit()
+    return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
+
+
+@pages.route("/certification/board", methods=["GET", "POST"])
+def board():
+    """Show the OEM's certification board; run an evaluation or override a tier."""
+    actor = require_role(current_actor(), Role.OEM_ADMIN)
+    session = db_session()
+    message = None
+    if request.method == "POST":
+        check_csrf()
+        thresholds = configured_thresholds(current_app.config)
+        if request.form.get("action") == "override":
+            shop = _shop_or_404(request.form.get("shop", ""))
+            certification.override_tier(
+                session,
+                actor,
+                shop,
+                request.form.get("tier", ""),
+                request.form.get("reason", ""),
+                thresholds,
+                code_keyring(),
+                utcnow(),
+            )
+        else:
+            run = certification.evaluate_certification(
+                session, actor, thresholds, review_settings(current_app.config), code_keyring(), utcnow()
+            )
+            message = run
+        session.commit()
+    tier_filter = request.args.get("tier") or None
+    statement = select(CertificationState).join(Shop).order_by(CertificationState.tier, Shop.code)
+    if tier_filter:
+        statement = statement.where(CertificationState.tier == tier_filter)
+    states = session.scalars(statement.limit(300)).all()
+    counts = dict(
+        session.execute(select(CertificationState.tier, func.count()).group_by(CertificationState.tier)).all()
+    )
+    pending = session.scalars(
+        select(CertificationState).where(CertificationState.pending_tier.is_not(None)).limit(100)
+    ).all()
+    return render_template(
+        "reviews/board.html", states=states, counts=counts, pending=pending, tiers=list(Tier), run=message
+    )
+
+
+@pages.route("/plaque/<shop_code>")
+def plaque(shop_code: str):
+    """Verify a scanned plaque: shop, live tier and score in colour, forged or stale said plainly, distance."""
+    position = None
+    if request.args.get("lat") or request.args.get("lon"):
+        parsed = parse_position(request.args.get("lat"), request.args.get("lon"))
+        position = (parsed.lat, parsed.lon)
+    session = db_session()
+    result = check_plaque(
+        session,
+        code_keyring(),
+        shop_code,
+        request.args.get("c"),
+        position,
+        review_settings(current_app.config).plaque_near_km,
+    )
+    if wants_json():
+        return jsonify(result.to_dict())
+    return render_template("reviews/plaque.html", result=result, tag=request.args.get("c", ""))

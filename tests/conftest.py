@@ -157,7 +157,8 @@ def open_page(browser, live_server: LiveServer) -> Iterator[Callable[..., object
 
     def open_new(**options: object):
         context = new_context(browser, live_server.url, **options)
-        context.set_default_timeout(10_000)
+        # Generous: on a loaded 2-core CI machine a page that computes coverage can take several seconds.
+        context.set_default_timeout(30_000)
         watch.attach(context)
         contexts.append(context)
         return context.new_page()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -43,6 +44,11 @@ class Organization(Base):
     city: Mapped[str | None] = mapped_column(String(100))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
+    # Written by reviews for shops (the same values as network's Shop row), so that lower layers such as
+    # traceability's scan page can show a seller's or installer's standing without importing reviews.
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    rating_count: Mapped[int] = mapped_column(default=0)
+    certification_tier: Mapped[str] = mapped_column(String(20), default="none")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -60,19 +60,30 @@ _TYPE_TAG = re.compile(
 )
 
 
-def _field_name(location: Iterable[Any]) -> str:
+@functools.cache
+def _schema_field_names(schema: type[BaseModel]) -> frozenset[str]:
+    """Return every field name (and alias) in `schema` and the models nested in it."""
+    document = schema.model_json_schema()
+    names = set(document.get("properties", {}))
+    for definition in document.get("$defs", {}).values():
+        names.update(definition.get("properties", {}))
+    return frozenset(names)
+
+
+def _field_name(location: Iterable[Any], field_names: frozenset[str] = frozenset()) -> str:
     name = ""
     for part in location:
-        if isinstance(part, str) and _TYPE_TAG.match(part):
+        # A real field called `date` or `time` is kept; only pydantic's union-member tags are dropped.
+        if isinstance(part, str) and part not in field_names and _TYPE_TAG.match(part):
             continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
 
 
-def validation_error(error: ValidationError) -> InvalidInput:
+def validation_error(error: ValidationError, schema: type[BaseModel] | None = None) -> InvalidInput:
     """Turn pydantic's first complaint into one 400 naming the field."""
     first = error.errors()[0]
-    name = _field_name(first["loc"])
+    name = _field_name(first["loc"], _schema_field_names(schema) if schema is not None else frozenset())
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown field"
@@ -93,7 +104,7 @@ def parse_body(schema: type[BaseModel]) -> BaseModel:
     try:
         return schema.model_validate(payload)
     except ValidationError as error:
-        raise validation_error(error) from None
+        raise validation_error(error, schema) from None
 
 
 def parse_query(schema: type[BaseModel]) -> BaseModel:
@@ -109,7 +120,7 @@ def parse_query(schema: type[BaseModel]) -> BaseModel:
     try:
         return schema.model_validate(values)
     except ValidationError as error:
-        raise validation_error(error) from None
+        raise validation_error(error, schema) from None
 
 
 class ApiBlueprint(Blueprint):

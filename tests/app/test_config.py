@@ -101,3 +101,14 @@ def test_every_default_has_a_comment():
     for name in DEFAULTS:
         line = next(index for index, text in enumerate(lines) if text.strip().startswith(f'"{name}":'))
         assert lines[line - 1].strip().startswith("#"), name
+
+
+def test_load_settings_reads_fractional_numbers_from_the_environment():
+    settings = config.load_settings(environ={"MILEPOST_REVIEW_HALF_LIFE_DAYS": "182.5"})
+
+    assert settings["REVIEW_HALF_LIFE_DAYS"] == 182.5
+
+
+def test_load_settings_rejects_a_word_where_a_number_is_expected():
+    with pytest.raises(config.ConfigError, match="MILEPOST_PLAQUE_NEAR_KM"):
+        config.load_settings(environ={"MILEPOST_PLAQUE_NEAR_KM": "near"})

@@ -197,3 +197,38 @@ def test_pagination_follows_configured_page_sizes(session, connection, database_
 
     assert len(default_page.json["items"]) == 2 and default_page.json["per_page"] == 2
     assert too_large.status_code == 400 and too_large.json["error"]["field"] == "per_page"
+
+
+def test_validation_error_keeps_a_field_whose_name_looks_like_a_type():
+    from datetime import date as Date
+
+    from pydantic import ValidationError
+
+    from app.web.endpoints import QuerySchema, validation_error
+
+    class DayQuery(QuerySchema):
+        date: Date
+        lat: float | str
+
+    try:
+        DayQuery.model_validate({"date": "yesterday-ish", "lat": 1.0})
+    except ValidationError as error:
+        named = validation_error(error, DayQuery).field
+
+    assert named == "date"
+
+
+def test_validation_error_drops_union_member_tags():
+    from pydantic import ValidationError
+
+    from app.web.endpoints import QuerySchema, validation_error
+
+    class PointQuery(QuerySchema):
+        lat: float | int
+
+    try:
+        PointQuery.model_validate({"lat": "north"})
+    except ValidationError as error:
+        named = validation_error(error, PointQuery).field
+
+    assert named == "lat"

@@ -1,0 +1,127 @@
+"""Roadside assistance: ask for help, see who is coming, and the shops' accept/decline/complete."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from app.crm.vehicles import get_vehicle_for
+from app.db import utcnow
+from app.errors import Forbidden
+from app.geo import parse_position
+from app.security import Role
+from app.web.context import db_session
+from app.web.endpoints import SIGNED_IN, Schema
+from app.web.pagination import PageQuery, paginate
+from network import assistance
+from network.api import api
+from network.shops import find_shop_of_organization
+from network.web import current_settings, shop_index
+
+
+class AssistanceIn(Schema):
+    lat: float | str
+    lon: float | str
+    vin: str
+    description: str = Field(min_length=1, max_length=1000)
+    photos: list[str] = Field(default_factory=list, max_length=5, description="photo URLs or upload ids")
+
+
+class AssistanceQuery(PageQuery):
+    status: str | None = Field(None, description="open, accepted, escalated, completed or cancelled")
+
+
+def _request_for(actor, request_id: int):
+    session = db_session()
+    request = assistance.get_request_for(session, actor, request_id)
+    # Reading a request is also when an overdue round moves on, so nobody waits on a missing cron job.
+    assistance.advance_request(session, request, shop_index(session), current_settings(), utcnow())
+    return request
+
+
+def _actor_shop(actor):
+    shop = find_shop_of_organization(db_session(), actor.organization_id)
+    if shop is None:
+        raise Forbidden("your account does not belong to a shop")
+    return shop
+
+
+@api.endpoint(
+    "POST", "/assistance", access=[Role.DRIVER], body=AssistanceIn, status=201, summary="Ask for roadside help"
+)
+def create_request(actor, body: AssistanceIn):
+    session = db_session()
+    settings = current_settings()
+    position = parse_position(body.lat, body.lon)
+    vehicle = get_vehicle_for(session, actor, body.vin)
+    request = assistance.request_assistance(
+        session,
+        actor,
+        vehicle,
+        position.lat,
+        position.lon,
+        body.description,
+        body.photos,
+        shop_index(session),
+        settings,
+    )
+    session.commit()
+    return assistance.request_to_dict(request, actor, settings.zone), 201
+
+
+@api.endpoint(
+    "GET", "/assistance", access=SIGNED_IN, query=AssistanceQuery, summary="List roadside requests you may see"
+)
+def list_requests(actor, query: AssistanceQuery):
+    session = db_session()
+    settings = current_settings()
+    if assistance.advance_requests(session, shop_index(session), settings):
+        session.commit()
+    statement = assistance.select_requests_for(actor, query.status)
+    return paginate(session, statement, query, lambda item: assistance.request_to_dict(item, actor, settings.zone))
+
+
+@api.endpoint("GET", "/assistance/<int:request_id>", access=SIGNED_IN, summary="Show a roadside request")
+def show_request(actor, request_id: int):
+    request = _request_for(actor, request_id)
+    db_session().commit()
+    return assistance.request_to_dict(request, actor, current_settings().zone)
+
+
+@api.endpoint("POST", "/assistance/<int:request_id>/accept", access=[Role.SHOP_STAFF], summary="Take a roadside job")
+def accept(actor, request_id: int):
+    session = db_session()
+    settings = current_settings()
+    request = assistance.accept_request(session, actor, _request_for(actor, request_id), _actor_shop(actor), settings)
+    session.commit()
+    return assistance.request_to_dict(request, actor, settings.zone)
+
+
+@api.endpoint(
+    "POST", "/assistance/<int:request_id>/decline", access=[Role.SHOP_STAFF], summary="Decline a roadside job"
+)
+def decline(actor, request_id: int):
+    session = db_session()
+    request = _request_for(actor, request_id)
+    assistance.decline_request(session, actor, request, _actor_shop(actor))
+    session.commit()
+    return assistance.request_to_dict(request, actor, current_settings().zone)
+
+
+def _close(action: str):
+    def view(actor, request_id: int):
+        session = db_session()
+        request = assistance.close_request(session, actor, _request_for(actor, request_id), action)
+        session.commit()
+        return assistance.request_to_dict(request, actor, current_settings().zone)
+
+    view.__name__ = f"assistance_{action}"
+    return view
+
+
+for _action in ("cancel", "complete"):
+    api.endpoint(
+        "POST",
+        f"/assistance/<int:request_id>/{_action}",
+        access=SIGNED_IN,
+        summary=f"{_action.capitalize()} a roadside request",
+    )(_close(_action))

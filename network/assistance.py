@@ -1,0 +1,321 @@
+"""Roadside assistance: offering a breakdown to nearby open shops, first-accept-wins, widening and escalation.
+
+A request is offered in rounds: round n offers it to the nearest open roadside shops within the n-th radius
+(ASSISTANCE_RADII_KM) that have not had it yet. When nobody accepts within ASSISTANCE_TIMEOUT_SECONDS the
+next round starts; after the last radius the request is escalated to the OEM's list. A round that finds no
+new shop moves on at once. `advance_requests` does this; it runs from `milepost assistance advance` (cron,
+every minute) and, for the requests involved, whenever a request is read or a shop lists its offers, so a
+missing cron job delays nothing that anyone is looking at.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from app.crm.customers import find_customer_for_user, is_own_customer
+from app.crm.identifiers import mask_phone
+from app.crm.models import Customer, Vehicle
+from app.db import utcnow
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.security import Role, User, is_oem, require_member
+from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, OfferStatus, Service, Shop
+from network.search import Filters, ShopIndex, nearest
+from network.settings import NetworkSettings
+
+WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
+
+
+def _offer_round(
+    session: Session, request: AssistanceRequest, index: ShopIndex, settings: NetworkSettings, now: datetime
+) -> int:
+    """Offer the request to the nearest open roadside shops within this round's radius; return how many."""
+    already = set(session.scalars(select(AssistanceOffer.shop_id).where(AssistanceOffer.request_id == request.id)))
+    filters = Filters(service=Service.ROADSIDE, open_at=now)
+    wanted = settings.assistance_offer_shops + len(already)
+    found = nearest(
+        index, request.lat, request.lon, min(wanted, len(index) or 1), filters, settings, max_km=request.radius_km
+    )
+    made = 0
+    for position, distance in found:
+        shop_id = int(index.ids[position])
+        if shop_id in already or made >= settings.assistance_offer_shops:
+            continue
+        session.add(
+            AssistanceOffer(
+                request_id=request.id,
+                shop_id=shop_id,
+                round=request.round,
+                distance_km=round(distance, 2),
+                offered_at=now,
+            )
+        )
+        made += 1
+    session.flush()
+    return made
+
+
+def _start_rounds(
+    session: Session, request: AssistanceRequest, index: ShopIndex, settings: NetworkSettings, now: datetime
+) -> None:
+    """Run rounds from the request's current one until one offers to somebody, or escalate."""
+    radii = settings.assistance_radii_km
+    while True:
+        request.radius_km = radii[request.round]
+        request.round_started_at = now
+        if _offer_round(session, request, index, settings, now):
+            return
+        if request.round + 1 >= len(radii):
+            request.status = AssistanceStatus.ESCALATED
+            request.escalated_at = now
+            return
+        request.round += 1
+
+
+def request_assistance(
+    session: Session,
+    actor: User,
+    vehicle: Vehicle,
+    lat: float,
+    lon: float,
+    description: str,
+    photos: list[str],
+    index: ShopIndex,
+    settings: NetworkSettings,
+) -> AssistanceRequest:
+    """Create a driver's roadside request and offer it to the nearest open roadside shops."""
+    if actor.role != Role.DRIVER:
+        raise Forbidden("only drivers ask for roadside assistance")
+    if not is_own_customer(actor, vehicle.owner):
+        raise Forbidden("you can only ask for help for your own vehicles", field="vin")
+    if not description.strip():
+        raise InvalidInput("describe the problem", field="description")
+    now = utcnow()
+    request = AssistanceRequest(
+        customer=find_customer_for_user(session, actor) or vehicle.owner,
+        vehicle=vehicle,
+        lat=lat,
+        lon=lon,
+        description=description.strip(),
+        photos=photos,
+        radius_km=settings.assistance_radii_km[0],
+        created_at=now,
+        round_started_at=now,
+    )
+    session.add(request)
+    session.flush()
+    _start_rounds(session, request, index, settings, now)
+    session.flush()
+    return request
+
+
+def advance_request(
+    session: Session, request: AssistanceRequest, index: ShopIndex, settings: NetworkSettings, now: datetime
+) -> bool:
+    """Widen or escalate one open request whose round has timed out; tell whether it changed."""
+    if request.status != AssistanceStatus.OPEN:
+        return False
+    if now < request.round_started_at + timedelta(seconds=settings.assistance_timeout_seconds):
+        return False
+    if request.round + 1 >= len(settings.assistance_radii_km):
+        request.status = AssistanceStatus.ESCALATED
+        request.escalated_at = now
+    else:
+        request.round += 1
+        _start_rounds(session, request, index, settings, now)
+    session.flush()
+    return True
+
+
+def advance_requests(session: Session, index: ShopIndex, settings: NetworkSettings, now: datetime | None = None) -> int:
+    """Advance every open request whose round has timed out (the periodic job); return how many changed."""
+    now = now or utcnow()
+    deadline = now - timedelta(seconds=settings.assistance_timeout_seconds)
+    due = session.scalars(
+        select(AssistanceRequest)
+        .where(AssistanceRequest.status == AssistanceStatus.OPEN, AssistanceRequest.round_started_at <= deadline)
+        .order_by(AssistanceRequest.id)
+    ).all()
+    return sum(advance_request(session, request, index, settings, now) for request in due)
+
+
+def eta_minutes(distance_km: float, settings: NetworkSettings) -> int:
+    """Return the estimated minutes until a shop `distance_km` away arrives."""
+    return settings.assistance_preparation_minutes + math.ceil(distance_km / settings.assistance_speed_kmh * 60)
+
+
+def accept_request(
+    session: Session, actor: User, request: AssistanceRequest, shop: Shop, settings: NetworkSettings
+) -> AssistanceRequest:
+    """Let a shop that was offered the job take it; exactly one shop ever succeeds, the others get 409."""
+    require_member(actor, shop.organization_id, Role.SHOP_STAFF)
+    offer = session.scalar(
+        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
+    )
+    if offer is None:
+        raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
+    now = utcnow()
+    eta = eta_minutes(offer.distance_km, settings)
+    # One conditional UPDATE decides the race: only the first shop finds the request still waiting.
+    result = session.execute(
+        update(AssistanceRequest)
+        .where(
+            AssistanceRequest.id == request.id,
+            AssistanceRequest.status.in_(WAITING),
+            AssistanceRequest.accepted_shop_id.is_(None),
+        )
+        .values(status=AssistanceStatus.ACCEPTED, accepted_shop_id=shop.id, accepted_at=now, eta_minutes=eta)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("another shop has already taken this job, or it was closed", field="status")
+    session.execute(
+        update(AssistanceOffer)
+        .where(AssistanceOffer.request_id == request.id)
+        .values(status=OfferStatus.LOST, responded_at=now)
+        .where(AssistanceOffer.status == OfferStatus.OFFERED, AssistanceOffer.id != offer.id)
+        .execution_options(synchronize_session=False)
+    )
+    offer.status = OfferStatus.ACCEPTED
+    offer.responded_at = now
+    session.flush()
+    session.refresh(request)
+    return request
+
+
+def decline_request(session: Session, actor: User, request: AssistanceRequest, shop: Shop) -> AssistanceOffer:
+    """Record that a shop declines the job it was offered."""
+    require_member(actor, shop.organization_id, Role.SHOP_STAFF)
+    offer = session.scalar(
+        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
+    )
+    if offer is None:
+        raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
+    if offer.status != OfferStatus.OFFERED:
+        raise Conflict(f"the offer is already {offer.status}", field="status")
+    offer.status = OfferStatus.DECLINED
+    offer.responded_at = utcnow()
+    session.flush()
+    return offer
+
+
+def close_request(session: Session, actor: User, request: AssistanceRequest, action: str) -> AssistanceRequest:
+    """Cancel (the driver, while nobody has come) or complete (the assigned shop) a request."""
+    now = utcnow()
+    if action == "cancel":
+        if not is_own_customer(actor, request.customer):
+            raise Forbidden("only the driver who asked may cancel")
+        allowed = (*WAITING, AssistanceStatus.ACCEPTED)
+        target = AssistanceStatus.CANCELLED
+    elif action == "complete":
+        if request.accepted_shop is None:
+            raise Conflict("no shop has taken this job", field="status")
+        require_member(actor, request.accepted_shop.organization_id, Role.SHOP_STAFF)
+        allowed = (AssistanceStatus.ACCEPTED,)
+        target = AssistanceStatus.COMPLETED
+    else:
+        raise InvalidInput(f"unknown action {action!r}", field="action")
+    result = session.execute(
+        update(AssistanceRequest)
+        .where(AssistanceRequest.id == request.id, AssistanceRequest.status.in_(allowed))
+        .values(status=target, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"a {request.status} request cannot be {target}", field="status")
+    session.execute(
+        update(AssistanceOffer)
+        .where(AssistanceOffer.request_id == request.id, AssistanceOffer.status == OfferStatus.OFFERED)
+        .values(status=OfferStatus.WITHDRAWN, responded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(request)
+    return request
+
+
+def get_request_for(session: Session, actor: User, request_id: int) -> AssistanceRequest:
+    """Return a request the actor may see: its driver, the shops it was offered to, or the OEM."""
+    request = session.get(AssistanceRequest, request_id)
+    if request is None:
+        raise NotFound("no such roadside request", field="id")
+    if is_oem(actor) or is_own_customer(actor, request.customer):
+        return request
+    if actor.role == Role.SHOP_STAFF and any(
+        offer.shop.organization_id == actor.organization_id for offer in request.offers
+    ):
+        return request
+    raise NotFound("no such roadside request", field="id")
+
+
+def select_requests_for(actor: User, status: str | None) -> Select:
+    """Return the query for the requests the actor may list: a driver's own, a shop's offers, or all (OEM)."""
+    statement = select(AssistanceRequest).order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc())
+    if status:
+        if status not in AssistanceStatus.__members__.values():
+            raise InvalidInput(f"unknown status {status!r}", field="status")
+        statement = statement.where(AssistanceRequest.status == status)
+    if is_oem(actor):
+        return statement
+    if actor.role == Role.DRIVER:
+        return statement.join(AssistanceRequest.customer).where(Customer.user_id == actor.id)
+    if actor.role == Role.SHOP_STAFF:
+        offered = (
+            select(AssistanceOffer.request_id)
+            .join(AssistanceOffer.shop)
+            .where(Shop.organization_id == actor.organization_id)
+        )
+        return statement.where(AssistanceRequest.id.in_(offered))
+    raise Forbidden("roadside requests are for drivers, shops and the OEM")
+
+
+def request_to_dict(request: AssistanceRequest, actor: User | None, zone) -> dict:
+    """Render a request: the driver sees the assigned shop, its phone and ETA; shops see the offers' status."""
+    shop = request.accepted_shop
+    full_contact = actor is not None and (is_oem(actor) or is_own_customer(actor, request.customer))
+    # The shop that took the job needs the driver's number; shops that were only offered it do not.
+    assigned_to_actor = shop is not None and actor is not None and actor.organization_id == shop.organization_id
+    body = {
+        "id": request.id,
+        "status": request.status,
+        "lat": request.lat,
+        "lon": request.lon,
+        "description": request.description,
+        "photos": list(request.photos),
+        "vin": request.vehicle.vin,
+        "plate": request.vehicle.plate,
+        "driver": request.customer.name,
+        "driver_phone": request.customer.phone
+        if full_contact or assigned_to_actor
+        else mask_phone(request.customer.phone),
+        "round": request.round,
+        "radius_km": request.radius_km,
+        "created_at": request.created_at.astimezone(zone).isoformat(),
+        "escalated_at": request.escalated_at.astimezone(zone).isoformat() if request.escalated_at else None,
+        "accepted_at": request.accepted_at.astimezone(zone).isoformat() if request.accepted_at else None,
+        "eta_minutes": request.eta_minutes,
+        "assigned_shop": (
+            {"code": shop.code, "name": shop.name, "phone": shop.phone, "lat": shop.lat, "lon": shop.lon}
+            if shop
+            else None
+        ),
+        "offers": [
+            {
+                "shop": offer.shop.code,
+                "shop_name": offer.shop.name,
+                "distance_km": offer.distance_km,
+                "round": offer.round,
+                "status": offer.status,
+            }
+            for offer in request.offers
+            if actor is not None
+            and (
+                is_oem(actor)
+                or is_own_customer(actor, request.customer)
+                or offer.shop.organization_id == actor.organization_id
+            )
+        ],
+    }
+    return body

@@ -1,0 +1,263 @@
+"""Bookings: the slot grid with remaining bays, booking one bay without ever overselling, and transitions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, and_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.crm.customers import find_customer_for_user, is_own_customer
+from app.crm.models import Vehicle
+from app.db import is_postgresql, utcnow
+from app.errors import Conflict, Forbidden, InvalidInput
+from app.security import Role, User, is_oem, require_member
+from network.hours import is_slot_start, slot_starts
+from network.models import Booking, BookingSlot, BookingStatus, Shop, ShopStatus
+from network.settings import NetworkSettings
+
+ACTIVE_STATES = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+# transition name -> (states it may start from, state it ends in, who may do it, whether it frees the bay)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, bool]] = {
+    "confirm": ((BookingStatus.REQUESTED,), BookingStatus.CONFIRMED, "shop", False),
+    "reject": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.REJECTED, "shop", True),
+    "check-in": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.CHECKED_IN, "shop", False),
+    "complete": ((BookingStatus.CHECKED_IN,), BookingStatus.COMPLETED, "shop", False),
+    "no-show": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.NO_SHOW, "shop", False),
+    "cancel": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.CANCELLED, "driver", True),
+}
+TIMESTAMP_OF = {
+    BookingStatus.CONFIRMED: "confirmed_at",
+    BookingStatus.CHECKED_IN: "checked_in_at",
+    BookingStatus.COMPLETED: "completed_at",
+}
+
+
+def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSettings) -> list[dict]:
+    """Return the day's slots (local date) with the bays left and whether each can still be booked."""
+    starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, day, settings.zone)
+    if not starts:
+        return []
+    taken = dict(
+        session.execute(
+            select(BookingSlot.start, BookingSlot.booked).where(
+                BookingSlot.shop_id == shop.id, BookingSlot.start >= starts[0], BookingSlot.start <= starts[-1]
+            )
+        ).all()
+    )
+    now = utcnow()
+    earliest = now + timedelta(minutes=settings.min_notice_minutes)
+    latest = now + timedelta(days=settings.window_days)
+    slots = []
+    for start in starts:
+        left = max(shop.bays - taken.get(start, 0), 0)
+        slots.append(
+            {
+                "start": start.isoformat(),
+                "end": (start + timedelta(minutes=shop.slot_minutes)).isoformat(),
+                "bays_left": left,
+                "bookable": left > 0 and earliest <= start <= latest and shop.status == ShopStatus.ACTIVE,
+            }
+        )
+    return slots
+
+
+def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, settings: NetworkSettings) -> None:
+    """Raise, naming the field, unless `start` is a future slot of an active shop that offers `service`."""
+    if shop.status != ShopStatus.ACTIVE:
+        raise Conflict(f"shop {shop.code} is not taking bookings", field="shop")
+    if service not in shop.services:
+        raise InvalidInput(f"shop {shop.code} does not offer {service!r}", field="service")
+    if start.tzinfo is None:
+        raise InvalidInput("start needs a UTC offset, e.g. 2026-05-01T09:00:00+08:00", field="start")
+    if start <= now:
+        raise InvalidInput("start is in the past", field="start")
+    if start < now + timedelta(minutes=settings.min_notice_minutes):
+        raise InvalidInput(f"book at least {settings.min_notice_minutes} minutes ahead", field="start")
+    if start > now + timedelta(days=settings.window_days):
+        raise InvalidInput(f"book at most {settings.window_days} days ahead", field="start")
+    if not is_slot_start(shop.opening_hours, shop.open_24h, shop.slot_minutes, start, settings.zone):
+        local = start.astimezone(settings.zone)
+        day_starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, local.date(), settings.zone)
+        within = any(first <= local < first + timedelta(minutes=shop.slot_minutes) for first in day_starts)
+        if within:
+            raise InvalidInput(f"start must be aligned to the shop's {shop.slot_minutes}-minute slots", field="start")
+        raise InvalidInput("the shop is closed at that time", field="start")
+
+
+def take_bay(session: Session, shop: Shop, start: datetime) -> bool:
+    """Take one bay of the slot with one conditional UPDATE; tell whether one was free.
+
+    The slot row is created on first use (ON CONFLICT DO NOTHING, so concurrent first bookings do not fail).
+    The UPDATE's WHERE re-checks `booked < bays` after any competing writer commits: PostgreSQL re-evaluates
+    it on the new row version under READ COMMITTED, and SQLite runs writers one at a time (BEGIN IMMEDIATE).
+    """
+    dialect_insert = postgresql_insert if is_postgresql(session) else sqlite_insert
+    session.execute(dialect_insert(BookingSlot).values(shop_id=shop.id, start=start, booked=0).on_conflict_do_nothing())
+    result = session.execute(
+        update(BookingSlot)
+        .where(BookingSlot.shop_id == shop.id, BookingSlot.start == start, BookingSlot.booked < shop.bays)
+        .values(booked=BookingSlot.booked + 1)
+    )
+    return result.rowcount == 1
+
+
+def release_bay(session: Session, shop_id: int, start: datetime) -> None:
+    """Give a bay of the slot back."""
+    session.execute(
+        update(BookingSlot)
+        .where(BookingSlot.shop_id == shop_id, BookingSlot.start == start, BookingSlot.booked > 0)
+        .values(booked=BookingSlot.booked - 1)
+    )
+
+
+def book_slot(
+    session: Session,
+    actor: User,
+    shop: Shop,
+    vehicle: Vehicle,
+    service: str,
+    start: datetime,
+    settings: NetworkSettings,
+    note: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Book one bay at a shop for the slot starting at `start`, for the actor's own vehicle.
+
+    `now` is the moment the rules are judged at (default: the present; the demo back-dates history).
+    """
+    if actor.role != Role.DRIVER:
+        raise Forbidden("only drivers book slots")
+    if not is_own_customer(actor, vehicle.owner):
+        raise Forbidden("you can only book for your own vehicles", field="vin")
+    now = now or utcnow()
+    check_bookable(shop, service, start, now, settings)
+    clash = session.scalar(
+        select(Booking.id).where(
+            Booking.vehicle_id == vehicle.id,
+            Booking.status.in_(ACTIVE_STATES),
+            Booking.start < start + timedelta(minutes=shop.slot_minutes),
+            Booking.end > start,
+        )
+    )
+    if clash:
+        raise Conflict(f"this vehicle already has booking {clash} at that time", field="start")
+    if not take_bay(session, shop, start):
+        raise Conflict("this slot is full; choose another", field="start")
+    booking = Booking(
+        shop=shop,
+        customer=find_customer_for_user(session, actor) or vehicle.owner,
+        vehicle=vehicle,
+        booked_by_id=actor.id,
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=shop.slot_minutes),
+        note=note,
+        created_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def may_see_booking(actor: User, booking: Booking) -> bool:
+    """Drivers see their own bookings, shop staff their shop's, the OEM all."""
+    if is_oem(actor):
+        return True
+    if actor.role == Role.DRIVER:
+        return is_own_customer(actor, booking.customer)
+    return actor.role == Role.SHOP_STAFF and actor.organization_id == booking.shop.organization_id
+
+
+def transition_booking(
+    session: Session,
+    actor: User,
+    booking: Booking,
+    action: str,
+    settings: NetworkSettings,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Booking:
+    """Move a booking along one allowed transition, atomically (a second, concurrent one gets 409)."""
+    if action not in TRANSITIONS:
+        raise InvalidInput(f"unknown action {action!r}", field="action")
+    sources, target, who, frees_bay = TRANSITIONS[action]
+    now = now or utcnow()
+    if who == "shop":
+        require_member(actor, booking.shop.organization_id, Role.SHOP_STAFF)
+    elif not is_own_customer(actor, booking.customer):
+        raise Forbidden("only the driver who booked may cancel")
+    if booking.status not in sources:
+        raise Conflict(f"a {booking.status} booking cannot be {target}", field="status", status=booking.status)
+    if action == "cancel" and now > booking.start - timedelta(minutes=settings.cancel_cutoff_minutes):
+        raise Conflict(
+            f"bookings can be cancelled until {settings.cancel_cutoff_minutes} minutes before the start", field="start"
+        )
+    if action == "no-show" and now < booking.start:
+        raise Conflict("a no-show can be recorded only after the start", field="start")
+    values: dict = {"status": target}
+    if target in TIMESTAMP_OF:
+        values[TIMESTAMP_OF[target]] = now
+    else:
+        values["closed_at"] = now
+        values["reason"] = reason[:500]
+    # The status in the WHERE makes the transition atomic: of two racing requests only one matches.
+    result = session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == booking.status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("the booking changed meanwhile; reload it", field="status")
+    if frees_bay:
+        release_bay(session, booking.shop_id, booking.start)
+    session.refresh(booking)
+    return booking
+
+
+def select_bookings_for(actor: User, shop: Shop | None = None, day_start: datetime | None = None) -> Select:
+    """Return the query for the bookings the actor may list, soonest first (a shop's, a driver's or all)."""
+    statement = select(Booking).order_by(Booking.start, Booking.id)
+    if shop is not None:
+        require_member(actor, shop.organization_id, Role.SHOP_STAFF)
+        statement = statement.where(Booking.shop_id == shop.id)
+    elif actor.role == Role.DRIVER:
+        from app.crm.models import Customer
+
+        statement = statement.join(Booking.customer).where(Customer.user_id == actor.id)
+    elif not is_oem(actor):
+        raise Forbidden("name the shop whose bookings to list", field="shop")
+    if day_start is not None:
+        statement = statement.where(and_(Booking.start >= day_start, Booking.start < day_start + timedelta(days=1)))
+    return statement
+
+
+def booking_to_dict(booking: Booking, zone) -> dict:
+    """Render a booking; times in the shop's zone with their offset."""
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(zone).isoformat() if moment else None
+
+    return {
+        "id": booking.id,
+        "shop": booking.shop.code,
+        "shop_name": booking.shop.name,
+        "vin": booking.vehicle.vin,
+        "plate": booking.vehicle.plate,
+        "customer": booking.customer.name,
+        "service": booking.service,
+        "start": local(booking.start),
+        "end": local(booking.end),
+        "status": booking.status,
+        "note": booking.note,
+        "reason": booking.reason,
+        "created_at": local(booking.created_at),
+        "confirmed_at": local(booking.confirmed_at),
+        "checked_in_at": local(booking.checked_in_at),
+        "completed_at": local(booking.completed_at),
+        "closed_at": local(booking.closed_at),
+        "reviewable": booking.status == BookingStatus.COMPLETED,
+    }

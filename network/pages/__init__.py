@@ -1,0 +1,39 @@
+"""Network pages: find a shop, shops ahead, shop detail and booking, my bookings, shop console, OEM coverage."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from app.security import Role, User, require_role
+from app.web.context import current_actor
+from app.web.navigation import NavLink
+
+pages = Blueprint(
+    "network",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static",
+    static_url_path="/network/static",
+)
+
+# Top-bar links this domain adds: NavLink(endpoint, label, roles).
+NAVIGATION: list[NavLink] = [
+    NavLink("network.find_shops", "Find a shop"),
+    NavLink("network.ahead", "Shops ahead"),
+    NavLink("network.my_bookings", "My bookings", (Role.DRIVER,)),
+    NavLink("network.console", "Shop console", (Role.SHOP_STAFF,)),
+    NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
+]
+
+
+def page_actor(*roles: str) -> User | Response:
+    """Return the signed-in actor with one of `roles`, or a redirect to the sign-in page (403 for other roles)."""
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return require_role(actor, *roles)
+
+
+# The views register themselves on `pages` when imported.
+from network.pages import console, coverage, driver  # noqa: E402, F401

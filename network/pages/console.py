@@ -1,0 +1,84 @@
+"""The shop console: today's and coming bookings with their next steps, and roadside jobs offered to the shop."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.db import utcnow
+from app.errors import Forbidden
+from app.security import Role, require_role
+from app.web.context import current_actor, db_session
+from app.web.csrf import check_csrf
+from network import assistance, booking
+from network.models import AssistanceStatus, Booking
+from network.pages import page_actor, pages
+from network.shops import find_shop_of_organization, get_shop
+from network.web import current_settings, shop_index
+
+NEXT_STEPS = {
+    "requested": ("confirm", "reject"),
+    "confirmed": ("check-in", "no-show", "reject"),
+    "checked_in": ("complete",),
+}
+
+
+def _console_shop(actor):
+    if request.args.get("shop") and actor.role == Role.OEM_ADMIN:
+        return get_shop(db_session(), request.args["shop"], field="shop")
+    shop = find_shop_of_organization(db_session(), actor.organization_id)
+    if shop is None:
+        raise Forbidden("your account does not belong to a shop")
+    return shop
+
+
+@pages.route("/console")
+def console():
+    """Show the shop's bookings for today and the next days, and its roadside offers."""
+    actor = page_actor(Role.SHOP_STAFF, Role.OEM_ADMIN)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    settings = current_settings()
+    shop = _console_shop(actor)
+    today = datetime.combine(utcnow().astimezone(settings.zone).date(), time(0), tzinfo=settings.zone)
+    statement = booking.select_bookings_for(actor, shop).where(
+        Booking.start >= today, Booking.start < today + timedelta(days=7)
+    )
+    items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
+    assistance.advance_requests(session, shop_index(session), settings)
+    session.commit()
+    requests = [
+        assistance.request_to_dict(item, actor, settings.zone)
+        for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))
+    ]
+    return render_template(
+        "network/console.html",
+        shop=shop,
+        today=today.date(),
+        items=items,
+        next_steps=NEXT_STEPS,
+        requests=requests,
+        waiting=(AssistanceStatus.OPEN, AssistanceStatus.ESCALATED),
+    )
+
+
+@pages.route("/console/assistance/<int:request_id>/<action>", methods=["POST"])
+def console_assistance(request_id: int, action: str):
+    """Accept, decline or complete a roadside job from the console."""
+    check_csrf()
+    actor = require_role(current_actor(), Role.SHOP_STAFF)
+    session = db_session()
+    settings = current_settings()
+    shop = _console_shop(actor)
+    job = assistance.get_request_for(session, actor, request_id)
+    if action == "accept":
+        assistance.accept_request(session, actor, job, shop, settings)
+    elif action == "decline":
+        assistance.decline_request(session, actor, job, shop)
+    else:
+        assistance.close_request(session, actor, job, "complete")
+    session.commit()
+    return redirect(url_for("network.console"))

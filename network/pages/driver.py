@@ -1,0 +1,208 @@
+"""Driver pages: find a shop near me, shops ahead, a shop with its slots and booking form, my bookings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.crm.customers import find_customer_for_user
+from app.crm.models import Vehicle
+from app.crm.vehicles import get_vehicle_for
+from app.db import utcnow
+from app.errors import InvalidInput, MilepostError, NotFound
+from app.geo import parse_position
+from app.security import Role, require_role
+from app.web.context import current_actor, db_session, settings
+from app.web.csrf import check_csrf
+from network import assistance, booking
+from network.hours import is_open_at
+from network.models import Booking, Service
+from network.pages import page_actor, pages
+from network.places import find_place
+from network.search import Filters
+from network.shops import get_shop, shop_to_dict
+from network.web import current_settings, nearest_shops, shop_index, shops_ahead
+
+
+def _filters() -> Filters:
+    service = request.args.get("service") or None
+    if service is not None and service not in Service.__members__.values():
+        raise InvalidInput(f"unknown service {service!r}", field="service")
+    return Filters(
+        service=service,
+        open_at=utcnow() if request.args.get("open_now") else None,
+        certified=bool(request.args.get("certified")),
+    )
+
+
+def map_config(**extra: object) -> dict:
+    """Return what the map script needs: tile URL (may be empty: routes only) and the highways endpoint."""
+    return {"tiles": settings()["MAP_TILE_URL"], "routes": url_for("network_api.highways"), **extra}
+
+
+def _markers(items: list[dict]) -> list[dict]:
+    return [
+        {
+            "lat": item["lat"],
+            "lon": item["lon"],
+            "label": item["name"],
+            "href": url_for("network.shop_page", code=item["code"]),
+        }
+        for item in items
+    ]
+
+
+@pages.route("/shops")
+def find_shops():
+    """Find the nearest shops to the browser's position or a typed place."""
+    items, error, where = [], None, None
+    try:
+        if request.args.get("place"):
+            position, where = find_place(request.args["place"])
+        elif request.args.get("lat") or request.args.get("lon"):
+            position = parse_position(request.args.get("lat"), request.args.get("lon"))
+            where = f"{position.lat:.4f}, {position.lon:.4f}"
+        else:
+            position = None
+        if position is not None:
+            items = nearest_shops(db_session(), position, 10, _filters())
+    except InvalidInput as problem:
+        error = problem
+    markers = _markers(items)
+    return render_template(
+        "network/find.html",
+        items=items,
+        error=error,
+        where=where,
+        services=list(Service),
+        map=map_config(markers=markers),
+    )
+
+
+@pages.route("/shops/ahead")
+def ahead():
+    """List the shops ahead on the driver's route, in the driving direction."""
+    result, error = None, None
+    if request.args.get("lat") or request.args.get("lon"):
+        try:
+            position = parse_position(request.args.get("lat"), request.args.get("lon"))
+            heading = request.args.get("heading") or None
+            within = request.args.get("within_km") or "150"
+            try:
+                heading_value = float(heading) % 360 if heading is not None else None
+            except ValueError:
+                raise InvalidInput("heading is degrees from north", field="heading") from None
+            try:
+                within_km = float(within)
+            except ValueError:
+                raise InvalidInput("within_km is a number of km", field="within_km") from None
+            result = shops_ahead(
+                db_session(),
+                position,
+                heading_value,
+                request.args.get("highway") or None,
+                request.args.get("direction") or None,
+                within_km,
+                _filters(),
+            )
+        except InvalidInput as problem:
+            error = problem
+    markers = _markers(result["items"]) if result else []
+    return render_template(
+        "network/ahead.html", result=result, error=error, services=list(Service), map=map_config(markers=markers)
+    )
+
+
+def _driver_vehicles(actor) -> list[Vehicle]:
+    if actor is None or actor.role != Role.DRIVER:
+        return []
+    customer = find_customer_for_user(db_session(), actor)
+    if customer is None:
+        return []
+    return list(db_session().scalars(select(Vehicle).where(Vehicle.owner_id == customer.id).order_by(Vehicle.vin)))
+
+
+@pages.route("/shops/<code>", methods=["GET", "POST"])
+def shop_page(code: str):
+    """Show a shop: services, hours, rating, its slots for a day, and the booking form."""
+    session = db_session()
+    network_settings = current_settings()
+    shop = get_shop(session, code, field="code")
+    actor = current_actor()
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        try:
+            actor = require_role(actor, Role.DRIVER)
+            vehicle = get_vehicle_for(session, actor, request.form.get("vin", ""))
+            try:
+                start = datetime.fromisoformat(request.form.get("start", ""))
+            except ValueError:
+                raise InvalidInput("choose a slot", field="start") from None
+            booking.book_slot(session, actor, shop, vehicle, request.form.get("service", ""), start, network_settings)
+            session.commit()
+            return redirect(url_for("network.my_bookings", booked=1))
+        except MilepostError as problem:
+            session.rollback()
+            error = problem
+    try:
+        day = (
+            date.fromisoformat(request.args["date"])
+            if request.args.get("date")
+            else utcnow().astimezone(network_settings.zone).date()
+        )
+    except ValueError:
+        day = utcnow().astimezone(network_settings.zone).date()
+    slots = booking.list_slots(session, shop, day, network_settings)
+    details = shop_to_dict(shop)
+    return render_template(
+        "network/shop.html",
+        shop=details,
+        open_now=is_open_at(shop.opening_hours, shop.open_24h, utcnow(), network_settings.zone),
+        day=day,
+        slots=slots,
+        vehicles=_driver_vehicles(actor),
+        error=error,
+        map=map_config(markers=_markers([details]), zoom=11),
+    ), (400 if error else 200)
+
+
+@pages.route("/bookings/mine")
+def my_bookings():
+    """List the signed-in driver's bookings with a cancel button where cancelling is still allowed."""
+    actor = page_actor(Role.DRIVER)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    settings_ = current_settings()
+    items = [
+        booking.booking_to_dict(item, settings_.zone) for item in session.scalars(booking.select_bookings_for(actor))
+    ]
+    # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
+    assistance.advance_requests(session, shop_index(session), settings_)
+    session.commit()
+    requests = [
+        assistance.request_to_dict(item, actor, settings_.zone)
+        for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
+    ]
+    return render_template(
+        "network/my_bookings.html", items=items, requests=requests, booked=request.args.get("booked")
+    )
+
+
+@pages.route("/bookings/<int:booking_id>/<action>", methods=["POST"])
+def change_booking(booking_id: int, action: str):
+    """Cancel (driver) or move along (shop staff) a booking from a page, then go back."""
+    check_csrf()
+    actor = require_role(current_actor(), Role.DRIVER, Role.SHOP_STAFF, Role.OEM_ADMIN)
+    session = db_session()
+    found = session.get(Booking, booking_id)
+    if found is None or not booking.may_see_booking(actor, found):
+        raise NotFound("no such booking", field="id")
+    booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
+    session.commit()
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home"))

@@ -1,0 +1,382 @@
+"""Certification: KPIs per shop from network and traceability data, evaluation runs, overrides and history.
+
+KPIs over the rolling window (thresholds `window_days`, by booking start, offer time, install time):
+- rating, rating_count: the shop's shrunk overall score and the number of reviews it rests on;
+- completion_rate: completed / (completed + rejected + overdue), where overdue bookings were confirmed or
+  checked in and their slot ended more than a day ago without being completed or marked a driver no-show;
+- rejection_rate: rejected / bookings (driver cancellations excluded);
+- no_show_rate: the shop's no-shows, overdue / (completed + overdue): bookings it accepted and never served;
+- roadside_acceptance_rate: accepted / answered-or-expired offers (offers lost to a faster shop excluded);
+- roadside_response_minutes: mean minutes from offer to acceptance;
+- genuine_part_ratio: genuine parts installed by the shop (traceability installations) per completed
+  repair booking, capped at 1; not judged while no installation at all is recorded in the window (roll-out);
+- counterfeit_incidents: traceability alerts naming the shop's organization that come from its own custody
+  events (selling or installing used, destroyed or replayed parts), and drivers' counterfeit / used-as-new
+  reports about it that the OEM is investigating;
+- flagged_reviews: reviews in the window flagged for shop-organized manipulation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput
+from app.security import Role, User, require_role
+from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
+from reviews.models import CertificationChange, CertificationState, ChangeKind, EvaluationRun, Plaque
+from reviews.plaques import issue_plaque
+from reviews.ratings import compute_network_priors, recent_flag_counts, refresh_all_scores
+from reviews.settings import ReviewSettings, Thresholds
+from reviews.standing import publish_tier
+from reviews.tiers import (
+    CERTIFIED_TIERS,
+    GREEN_TIERS,
+    Kpis,
+    Standing,
+    Tier,
+    apply_proposal,
+    enter_tier,
+    parse_tier,
+    propose_tier,
+)
+from traceability.models import Alert, AlertStatus, Installation
+
+# Services whose completion normally installs parts.
+PART_SERVICES = (Service.MAINTENANCE, Service.REPAIR, Service.ENGINE, Service.ELECTRICAL, Service.TYRES)
+# Traceability alert causes raised by a shop's own custody events: it tried to sell or install a part that was
+# already installed, removed, destroyed, or with a replayed activation code. Hard evidence: each one counts.
+CUSTODY_INCIDENT_CAUSES = (
+    "resale_after_install",
+    "resale_after_removal",
+    "activation_after_install",
+    "activation_of_destroyed",
+    "resale_of_destroyed",
+    "activation_replayed",
+)
+# Drivers' reports naming the shop as seller or installer count once the OEM has taken them up (investigating).
+# Scan alerts (bad tag, clone signals) are not counted: they name whoever scanned, often an honest shop.
+REPORT_INCIDENT_CAUSES = ("reported_counterfeit", "reported_used_as_new")
+OVERDUE_AFTER = timedelta(days=1)
+MIN_OVERRIDE_REASON = 10
+
+
+def _grouped(session: Session, statement) -> dict:
+    return {row[0]: row[1:] if len(row) > 2 else row[1] for row in session.execute(statement).all()}
+
+
+def compute_kpis(
+    session: Session, shops: list[Shop], ratings: dict[int, tuple[float, int]], thresholds: Thresholds, now: datetime
+) -> dict[int, Kpis]:
+    """Return the KPIs of every shop in `shops` with a handful of grouped queries."""
+    since = now - timedelta(days=thresholds.window_days)
+    bookings: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    cutoff = now - OVERDUE_AFTER
+    for shop_id, status, count, ended in session.execute(
+        select(Booking.shop_id, Booking.status, func.count(), func.sum(case((Booking.end < cutoff, 1), else_=0)))
+        .where(Booking.start >= since, Booking.start <= now)
+        .group_by(Booking.shop_id, Booking.status)
+    ):
+        ended = int(ended or 0)
+        if status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN):
+            bookings[shop_id]["overdue"] += ended
+            count -= ended
+        bookings[shop_id][status] += count
+    repairs = _grouped(
+        session,
+        select(Booking.shop_id, func.count())
+        .where(
+            Booking.status == BookingStatus.COMPLETED,
+            Booking.service.in_([str(service) for service in PART_SERVICES]),
+            Booking.start >= since,
+        )
+        .group_by(Booking.shop_id),
+    )
+    offers: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for shop_id, status, answered, count in session.execute(
+        select(AssistanceOffer.shop_id, AssistanceOffer.status, AssistanceOffer.responded_at.is_not(None), func.count())
+        .where(AssistanceOffer.offered_at >= since)
+        .group_by(AssistanceOffer.shop_id, AssistanceOffer.status, AssistanceOffer.responded_at.is_not(None))
+    ):
+        offers[shop_id][status if answered or status != OfferStatus.WITHDRAWN else "expired"] += count
+    response_minutes = {}
+    for shop_id, offered_at, responded_at in session.execute(
+        select(AssistanceOffer.shop_id, AssistanceOffer.offered_at, AssistanceOffer.responded_at).where(
+            AssistanceOffer.offered_at >= since, AssistanceOffer.status == OfferStatus.ACCEPTED
+        )
+    ):
+        if responded_at is not None:
+            response_minutes.setdefault(shop_id, []).append((responded_at - offered_at).total_seconds() / 60)
+    installs = _grouped(
+        session,
+        select(Installation.organization_id, func.count())
+        .where(Installation.installed_at >= since)
+        .group_by(Installation.organization_id),
+    )
+    # Until traceability records installations somewhere in the network there is nothing to judge by.
+    judge_genuine = bool(installs)
+    incidents = _grouped(
+        session,
+        select(Alert.organization_id, func.count())
+        .where(
+            or_(
+                Alert.cause.in_(CUSTODY_INCIDENT_CAUSES),
+                and_(Alert.cause.in_(REPORT_INCIDENT_CAUSES), Alert.status == AlertStatus.INVESTIGATING),
+            ),
+            Alert.last_seen_at >= since,
+        )
+        .group_by(Alert.organization_id),
+    )
+    flagged = recent_flag_counts(session, since)
+    result = {}
+    for shop in shops:
+        counts = bookings.get(shop.id, {})
+        completed, rejected, overdue = (counts.get(key, 0) for key in ("completed", "rejected", "overdue"))
+        total = sum(value for key, value in counts.items() if key != BookingStatus.CANCELLED)
+        shop_offers = offers.get(shop.id, {})
+        judged = sum(shop_offers.get(key, 0) for key in ("accepted", "declined", "expired"))
+        minutes = response_minutes.get(shop.id)
+        repair_count = repairs.get(shop.id, 0)
+        genuine = installs.get(shop.organization_id, 0)
+        rating, rating_count = ratings.get(shop.id, (0.0, 0))
+        result[shop.id] = Kpis(
+            rating=rating,
+            rating_count=rating_count,
+            completion_rate=_ratio(completed, completed + rejected + overdue),
+            rejection_rate=_ratio(rejected, total),
+            no_show_rate=_ratio(overdue, completed + overdue),
+            roadside_acceptance_rate=_ratio(shop_offers.get("accepted", 0), judged),
+            roadside_response_minutes=sum(minutes) / len(minutes) if minutes else None,
+            genuine_part_ratio=min(1.0, genuine / repair_count) if repair_count and judge_genuine else None,
+            counterfeit_incidents=incidents.get(shop.organization_id, 0),
+            flagged_reviews=flagged.get(shop.id, 0),
+            bookings=total,
+            completed_repairs=repair_count,
+            genuine_installs=genuine,
+            roadside_offers=judged,
+        )
+    return result
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def published_tier(tier: Tier) -> str:
+    """Return what network's `Shop.certification_tier` gets: network counts anything but `none` as certified."""
+    return str(tier) if tier in CERTIFIED_TIERS else "none"
+
+
+def get_state(session: Session, shop: Shop) -> CertificationState:
+    """Return the shop's certification state, creating it at tier `none`."""
+    state = session.get(CertificationState, shop.id)
+    if state is None:
+        state = CertificationState(shop_id=shop.id, tier=Tier.NONE, pending_count=0, pending_reason="", kpis={})
+        session.add(state)
+    return state
+
+
+def record_change(
+    session: Session,
+    shop: Shop,
+    state: CertificationState,
+    new: Standing,
+    kind: ChangeKind,
+    reason: str,
+    kpis: dict,
+    now: datetime,
+    ring,
+    actor: User | None = None,
+    run: EvaluationRun | None = None,
+) -> CertificationChange:
+    """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green."""
+    change = CertificationChange(
+        shop_id=shop.id,
+        from_tier=state.tier,
+        to_tier=new.tier,
+        kind=kind,
+        reason=reason[:1000],
+        kpis=kpis,
+        actor_id=actor.id if actor else None,
+        run_id=run.id if run else None,
+        created_at=now,
+    )
+    session.add(change)
+    state.tier = new.tier
+    state.since = now
+    state.pending_tier = None
+    state.pending_count = 0
+    state.pending_reason = ""
+    state.cure_deadline = new.cure_deadline
+    publish_tier(shop, published_tier(new.tier))
+    if new.tier in GREEN_TIERS and ring is not None:
+        has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
+        if has_plaque is None:
+            issue_plaque(session, ring, shop, actor, now)
+    return change
+
+
+def evaluate_certification(
+    session: Session,
+    actor: User | None,
+    thresholds: Thresholds,
+    settings: ReviewSettings,
+    ring,
+    now: datetime,
+    shop_codes: list[str] | None = None,
+) -> EvaluationRun:
+    """Run one evaluation: refresh priors and scores, compute KPIs, step every shop's state machine."""
+    if actor is not None:
+        require_role(actor, Role.OEM_ADMIN)
+    statement = select(Shop).order_by(Shop.id)
+    if shop_codes:
+        statement = statement.where(Shop.code.in_(shop_codes))
+    shops = list(session.scalars(statement))
+    if shop_codes and len(shops) != len(set(shop_codes)):
+        unknown = sorted(set(shop_codes) - {shop.code for shop in shops})
+        raise InvalidInput(f"unknown shop code {unknown[0]}", field="shops")
+    priors = compute_network_priors(session, settings, now)
+    run = EvaluationRun(
+        actor_id=actor.id if actor else None, started_at=now, thresholds=thresholds.to_dict(), priors=priors
+    )
+    session.add(run)
+    session.flush()
+    scores = refresh_all_scores(session, shops, settings, priors, now)
+    ratings = {shop_id: (record.overall, record.review_count) for shop_id, record in scores.items()}
+    all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
+    for shop in shops:
+        state = get_state(session, shop)
+        kpis = all_kpis[shop.id]
+        standing = Standing(
+            Tier(state.tier), parse_optional_tier(state.pending_tier), state.pending_count, state.cure_deadline
+        )
+        proposal = propose_tier(standing.tier, kpis, thresholds, now, state.cure_deadline)
+        outcome = apply_proposal(standing, proposal, thresholds, now)
+        snapshot = kpis.to_dict()
+        state.kpis = snapshot
+        state.evaluated_at = now
+        state.run_id = run.id
+        if outcome.changed:
+            kind = ChangeKind.EVALUATION
+            if outcome.standing.tier == Tier.SUSPENDED:
+                kind = ChangeKind.INTEGRITY
+            elif outcome.standing.tier == Tier.REVOKED:
+                kind = ChangeKind.DEADLINE
+            record_change(session, shop, state, outcome.standing, kind, outcome.reason, snapshot, now, ring, run=run)
+            run.changes += 1
+        else:
+            state.pending_tier = outcome.standing.pending_tier
+            state.pending_count = outcome.standing.pending_count
+            state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
+            run.pending += 1 if outcome.standing.pending_tier else 0
+            publish_tier(shop, published_tier(Tier(state.tier)))
+    run.shops_evaluated = len(shops)
+    session.flush()
+    return run
+
+
+def parse_optional_tier(value: str | None) -> Tier | None:
+    """Return the tier named `value`, or None."""
+    return Tier(value) if value else None
+
+
+def override_tier(
+    session: Session, actor: User, shop: Shop, tier: str, reason: str, thresholds: Thresholds, ring, now: datetime
+) -> CertificationChange:
+    """Set a shop's tier by OEM decision with a written reason (recorded with the current KPI snapshot)."""
+    require_role(actor, Role.OEM_ADMIN)
+    target = parse_tier(tier)
+    reason = (reason or "").strip()
+    if len(reason) < MIN_OVERRIDE_REASON or len(reason) > 1000:
+        raise InvalidInput(f"a written reason of {MIN_OVERRIDE_REASON} to 1000 characters is required", field="reason")
+    state = get_state(session, shop)
+    if state.tier == target:
+        raise Conflict(f"the shop is already {target}", field="tier")
+    change = record_change(
+        session,
+        shop,
+        state,
+        enter_tier(target, now, thresholds.cure_days),
+        ChangeKind.OVERRIDE,
+        reason,
+        dict(state.kpis or {}),
+        now,
+        ring,
+        actor=actor,
+    )
+    session.flush()
+    return change
+
+
+def change_to_dict(change: CertificationChange) -> dict:
+    """Return one history entry."""
+    return {
+        "from": change.from_tier,
+        "to": change.to_tier,
+        "kind": change.kind,
+        "reason": change.reason,
+        "kpis": change.kpis,
+        "actor": change.actor_id,
+        "run": change.run_id,
+        "at": change.created_at.isoformat(),
+    }
+
+
+def certification_summary(session: Session, shop: Shop) -> dict:
+    """Return a shop's tier, its pending change, the last KPI snapshot and the history, newest first."""
+    state = session.get(CertificationState, shop.id)
+    history = session.scalars(
+        select(CertificationChange)
+        .where(CertificationChange.shop_id == shop.id)
+        .order_by(CertificationChange.created_at.desc(), CertificationChange.id.desc())
+    ).all()
+    plaque = session.scalar(select(Plaque).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
+    return {
+        "shop": shop.code,
+        "name": shop.name,
+        "tier": state.tier if state else Tier.NONE,
+        "since": state.since.isoformat() if state else None,
+        "pending": (
+            {"tier": state.pending_tier, "confirmations": state.pending_count, "reason": state.pending_reason}
+            if state and state.pending_tier
+            else None
+        ),
+        "cure_deadline": state.cure_deadline.isoformat() if state and state.cure_deadline else None,
+        "kpis": state.kpis if state else {},
+        "evaluated_at": state.evaluated_at.isoformat() if state and state.evaluated_at else None,
+        "plaque": plaque.number if plaque else None,
+        "history": [change_to_dict(change) for change in history],
+    }
+
+
+def state_to_dict(state: CertificationState) -> dict:
+    """Return one row of the certification board."""
+    return {
+        "shop": state.shop.code,
+        "name": state.shop.name,
+        "province": state.shop.province,
+        "tier": state.tier,
+        "since": state.since.isoformat(),
+        "pending": {"tier": state.pending_tier, "confirmations": state.pending_count, "reason": state.pending_reason}
+        if state.pending_tier
+        else None,
+        "cure_deadline": state.cure_deadline.isoformat() if state.cure_deadline else None,
+        "kpis": state.kpis,
+        "evaluated_at": state.evaluated_at.isoformat() if state.evaluated_at else None,
+    }
+
+
+def run_to_dict(run: EvaluationRun) -> dict:
+    """Return an evaluation run's summary."""
+    return {
+        "run": run.id,
+        "at": run.started_at.isoformat(),
+        "shops_evaluated": run.shops_evaluated,
+        "changes": run.changes,
+        "pending": run.pending,
+        "priors": run.priors,
+        "thresholds": run.thresholds,
+    }

@@ -1,0 +1,152 @@
+"""Plaques: issue and re-issue numbered, signed plaques; check a scanned plaque; draw the printable SVG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+import qrcode
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.geo import great_circle_km
+from app.security import User
+from app.signing import KeyRing
+from network.models import Shop
+from network.shops import find_shop
+from reviews.models import CertificationState, Plaque, ShopScore
+from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
+from reviews.tiers import Tier, plaque_colour
+
+
+def active_plaque(session: Session, shop: Shop) -> Plaque | None:
+    """Return the shop's plaque in force, if any."""
+    return session.scalar(select(Plaque).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
+
+
+def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None, now: datetime) -> Plaque:
+    """Issue the shop's next plaque; the one before it (if any) stops verifying as current."""
+    previous = active_plaque(session, shop)
+    if previous is not None:
+        previous.revoked_at = now
+        previous.revoked_reason = "replaced by a re-issued plaque"
+    number = (session.scalar(select(func.max(Plaque.number)).where(Plaque.shop_id == shop.id)) or 0) + 1
+    plaque = Plaque(
+        shop_id=shop.id,
+        number=number,
+        tag=sign_plaque(ring, shop.code, number),
+        issued_at=now,
+        issued_by_id=actor.id if actor else None,
+    )
+    session.add(plaque)
+    session.flush()
+    return plaque
+
+
+@dataclass(frozen=True)
+class PlaqueCheck:
+    """What a scanned plaque URL says: genuine and current, stale (replaced), or forged; the live standing."""
+
+    status: str
+    colour: str
+    shop: Shop | None
+    tier: str | None
+    rating: float | None
+    rating_count: int
+    plaque_number: int | None
+    distance_km: float | None
+    is_far: bool
+
+    def to_dict(self) -> dict:
+        """Return the check as JSON."""
+        return {
+            "status": self.status,
+            "colour": self.colour,
+            "shop": self.shop.code if self.shop else None,
+            "name": self.shop.name if self.shop else None,
+            "address": self.shop.address if self.shop else None,
+            "tier": self.tier,
+            "rating": round(self.rating, 2) if self.rating is not None else None,
+            "rating_count": self.rating_count,
+            "plaque": self.plaque_number,
+            "distance_km": round(self.distance_km, 1) if self.distance_km is not None else None,
+            "far_from_shop": self.is_far,
+        }
+
+
+def check_plaque(
+    session: Session,
+    ring: KeyRing,
+    shop_code: str,
+    tag: str | None,
+    position: tuple[float, float] | None,
+    near_km: float,
+) -> PlaqueCheck:
+    """Check a scanned plaque: `valid` (current plaque), `stale` (a replaced one), `forged`, or `unknown_shop`."""
+    shop = find_shop(session, shop_code)
+    if shop is None:
+        return PlaqueCheck("unknown_shop", "red", None, None, None, 0, None, None, False)
+    status, number = "forged", None
+    for plaque in session.scalars(select(Plaque).where(Plaque.shop_id == shop.id).order_by(Plaque.number.desc())):
+        if verify_plaque(ring, shop.code, plaque.number, tag or ""):
+            status = "valid" if plaque.revoked_at is None else "stale"
+            number = plaque.number
+            break
+    state = session.get(CertificationState, shop.id)
+    tier = state.tier if state else Tier.NONE
+    score = session.get(ShopScore, shop.id)
+    distance = great_circle_km(position[0], position[1], shop.lat, shop.lon) if position else None
+    colour = plaque_colour(Tier(tier)) if status == "valid" else "red"
+    return PlaqueCheck(
+        status=status,
+        colour=colour,
+        shop=shop,
+        tier=tier,
+        rating=score.overall if score and score.review_count else None,
+        rating_count=score.review_count if score else 0,
+        plaque_number=number,
+        distance_km=distance,
+        is_far=distance is not None and distance > near_km,
+    )
+
+
+def qr_path(data: str) -> tuple[str, int]:
+    """Return an SVG path drawing the QR code of `data` (error correction Q, quiet zone included) and its size."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=4)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    path = "".join(f"M{x},{y}h1v1h-1z" for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark)
+    return path, len(matrix)
+
+
+def plaque_svg(shop: Shop, plaque: Plaque, public_base_url: str, tier: str) -> str:
+    """Return a print-ready SVG plaque (A5 portrait) with the QR code of its URL."""
+    url = plaque_url(public_base_url, shop.code, plaque.tag)
+    path_d, modules = qr_path(url)
+    size = 110
+    scale = size / modules
+    lines = [
+        _text(20, 9, "Milepost 认证服务站", weight="bold"),
+        _text(30, 5, "OEM certified service shop"),
+        _text(44, 7, shop.name),
+        _text(172, 5, f"扫码验证 · Scan to verify · {tier}"),
+        _text(182, 4.5, f"{shop.code} · No. {plaque.number}", family="monospace"),
+        _text(192, 3.2, url, family="monospace"),
+    ]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" viewBox="0 0 148 210">\n'
+        '<rect x="2" y="2" width="144" height="206" rx="6" fill="#fff" stroke="#14532d" stroke-width="2"/>\n'
+        f'<g transform="translate(19 52) scale({scale:.5f})"><path d="{path_d}" fill="#000"/></g>\n'
+        + "\n".join(lines)
+        + "\n</svg>\n"
+    )
+
+
+def _text(y: float, size: float, content: str, family: str = "sans-serif", weight: str = "normal") -> str:
+    return (
+        f'<text x="74" y="{y}" text-anchor="middle" font-family="{family}" font-size="{size}" '
+        f'font-weight="{weight}">{escape(content)}</text>'
+    )

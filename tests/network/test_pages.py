@@ -1,0 +1,139 @@
+"""Network pages in headless chromium: find, ahead, shop detail and booking, my bookings, console, coverage."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.security import Role
+from tests.browser import sign_in
+from tests.factories import PASSWORD, make_driver, make_user, make_vehicle
+from tests.network.factories import load_highways, make_shop
+
+
+@pytest.fixture
+def g4(committed_session):
+    """Routes plus three shops on G4 south of Zhengzhou and one north of it, committed for the live server."""
+    routes = load_highways(committed_session)
+    route = routes.by_code["G4"]
+    zhengzhou = route.locate(34.75, 113.65).km
+    shops = {
+        name: make_shop(committed_session, routes, name=name, lat=lat, lon=lon)
+        for name, (lat, lon) in {
+            "South 20": route.offset_point(zhengzhou + 20, 0.3),
+            "South 60": route.offset_point(zhengzhou + 60, 0.3),
+            "North 30": route.offset_point(zhengzhou - 30, -0.3),
+        }.items()
+    }
+    committed_session.commit()
+    return routes, shops
+
+
+def test_find_page_lists_nearest_shops_for_a_typed_city(page, g4):
+    page.goto("/shops")
+    page.fill("input[name=place]", "郑州")
+
+    with page.expect_navigation():
+        page.click("#find-form button[type=submit]")
+
+    names = page.locator(".shops .shop-name").all_inner_texts()
+    assert names[:3] == ["South 20", "North 30", "South 60"]
+    assert page.locator(".map.leaflet-container").count() == 1
+
+
+def test_find_page_uses_browser_location(open_page, g4):
+    page = open_page(geolocation={"latitude": 34.75, "longitude": 113.65}, permissions=["geolocation"])
+    page.goto("/shops")
+
+    with page.expect_navigation():
+        page.click("[data-locate]")
+
+    assert page.locator(".shops .shop").count() == 3
+
+
+def test_ahead_page_shows_shops_ahead_on_g4_southbound(page, g4):
+    page.goto("/shops/ahead?lat=34.75&lon=113.65&highway=G4&direction=increasing&within_km=100")
+
+    assert page.locator(".shops .shop-name").all_inner_texts() == ["South 20", "South 60"]
+    assert "G4" in page.locator(".ahead-summary").inner_text()
+
+
+def test_ahead_page_reports_bad_input_without_error_page(page, g4):
+    page.goto("/shops/ahead?lat=95&lon=113.65&heading=180")
+
+    assert page.locator(".alert").count() == 1
+
+
+def test_booking_from_shop_page_reaches_my_bookings_and_the_console(open_page, committed_session, g4):
+    _routes, shops = g4
+    shop = shops["South 20"]
+    user, customer = make_driver(committed_session)
+    vehicle = make_vehicle(committed_session, owner=customer, plate="豫A12345")
+    staff = make_user(committed_session, Role.SHOP_STAFF, organization=shop.organization)
+    committed_session.commit()
+    driver_page = open_page()
+    sign_in(driver_page, user.phone, PASSWORD)
+    driver_page.goto(f"/shops/{shop.code}")
+
+    driver_page.locator(".slot input:not([disabled])").first.check()
+    with driver_page.expect_navigation():
+        driver_page.click(".booking-form button[type=submit]")
+
+    assert driver_page.locator(".booking").count() == 1
+    assert driver_page.locator(".booking").get_attribute("data-status") == "requested"
+    staff_page = open_page(locale="en-US")
+    sign_in(staff_page, staff.email, PASSWORD)
+    staff_page.goto("/console")
+    with staff_page.expect_navigation():
+        staff_page.click(".booking button[value=confirm]")
+    assert staff_page.locator(".booking").get_attribute("data-status") == "confirmed"
+    assert vehicle.plate in staff_page.locator(".booking").inner_text()
+
+
+def test_coverage_page_shows_coverage_gaps_and_recommendations(page, committed_session, g4):
+    oem = make_user(committed_session, Role.OEM_ADMIN)
+    committed_session.commit()
+    sign_in(page, oem.email, PASSWORD)
+
+    page.goto("/coverage?radius_km=50")
+
+    assert float(page.locator(".summary .percent").inner_text().rstrip(" %")) > 0
+    assert page.locator("table.gaps tbody tr").count() > 0
+    assert page.locator("table.sites tbody tr").count() == 10
+    assert page.locator(".map.leaflet-container").count() == 1
+
+
+def test_coverage_page_is_for_the_oem(page, committed_session, g4):
+    driver, _customer = make_driver(committed_session)
+    committed_session.commit()
+    sign_in(page, driver.phone, PASSWORD)
+
+    response = page.goto("/coverage")
+
+    assert response.status == 403
+
+
+def test_pages_switch_to_english(page, g4):
+    page.goto("/shops/ahead?lang=en")
+
+    assert page.locator("h1").inner_text() == "Shops ahead on my highway"
+
+
+def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_session, g4):
+    from app.config import DEFAULTS
+    from network.assistance import accept_request, request_assistance
+    from network.search import load_shop_index
+    from network.settings import network_settings
+
+    _routes, shops = g4
+    user, customer = make_driver(committed_session)
+    vehicle = make_vehicle(committed_session, owner=customer)
+    settings = network_settings(DEFAULTS)
+    index = load_shop_index(committed_session)
+    job = request_assistance(committed_session, user, vehicle, 34.6, 113.7, "flat tyre", [], index, settings)
+    accept_request(committed_session, make_user(committed_session, Role.OEM_ADMIN), job, job.offers[0].shop, settings)
+    committed_session.commit()
+    sign_in(page, user.phone, PASSWORD)
+
+    page.goto("/bookings/mine?lang=en")
+
+    assert "Coming:" in page.locator(".roadside .assigned").inner_text()

@@ -1,0 +1,113 @@
+"""Factories for reviews tests: shops, bookings in any state, reviews written through the domain."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Customer
+from app.db import utcnow
+from app.security import Role, User
+from network.models import Booking, BookingStatus, Shop
+from reviews.publishing import Stars, publish_review
+from reviews.settings import ReviewSettings
+from tests.factories import make_driver, make_organization, make_user, make_vehicle
+from traceability.models import Part
+
+_sequence = itertools.count(1)
+
+
+def make_shop(session: Session, **overrides: object) -> Shop:
+    number = next(_sequence)
+    code = str(overrides.pop("code", f"SHOP-R{number:05d}"))
+    organization = make_organization(session, kind="shop", code=code, name=f"Shop {number}")
+    fields = {
+        "organization_id": organization.id,
+        "code": code,
+        "name": f"Shop {number}",
+        "lat": 34.75,
+        "lon": 113.62,
+        "province": "Henan",
+        "city": "Zhengzhou",
+        "phone": f"0371{number:08d}",
+        "services": ["maintenance", "repair", "roadside"],
+        "bays": 2,
+        "slot_minutes": 60,
+        "open_24h": True,
+        "opening_hours": {},
+    }
+    fields.update(overrides)
+    shop = Shop(**fields)
+    session.add(shop)
+    session.flush()
+    return shop
+
+
+def make_shop_staff(session: Session, shop: Shop) -> User:
+    return make_user(session, Role.SHOP_STAFF, organization=shop.organization)
+
+
+def make_booking(
+    session: Session,
+    shop: Shop,
+    customer: Customer | None = None,
+    status: str = BookingStatus.COMPLETED,
+    completed_at: datetime | None = None,
+    service: str = "repair",
+    start: datetime | None = None,
+) -> Booking:
+    if customer is None:
+        _user, customer = make_driver(session)
+    start = start or (completed_at or utcnow()) - timedelta(hours=2)
+    booking = Booking(
+        shop_id=shop.id,
+        customer_id=customer.id,
+        vehicle_id=make_vehicle(session, owner=customer).id,
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=shop.slot_minutes),
+        status=status,
+        completed_at=(completed_at or utcnow() - timedelta(hours=1)) if status == BookingStatus.COMPLETED else None,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def write_review(
+    session: Session,
+    shop: Shop,
+    stars: int = 5,
+    *,
+    driver: tuple[User, Customer] | None = None,
+    now: datetime | None = None,
+    completed_at: datetime | None = None,
+    device: str | None = None,
+    settings: ReviewSettings | None = None,
+    service: str = "repair",
+    **dimensions: int,
+):
+    """Complete a booking at `shop` for a (new) driver and publish their review through the domain."""
+    user, customer = driver or make_driver(session)
+    now = now or utcnow()
+    completed_at = completed_at or now - timedelta(days=1)
+    booking = make_booking(session, shop, customer, completed_at=completed_at, service=service)
+    values = dict.fromkeys(("overall", "quality", "price", "timeliness", "honesty"), stars) | dimensions
+    return publish_review(
+        session, user, booking.id, Stars(**values), "text", settings or ReviewSettings(), now, device_id=device
+    )
+
+
+def install_genuine_parts(session: Session, shop: Shop, count: int) -> None:
+    """Commission `count` parts, stock them at the shop and install them through traceability's services."""
+    from tests.traceability.factories import activation_code, make_batch, record, stock_parts
+
+    batch = make_batch(session, quantity=count)
+    parts = session.scalars(select(Part).where(Part.batch_id == batch.id)).all()
+    staff = stock_parts(session, parts, shop.organization)
+    for part in parts:
+        vehicle = make_vehicle(session)
+        record(session, staff, "install", [part], vin=vehicle.vin, activation_code=activation_code(part))

@@ -1,0 +1,291 @@
+"""Certification over real data: KPIs from bookings, roadside offers, installs and alerts; tiers with evidence."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import utcnow
+from app.security import Role
+from app.signing import KeyRing
+from network.models import AssistanceOffer, AssistanceRequest, BookingStatus, OfferStatus
+from reviews.certification import compute_kpis, evaluate_certification, override_tier
+from reviews.models import CertificationChange, CertificationState, EvaluationRun, Plaque
+from reviews.settings import DEFAULT_THRESHOLDS, ReviewSettings, parse_thresholds
+from reviews.tiers import Tier
+from tests.conftest import TEST_KEYS
+from tests.factories import auth_header, make_driver, make_user, make_vehicle
+from tests.reviews.factories import install_genuine_parts, make_booking, make_shop, write_review
+from traceability.models import Alert
+
+RING = KeyRing.from_spec(TEST_KEYS)
+THRESHOLDS = parse_thresholds(DEFAULT_THRESHOLDS)
+NOW = utcnow()
+
+
+def good_shop(session, reviews: int = 10, stars: int = 5, service: str = "repair"):
+    shop = make_shop(session)
+    for index in range(reviews):
+        write_review(session, shop, stars, now=NOW - timedelta(days=3 * index + 1), service=service)
+    return shop
+
+
+def evaluate(session, now=NOW, shops=None):
+    return evaluate_certification(session, None, THRESHOLDS, ReviewSettings(), RING, now, shops)
+
+
+def tier_of(session, shop) -> str:
+    return session.get(CertificationState, shop.id).tier
+
+
+def test_compute_kpis_counts_bookings_and_roadside(session):
+    shop = make_shop(session)
+    for status in [BookingStatus.COMPLETED] * 3 + [BookingStatus.REJECTED, BookingStatus.CANCELLED]:
+        make_booking(session, shop, status=status, start=NOW - timedelta(days=2))
+    make_booking(session, shop, status=BookingStatus.CONFIRMED, start=NOW - timedelta(days=3))
+    _user, customer = make_driver(session)
+    request = AssistanceRequest(
+        customer_id=customer.id,
+        vehicle_id=make_vehicle(session, owner=customer).id,
+        lat=34.7,
+        lon=113.6,
+        description="flat tyre",
+        radius_km=30,
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        AssistanceOffer(
+            request_id=request.id,
+            shop_id=shop.id,
+            distance_km=5,
+            status=OfferStatus.ACCEPTED,
+            offered_at=NOW - timedelta(hours=5),
+            responded_at=NOW - timedelta(hours=5) + timedelta(minutes=12),
+        )
+    )
+    session.flush()
+    install_genuine_parts(session, shop, 2)
+
+    kpis = compute_kpis(session, [shop], {shop.id: (4.2, 9)}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.completion_rate == pytest.approx(3 / 5)
+    assert kpis.rejection_rate == pytest.approx(1 / 5)
+    assert kpis.no_show_rate == pytest.approx(1 / 4)
+    assert kpis.roadside_acceptance_rate == 1.0
+    assert kpis.roadside_response_minutes == pytest.approx(12)
+    assert kpis.genuine_part_ratio == pytest.approx(2 / 3)
+
+
+def test_compute_kpis_genuine_ratio_not_judged_before_any_install(session):
+    shop = make_shop(session)
+    make_booking(session, shop, start=NOW - timedelta(days=2))
+
+    kpis = compute_kpis(session, [shop], {}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.genuine_part_ratio is None
+
+
+def test_evaluate_promotes_one_step_after_two_evaluations(session):
+    shop = good_shop(session)
+
+    evaluate(session)
+    first = tier_of(session, shop)
+    evaluate(session, NOW + timedelta(minutes=1))
+    second = tier_of(session, shop)
+
+    assert (first, second) == (Tier.NONE, Tier.CANDIDATE)
+    assert shop.certification_tier == "none"
+
+
+def test_evaluate_counterfeit_incident_suspends_at_once(session):
+    shop = good_shop(session)
+    state = CertificationState(shop_id=shop.id, tier=Tier.GOLD, kpis={})
+    session.add(state)
+    session.add(
+        Alert(dedupe_key=f"x-{shop.id}", cause="resale_after_install", organization_id=shop.organization_id, details={})
+    )
+    session.flush()
+
+    evaluate(session)
+
+    change = session.scalar(select(CertificationChange).where(CertificationChange.shop_id == shop.id))
+    assert tier_of(session, shop) == Tier.SUSPENDED
+    assert shop.certification_tier == "none"
+    assert change.kind == "integrity"
+    assert change.kpis["counterfeit_incidents"] == 1
+
+
+@pytest.mark.parametrize(
+    ("cause", "status", "counted"),
+    [
+        ("activation_replayed", "open", 1),
+        ("reported_counterfeit", "open", 0),
+        ("reported_counterfeit", "investigating", 1),
+        ("bad_tag", "investigating", 0),
+    ],
+)
+def test_compute_kpis_counterfeit_incidents_by_cause(session, cause, status, counted):
+    shop = make_shop(session)
+    session.add(Alert(dedupe_key=f"k-{shop.id}", cause=cause, status=status, organization_id=shop.organization_id))
+    session.flush()
+
+    kpis = compute_kpis(session, [shop], {}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.counterfeit_incidents == counted
+
+
+def test_evaluate_fake_reviews_suspend_at_once(session):
+    shop = good_shop(session)
+    session.add(CertificationState(shop_id=shop.id, tier=Tier.CERTIFIED, kpis={}))
+    for index in range(3):
+        write_review(session, shop, 5, now=NOW - timedelta(hours=index), device="farm")
+
+    evaluate(session)
+
+    assert tier_of(session, shop) == Tier.SUSPENDED
+
+
+def test_evaluate_without_genuine_parts_stays_candidate(session):
+    shop = good_shop(session)
+    install_genuine_parts(session, make_shop(session), 1)
+    session.add(CertificationState(shop_id=shop.id, tier=Tier.CANDIDATE, kpis={}))
+    session.flush()
+
+    evaluate(session)
+    evaluate(session, NOW + timedelta(minutes=1))
+
+    assert tier_of(session, shop) == Tier.CANDIDATE
+    assert session.get(CertificationState, shop.id).kpis["genuine_part_ratio"] == 0.0
+
+
+def test_evaluate_certifying_issues_a_plaque(session):
+    shop = good_shop(session, service="towing")
+    session.add(CertificationState(shop_id=shop.id, tier=Tier.CANDIDATE, kpis={}))
+    session.flush()
+
+    evaluate(session)
+    evaluate(session, NOW + timedelta(minutes=1))
+
+    assert tier_of(session, shop) == Tier.CERTIFIED
+    assert shop.certification_tier == "certified"
+    assert shop.organization.certification_tier == "certified"
+    assert session.scalar(select(func.count()).where(Plaque.shop_id == shop.id)) == 1
+
+
+def test_evaluate_probation_revoked_after_deadline(session):
+    shop = good_shop(session, reviews=2, stars=2)
+    session.add(
+        CertificationState(shop_id=shop.id, tier=Tier.PROBATION, cure_deadline=NOW - timedelta(days=1), kpis={})
+    )
+    session.flush()
+
+    evaluate(session)
+
+    assert tier_of(session, shop) == Tier.REVOKED
+
+
+def test_evaluate_records_run_with_thresholds_and_priors(session):
+    good_shop(session, reviews=2)
+
+    run = evaluate(session)
+
+    assert session.get(EvaluationRun, run.id).thresholds == THRESHOLDS.to_dict()
+    assert set(run.priors) == {"overall", "quality", "price", "timeliness", "honesty"}
+
+
+def test_override_records_reason_and_snapshot(session):
+    shop = good_shop(session, reviews=2)
+    evaluate(session)
+    oem = make_user(session, Role.OEM_ADMIN)
+
+    change = override_tier(session, oem, shop, "gold", "pilot programme shop, audited on site", THRESHOLDS, RING, NOW)
+
+    assert (change.kind, change.actor_id, change.to_tier) == ("override", oem.id, "gold")
+    assert change.kpis["rating_count"] == 2
+    assert shop.certification_tier == "gold"
+
+
+def test_override_without_reason_is_rejected(session):
+    shop = good_shop(session, reviews=1)
+
+    with pytest.raises(Exception) as caught:
+        override_tier(session, make_user(session, Role.OEM_ADMIN), shop, "gold", "ok", THRESHOLDS, RING, NOW)
+
+    assert caught.value.field == "reason"
+
+
+def test_evaluate_api_runs(client, session):
+    shop = good_shop(session, reviews=3)
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    response = client.post("/api/v1/certification/evaluate", json={}, headers=oem)
+
+    assert response.status_code == 200
+    assert response.json["shops_evaluated"] >= 1
+    assert client.get(f"/api/v1/shops/{shop.code}/certification").json["kpis"]["rating_count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda t: t.update(confirmations=0), "thresholds.confirmations"),
+        (lambda t: t["levels"]["gold"].update(min_rating=9), "thresholds.levels.gold.min_rating"),
+        (lambda t: t["levels"].pop("certified"), "thresholds.levels.certified"),
+    ],
+)
+def test_evaluate_api_broken_thresholds_is_400_and_writes_nothing(client, session, mutate, field):
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+    thresholds = copy.deepcopy(DEFAULT_THRESHOLDS)
+    mutate(thresholds)
+
+    response = client.post("/api/v1/certification/evaluate", json={"thresholds": thresholds}, headers=oem)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+    assert session.scalar(select(func.count()).select_from(EvaluationRun)) == 0
+
+
+def test_evaluate_api_broken_configured_thresholds_is_400(client, app, session):
+    app.config["CERTIFICATION_THRESHOLDS"] = '{"window_days": 90'
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    response = client.post("/api/v1/certification/evaluate", json={}, headers=oem)
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "CERTIFICATION_THRESHOLDS"
+
+
+def test_evaluate_api_by_driver_is_forbidden(client, session):
+    user, _customer = make_driver(session)
+
+    response = client.post("/api/v1/certification/evaluate", json={}, headers=auth_header(session, user))
+
+    assert response.status_code == 403
+
+
+def test_override_api_unknown_tier_names_field(client, session):
+    shop = make_shop(session)
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    response = client.post(
+        f"/api/v1/shops/{shop.code}/certification/override",
+        json={"tier": "platinum", "reason": "because I say so"},
+        headers=oem,
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "tier"
+
+
+def test_board_api_lists_pending(client, session):
+    good_shop(session)
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+    client.post("/api/v1/certification/evaluate", json={}, headers=oem)
+
+    response = client.get("/api/v1/certification?pending=true", headers=oem)
+
+    assert response.json["items"][0]["pending"]["tier"] == "candidate"

@@ -1,0 +1,40 @@
+"""The reviews demo seed: realistic reviews, every planted pattern flagged, every tier on the board."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import func, select
+
+from app.security import Role
+from reviews import demo
+from reviews.models import CertificationState, Review, ReviewFlag
+from tests.factories import make_customer, make_organization, make_user, make_vehicle
+from tests.reviews.factories import make_shop
+
+
+def test_seed_plants_manipulation_and_shows_tiers(app, session):
+    rng = random.Random(7)
+    shops = [make_shop(session) for _ in range(40)]
+    make_user(session, Role.OEM_ADMIN)
+    fleet = make_organization(session, kind="fleet")
+    for index in range(60):
+        make_vehicle(session, owner=make_customer(session, fleet_id=fleet.id if index % 5 == 0 else None))
+
+    with app.app_context():
+        notes = demo.seed(session, rng, "small", lambda items, _label: items)
+
+    reasons = set(session.scalars(select(ReviewFlag.reason).distinct()))
+    tiers = set(session.scalars(select(CertificationState.tier).distinct()))
+    assert "planted manipulation at" in notes[0]
+    assert session.scalar(select(func.count()).select_from(Review)) > 200
+    assert reasons == {"account_cluster", "bulk_instant", "affiliated", "pair_cap", "bay_burst"}
+    assert {"gold", "certified", "watch", "suspended", "revoked"} <= tiers
+    assert len(shops) == 40
+
+
+def test_seed_without_shops_is_skipped(app, session):
+    with app.app_context():
+        notes = demo.seed(session, random.Random(1), "small", lambda items, _label: items)
+
+    assert "skipped" in notes[0]

@@ -1,0 +1,135 @@
+"""Reviews pages over the test client: translated, role-checked, and the review form's errors name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from sqlalchemy import func, select
+
+from app.security import Role
+from reviews.models import Review, ReviewReply
+from tests.factories import make_driver, make_user
+from tests.reviews.factories import make_booking, make_shop, make_shop_staff, write_review
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sign_in(client, user) -> str:
+    client.get("/login")
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = user.id
+        cookie["csrf"] = "test-csrf"
+    return "test-csrf"
+
+
+def test_catalogue_translates_every_reviews_string():
+    with (ROOT / "reviews/translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:
+        translated = {message.id for message in read_po(handle) if message.id and message.string}
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    found = {
+        message if isinstance(message, str) else message[0]
+        for _file, _line, message, _comments, _context in extract_from_dir(ROOT / "reviews", method_map)
+    }
+
+    assert found - translated == set()
+
+
+def test_shop_reviews_page_is_chinese_by_default(client, session):
+    shop = make_shop(session)
+    write_review(session, shop, 5)
+
+    response = client.get(f"/shops/{shop.code}/reviews")
+
+    assert response.status_code == 200
+    assert "配件诚信" in response.text
+    assert 'class="bar"' in response.text
+
+
+def test_shop_reviews_page_in_english(client, session):
+    shop = make_shop(session)
+
+    response = client.get(f"/shops/{shop.code}/reviews?lang=en")
+
+    assert "Honesty about parts" in response.text
+    assert "No reviews yet." in response.text
+
+
+def test_review_form_publishes(client, session):
+    user, customer = make_driver(session)
+    booking = make_booking(session, make_shop(session), customer)
+    token = sign_in(client, user)
+    form = {
+        "csrf_token": token,
+        "text": "好",
+        **dict.fromkeys(["overall", "quality", "price", "timeliness", "honesty"], "4"),
+    }
+
+    response = client.post(f"/bookings/{booking.id}/review", data=form)
+
+    assert response.status_code == 302
+    assert session.scalar(select(func.count()).select_from(Review)) == 1
+
+
+def test_review_form_missing_stars_names_field(client, session):
+    user, customer = make_driver(session)
+    booking = make_booking(session, make_shop(session), customer)
+    token = sign_in(client, user)
+
+    response = client.post(f"/bookings/{booking.id}/review?lang=en", data={"csrf_token": token, "overall": "9"})
+
+    assert response.status_code == 400
+    assert 'data-field="overall"' in response.text
+    assert session.scalar(select(func.count()).select_from(Review)) == 0
+
+
+def test_review_form_without_csrf_is_forbidden(client, session):
+    user, customer = make_driver(session)
+    booking = make_booking(session, make_shop(session), customer)
+    sign_in(client, user)
+
+    response = client.post(f"/bookings/{booking.id}/review", data={"overall": "5"})
+
+    assert response.status_code == 403
+
+
+def test_my_reviews_lists_completed_bookings(client, session):
+    user, customer = make_driver(session)
+    make_booking(session, make_shop(session), customer)
+    sign_in(client, user)
+
+    response = client.get("/my/reviews?lang=en")
+
+    assert "Write a review" in response.text
+
+
+def test_reply_box_for_own_staff_only(client, session):
+    shop = make_shop(session)
+    review = write_review(session, shop, 3)
+    staff = make_shop_staff(session, shop)
+    token = sign_in(client, staff)
+
+    page = client.get(f"/shops/{shop.code}/reviews")
+    posted = client.post(f"/reviews/{review.id}/reply", data={"csrf_token": token, "text": "谢谢"})
+
+    assert "reply-box" in page.text
+    assert posted.status_code == 302
+    assert session.scalar(select(func.count()).select_from(ReviewReply)) == 1
+
+
+def test_board_for_oem_runs_evaluation(client, session):
+    write_review(session, make_shop(session), 5)
+    token = sign_in(client, make_user(session, Role.OEM_ADMIN))
+
+    response = client.post("/certification/board?lang=en", data={"csrf_token": token, "action": "evaluate"})
+
+    assert response.status_code == 200
+    assert 'id="run-result"' in response.text
+
+
+def test_board_for_driver_is_forbidden(client, session):
+    user, _customer = make_driver(session)
+    sign_in(client, user)
+
+    assert client.get("/certification/board").status_code == 403
