@@ -24,12 +24,12 @@ from tests.traceability.factories import (
     record,
     stock_parts,
 )
-from traceability.alerts import SIGNAL_BITS, raise_alert, update_alert_status
+from traceability.alerts import SIGNAL_BITS, SIGNAL_CAUSES, raise_alert, update_alert_status
 from traceability.codes import parse_digital_link
 from traceability.commissioning import list_batch_parts
 from traceability.models import Part, Scan
 from traceability.recalls import create_recall
-from traceability.verification import ClonePolicy, verify_scan
+from traceability.verification import PERSISTENT_SIGNALS, ClonePolicy, verify_scan
 
 JSON = {"Accept": "application/json"}
 BEIJING = {"lat": 39.9042, "lon": 116.4074}
@@ -308,3 +308,7 @@ def test_migration_backfill_rebuilds_the_kept_state_from_the_history(connection,
         assert sorted(map(tuple, rebuilt[part_id].chain_places or [])) == places
         assert rebuilt[part_id]._asdict() | {"chain_places": 0} == state._asdict() | {"chain_places": 0}
     assert live[parts[0].id].alert_signals == SIGNAL_BITS["impossible_travel"] | SIGNAL_BITS["far_from_chain"]
+
+
+def test_every_persistent_signal_has_a_kept_bit():
+    assert set(PERSISTENT_SIGNALS) == set(SIGNAL_CAUSES)
