@@ -72,6 +72,21 @@ def find_part(session: Session, gtin: str, serial: str) -> Part | None:
     return session.scalar(statement)
 
 
+# What a scan shows of the seller or installer: reviews writes rating and tier onto the organization.
+STANDING_COLUMNS = ("name", "city", "rating", "rating_count", "certification_tier")
+
+
+def _standing(part: Row, prefix: str) -> dict:
+    rating = getattr(part, f"{prefix}_rating")
+    return {
+        "name": getattr(part, f"{prefix}_name"),
+        "city": getattr(part, f"{prefix}_city"),
+        "rating": float(rating) if rating is not None else None,
+        "rating_count": getattr(part, f"{prefix}_rating_count"),
+        "certification_tier": getattr(part, f"{prefix}_certification_tier"),
+    }
+
+
 def _scan_read() -> Select:
     """The one read of a scan: the part with its kept clone state, type, batch, factory, recall, seller and
     current installation, by the (gtin, serial) unique index; row-locked on PostgreSQL (SQLite's BEGIN
@@ -90,12 +105,10 @@ def _scan_read() -> Select:
         *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result")),
         *(factory.c[name].label(f"factory_{name}") for name in ("name", "city", "lat", "lon")),
         *(recalls.c[name].label(f"recall_{name}") for name in ("code", "notice_zh", "notice_en")),
-        seller.c.name.label("seller_name"),
-        seller.c.city.label("seller_city"),
+        *(seller.c[name].label(f"seller_{name}") for name in STANDING_COLUMNS),
         installations.c.installed_at,
         vehicles.c.vin,
-        shop.c.name.label("shop_name"),
-        shop.c.city.label("shop_city"),
+        *(shop.c[name].label(f"shop_{name}") for name in STANDING_COLUMNS),
     ]
     joined = (
         parts.join(types, types.c.id == parts.c.part_type_id)
@@ -414,11 +427,12 @@ def outcome_to_dict(outcome: ScanOutcome, today: date) -> dict:
             "installed_at": part.installed_at.isoformat(),
             "shop": part.shop_name,
             "city": part.shop_city,
+            "installer": _standing(part, "shop"),
         }
         if installed
         else None
     )
-    body["seller"] = {"name": part.seller_name, "city": part.seller_city} if part.sold_at is not None else None
+    body["seller"] = _standing(part, "seller") if part.sold_at is not None else None
     return body
 
 

@@ -175,6 +175,24 @@ def test_installed_part_shows_masked_vehicle_and_warranty(client, installed):
     assert body["warranty"]["active"] is True
 
 
+def test_installed_part_shows_the_installers_rating_and_tier(session, client, installed):
+    from decimal import Decimal
+
+    from app.crm.models import Organization
+
+    part, _vehicle, staff = installed
+    installer = session.get(Organization, staff.organization_id)
+    installer.rating, installer.rating_count, installer.certification_tier = Decimal("4.40"), 12, "gold"
+    session.flush()
+
+    body = scan(client, part).json
+    page = client.get(part_path(part) + "&lang=en").get_data(as_text=True)
+
+    assert body["installed"]["installer"]["rating"] == 4.4
+    assert body["installed"]["installer"]["certification_tier"] == "gold"
+    assert "Gold certified shop" in page and "rated 4.4 from 12 reviews" in page
+
+
 def test_installed_part_offered_for_sale_is_suspect(client, installed):
     body = scan(client, installed[0], intent="buy").json
 
