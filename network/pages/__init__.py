@@ -22,6 +22,7 @@ NAVIGATION: list[NavLink] = [
     NavLink("network.find_shops", "Find a shop"),
     NavLink("network.ahead", "Shops ahead"),
     NavLink("network.my_bookings", "My bookings", (Role.DRIVER,)),
+    NavLink("network.ask_for_help", "Roadside help", (Role.DRIVER,)),
     NavLink("network.console", "Shop console", (Role.SHOP_STAFF,)),
     NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
 ]
@@ -36,4 +37,4 @@ def page_actor(*roles: str) -> User | Response:
 
 
 # The views register themselves on `pages` when imported.
-from network.pages import console, coverage, driver  # noqa: E402, F401
+from network.pages import console, coverage, driver, roadside  # noqa: E402, F401
