@@ -220,3 +220,13 @@ def test_my_bookings_links_completed_bookings_to_the_review_form(page, committed
 
     assert page.url.endswith(f"/bookings/{done.id}/review")
     assert page.locator("#review-form").count() == 1
+
+
+@pytest.mark.parametrize(("language", "expected"), [("zh", "周一-周五 08:00-18:00"), ("en", "Mon-Fri 08:00-18:00")])
+def test_shop_page_shows_opening_days_in_the_page_language(client, session, language, expected):
+    hours = dict.fromkeys(["mon", "tue", "wed", "thu", "fri"], [["08:00", "18:00"]])
+    shop = make_shop(session, open_24h=False, opening_hours=hours)
+
+    response = client.get(f"/shops/{shop.code}?lang={language}")
+
+    assert expected in response.text
