@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
-from app.config import instance_path
+from app.config import ENV_PREFIX, instance_path
 from app.signing import generate_key_spec, next_kid
 
 
@@ -110,6 +110,14 @@ def db_downgrade(target: str) -> None:
     click.echo(f"Database is at {target}.")
 
 
+def served_origin(bind: str) -> str | None:
+    """Return the http origin of a server bound to `bind`, or None when the host is a wildcard."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit() or host in ("", "0.0.0.0", "[::]", "::"):
+        return None
+    return f"http://{bind}"
+
+
 @main.command("serve", with_appcontext=False)
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="host:port to listen on")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
@@ -117,6 +125,11 @@ def db_downgrade(target: str) -> None:
 def serve_command(bind: str, workers: int, demo: bool) -> None:
     """Migrate, optionally load demo data, and serve with gunicorn."""
     ensure_instance(instance_path())
+    # Printed QR codes and demo links must point at this server: on another port than the default, the
+    # default PUBLIC_BASE_URL would send every scan to a server that is not there.
+    served_at = served_origin(bind)
+    if served_at and ENV_PREFIX + "PUBLIC_BASE_URL" not in os.environ:
+        os.environ[ENV_PREFIX + "PUBLIC_BASE_URL"] = served_at
     app = _create_app()
     run_upgrade(app)
     if demo:

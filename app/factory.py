@@ -9,6 +9,7 @@ from flask import Flask, render_template
 from flask_babel import Babel
 from sqlalchemy.engine import Connection
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
@@ -56,6 +57,13 @@ def _navigation() -> list:
 
     modules = (crm_pages, traceability_pages, network_pages, reviews_pages)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
+
+
+class DatabaseIntegerConverter(IntegerConverter):
+    """`<int:...>` path parts that fit a BIGINT; a larger number is a plain 404, not a driver overflow (500)."""
+
+    def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None, max: int = 2**63 - 1) -> None:  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def default_database_url(instance_path: str) -> str:
@@ -125,6 +133,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         """Show the start page for the signed-in role, or the public one."""
         return render_template("home.html")
 
+    app.url_map.converters["int"] = DatabaseIntegerConverter
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
 

@@ -247,7 +247,8 @@ def require_role(actor: User | None, *roles: str) -> User:
     """Return the actor when they have one of `roles` (401 when anonymous, 403 otherwise)."""
     actor = require_actor(actor)
     if not actor.has_role(*roles):
-        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        # A fixed message so pages can translate it; the roles that may go on are a detail of the JSON body.
+        raise Forbidden("your account's role may not do this", roles=list(roles))
     return actor
 
 

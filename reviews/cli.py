@@ -15,7 +15,7 @@ from app.errors import MilepostError
 from app.web.context import code_keyring
 from network.models import Shop
 from reviews.certification import evaluate_certification
-from reviews.models import CertificationChange
+from reviews.models import CertificationChange, CertificationState
 from reviews.settings import configured_thresholds, parse_thresholds, review_settings
 
 
@@ -45,6 +45,12 @@ def certify_command(shops: tuple[str, ...], thresholds_file: Path | None) -> Non
             .where(CertificationChange.run_id == run.id)
             .order_by(Shop.code)
         ).all()
+        pending = session.execute(
+            select(CertificationState, Shop.code)
+            .join(Shop, Shop.id == CertificationState.shop_id)
+            .where(CertificationState.run_id == run.id, CertificationState.pending_tier.is_not(None))
+            .order_by(Shop.code)
+        ).all()
         session.commit()
     except MilepostError as error:
         session.rollback()
@@ -59,6 +65,14 @@ def certify_command(shops: tuple[str, ...], thresholds_file: Path | None) -> Non
     for change, shop_code in changes:
         click.echo(f"  {shop_code}: {change.from_tier} -> {change.to_tier} ({change.reason})")
         click.echo(f"      evidence: {describe_evidence(change.kpis)}")
+    # A step takes effect only when consecutive runs propose it: say what this run proposed and why, so the
+    # operator sees where the network is heading before the next run confirms it.
+    for state, shop_code in pending:
+        click.echo(
+            f"  {shop_code}: {state.tier} -> {state.pending_tier} pending "
+            f"({state.pending_count} of {thresholds.confirmations} runs; {state.pending_reason})"
+        )
+        click.echo(f"      evidence: {describe_evidence(state.kpis)}")
 
 
 def describe_evidence(kpis: dict) -> str:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from app.crm.customers import find_customer_for_user
+from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.identifiers import mask_name
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError
@@ -92,7 +92,8 @@ def review_form(booking_id: int):
     actor = require_role(current_actor(), Role.DRIVER)
     session = db_session()
     booking = session.get(Booking, booking_id)
-    if booking is None:
+    # Another driver's booking is not found, not forbidden: its shop, service and date are not theirs to see.
+    if booking is None or not is_own_customer(actor, booking.customer):
         abort(404)
     error = None
     if request.method == "POST":
@@ -115,7 +116,13 @@ def review_form(booking_id: int):
             session.rollback()
             error = failure
     response = Response(
-        render_template("reviews/review_form.html", booking=booking, error=error, dimensions=DIMENSIONS)
+        render_template(
+            "reviews/review_form.html",
+            booking=booking,
+            error=error,
+            dimensions=DIMENSIONS,
+            review=session.scalar(select(Review).where(Review.booking_id == booking.id)),
+        )
     )
     if error is not None:
         response.status_code = error.status

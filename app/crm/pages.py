@@ -52,6 +52,10 @@ def province_label(name: str | None) -> str:
     return province.name_zh if get_locale().language == "zh" else province.name
 
 
+# Every domain's pages show provinces: `{{ name | province_label }}`.
+pages.add_app_template_filter(province_label, "province_label")
+
+
 class OrganizationPageQuery(PageQuery):
     kind: str | None = None
     province: str | None = None

@@ -17,7 +17,8 @@ from app.web.endpoints import QuerySchema
 class PageQuery(QuerySchema):
     """Page parameters shared by every list endpoint."""
 
-    page: int = Field(1, ge=1, description="1-based page number")
+    # Bounded so that the OFFSET it becomes always fits the database's 64-bit integers.
+    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number")
     per_page: int | None = Field(
         None, ge=1, description="items per page (default MILEPOST_PAGE_SIZE, at most MILEPOST_MAX_PAGE_SIZE)"
     )

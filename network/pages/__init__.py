@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from app.security import Role, User, require_role
@@ -22,9 +25,29 @@ NAVIGATION: list[NavLink] = [
     NavLink("network.find_shops", "Find a shop"),
     NavLink("network.ahead", "Shops ahead"),
     NavLink("network.my_bookings", "My bookings", (Role.DRIVER,)),
+    NavLink("network.ask_for_help", "Roadside help", (Role.DRIVER,)),
     NavLink("network.console", "Shop console", (Role.SHOP_STAFF,)),
     NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
 ]
+
+
+# Day names as opening hours are written ("mon-fri 08:00-18:00"), shown in the page's language.
+DAY_LABELS = {
+    "mon": _l("Mon"),
+    "tue": _l("Tue"),
+    "wed": _l("Wed"),
+    "thu": _l("Thu"),
+    "fri": _l("Fri"),
+    "sat": _l("Sat"),
+    "sun": _l("Sun"),
+}
+_DAY = re.compile(r"\b(" + "|".join(DAY_LABELS) + r")\b")
+
+
+@pages.app_template_filter("hours_label")
+def hours_label(text: str) -> str:
+    """Return opening hours text with its day names in the page's language."""
+    return _DAY.sub(lambda found: str(DAY_LABELS[found.group(1)]), text or "")
 
 
 def page_actor(*roles: str) -> User | Response:
@@ -36,4 +59,4 @@ def page_actor(*roles: str) -> User | Response:
 
 
 # The views register themselves on `pages` when imported.
-from network.pages import console, coverage, driver  # noqa: E402, F401
+from network.pages import console, coverage, driver, roadside  # noqa: E402, F401

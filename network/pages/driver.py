@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -25,6 +25,9 @@ from network.places import find_place
 from network.search import Filters
 from network.shops import get_shop, shop_to_dict
 from network.web import current_settings, nearest_shops, shop_index, shops_ahead
+
+# The page where a driver reviews a completed booking (package reviews).
+REVIEW_ENDPOINT = "reviews.review_form"
 
 
 def _filters() -> Filters:
@@ -116,7 +119,8 @@ def ahead():
     )
 
 
-def _driver_vehicles(actor) -> list[Vehicle]:
+def driver_vehicles(actor) -> list[Vehicle]:
+    """Return the signed-in driver's vehicles (none for anybody else)."""
     if actor is None or actor.role != Role.DRIVER:
         return []
     customer = find_customer_for_user(db_session(), actor)
@@ -164,7 +168,7 @@ def shop_page(code: str):
         open_now=is_open_at(shop.opening_hours, shop.open_24h, utcnow(), network_settings.zone),
         day=day,
         slots=slots,
-        vehicles=_driver_vehicles(actor),
+        vehicles=driver_vehicles(actor),
         error=error,
         map=map_config(markers=_markers([details]), zoom=11),
     ), (400 if error else 200)
@@ -178,9 +182,12 @@ def my_bookings():
         return actor
     session = db_session()
     settings_ = current_settings()
-    items = [
-        booking.booking_to_dict(item, settings_.zone) for item in session.scalars(booking.select_bookings_for(actor))
-    ]
+    now = utcnow()
+    found = list(session.scalars(booking.select_bookings_for(actor)))
+    # Coming bookings first (soonest first), then the past ones, most recent first: the booking just made and
+    # the service just completed are at the top, not under years of history.
+    ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
+    items = [booking.booking_to_dict(item, settings_.zone) for item in ordered]
     # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
     assistance.advance_requests(session, shop_index(session), settings_)
     session.commit()
@@ -189,7 +196,12 @@ def my_bookings():
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
     ]
     return render_template(
-        "network/my_bookings.html", items=items, requests=requests, booked=request.args.get("booked")
+        "network/my_bookings.html",
+        items=items,
+        requests=requests,
+        booked=request.args.get("booked"),
+        # Reviews build on network (never the other way round), so the link is there when that package is.
+        review_endpoint=REVIEW_ENDPOINT if REVIEW_ENDPOINT in current_app.view_functions else None,
     )
 
 

@@ -53,7 +53,12 @@
       if (form.elements.heading && position.coords.heading !== null && !isNaN(position.coords.heading)) {
         form.elements.heading.value = Math.round(position.coords.heading);
       }
-      form.submit();
+      if (button.hasAttribute("data-no-submit")) {
+        if (form.elements.place) form.elements.place.placeholder = form.elements.lat.value + ", " + form.elements.lon.value;
+        if (status) status.textContent = button.getAttribute("data-located") || "";
+      } else {
+        form.submit();
+      }
     }, function (error) {
       if (status) status.textContent = error.message;
     }, { enableHighAccuracy: true, timeout: 10000 });

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from app.cli import main
+from app.cli import main, served_origin
 from app.crm.identifiers import normalize_vin
 from app.crm.models import Organization, Vehicle
 from app.crm.regions import PROVINCES
@@ -193,3 +193,17 @@ def test_demo_small_loads_valid_data_and_prints_logins(milepost, cli_database_ur
     assert all(normalize_vin(vin) == vin for vin in vins)
     # One parts warehouse in each provincial capital.
     assert warehouses == {province.name: province.capital for province in PROVINCES}
+
+
+@pytest.mark.parametrize(
+    ("bind", "origin"),
+    [
+        ("127.0.0.1:8765", "http://127.0.0.1:8765"),
+        ("localhost:8000", "http://localhost:8000"),
+        ("0.0.0.0:8000", None),
+        ("[::]:8000", None),
+        ("unix:/run/milepost.sock", None),
+    ],
+)
+def test_served_origin_is_the_bound_address_unless_it_is_a_wildcard(bind, origin):
+    assert served_origin(bind) == origin

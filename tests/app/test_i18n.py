@@ -8,6 +8,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from app.security import Role
+from tests.factories import make_user
+
 ROOT = Path(__file__).resolve().parents[2]
 # The keywords of the extraction command in babel.cfg / README: gettext plus the domain errors.
 KEYWORDS = {
@@ -32,12 +35,13 @@ def extracted_messages(package: str) -> set[str]:
     return found
 
 
-def test_catalogue_translates_every_app_string():
-    with (ROOT / "app/translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:
+@pytest.mark.parametrize("package", ["app", "network", "traceability", "reviews"])
+def test_catalogue_translates_every_string_of_its_package(package):
+    with (ROOT / package / "translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:
         catalogue = read_po(handle)
     translated = {message.id for message in catalogue if message.id and message.string and not message.fuzzy}
 
-    missing = extracted_messages("app") - translated
+    missing = extracted_messages(package) - translated
 
     assert missing == set()
 
@@ -98,3 +102,15 @@ def test_error_pages_are_translated(client):
 
     assert response.status_code == 403
     assert "表单已过期或并非来自本站，请刷新页面" in response.text
+
+
+def test_wrong_role_page_is_translated(client, session):
+    staff = make_user(session, Role.OEM_ADMIN)
+    client.get("/login")
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = staff.id
+
+    response = client.get("/me")
+
+    assert response.status_code == 403
+    assert "您的账户角色无权进行此操作" in response.text

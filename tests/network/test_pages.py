@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from app.db import utcnow
 from app.security import Role
+from network.models import Booking, BookingStatus
 from tests.browser import sign_in
 from tests.factories import PASSWORD, make_driver, make_user, make_vehicle
 from tests.network.factories import load_highways, make_shop
@@ -26,6 +30,13 @@ def g4(committed_session):
     }
     committed_session.commit()
     return routes, shops
+
+
+@pytest.fixture
+def driver(committed_session):
+    """A driver with one truck on record: (user, vehicle)."""
+    user, customer = make_driver(committed_session)
+    return user, make_vehicle(committed_session, owner=customer, plate="豫A54321")
 
 
 def test_find_page_lists_nearest_shops_for_a_typed_city(page, g4):
@@ -100,6 +111,8 @@ def test_coverage_page_shows_coverage_gaps_and_recommendations(page, committed_s
     assert page.locator("table.gaps tbody tr").count() > 0
     assert page.locator("table.sites tbody tr").count() == 10
     assert page.locator(".map.leaflet-container").count() == 1
+    assert "河南" in page.locator("table.provinces").inner_text()
+    assert "Henan" not in page.locator("table.provinces").inner_text()
 
 
 def test_coverage_page_is_for_the_oem(page, committed_session, g4):
@@ -118,15 +131,14 @@ def test_pages_switch_to_english(page, g4):
     assert page.locator("h1").inner_text() == "Shops ahead on my highway"
 
 
-def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_session, g4):
+def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_session, g4, driver):
     from app.config import DEFAULTS
     from network.assistance import accept_request, request_assistance
     from network.search import load_shop_index
     from network.settings import network_settings
 
     _routes, shops = g4
-    user, customer = make_driver(committed_session)
-    vehicle = make_vehicle(committed_session, owner=customer)
+    user, vehicle = driver
     settings = network_settings(DEFAULTS)
     index = load_shop_index(committed_session)
     job = request_assistance(committed_session, user, vehicle, 34.6, 113.7, "flat tyre", [], index, settings)
@@ -137,3 +149,84 @@ def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_ses
     page.goto("/bookings/mine?lang=en")
 
     assert "Coming:" in page.locator(".roadside .assigned").inner_text()
+
+
+def test_driver_asks_for_roadside_help_and_sees_who_is_coming(open_page, committed_session, g4, driver):
+    _routes, shops = g4
+    user, vehicle = driver
+    staff = make_user(committed_session, Role.SHOP_STAFF, organization=shops["South 20"].organization)
+    committed_session.commit()
+    driver_page = open_page(geolocation={"latitude": 34.62, "longitude": 113.70}, permissions=["geolocation"])
+    sign_in(driver_page, user.phone, PASSWORD)
+    driver_page.goto("/")
+    with driver_page.expect_navigation():
+        driver_page.click("header nav a[href='/assistance']")
+
+    driver_page.click("[data-locate]")
+    driver_page.wait_for_function("document.querySelector('#help-form [name=lat]').value !== ''")
+    driver_page.select_option("select[name=vin]", vehicle.vin)
+    driver_page.fill("textarea[name=description]", "挂车爆胎")
+    with driver_page.expect_navigation():
+        driver_page.click("#help-form button[type=submit]")
+
+    assert driver_page.locator(".roadside-status").get_attribute("data-status") == "open"
+    staff_page = open_page()
+    sign_in(staff_page, staff.email, PASSWORD)
+    staff_page.goto("/console")
+    with staff_page.expect_navigation():
+        staff_page.click(".roadside form[action$='/accept'] button")
+    driver_page.reload()
+    assigned = driver_page.locator(".roadside-status .assigned").inner_text()
+    assert "South 20" in assigned
+    assert shops["South 20"].phone in assigned
+    assert "分钟" in driver_page.locator(".eta").inner_text()
+    assert driver_page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_roadside_help_with_a_typed_place_and_no_description_says_what_is_missing(page, committed_session, driver):
+    committed_session.commit()
+    sign_in(page, driver[0].phone, PASSWORD)
+    page.goto("/assistance")
+
+    page.fill("input[name=place]", "郑州")
+    page.eval_on_selector("textarea[name=description]", "node => node.removeAttribute('required')")
+    with page.expect_navigation():
+        page.click("#help-form button[type=submit]")
+
+    assert page.locator(".alert").inner_text() == "请描述问题"
+
+
+def test_my_bookings_links_completed_bookings_to_the_review_form(page, committed_session, g4, driver):
+    _routes, shops = g4
+    user, vehicle = driver
+    start = utcnow() - timedelta(days=2)
+    done = Booking(
+        shop_id=shops["South 20"].id,
+        customer_id=vehicle.owner_id,
+        vehicle_id=vehicle.id,
+        service="repair",
+        start=start,
+        end=start + timedelta(hours=1),
+        status=BookingStatus.COMPLETED,
+        completed_at=start + timedelta(hours=1),
+    )
+    committed_session.add(done)
+    committed_session.commit()
+    sign_in(page, user.phone, PASSWORD)
+    page.goto("/bookings/mine")
+
+    with page.expect_navigation():
+        page.click(".booking[data-status=completed] a.review-link")
+
+    assert page.url.endswith(f"/bookings/{done.id}/review")
+    assert page.locator("#review-form").count() == 1
+
+
+@pytest.mark.parametrize(("language", "expected"), [("zh", "周一-周五 08:00-18:00"), ("en", "Mon-Fri 08:00-18:00")])
+def test_shop_page_shows_opening_days_in_the_page_language(client, session, language, expected):
+    hours = dict.fromkeys(["mon", "tue", "wed", "thu", "fri"], [["08:00", "18:00"]])
+    shop = make_shop(session, open_24h=False, opening_hours=hours)
+
+    response = client.get(f"/shops/{shop.code}?lang={language}")
+
+    assert expected in response.text

@@ -133,3 +133,26 @@ def test_board_for_driver_is_forbidden(client, session):
     sign_in(client, user)
 
     assert client.get("/certification/board").status_code == 403
+
+
+def test_review_form_of_another_drivers_booking_is_not_found(client, session):
+    booking = make_booking(session, make_shop(session))
+    stranger, _customer = make_driver(session)
+    sign_in(client, stranger)
+
+    response = client.get(f"/bookings/{booking.id}/review")
+
+    assert response.status_code == 404
+    assert booking.shop.name not in response.text
+
+
+def test_review_form_of_a_reviewed_booking_shows_the_review_not_the_form(client, session):
+    driver = make_driver(session)
+    review = write_review(session, make_shop(session), driver=driver, service="tyres")
+    sign_in(client, driver[0])
+
+    response = client.get(f"/bookings/{review.booking_id}/review")
+
+    assert 'id="already-reviewed"' in response.text
+    assert 'id="review-form"' not in response.text
+    assert "轮胎" in response.text

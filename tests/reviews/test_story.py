@@ -58,6 +58,8 @@ def test_story_review_certify_and_plaque(app, client, session):
 
     assert first.exit_code == 0, first.output
     assert "1 changes pending confirmation" in first.output
+    assert f"{shop.code}: candidate -> certified pending (1 of 2 runs;" in first.output
+    assert first.output.count("evidence: rating") == 1
     assert f"{shop.code}: candidate -> certified" in second.output
     assert "evidence: rating" in second.output
     certification = client.get(f"/api/v1/shops/{shop.code}/certification").json

@@ -33,6 +33,8 @@ def test_scan_page_shows_forged_code_as_counterfeit(page, committed_session):
 
     assert page.locator(".verdict").get_attribute("data-verdict") == "counterfeit"
     assert "假冒" in page.locator(".verdict h1").inner_text()
+    assert page.locator(".reasons li").get_attribute("data-reason") == "bad_tag"
+    assert page.locator(".reasons li").inner_text() == "防伪校验码不符：此标签不是厂家印制的。"
 
 
 def test_scan_page_shows_installed_part_with_masked_vehicle_and_warranty(page, committed_session):

@@ -232,3 +232,23 @@ def test_validation_error_drops_union_member_tags():
         named = validation_error(error, PointQuery).field
 
     assert named == "lat"
+
+
+def test_path_integer_beyond_bigint_is_not_found(client, session):
+    oem = make_user(session, Role.OEM_ADMIN)
+    client.get("/login")
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = oem.id
+
+    response = client.get(f"/crm/customers/{2**64}")
+
+    assert response.status_code == 404
+
+
+def test_page_number_too_large_for_an_offset_is_a_400_naming_page(client, session):
+    oem = make_user(session, Role.OEM_ADMIN)
+
+    response = client.get(f"/api/v1/organizations?page={2**62}", headers=auth_header(session, oem))
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "page"

@@ -1,0 +1,77 @@
+"""Driver roadside pages: ask for help (position, vehicle, problem) and see who is coming."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.crm.vehicles import get_vehicle_for
+from app.db import utcnow
+from app.errors import InvalidInput, MilepostError
+from app.geo import parse_position
+from app.security import Role
+from app.web.context import db_session
+from app.web.csrf import check_csrf
+from network import assistance
+from network.pages import page_actor, pages
+from network.pages.driver import driver_vehicles
+from network.places import find_place
+from network.web import current_settings, shop_index
+
+
+def _position_from_form():
+    if request.form.get("lat") or request.form.get("lon"):
+        return parse_position(request.form.get("lat"), request.form.get("lon"))
+    if request.form.get("place", "").strip():
+        position, _name = find_place(request.form["place"])
+        return position
+    raise InvalidInput("share your location or type where you are", field="place")
+
+
+@pages.route("/assistance", methods=["GET", "POST"])
+def ask_for_help():
+    """Show the roadside help form and send a driver's request to the nearest open roadside shops."""
+    actor = page_actor(Role.DRIVER)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        try:
+            position = _position_from_form()
+            vehicle = get_vehicle_for(session, actor, request.form.get("vin", ""))
+            job = assistance.request_assistance(
+                session,
+                actor,
+                vehicle,
+                position.lat,
+                position.lon,
+                request.form.get("description", ""),
+                [],
+                shop_index(session),
+                current_settings(),
+            )
+            session.commit()
+            return redirect(url_for("network.help_status", request_id=job.id))
+        except MilepostError as problem:
+            session.rollback()
+            error = problem
+    return render_template("network/roadside.html", vehicles=driver_vehicles(actor), error=error), (
+        error.status if error else 200
+    )
+
+
+@pages.route("/assistance/<int:request_id>")
+def help_status(request_id: int):
+    """Show one roadside request to its driver: who is coming, their phone and ETA, or who it is offered to."""
+    actor = page_actor(Role.DRIVER)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    settings = current_settings()
+    job = assistance.get_request_for(session, actor, request_id)
+    # Reading a request moves an overdue round on (see network.assistance), so the page is never stale.
+    assistance.advance_request(session, job, shop_index(session), settings, utcnow())
+    session.commit()
+    return render_template("network/roadside_status.html", job=assistance.request_to_dict(job, actor, settings.zone))
