@@ -12,8 +12,11 @@ class MilepostError(Exception):
     commit_before_reply = False
 
     def __init__(self, message: str, field: str | None = None, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
+        # A message may name its details ("book at least %(minutes)s minutes ahead"): the API gets it filled in,
+        # pages translate `template` first and then fill it in (app.web.i18n.error_text).
+        self.template = message
+        self.message = message % details if "%(" in message else message
+        super().__init__(self.message)
         self.field = field
         self.details = details
 

@@ -18,7 +18,14 @@ from app.web import auth, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
-from app.web.i18n import language_switch_url, local_date, remember_locale_choice, role_label, select_locale
+from app.web.i18n import (
+    error_text,
+    language_switch_url,
+    local_date,
+    remember_locale_choice,
+    role_label,
+    select_locale,
+)
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("app", "traceability", "network", "reviews")
@@ -113,6 +120,9 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     app.before_request(remember_locale_choice)
 
     navigation = _navigation()
+
+    # A global, not a context value, so that macros imported without context (form_error) can use it too.
+    app.jinja_env.globals["error_text"] = error_text
 
     @app.context_processor
     def _template_globals() -> dict:

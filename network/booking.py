@@ -67,7 +67,7 @@ def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSetting
 def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, settings: NetworkSettings) -> None:
     """Raise, naming the field, unless `start` is a future slot of an active shop that offers `service`."""
     if shop.status != ShopStatus.ACTIVE:
-        raise Conflict(f"shop {shop.code} is not taking bookings", field="shop")
+        raise Conflict("shop %(shop)s is not taking bookings", field="shop", shop=shop.code)
     if service not in shop.services:
         raise InvalidInput(f"shop {shop.code} does not offer {service!r}", field="service")
     if start.tzinfo is None:
@@ -75,9 +75,11 @@ def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, set
     if start <= now:
         raise InvalidInput("start is in the past", field="start")
     if start < now + timedelta(minutes=settings.min_notice_minutes):
-        raise InvalidInput(f"book at least {settings.min_notice_minutes} minutes ahead", field="start")
+        raise InvalidInput(
+            "book at least %(minutes)s minutes ahead", field="start", minutes=settings.min_notice_minutes
+        )
     if start > now + timedelta(days=settings.window_days):
-        raise InvalidInput(f"book at most {settings.window_days} days ahead", field="start")
+        raise InvalidInput("book at most %(days)s days ahead", field="start", days=settings.window_days)
     if not is_slot_start(shop.opening_hours, shop.open_24h, shop.slot_minutes, start, settings.zone):
         local = start.astimezone(settings.zone)
         day_starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, local.date(), settings.zone)
@@ -143,7 +145,7 @@ def book_slot(
         )
     )
     if clash:
-        raise Conflict(f"this vehicle already has booking {clash} at that time", field="start")
+        raise Conflict("this vehicle already has booking %(booking)s at that time", field="start", booking=clash)
     if not take_bay(session, shop, start):
         raise Conflict("this slot is full; choose another", field="start")
     booking = Booking(

@@ -34,5 +34,5 @@ def find_place(text: str, field: str = "place") -> tuple[LatLon, str]:
         return parse_position(pair.group(1), pair.group(2)), text.strip()
     found = _names().get((text or "").strip().lower().removesuffix("市"))
     if found is None:
-        raise InvalidInput(f"no city called {text!r}; type a city name or 'lat, lon'", field=field)
+        raise InvalidInput("no city called %(place)s; type a city name or 'lat, lon'", field=field, place=repr(text))
     return LatLon(found[0], found[1]), found[2]

@@ -2,7 +2,8 @@
 the legacy certification list, and two evaluation runs so that the board shows every tier.
 
 Past services are history that network's booking service cannot create (it books future slots only), so the
-completed bookings behind the reviews are written as records; reviews go through `record_review` and the
+completed bookings behind the reviews are written as records; reviews are built by `new_review` (what
+`record_review` stores) and go through the
 shop's reassessment and scoring like any other.
 """
 
@@ -19,10 +20,11 @@ from app.crm.models import Customer, Organization, Vehicle
 from app.db import utcnow
 from app.security import Role, User
 from app.web.context import code_keyring
+from network.demo import DEMO_SHOP
 from network.models import Booking, BookingStatus, Shop
 from reviews.certification import evaluate_certification, override_tier
 from reviews.models import CertificationState, ShopAffiliation
-from reviews.publishing import Stars, device_fingerprint, record_review
+from reviews.publishing import Stars, device_fingerprint, new_review, record_review
 from reviews.ratings import daily_capacity, reassess_shop_reviews, refresh_shop_score
 from reviews.settings import DEFAULT_THRESHOLDS, DIMENSIONS, ReviewSettings, parse_thresholds
 from reviews.tiers import Tier
@@ -36,6 +38,8 @@ TEXTS = {
     2: ["等了三个小时。", "They tried to sell me parts I did not need.", "收费不透明。"],
     1: ["配件没有防伪码，怀疑是副厂件。", "Overcharged and rude.", "修完第二天又坏了。"],
 }
+# Services of the demo's historical bookings.
+SERVICES = ("repair", "maintenance", "tyres")
 LEGACY_REASON = "legacy certification list 2025, migrated into Milepost"
 
 
@@ -47,7 +51,14 @@ def _stars(rng: random.Random, mean: float) -> Stars:
 
 
 def _completed_booking(session: Session, shop: Shop, vehicle: Vehicle, when, service: str = "repair") -> Booking:
-    booking = Booking(
+    booking = _booking(shop, vehicle, when, service)
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def _booking(shop: Shop, vehicle: Vehicle, when, service: str) -> Booking:
+    return Booking(
         shop_id=shop.id,
         customer_id=vehicle.owner_id,
         vehicle_id=vehicle.id,
@@ -60,13 +71,10 @@ def _completed_booking(session: Session, shop: Shop, vehicle: Vehicle, when, ser
         checked_in_at=when - timedelta(minutes=shop.slot_minutes),
         completed_at=when,
     )
-    session.add(booking)
-    session.flush()
-    return booking
 
 
 def _review(session, rng, shop, vehicle, completed, written, stars, device=None):
-    booking = _completed_booking(session, shop, vehicle, completed, rng.choice(("repair", "maintenance", "tyres")))
+    booking = _completed_booking(session, shop, vehicle, completed, rng.choice(SERVICES))
     text = rng.choice(TEXTS[stars.overall])
     return record_review(session, booking, None, stars, text, written, device_fingerprint(device))
 
@@ -86,12 +94,26 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     profile_of: dict[int, str] = {}
     for shop in track(shops, "Reviews"):
         kind = rng.choices(list(PROFILES), weights=[share for _mean, _count, share in PROFILES.values()])[0]
+        if shop.code == DEMO_SHOP:
+            # The shop the demo's staff account runs is where a new user walks the review story: an honest,
+            # well-rated shop, never a planted manipulation case (whatever the seed draws).
+            kind = "good"
         profile_of[shop.id] = kind
         mean, count, _share = PROFILES[kind]
+        # A shop's history is written in two flushes (bookings, then reviews) rather than two per review: the
+        # random draws are the same, in the same order, as for _review, and the data set is too.
+        history = []
         for _ in range(max(0, round(rng.gauss(count * scale, count * scale / 3)))):
             completed = now - timedelta(days=rng.uniform(2, 170), hours=rng.uniform(0, 12))
             written = completed + timedelta(hours=rng.uniform(2, 240))
-            _review(session, rng, shop, rng.choice(vehicles), completed, min(written, now), _stars(rng, mean))
+            vehicle, stars = rng.choice(vehicles), _stars(rng, mean)
+            booking = _booking(shop, vehicle, completed, rng.choice(SERVICES))
+            history.append((booking, stars, rng.choice(TEXTS[stars.overall]), min(written, now)))
+        session.add_all(booking for booking, _stars_, _text, _written in history)
+        session.flush()
+        fingerprint = device_fingerprint(None)
+        session.add_all(new_review(booking, None, *rest, fingerprint) for booking, *rest in history)
+    session.flush()
     planted = _plant_manipulation(session, rng, shops, vehicles, profile_of, now)
     for shop in track(shops, "Scores"):
         reassess_shop_reviews(session, shop, settings)
@@ -107,7 +129,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
 
 def _plant_manipulation(session, rng, shops, vehicles, profile_of, now) -> list[str]:
     """Plant one case of each manipulation pattern at a different shop; return their codes."""
-    targets = [shop for shop in shops if profile_of[shop.id] != "good"][:5]
+    targets = [shop for shop in shops if profile_of[shop.id] != "good" and shop.code != DEMO_SHOP][:5]
     if len(targets) < 5:
         return []
     cluster, bulk, fleet_shop, pair, burst = targets

@@ -94,7 +94,9 @@ def publish_review(
     if booking.status != BookingStatus.COMPLETED or booking.completed_at is None:
         raise Conflict(f"only completed bookings can be reviewed; this one is {booking.status}", field="booking")
     if now - booking.completed_at > timedelta(days=settings.window_days):
-        raise Conflict(f"reviews are accepted for {settings.window_days} days after completion", field="booking")
+        raise Conflict(
+            "reviews are accepted for %(days)s days after completion", field="booking", days=settings.window_days
+        )
     if session.scalar(select(Review.id).where(Review.booking_id == booking.id)) is not None:
         raise Conflict("this booking has already been reviewed", field="booking")
     lock_shop(session, booking.shop)
@@ -102,6 +104,23 @@ def publish_review(
     reassess_shop_reviews(session, booking.shop, settings)
     refresh_shop_score(session, booking.shop, settings, now)
     return review
+
+
+def new_review(
+    booking: Booking, author: User | None, stars: Stars, text: str, now: datetime, fingerprint: str | None = None
+) -> Review:
+    """Build (not add) the review of a flushed `booking`; record_review stores one, the demo stores many at once."""
+    return Review(
+        booking_id=booking.id,
+        shop_id=booking.shop_id,
+        customer_id=booking.customer_id,
+        author_id=author.id if author else None,
+        text=text,
+        created_at=now,
+        completed_at=booking.completed_at,
+        fingerprint=fingerprint,
+        **{dimension: getattr(stars, dimension) for dimension in DIMENSIONS},
+    )
 
 
 def record_review(
@@ -114,17 +133,7 @@ def record_review(
     fingerprint: str | None = None,
 ) -> Review:
     """Store a review of `booking` (checks done by the caller); the shop is reassessed and rescored separately."""
-    review = Review(
-        booking_id=booking.id,
-        shop_id=booking.shop_id,
-        customer_id=booking.customer_id,
-        author_id=author.id if author else None,
-        text=text,
-        created_at=now,
-        completed_at=booking.completed_at,
-        fingerprint=fingerprint,
-        **{dimension: getattr(stars, dimension) for dimension in DIMENSIONS},
-    )
+    review = new_review(booking, author, stars, text, now, fingerprint)
     # Two simultaneous submissions: the unique booking_id lets one through and turns the other into a 409.
     try:
         with session.begin_nested():

@@ -32,14 +32,16 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def _respond(status: int, body: dict) -> Response:
+def _respond(status: int, body: dict, problem: MilepostError | None = None) -> Response:
     if wants_json():
         response = jsonify(body)
     elif status == 401 and request.method == "GET":
         # A page that needs a signed-in user sends the browser to the sign-in form and back again.
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     else:
-        response = Response(render_template("error.html", status=status, error=body["error"]), mimetype="text/html")
+        response = Response(
+            render_template("error.html", status=status, error=problem or body["error"]), mimetype="text/html"
+        )
     response.status_code = status
     return response
 
@@ -52,7 +54,7 @@ def handle_domain_error(error: MilepostError) -> Response:
             session.commit()
         else:
             session.rollback()
-    response = _respond(error.status, error.to_dict())
+    response = _respond(error.status, error.to_dict(), error)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     return response

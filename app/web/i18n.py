@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from flask import session as cookie_session
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+
+from app.errors import MilepostError
 
 LANG_PARAMETER = "lang"
 ROLE_LABELS = {
@@ -68,3 +71,15 @@ def local_date(value: datetime | str | None) -> str:
 def role_label(role: str) -> str:
     """Return a role's name in the page's language."""
     return str(ROLE_LABELS.get(role, role))
+
+
+def error_text(error: MilepostError | dict | str) -> str:
+    """Return an error's message in the page's language (a domain error, an HTTP error's body, or a text)."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        message = error.get("message", "")
+        return gettext(message)
+    if "%(" in error.template:
+        return gettext(error.template, **error.details)
+    return gettext(error.template)

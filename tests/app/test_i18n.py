@@ -114,3 +114,14 @@ def test_wrong_role_page_is_translated(client, session):
 
     assert response.status_code == 403
     assert "您的账户角色无权进行此操作" in response.text
+
+
+def test_error_with_named_details_is_filled_in_for_the_api_and_translated_for_pages(app):
+    from app.errors import InvalidInput
+    from app.web.i18n import error_text
+
+    error = InvalidInput("book at least %(minutes)s minutes ahead", field="start", minutes=60)
+
+    assert error.to_dict()["error"]["message"] == "book at least 60 minutes ahead"
+    with app.test_request_context("/"):
+        assert error_text(error) == "请至少提前 60 分钟预约"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -230,3 +231,9 @@ def test_shop_page_shows_opening_days_in_the_page_language(client, session, lang
     response = client.get(f"/shops/{shop.code}?lang={language}")
 
     assert expected in response.text
+
+
+def test_find_page_names_an_unknown_city_in_chinese(client, session):
+    response = client.get("/shops?place=Atlantis")
+
+    assert "没有叫 'Atlantis' 的城市" in html.unescape(response.text)
