@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.crm.models import Organization, Vehicle
-from app.db import is_postgresql, utcnow
+from app.db import utcnow
 from app.geo import LatLon, coarsen, great_circle_km
 from app.security import User
 from app.signing import KeyRing
 from traceability.alerts import raise_alert, signal_causes
 from traceability.codes import DigitalLink, tag_message
-from traceability.models import Batch, Installation, Part, PartState, PartType, Recall, Sale, Scan, Verdict
+from traceability.models import Batch, Installation, Part, PartState, Sale, Verdict
 from traceability.places import locate
+from traceability.scan_storage import SCAN_STATE, ScannedPart, read_part, store_scan
 
 # Coarsened positions are about 1 km apart and phones drift: below this no travel speed is computed.
 MIN_TRAVEL_KM = 5.0
@@ -47,12 +47,12 @@ class ClonePolicy:
 
 @dataclass
 class ScanOutcome:
-    """A verdict with its reasons, the scan's view of the part (a SCAN_READ row) unless the code is
+    """A verdict with its reasons, the scan's view of the part (a ScannedPart) unless the code is
     counterfeit, and what was stored: when, and the city and province of the coarsened position."""
 
     verdict: str
     reasons: list[str]
-    part: Row | None
+    part: ScannedPart | None
     scanned_at: datetime
     city: str | None
     province: str | None
@@ -72,11 +72,7 @@ def find_part(session: Session, gtin: str, serial: str) -> Part | None:
     return session.scalar(statement)
 
 
-# What a scan shows of the seller or installer: reviews writes rating and tier onto the organization.
-STANDING_COLUMNS = ("name", "city", "rating", "rating_count", "certification_tier")
-
-
-def _standing(part: Row, prefix: str) -> dict:
+def _standing(part: ScannedPart, prefix: str) -> dict:
     rating = getattr(part, f"{prefix}_rating")
     return {
         "name": getattr(part, f"{prefix}_name"),
@@ -87,83 +83,9 @@ def _standing(part: Row, prefix: str) -> dict:
     }
 
 
-def _scan_read() -> Select:
-    """The one read of a scan: the part with its kept clone state, type, batch, factory, recall, seller and
-    current installation, by the (gtin, serial) unique index; row-locked on PostgreSQL (SQLite's BEGIN
-    IMMEDIATE already serializes writers), so concurrent scans of one part take turns with the state."""
-    parts, organizations = Part.__table__, Organization.__table__
-    types, batches, recalls = PartType.__table__, Batch.__table__, Recall.__table__
-    installations, vehicles = Installation.__table__, Vehicle.__table__
-    factory, seller, shop = organizations.alias("factory"), organizations.alias("seller"), organizations.alias("shop")
-    columns = [
-        *(parts.c[name] for name in ("id", "gtin", "serial", "state", "holder_id", "recall_id", "sold_at")),
-        *(parts.c[name] for name in SCAN_STATE),
-        parts.c.chain_places,
-        parts.c.alert_signals,
-        *(types.c[name] for name in ("part_number", "name_zh", "name_en", "category", "guide_price")),
-        types.c.warranty_months,
-        *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result")),
-        *(factory.c[name].label(f"factory_{name}") for name in ("name", "city", "lat", "lon")),
-        *(recalls.c[name].label(f"recall_{name}") for name in ("code", "notice_zh", "notice_en")),
-        *(seller.c[name].label(f"seller_{name}") for name in STANDING_COLUMNS),
-        installations.c.installed_at,
-        vehicles.c.vin,
-        *(shop.c[name].label(f"shop_{name}") for name in STANDING_COLUMNS),
-    ]
-    joined = (
-        parts.join(types, types.c.id == parts.c.part_type_id)
-        .join(batches, batches.c.id == parts.c.batch_id)
-        .join(factory, factory.c.id == batches.c.factory_id)
-        .outerjoin(recalls, recalls.c.id == parts.c.recall_id)
-        .outerjoin(seller, seller.c.id == parts.c.sold_by_id)
-        .outerjoin(installations, (installations.c.part_id == parts.c.id) & installations.c.removed_at.is_(None))
-        .outerjoin(vehicles, vehicles.c.id == installations.c.vehicle_id)
-        .outerjoin(shop, shop.c.id == installations.c.organization_id)
-    )
-    return (
-        select(*columns)
-        .select_from(joined)
-        .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
-        .with_for_update(of=parts)
-    )
-
-
-# The columns a scan writes back (besides the count): the last located scan and the recent distinct cities.
-SCAN_STATE = ("scan_count", "last_scan_number", "last_scan_lat", "last_scan_lon", "last_scan_at", "scan_cities")
-# Built once per worker process; SQLAlchemy caches their compiled forms per dialect.
-SCAN_READ = _scan_read()
-SCAN_STATE_UPDATE = (
-    Part.__table__.update()
-    .where(Part.__table__.c.id == bindparam("part_id"))
-    .values({name: bindparam(name, type_=Part.__table__.c[name].type) for name in SCAN_STATE})
-)
-SCAN_INSERT = Scan.__table__.insert()
-SCAN_COLUMNS = [column for column in Scan.__table__.c if column.name != "id"]
-
-
-def _scan_write_postgresql() -> Select:
-    """PostgreSQL: the kept-state UPDATE, the scan INSERT and this transaction's synchronous_commit setting in
-    one statement (one round trip); the DML CTEs run although the SELECT does not read them."""
-    kept = SCAN_STATE_UPDATE.cte("kept")
-    stored = (
-        Scan.__table__.insert()
-        .values({column.name: bindparam(f"scan_{column.name}", type_=column.type) for column in SCAN_COLUMNS})
-        .cte("stored")
-    )
-    setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
-    return select(setting).add_cte(kept, stored)
-
-
-SCAN_WRITE_POSTGRESQL = _scan_write_postgresql()
-
-
-def read_part(session: Session, gtin: str, serial: str) -> Row | None:
-    """Return the scan's view of a part (SCAN_READ), locking its row for the rest of the transaction."""
-    # Core on the session's connection: no ORM execution layer on the hot path.
-    return session.connection().execute(SCAN_READ, {"gtin": gtin, "serial": serial}).first()
-
-
-def _identity_reasons(session: Session, ring: KeyRing, link: DigitalLink, part: Row | None, origin: str) -> list[str]:
+def _identity_reasons(
+    session: Session, ring: KeyRing, link: DigitalLink, part: ScannedPart | None, origin: str
+) -> list[str]:
     reasons = []
     if link.origin is not None and link.origin != origin:
         reasons.append("foreign_origin")
@@ -183,7 +105,7 @@ def recent_cities(kept: list | None, window_start: int) -> dict[str, int]:
 
 
 def clone_signals(
-    part: Row,
+    part: ScannedPart,
     position: LatLon | None,
     city: str | None,
     intent: str | None,
@@ -220,7 +142,9 @@ def clone_signals(
     return signals
 
 
-def _scan_state(part: Row, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy) -> dict:
+def _scan_state(
+    part: ScannedPart, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy
+) -> dict:
     """Return the part's kept state with this scan in it: its number, the last located scan, the recent cities."""
     number = part.scan_count + 1
     state = {name: getattr(part, name) for name in SCAN_STATE}
@@ -296,28 +220,14 @@ def verify_scan(
         "scanned_at": now,
     }
     state = _scan_state(part, coarse, city, now, policy) if known else None
-    if state is not None and is_postgresql(session):
-        durable = alerting or not async_commit
-        session.connection().execute(
-            SCAN_WRITE_POSTGRESQL,
-            {
-                "part_id": part.id,
-                **state,
-                **{f"scan_{name}": value for name, value in scan.items()},
-                "synchronous_commit": "on" if durable else "off",
-            },
-        )
-    else:
-        if state is not None:
-            session.connection().execute(SCAN_STATE_UPDATE, {"part_id": part.id, **state})
-        session.connection().execute(SCAN_INSERT, scan)
+    store_scan(session, part.id if known else None, state, scan, durable=alerting or not async_commit)
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
     if alerting:
         _alert(session, outcome, part, link, actor)
     return outcome
 
 
-def _alert(session: Session, outcome: ScanOutcome, part: Row | None, link: DigitalLink | None, actor) -> None:
+def _alert(session: Session, outcome: ScanOutcome, part: ScannedPart | None, link: DigitalLink | None, actor) -> None:
     concerned = part.holder_id if part is not None else None
     if concerned is None and actor is not None:
         concerned = actor.organization_id

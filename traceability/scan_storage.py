@@ -1,0 +1,222 @@
+"""The statements of a scan: the one read of a part with everything its verdict shows, and the write that
+stores the scan with the part's kept clone state.
+
+A scan is the hottest request Milepost serves, so both statements run through `DriverStatement` (no
+SQLAlchemy execution layer) and the read is shaped for PostgreSQL's planner: the rows the scan only shows
+(part type, batch and factory, recall, seller, installation) come as JSON arrays from scalar subqueries
+instead of an eight-way join. psycopg forgets its prepared statements on every ROLLBACK, and every
+read-only request ends in one, so in mixed traffic the read is planned again most of the time: the join
+took about 1.7 ms to plan, the subqueries take about 0.2 ms.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, FromClause, ScalarSelect, Select, String, bindparam, cast, func, select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Organization, Vehicle
+from app.db import DriverStatement, as_utc, is_postgresql, json_array
+from traceability.models import Batch, Installation, Part, PartType, Recall, Scan
+
+# The columns a scan writes back (besides the count): the last located scan and the recent distinct cities.
+SCAN_STATE = ("scan_count", "last_scan_number", "last_scan_lat", "last_scan_lon", "last_scan_at", "scan_cities")
+PART_COLUMNS = ("id", "gtin", "serial", "state", "holder_id", "recall_id", "sold_at", *SCAN_STATE)
+# What a scan shows of the seller or installer: reviews writes rating and tier onto the organization.
+STANDING_COLUMNS = ("name", "city", "rating", "rating_count", "certification_tier")
+
+
+class ScannedPart(NamedTuple):
+    """What a scan reads of a part: identity, custody and kept clone state, and the records it shows."""
+
+    id: int
+    gtin: str
+    serial: str
+    state: str
+    holder_id: int | None
+    recall_id: int | None
+    sold_at: datetime | None
+    scan_count: int
+    last_scan_number: int | None
+    last_scan_lat: float | None
+    last_scan_lon: float | None
+    last_scan_at: datetime | None
+    scan_cities: list | None
+    chain_places: list | None
+    alert_signals: int
+    part_number: str
+    name_zh: str
+    name_en: str
+    category: str
+    guide_price: Decimal
+    warranty_months: int
+    lot: str
+    production_date: date
+    production_line: str
+    qc_result: str
+    factory_name: str
+    factory_city: str | None
+    factory_lat: float | None
+    factory_lon: float | None
+    recall_code: str | None
+    recall_notice_zh: str | None
+    recall_notice_en: str | None
+    seller_name: str | None
+    seller_city: str | None
+    seller_rating: float | None
+    seller_rating_count: int | None
+    seller_certification_tier: str | None
+    installed_at: datetime | None
+    vin: str | None
+    shop_name: str | None
+    shop_city: str | None
+    shop_rating: float | None
+    shop_rating_count: int | None
+    shop_certification_tier: str | None
+
+
+NO_RECALL = (None,) * 3
+NO_STANDING = (None,) * len(STANDING_COLUMNS)
+NO_INSTALLATION = (None,) * (2 + len(STANDING_COLUMNS))
+
+
+def _packed(*columns: ColumnElement, where: ColumnElement[bool], source: FromClause | None = None) -> ScalarSelect:
+    """One related row's columns as a JSON array (NULL when there is no such row)."""
+    query = select(json_array(*columns)).where(where)
+    return (query.select_from(source) if source is not None else query).scalar_subquery()
+
+
+def _scan_read() -> Select:
+    """The part by its (gtin, serial) unique index, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    already serializes writers) so that concurrent scans of one part take turns with its kept state."""
+    parts, organizations = Part.__table__, Organization.__table__
+    types, batches, recalls = PartType.__table__, Batch.__table__, Recall.__table__
+    installations, vehicles = Installation.__table__, Vehicle.__table__
+    factory, seller, shop = organizations.alias("factory"), organizations.alias("seller"), organizations.alias("shop")
+    part_type = _packed(
+        *(types.c[name] for name in ("part_number", "name_zh", "name_en", "category")),
+        # As text: a JSON number would come back as a float, and money stays exact.
+        cast(types.c.guide_price, String),
+        types.c.warranty_months,
+        where=types.c.id == parts.c.part_type_id,
+    )
+    batch = _packed(
+        *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result")),
+        *(factory.c[name] for name in ("name", "city", "lat", "lon")),
+        source=batches.join(factory, factory.c.id == batches.c.factory_id),
+        where=batches.c.id == parts.c.batch_id,
+    )
+    recall = _packed(recalls.c.code, recalls.c.notice_zh, recalls.c.notice_en, where=recalls.c.id == parts.c.recall_id)
+    sold_by = _packed(*(seller.c[name] for name in STANDING_COLUMNS), where=seller.c.id == parts.c.sold_by_id)
+    # The state machine allows one open installation; the newest wins should a hand edit ever leave two.
+    installation = (
+        select(json_array(installations.c.installed_at, vehicles.c.vin, *(shop.c[name] for name in STANDING_COLUMNS)))
+        .select_from(
+            installations.join(vehicles, vehicles.c.id == installations.c.vehicle_id).join(
+                shop, shop.c.id == installations.c.organization_id
+            )
+        )
+        .where(installations.c.part_id == parts.c.id, installations.c.removed_at.is_(None))
+        .order_by(installations.c.installed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *(parts.c[name] for name in PART_COLUMNS),
+            parts.c.chain_places,
+            parts.c.alert_signals,
+            part_type.label("part_type"),
+            batch.label("batch"),
+            recall.label("recall"),
+            sold_by.label("seller"),
+            installation.label("installation"),
+        )
+        .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
+        .with_for_update(of=parts)
+    )
+
+
+def _scan_columns() -> dict[str, Any]:
+    return {column.name: column for column in Scan.__table__.c if column.name != "id"}
+
+
+def _state_update() -> Any:
+    parts = Part.__table__
+    return (
+        parts.update()
+        .where(parts.c.id == bindparam("part_id"))
+        .values({name: bindparam(name, type_=parts.c[name].type) for name in SCAN_STATE})
+    )
+
+
+def _write_postgresql() -> Select:
+    """The kept-state UPDATE, the scan INSERT and this transaction's synchronous_commit in one statement (one
+    round trip); the DML CTEs run although the SELECT does not read them."""
+    kept = _state_update().cte("kept")
+    columns = _scan_columns()
+    stored = (
+        Scan.__table__.insert()
+        .values({name: bindparam(f"scan_{name}", type_=column.type) for name, column in columns.items()})
+        .cte("stored")
+    )
+    setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
+    return select(setting).add_cte(kept, stored)
+
+
+# Built once per worker process; each compiles once per dialect.
+SCAN_READ = DriverStatement(_scan_read())
+STATE_UPDATE = DriverStatement(_state_update())
+SCAN_INSERT = DriverStatement(
+    Scan.__table__.insert().values({name: bindparam(name, type_=c.type) for name, c in _scan_columns().items()})
+)
+WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
+
+
+def _scanned_part(row: Any) -> ScannedPart:
+    number, name_zh, name_en, category, price, warranty_months = row.part_type
+    lot, produced, line, qc_result, *factory = row.batch
+    installation = row.installation or NO_INSTALLATION
+    installed_at = as_utc(datetime.fromisoformat(installation[0])) if installation[0] else None
+    return ScannedPart(
+        *row[: len(PART_COLUMNS) + 2],
+        number,
+        name_zh,
+        name_en,
+        category,
+        Decimal(price),
+        warranty_months,
+        lot,
+        date.fromisoformat(produced),
+        line,
+        qc_result,
+        *factory,
+        *(row.recall or NO_RECALL),
+        *(row.seller or NO_STANDING),
+        installed_at,
+        *installation[1:],
+    )
+
+
+def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:
+    """Return what a scan needs of a part, locking its row for the rest of the transaction."""
+    row = SCAN_READ.first(session, {"gtin": gtin, "serial": serial})
+    return _scanned_part(row) if row is not None else None
+
+
+def store_scan(session: Session, part_id: int | None, state: dict | None, scan: dict, *, durable: bool) -> None:
+    """Store a scan and, for a known part, its new kept state (`state`); on PostgreSQL in one statement, which
+    commits without waiting for the WAL flush unless `durable`."""
+    if state is not None and is_postgresql(session):
+        parameters = {f"scan_{name}": value for name, value in scan.items()}
+        WRITE_POSTGRESQL.execute(
+            session,
+            {"part_id": part_id, **state, **parameters, "synchronous_commit": "on" if durable else "off"},
+        )
+        return
+    if state is not None:
+        STATE_UPDATE.execute(session, {"part_id": part_id, **state})
+    SCAN_INSERT.execute(session, scan)
