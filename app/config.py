@@ -69,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     "SCAN_ASYNC_COMMIT": True,
     # Problem reports accepted per client address per hour from scan pages.
     "REPORT_MAX_PER_HOUR": 10,
+    # Counterfeit scans per client address per hour that raise alerts of their own; beyond it they are counted in
+    # one "counterfeit_flood" alert for that address (a script trying random codes cannot bury the OEM's list).
+    "COUNTERFEIT_ALERTS_PER_CLIENT_HOUR": 30,
     # Shops within this many km of a route get its kilometre marker and side; trucks snap to routes within it too.
     "NETWORK_SNAP_KM": 5,
     # Shops within this many metres of the road sit at a service area reachable from one carriageway only.

@@ -49,9 +49,12 @@ def _keep_signal(session: Session, part_id: int, cause: str, open_: bool) -> Non
     session.execute(parts.update().where(parts.c.id == part_id).values(alert_signals=value))
 
 
-def dedupe_key(cause: str, part: PartRef | None, gtin: str | None, serial: str | None) -> str:
-    """Return the key under which the same cause for the same part (or unknown code) is one alert."""
-    subject = f"part:{part.id}" if part is not None else f"code:{gtin or '-'}|{serial or '-'}"
+def dedupe_key(
+    cause: str, part: PartRef | None, gtin: str | None, serial: str | None, subject: str | None = None
+) -> str:
+    """Return the key under which the same cause for the same part, unknown code or `subject` is one alert."""
+    if subject is None:
+        subject = f"part:{part.id}" if part is not None else f"code:{gtin or '-'}|{serial or '-'}"
     return f"{cause}:{subject}"[:120]
 
 
@@ -64,10 +67,11 @@ def raise_alert(
     serial: str | None = None,
     organization_id: int | None = None,
     details: dict | None = None,
+    subject: str | None = None,
 ) -> int:
     """Open an alert, or count one more occurrence of the existing one; return its id."""
     now = utcnow()
-    key = dedupe_key(cause, part, gtin, serial)
+    key = dedupe_key(cause, part, gtin, serial, subject)
     values = {
         "dedupe_key": key,
         "cause": cause,

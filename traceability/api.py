@@ -212,6 +212,7 @@ def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
         actor=actor,
         policy=verification.clone_policy(settings()),
         async_commit=settings()["SCAN_ASYNC_COMMIT"],
+        client=client_address(),
     )
     body = verification.outcome_to_dict(outcome, date.today())
     session.commit()

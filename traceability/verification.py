@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.db import utcnow
 from app.geo import LatLon, coarsen, great_circle_km
-from app.security import User
+from app.security import User, count_recent_attempts, record_attempt
 from app.signing import KeyRing
 from traceability.alerts import raise_alert, signal_causes
 from traceability.codes import DigitalLink, tag_message
@@ -33,16 +35,20 @@ PERSISTENT_SIGNALS = {
     "resale_after_removal": "offered_after_removal",
 }
 BUY_INTENT = "buy"
+COUNTERFEIT_BUCKET = "counterfeit_alerts"
+COUNTERFEIT_WINDOW = timedelta(hours=1)
+FLOOD_CAUSE = "counterfeit_flood"
 
 
 @dataclass(frozen=True)
 class ClonePolicy:
-    """Thresholds of the clone signals (from settings)."""
+    """Thresholds of the clone signals, and the hourly counterfeit-alert budget per client (from settings)."""
 
     max_speed_kmh: float
     max_cities: int
     far_km: float
     history: int
+    counterfeit_alerts_per_client_hour: int = 30
 
 
 @dataclass
@@ -185,8 +191,12 @@ def verify_scan(
     actor: User | None,
     policy: ClonePolicy,
     async_commit: bool = False,
+    client: str | None = None,
 ) -> ScanOutcome:
     """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
+
+    Counterfeit scans from one `client` address raise alerts of their own up to the policy's hourly budget;
+    beyond it they count in one flood alert for that address (their scans are stored all the same).
 
     A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
     (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
@@ -223,11 +233,38 @@ def verify_scan(
     store_scan(session, part.id if known else None, state, scan, durable=alerting or not async_commit)
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
     if alerting:
-        _alert(session, outcome, part, link, actor)
+        _alert(session, outcome, part, link, actor, client, policy)
     return outcome
 
 
-def _alert(session: Session, outcome: ScanOutcome, part: ScannedPart | None, link: DigitalLink | None, actor) -> None:
+def coarsen_address(client: str) -> str:
+    """Return the network a client address belongs to (/24 for IPv4, /48 for IPv6): enough for the OEM to
+    tell one source from many without keeping the address."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return "unknown"
+    return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
+
+
+def _within_counterfeit_budget(session: Session, client: str, limit: int) -> bool:
+    """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts."""
+    key = f"client:{client}"
+    if count_recent_attempts(session, COUNTERFEIT_BUCKET, key, COUNTERFEIT_WINDOW) >= limit:
+        return False
+    record_attempt(session, COUNTERFEIT_BUCKET, key)
+    return True
+
+
+def _alert(
+    session: Session,
+    outcome: ScanOutcome,
+    part: ScannedPart | None,
+    link: DigitalLink | None,
+    actor: User | None,
+    client: str | None,
+    policy: ClonePolicy,
+) -> None:
     concerned = part.holder_id if part is not None else None
     if concerned is None and actor is not None:
         concerned = actor.organization_id
@@ -237,7 +274,21 @@ def _alert(session: Session, outcome: ScanOutcome, part: ScannedPart | None, lin
         "city": outcome.city,
         "province": outcome.province,
     }
-    subject = part if outcome.verdict != Verdict.COUNTERFEIT else None
+    counterfeit = outcome.verdict == Verdict.COUNTERFEIT
+    if (
+        counterfeit
+        and client is not None
+        and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
+    ):
+        raise_alert(
+            session,
+            FLOOD_CAUSE,
+            subject="client:" + hashlib.sha256(client.encode()).hexdigest()[:20],
+            organization_id=concerned,
+            details={**details, "client_network": coarsen_address(client), "last_code": _code_text(link)},
+        )
+        return
+    subject = part if not counterfeit else None
     for reason in outcome.reasons:
         raise_alert(
             session,
@@ -248,6 +299,10 @@ def _alert(session: Session, outcome: ScanOutcome, part: ScannedPart | None, lin
             organization_id=concerned,
             details=details,
         )
+
+
+def _code_text(link: DigitalLink | None) -> str | None:
+    return f"{link.gtin}|{link.serial}" if link is not None else None
 
 
 def find_installation(session: Session, part: Part) -> Installation | None:
@@ -347,10 +402,11 @@ def outcome_to_dict(outcome: ScanOutcome, today: date) -> dict:
 
 
 def clone_policy(config: dict) -> ClonePolicy:
-    """Read the clone thresholds from the settings."""
+    """Read the clone thresholds and the counterfeit-alert budget from the settings."""
     return ClonePolicy(
         max_speed_kmh=float(config["CLONE_MAX_SPEED_KMH"]),
         max_cities=int(config["CLONE_MAX_CITIES"]),
         far_km=float(config["CLONE_FAR_KM"]),
         history=int(config["CLONE_SCAN_HISTORY"]),
+        counterfeit_alerts_per_client_hour=int(config["COUNTERFEIT_ALERTS_PER_CLIENT_HOUR"]),
     )

@@ -290,3 +290,37 @@ def test_clone_alert_keeps_part_suspect_until_oem_closes_it(session, client, par
     cleared = scan(client, parts[0]).json["verdict"]
 
     assert (later, cleared) == ("suspect", "genuine")
+
+
+def _scan_fake_codes(client, count, address):
+    paths = [f"/01/06901234000016/21/FAKE{number:04d}?c=A{'0' * 16}" for number in range(count)]
+    for path in paths:
+        client.get(path, headers=JSON, environ_base={"REMOTE_ADDR": address})
+    return [path.split("/")[4].split("?")[0] for path in paths]
+
+
+def test_counterfeit_scans_beyond_a_clients_budget_fold_into_one_flood_alert(session, app, client):
+    app.config["COUNTERFEIT_ALERTS_PER_CLIENT_HOUR"] = 2
+
+    serials = _scan_fake_codes(client, 5, "203.0.113.9")
+
+    alerts = session.scalars(select(Alert)).all()
+    flood = [alert for alert in alerts if alert.cause == "counterfeit_flood"]
+    assert {alert.serial for alert in alerts if alert.cause != "counterfeit_flood"} == set(serials[:2])
+    assert len(flood) == 1 and flood[0].occurrences == 3
+    assert flood[0].details["client_network"] == "203.0.113.0/24"
+    assert flood[0].details["last_code"] == f"06901234000016|{serials[-1]}"
+    assert "203.0.113.9" not in str(flood[0].details)
+    verdicts = session.scalars(select(Scan.verdict).where(Scan.serial.in_(serials))).all()
+    assert verdicts == ["counterfeit"] * 5
+
+
+def test_counterfeit_budget_is_per_client_address(session, app, client):
+    app.config["COUNTERFEIT_ALERTS_PER_CLIENT_HOUR"] = 2
+    _scan_fake_codes(client, 3, "203.0.113.9")
+
+    _scan_fake_codes(client, 1, "198.51.100.20")
+
+    floods = session.scalars(select(Alert).where(Alert.cause == "counterfeit_flood")).all()
+    assert [alert.details["client_network"] for alert in floods] == ["203.0.113.0/24"]
+    assert session.scalar(select(func.count()).select_from(Alert).where(Alert.serial == "FAKE0000")) >= 2
