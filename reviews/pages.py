@@ -115,6 +115,8 @@ def review_form(booking_id: int):
         except MilepostError as failure:
             session.rollback()
             error = failure
+    window_days = review_settings(current_app.config).window_days
+    closed = booking.completed_at is not None and utcnow() - booking.completed_at > timedelta(days=window_days)
     response = Response(
         render_template(
             "reviews/review_form.html",
@@ -122,6 +124,8 @@ def review_form(booking_id: int):
             error=error,
             dimensions=DIMENSIONS,
             review=session.scalar(select(Review).where(Review.booking_id == booking.id)),
+            window_days=window_days,
+            window_closed=closed and error is None,
         )
     )
     if error is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -188,6 +188,12 @@ def my_bookings():
     # the service just completed are at the top, not under years of history.
     ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
     items = [booking.booking_to_dict(item, settings_.zone) for item in ordered]
+    # Reviews' window (a setting of the higher layer, read by name like its endpoint): no link to a form that
+    # could only refuse.
+    review_window = timedelta(days=int(current_app.config.get("REVIEW_WINDOW_DAYS", 0)))
+    reviewable = {
+        item.id for item in ordered if item.completed_at is not None and now - item.completed_at <= review_window
+    }
     # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
     assistance.advance_requests(session, shop_index(session), settings_)
     session.commit()
@@ -202,6 +208,7 @@ def my_bookings():
         booked=request.args.get("booked"),
         # Reviews build on network (never the other way round), so the link is there when that package is.
         review_endpoint=REVIEW_ENDPOINT if REVIEW_ENDPOINT in current_app.view_functions else None,
+        reviewable=reviewable,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 
+from app.db import utcnow
 from app.security import Role
 from reviews.models import Review, ReviewReply
 from tests.factories import make_driver, make_user
@@ -156,3 +158,27 @@ def test_review_form_of_a_reviewed_booking_shows_the_review_not_the_form(client,
     assert 'id="already-reviewed"' in response.text
     assert 'id="review-form"' not in response.text
     assert "轮胎" in response.text
+
+
+def test_review_form_after_the_window_says_it_closed_instead_of_offering_the_form(client, session):
+    user, customer = make_driver(session)
+    booking = make_booking(session, make_shop(session), customer, completed_at=utcnow() - timedelta(days=31))
+    sign_in(client, user)
+
+    response = client.get(f"/bookings/{booking.id}/review?lang=en")
+
+    assert 'id="review-window-closed"' in response.text and "30 days" in response.text
+    assert 'id="review-form"' not in response.text
+
+
+def test_my_bookings_links_only_bookings_still_open_for_review(client, session):
+    user, customer = make_driver(session)
+    shop = make_shop(session)
+    recent = make_booking(session, shop, customer, completed_at=utcnow() - timedelta(days=2))
+    old = make_booking(session, shop, customer, completed_at=utcnow() - timedelta(days=45))
+    sign_in(client, user)
+
+    page = client.get("/bookings/mine").text
+
+    assert f"/bookings/{recent.id}/review" in page
+    assert f"/bookings/{old.id}/review" not in page

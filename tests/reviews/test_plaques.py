@@ -158,3 +158,14 @@ def test_plaque_url_uses_public_base(client, session):
     shop = make_shop(session)
 
     assert issue(client, session, shop).startswith(plaque_url("https://mp.test", shop.code, "")[:-3])
+
+
+def test_forged_plaque_page_says_the_named_shops_standing_does_not_vouch_for_it(client, session):
+    shop = make_shop(session)
+    url = urlparse(issue(client, session, shop, "gold"))
+
+    forged = client.get(f"/plaque/{shop.code}?c=AAAAAAAAAAAAAAAAA&lang=en").get_data(as_text=True)
+    genuine = client.get(f"{url.path}?{url.query}&lang=en")
+
+    assert "does not vouch for the place in front of you" in " ".join(forged.split())
+    assert "named-shop-note" not in genuine.get_data(as_text=True)
