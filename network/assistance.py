@@ -21,12 +21,24 @@ from app.crm.identifiers import mask_phone
 from app.crm.models import Customer, Vehicle
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.geo import great_circle_km
 from app.security import Role, User, is_oem, require_member
-from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, OfferStatus, Service, Shop
-from network.search import Filters, ShopIndex, nearest
+from network.hours import is_open_at
+from network.models import (
+    AssistanceOffer,
+    AssistanceRequest,
+    AssistanceStatus,
+    OfferStatus,
+    Service,
+    Shop,
+    ShopStatus,
+)
+from network.search import NO_FILTERS, Filters, ShopIndex, nearest
 from network.settings import NetworkSettings
 
 WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
+# Shops the OEM desk is shown for an escalated request, to call and then assign.
+CANDIDATE_SHOPS = 5
 
 
 def _offer_round(
@@ -157,9 +169,36 @@ def accept_request(
     )
     if offer is None:
         raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
+    return _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=None)
+
+
+def assign_request(
+    session: Session, actor: User, request: AssistanceRequest, shop: Shop, settings: NetworkSettings
+) -> AssistanceRequest:
+    """Give a waiting request to a shop the OEM desk has called; like an acceptance, only while nobody has it."""
+    if not is_oem(actor):
+        raise Forbidden("only the OEM assigns roadside jobs")
+    if shop.status != ShopStatus.ACTIVE:
+        raise Conflict("shop %(shop)s is %(status)s, not taking work", field="shop", shop=shop.code, status=shop.status)
+    offer = session.scalar(
+        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
+    )
+    if offer is None:
+        distance = great_circle_km(request.lat, request.lon, shop.lat, shop.lon)
+        offer = AssistanceOffer(
+            request_id=request.id, shop_id=shop.id, round=request.round, distance_km=round(distance, 2)
+        )
+        session.add(offer)
+        session.flush()
+    return _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=actor)
+
+
+def _give_to(
+    session: Session, request: AssistanceRequest, offer: AssistanceOffer, eta: int, assigned_by: User | None
+) -> AssistanceRequest:
+    """Hand the request to the offer's shop if it is still waiting; the other open offers are lost."""
     now = utcnow()
-    eta = eta_minutes(offer.distance_km, settings)
-    # One conditional UPDATE decides the race: only the first shop finds the request still waiting.
+    # One conditional UPDATE decides the race: only the first shop (or the OEM) finds the request still waiting.
     result = session.execute(
         update(AssistanceRequest)
         .where(
@@ -167,7 +206,13 @@ def accept_request(
             AssistanceRequest.status.in_(WAITING),
             AssistanceRequest.accepted_shop_id.is_(None),
         )
-        .values(status=AssistanceStatus.ACCEPTED, accepted_shop_id=shop.id, accepted_at=now, eta_minutes=eta)
+        .values(
+            status=AssistanceStatus.ACCEPTED,
+            accepted_shop_id=offer.shop_id,
+            accepted_at=now,
+            eta_minutes=eta,
+            assigned_by_id=assigned_by.id if assigned_by is not None else None,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -184,6 +229,34 @@ def accept_request(
     session.flush()
     session.refresh(request)
     return request
+
+
+def candidate_to_dict(shop: Shop, distance_km: float, settings: NetworkSettings) -> dict:
+    """Render a shop the OEM desk may call: contact, distance, whether it does roadside work and is open now."""
+    return {
+        "code": shop.code,
+        "name": shop.name,
+        "phone": shop.phone,
+        "distance_km": round(distance_km, 1),
+        "eta_minutes": eta_minutes(distance_km, settings),
+        "roadside": Service.ROADSIDE in (shop.services or []),
+        "open_now": is_open_at(shop.opening_hours, shop.open_24h, utcnow(), settings.zone),
+    }
+
+
+def list_candidate_shops(
+    session: Session, index: ShopIndex, request: AssistanceRequest, settings: NetworkSettings
+) -> list[tuple[Shop, float]]:
+    """Return the active shops nearest to a request (any service, open or not) with their distance, for the OEM
+    desk to call before it assigns one."""
+    found = nearest(index, request.lat, request.lon, min(CANDIDATE_SHOPS, len(index) or 1), NO_FILTERS, settings)
+    ids = [int(index.ids[position]) for position, _distance in found]
+    shops = {shop.id: shop for shop in session.scalars(select(Shop).where(Shop.id.in_(ids)))}
+    return [
+        (shops[shop_id], distance)
+        for shop_id, (_position, distance) in zip(ids, found, strict=True)
+        if shop_id in shops
+    ]
 
 
 def decline_request(session: Session, actor: User, request: AssistanceRequest, shop: Shop) -> AssistanceOffer:
@@ -296,6 +369,7 @@ def request_to_dict(request: AssistanceRequest, actor: User | None, zone) -> dic
         "escalated_at": request.escalated_at.astimezone(zone).isoformat() if request.escalated_at else None,
         "accepted_at": request.accepted_at.astimezone(zone).isoformat() if request.accepted_at else None,
         "eta_minutes": request.eta_minutes,
+        "assigned_by_oem": request.assigned_by_id is not None,
         "assigned_shop": (
             {"code": shop.code, "name": shop.name, "phone": shop.phone, "lat": shop.lat, "lon": shop.lon}
             if shop

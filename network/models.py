@@ -227,6 +227,8 @@ class AssistanceRequest(Base):
     eta_minutes: Mapped[int | None]
     escalated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The OEM user who gave the job to a shop by hand (after calling it), when no offered shop took it.
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     customer: Mapped[Customer] = relationship()
     vehicle: Mapped[Vehicle] = relationship()

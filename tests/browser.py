@@ -62,7 +62,14 @@ class LiveServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
 
     def _dispatch(self, environ: dict, start_response: Callable) -> object:
-        return self.app(environ, start_response)
+        response = self.app(environ, start_response)
+        # When a browser drops a connection, werkzeug's server can fail while draining the request and never
+        # close the response, leaving a static file open (a ResourceWarning, an error here): hand it bytes.
+        try:
+            return [b"".join(response)]
+        finally:
+            if hasattr(response, "close"):
+                response.close()
 
     def _record_error(self, _sender: Flask, exception: BaseException, **_extra: object) -> None:
         self.errors.append(exception)

@@ -118,6 +118,18 @@ def make_vehicle(session: Session, owner: Customer | None = None, **overrides: o
     return vehicle
 
 
+PAGE_CSRF = "test-csrf"
+
+
+def sign_in_client(client, user: User) -> str:
+    """Sign the test client's cookie session in as `user`; return the CSRF token its forms must send."""
+    client.get("/login")
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = user.id
+        cookie["csrf"] = PAGE_CSRF
+    return PAGE_CSRF
+
+
 def auth_header(session: Session, user: User) -> dict[str, str]:
     """Return an Authorization header with a fresh bearer token for `user`."""
     from datetime import timedelta

@@ -14,7 +14,7 @@ from app.web.endpoints import SIGNED_IN, Schema
 from app.web.pagination import PageQuery, paginate
 from network import assistance
 from network.api import api
-from network.shops import find_shop_of_organization
+from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings, shop_index
 
 
@@ -24,6 +24,10 @@ class AssistanceIn(Schema):
     vin: str
     description: str = Field(min_length=1, max_length=1000)
     photos: list[str] = Field(default_factory=list, max_length=5, description="photo URLs or upload ids")
+
+
+class AssignIn(Schema):
+    shop: str = Field(min_length=1, max_length=40, description="code of the shop the OEM desk has called")
 
 
 class AssistanceQuery(PageQuery):
@@ -105,6 +109,36 @@ def decline(actor, request_id: int):
     assistance.decline_request(session, actor, request, _actor_shop(actor))
     session.commit()
     return assistance.request_to_dict(request, actor, current_settings().zone)
+
+
+@api.endpoint(
+    "GET",
+    "/assistance/<int:request_id>/candidates",
+    access=[Role.OEM_ADMIN],
+    summary="The active shops nearest to a roadside request, for the OEM desk to call",
+)
+def list_candidates(actor, request_id: int):
+    session = db_session()
+    request = _request_for(actor, request_id)
+    session.commit()
+    found = assistance.list_candidate_shops(session, shop_index(session), request, current_settings())
+    return {"items": [assistance.candidate_to_dict(shop, distance, current_settings()) for shop, distance in found]}
+
+
+@api.endpoint(
+    "POST",
+    "/assistance/<int:request_id>/assign",
+    access=[Role.OEM_ADMIN],
+    body=AssignIn,
+    summary="Give a waiting roadside job to a shop the OEM desk has called",
+)
+def assign(actor, request_id: int, body: AssignIn):
+    session = db_session()
+    settings = current_settings()
+    shop = get_shop(session, body.shop)
+    request = assistance.assign_request(session, actor, _request_for(actor, request_id), shop, settings)
+    session.commit()
+    return assistance.request_to_dict(request, actor, settings.zone)
 
 
 def _close(action: str):

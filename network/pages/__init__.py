@@ -1,4 +1,5 @@
-"""Network pages: find a shop, shops ahead, shop detail and booking, my bookings, shop console, OEM coverage."""
+"""Network pages: find a shop, shops ahead, shop detail and booking, my bookings, shop console, OEM coverage
+and roadside desk."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ NAVIGATION: list[NavLink] = [
     NavLink("network.ask_for_help", "Roadside help", (Role.DRIVER,)),
     NavLink("network.console", "Shop console", (Role.SHOP_STAFF,)),
     NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
+    NavLink("network.roadside_desk", "Roadside desk", (Role.OEM_ADMIN,)),
 ]
 
 
@@ -59,4 +61,4 @@ def page_actor(*roles: str) -> User | Response:
 
 
 # The views register themselves on `pages` when imported.
-from network.pages import console, coverage, driver, roadside  # noqa: E402, F401
+from network.pages import console, coverage, desk, driver, roadside  # noqa: E402, F401

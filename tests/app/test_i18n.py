@@ -9,7 +9,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from app.security import Role
-from tests.factories import make_user
+from tests.factories import make_user, sign_in_client
 
 ROOT = Path(__file__).resolve().parents[2]
 # The keywords of the extraction command in babel.cfg / README: gettext plus the domain errors.
@@ -106,9 +106,7 @@ def test_error_pages_are_translated(client):
 
 def test_wrong_role_page_is_translated(client, session):
     staff = make_user(session, Role.OEM_ADMIN)
-    client.get("/login")
-    with client.session_transaction() as cookie:
-        cookie["user_id"] = staff.id
+    sign_in_client(client, staff)
 
     response = client.get("/me")
 

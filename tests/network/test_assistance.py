@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from app.config import DEFAULTS
 from app.db import make_sessionmaker, utcnow
+from app.errors import Forbidden
 from app.security import Role, User
-from network.assistance import accept_request, advance_requests, request_assistance
+from network.assistance import accept_request, advance_requests, assign_request, request_assistance
 from network.models import AssistanceOffer, AssistanceRequest, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
-from tests.factories import auth_header, make_driver, make_user, make_vehicle
+from tests.factories import auth_header, make_driver, make_user, make_vehicle, sign_in_client
 from tests.network.factories import make_shop, race
 
 SETTINGS = network_settings(DEFAULTS)
@@ -188,3 +189,103 @@ def test_concurrent_accepts_have_exactly_one_winner(committed_engine):
     with maker() as check:
         accepted = check.scalars(select(AssistanceOffer.status).where(AssistanceOffer.status == "accepted")).all()
         assert len(accepted) == 1
+
+
+def _escalated_with_a_repair_shop_near(client, session):
+    """A request that no shop was offered (the only shop near does no roadside work), and that shop."""
+    shop = make_shop(session, lat=34.76, lon=113.65, services=["repair"], phone="0371-66660001")
+    response, driver = _ask(client, session)
+    assert response.get_json()["status"] == "escalated"
+    return response.get_json()["id"], shop, driver
+
+
+def test_oem_desk_sees_the_nearest_shops_of_an_escalated_request(client, session):
+    request_id, shop, _driver = _escalated_with_a_repair_shop_near(client, session)
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    candidates = client.get(f"/api/v1/assistance/{request_id}/candidates", headers=oem).get_json()["items"]
+
+    assert candidates[0]["code"] == shop.code and candidates[0]["phone"] == "0371-66660001"
+    assert candidates[0]["roadside"] is False and candidates[0]["distance_km"] == pytest.approx(1.1, abs=0.1)
+
+
+def test_oem_assigns_an_escalated_request_and_driver_and_shop_see_it(client, session):
+    request_id, shop, driver = _escalated_with_a_repair_shop_near(client, session)
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+    staff = auth_header(session, _staff(session, shop))
+
+    assigned = client.post(f"/api/v1/assistance/{request_id}/assign", json={"shop": shop.code}, headers=oem)
+
+    assert assigned.status_code == 200, assigned.get_json()
+    assert assigned.get_json()["assigned_by_oem"] is True
+    seen = client.get(f"/api/v1/assistance/{request_id}", headers=auth_header(session, driver)).get_json()
+    assert (seen["status"], seen["assigned_shop"]["code"], seen["eta_minutes"]) == ("accepted", shop.code, 15 + 2)
+    listed = client.get("/api/v1/assistance", headers=staff).get_json()["items"]
+    assert [item["id"] for item in listed] == [request_id]
+    assert "****" not in listed[0]["driver_phone"]
+
+
+def test_assigning_a_request_a_shop_already_took_conflicts(client, session):
+    roadside = make_shop(session, lat=34.76, lon=113.65)
+    other = make_shop(session, lat=34.80, lon=113.65, services=["repair"])
+    response, _driver = _ask(client, session)
+    request_id = response.get_json()["id"]
+    client.post(f"/api/v1/assistance/{request_id}/accept", headers=auth_header(session, _staff(session, roadside)))
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    late = client.post(f"/api/v1/assistance/{request_id}/assign", json={"shop": other.code}, headers=oem)
+
+    assert late.status_code == 409
+    assert session.get(AssistanceRequest, request_id).accepted_shop_id == roadside.id
+
+
+@pytest.mark.parametrize(("shop_code", "status"), [("closed", 409), ("NO-SUCH-SHOP", 404)])
+def test_assigning_a_shop_that_cannot_take_the_job_is_refused(client, session, shop_code, status):
+    request_id, _shop, _driver = _escalated_with_a_repair_shop_near(client, session)
+    if shop_code == "closed":
+        shop_code = make_shop(session, lat=34.77, lon=113.65, status="closed").code
+    oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    refused = client.post(f"/api/v1/assistance/{request_id}/assign", json={"shop": shop_code}, headers=oem)
+
+    assert refused.status_code == status
+    assert refused.get_json()["error"]["field"] == "shop"
+    assert session.get(AssistanceRequest, request_id).status == "escalated"
+
+
+def test_only_the_oem_assigns_roadside_jobs(session):
+    driver, customer = make_driver(session)
+    shop = make_shop(session)
+    job = AssistanceRequest(
+        customer=customer,
+        vehicle=make_vehicle(session, owner=customer),
+        lat=34.7,
+        lon=113.6,
+        description="x",
+        radius_km=30,
+    )
+    session.add(job)
+    session.flush()
+
+    with pytest.raises(Forbidden):
+        assign_request(session, _staff(session, shop), job, shop, SETTINGS)
+
+
+def test_desk_page_shows_why_an_assignment_was_refused(client, session):
+    request_id, _shop, _driver = _escalated_with_a_repair_shop_near(client, session)
+    closed = make_shop(session, lat=34.77, lon=113.65, status="closed")
+    token = sign_in_client(client, make_user(session, Role.OEM_ADMIN))
+
+    refused = client.post(f"/assistance/{request_id}/assign?lang=en", data={"csrf_token": token, "shop": closed.code})
+
+    assert refused.status_code == 409
+    assert 'id="assign-error"' in refused.text and "not taking work" in refused.text
+    assert session.get(AssistanceRequest, request_id).status == "escalated"
+
+
+@pytest.mark.parametrize("role", [Role.DRIVER, Role.SHOP_STAFF])
+def test_desk_page_is_for_the_oem(client, session, role):
+    user = make_driver(session)[0] if role == Role.DRIVER else _staff(session, make_shop(session))
+    sign_in_client(client, user)
+
+    assert client.get("/assistance/desk").status_code == 403

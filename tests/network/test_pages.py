@@ -237,3 +237,47 @@ def test_find_page_names_an_unknown_city_in_chinese(client, session):
     response = client.get("/shops?place=Atlantis")
 
     assert "没有叫 'Atlantis' 的城市" in html.unescape(response.text)
+
+
+def test_oem_desk_assigns_an_escalated_request_and_the_driver_sees_who_is_coming(
+    open_page, committed_session, g4, driver
+):
+    from app.config import DEFAULTS
+    from network.assistance import request_assistance
+    from network.search import load_shop_index
+    from network.settings import network_settings
+
+    user, vehicle = driver
+    # Far from every shop: nobody is offered the job, so it goes straight to the OEM desk.
+    job = request_assistance(
+        committed_session,
+        user,
+        vehicle,
+        31.0,
+        91.0,
+        "发动机故障",
+        [],
+        load_shop_index(committed_session),
+        network_settings(DEFAULTS),
+    )
+    oem = make_user(committed_session, Role.OEM_ADMIN)
+    committed_session.commit()
+    desk = open_page()
+    sign_in(desk, oem.email, PASSWORD)
+    desk.goto("/")
+    with desk.expect_navigation():
+        desk.click("header nav a[href='/assistance/desk']")
+
+    card = desk.locator(f"#job-{job.id}")
+    assert "发动机故障" in card.inner_text()
+    chosen = card.locator("label.candidate strong").first.inner_text()
+    card.locator("input[name=shop]").first.check()
+    with desk.expect_navigation():
+        card.locator("button[type=submit]").click()
+
+    assert desk.locator("#assigned-notice").count() == 1
+    assert desk.locator(f"#job-{job.id}").count() == 0
+    driver_page = open_page()
+    sign_in(driver_page, user.phone, PASSWORD)
+    driver_page.goto(f"/assistance/{job.id}")
+    assert chosen in driver_page.locator(".roadside-status .assigned").inner_text()

@@ -13,17 +13,10 @@ from app.db import utcnow
 from app.security import Role
 from reviews.models import Review, ReviewReply
 from tests.factories import make_driver, make_user
+from tests.factories import sign_in_client as sign_in
 from tests.reviews.factories import make_booking, make_shop, make_shop_staff, write_review
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def sign_in(client, user) -> str:
-    client.get("/login")
-    with client.session_transaction() as cookie:
-        cookie["user_id"] = user.id
-        cookie["csrf"] = "test-csrf"
-    return "test-csrf"
 
 
 def test_catalogue_translates_every_reviews_string():

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 from app.security import Role
 from app.web.endpoints import PUBLIC, REGISTRY, SIGNED_IN
-from tests.factories import auth_header, make_user
+from tests.factories import auth_header, make_user, sign_in_client
 
 ROLES = list(Role)
 # Served under /api/v1 but not an endpoint of its own: the document that describes the others.
@@ -236,9 +236,7 @@ def test_validation_error_drops_union_member_tags():
 
 def test_path_integer_beyond_bigint_is_not_found(client, session):
     oem = make_user(session, Role.OEM_ADMIN)
-    client.get("/login")
-    with client.session_transaction() as cookie:
-        cookie["user_id"] = oem.id
+    sign_in_client(client, oem)
 
     response = client.get(f"/crm/customers/{2**64}")
 
