@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -207,3 +213,36 @@ def test_demo_small_loads_valid_data_and_prints_logins(milepost, cli_database_ur
 )
 def test_served_origin_is_the_bound_address_unless_it_is_a_wildcard(bind, origin):
     assert served_origin(bind) == origin
+
+
+@pytest.mark.slow
+def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MILEPOST_")}
+    environment.update(MILEPOST_INSTANCE_PATH=str(tmp_path / "instance"), MILEPOST_DATABASE_URL=cli_database_url)
+    command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, health = time.monotonic() + 60, None
+        while health is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+            except OSError:
+                time.sleep(0.3)
+        scan = urllib.request.Request(
+            f"http://127.0.0.1:{port}/01/06901234000016/21/NOSUCHPART?c=A{'0' * 16}",
+            headers={"Accept": "application/json"},
+        )
+        verdict = json.load(urllib.request.urlopen(scan, timeout=10))
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode(errors="replace")
+
+    assert health == {"status": "ok", "database": "ok", "dialect": make_url(cli_database_url).get_backend_name()}, (
+        output
+    )
+    assert verdict["verdict"] == "counterfeit"
+    assert f"Milepost on http://127.0.0.1:{port}" in output
+    assert stat.S_IMODE((tmp_path / "instance" / "secrets.json").stat().st_mode) == 0o600
