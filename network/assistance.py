@@ -159,14 +159,18 @@ def eta_minutes(distance_km: float, settings: NetworkSettings) -> int:
     return settings.assistance_preparation_minutes + math.ceil(distance_km / settings.assistance_speed_kmh * 60)
 
 
+def _find_offer(session: Session, request: AssistanceRequest, shop: Shop) -> AssistanceOffer | None:
+    return session.scalar(
+        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
+    )
+
+
 def accept_request(
     session: Session, actor: User, request: AssistanceRequest, shop: Shop, settings: NetworkSettings
 ) -> AssistanceRequest:
     """Let a shop that was offered the job take it; exactly one shop ever succeeds, the others get 409."""
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
-    offer = session.scalar(
-        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
-    )
+    offer = _find_offer(session, request, shop)
     if offer is None:
         raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
     return _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=None)
@@ -180,9 +184,7 @@ def assign_request(
         raise Forbidden("only the OEM assigns roadside jobs")
     if shop.status != ShopStatus.ACTIVE:
         raise Conflict("shop %(shop)s is %(status)s, not taking work", field="shop", shop=shop.code, status=shop.status)
-    offer = session.scalar(
-        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
-    )
+    offer = _find_offer(session, request, shop)
     if offer is None:
         distance = great_circle_km(request.lat, request.lon, shop.lat, shop.lon)
         offer = AssistanceOffer(
@@ -262,9 +264,7 @@ def list_candidate_shops(
 def decline_request(session: Session, actor: User, request: AssistanceRequest, shop: Shop) -> AssistanceOffer:
     """Record that a shop declines the job it was offered."""
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
-    offer = session.scalar(
-        select(AssistanceOffer).where(AssistanceOffer.request_id == request.id, AssistanceOffer.shop_id == shop.id)
-    )
+    offer = _find_offer(session, request, shop)
     if offer is None:
         raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
     if offer.status != OfferStatus.OFFERED:

@@ -119,10 +119,11 @@ def decline(actor, request_id: int):
 )
 def list_candidates(actor, request_id: int):
     session = db_session()
+    settings = current_settings()
     request = _request_for(actor, request_id)
     session.commit()
-    found = assistance.list_candidate_shops(session, shop_index(session), request, current_settings())
-    return {"items": [assistance.candidate_to_dict(shop, distance, current_settings()) for shop, distance in found]}
+    found = assistance.list_candidate_shops(session, shop_index(session), request, settings)
+    return {"items": [assistance.candidate_to_dict(shop, distance, settings) for shop, distance in found]}
 
 
 @api.endpoint(
