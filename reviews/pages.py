@@ -115,8 +115,8 @@ def review_form(booking_id: int):
         except MilepostError as failure:
             session.rollback()
             error = failure
-    window_days = review_settings(current_app.config).window_days
-    closed = booking.completed_at is not None and utcnow() - booking.completed_at > timedelta(days=window_days)
+    settings = review_settings(current_app.config)
+    closed = publishing.is_review_window_closed(booking, settings, utcnow())
     response = Response(
         render_template(
             "reviews/review_form.html",
@@ -124,7 +124,7 @@ def review_form(booking_id: int):
             error=error,
             dimensions=DIMENSIONS,
             review=session.scalar(select(Review).where(Review.booking_id == booking.id)),
-            window_days=window_days,
+            window_days=settings.window_days,
             window_closed=closed and error is None,
         )
     )

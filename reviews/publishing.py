@@ -72,6 +72,11 @@ def get_review(session: Session, review_id: int) -> Review:
     return review
 
 
+def is_review_window_closed(booking: Booking, settings: ReviewSettings, now: datetime) -> bool:
+    """Tell whether the time to review a completed booking has passed."""
+    return booking.completed_at is not None and now - booking.completed_at > timedelta(days=settings.window_days)
+
+
 def publish_review(
     session: Session,
     actor: User,
@@ -93,7 +98,7 @@ def publish_review(
         raise Forbidden("only the booking's customer may review it", field="booking")
     if booking.status != BookingStatus.COMPLETED or booking.completed_at is None:
         raise Conflict(f"only completed bookings can be reviewed; this one is {booking.status}", field="booking")
-    if now - booking.completed_at > timedelta(days=settings.window_days):
+    if is_review_window_closed(booking, settings, now):
         raise Conflict(
             "reviews are accepted for %(days)s days after completion", field="booking", days=settings.window_days
         )
