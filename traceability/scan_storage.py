@@ -83,10 +83,19 @@ NO_STANDING = (None,) * len(STANDING_COLUMNS)
 NO_INSTALLATION = (None,) * (2 + len(STANDING_COLUMNS))
 
 
-def _packed(*columns: ColumnElement, where: ColumnElement[bool], source: FromClause | None = None) -> ScalarSelect:
-    """One related row's columns as a JSON array (NULL when there is no such row)."""
+def _packed(
+    *columns: ColumnElement,
+    where: ColumnElement[bool],
+    source: FromClause | None = None,
+    newest: ColumnElement | None = None,
+) -> ScalarSelect:
+    """One related row's columns as a JSON array (NULL when there is no such row; the `newest` when several)."""
     query = select(json_array(*columns)).where(where)
-    return (query.select_from(source) if source is not None else query).scalar_subquery()
+    if source is not None:
+        query = query.select_from(source)
+    if newest is not None:
+        query = query.order_by(newest.desc()).limit(1)
+    return query.scalar_subquery()
 
 
 def _scan_read() -> Select:
@@ -112,17 +121,15 @@ def _scan_read() -> Select:
     recall = _packed(recalls.c.code, recalls.c.notice_zh, recalls.c.notice_en, where=recalls.c.id == parts.c.recall_id)
     sold_by = _packed(*(seller.c[name] for name in STANDING_COLUMNS), where=seller.c.id == parts.c.sold_by_id)
     # The state machine allows one open installation; the newest wins should a hand edit ever leave two.
-    installation = (
-        select(json_array(installations.c.installed_at, vehicles.c.vin, *(shop.c[name] for name in STANDING_COLUMNS)))
-        .select_from(
-            installations.join(vehicles, vehicles.c.id == installations.c.vehicle_id).join(
-                shop, shop.c.id == installations.c.organization_id
-            )
-        )
-        .where(installations.c.part_id == parts.c.id, installations.c.removed_at.is_(None))
-        .order_by(installations.c.installed_at.desc())
-        .limit(1)
-        .scalar_subquery()
+    installation = _packed(
+        installations.c.installed_at,
+        vehicles.c.vin,
+        *(shop.c[name] for name in STANDING_COLUMNS),
+        source=installations.join(vehicles, vehicles.c.id == installations.c.vehicle_id).join(
+            shop, shop.c.id == installations.c.organization_id
+        ),
+        where=(installations.c.part_id == parts.c.id) & installations.c.removed_at.is_(None),
+        newest=installations.c.installed_at,
     )
     return (
         select(
@@ -140,8 +147,13 @@ def _scan_read() -> Select:
     )
 
 
-def _scan_columns() -> dict[str, Any]:
-    return {column.name: column for column in Scan.__table__.c if column.name != "id"}
+def _scan_insert(prefix: str = "") -> Any:
+    """The scan INSERT with every column but the id bound by name (`prefix` + column name)."""
+    scans = Scan.__table__
+    columns = (column for column in scans.c if column.name != "id")
+    return scans.insert().values(
+        {column.name: bindparam(prefix + column.name, type_=column.type) for column in columns}
+    )
 
 
 def _state_update() -> Any:
@@ -157,12 +169,7 @@ def _write_postgresql() -> Select:
     """The kept-state UPDATE, the scan INSERT and this transaction's synchronous_commit in one statement (one
     round trip); the DML CTEs run although the SELECT does not read them."""
     kept = _state_update().cte("kept")
-    columns = _scan_columns()
-    stored = (
-        Scan.__table__.insert()
-        .values({name: bindparam(f"scan_{name}", type_=column.type) for name, column in columns.items()})
-        .cte("stored")
-    )
+    stored = _scan_insert("scan_").cte("stored")
     setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
     return select(setting).add_cte(kept, stored)
 
@@ -170,9 +177,7 @@ def _write_postgresql() -> Select:
 # Built once per worker process; each compiles once per dialect.
 SCAN_READ = DriverStatement(_scan_read())
 STATE_UPDATE = DriverStatement(_state_update())
-SCAN_INSERT = DriverStatement(
-    Scan.__table__.insert().values({name: bindparam(name, type_=c.type) for name, c in _scan_columns().items()})
-)
+SCAN_INSERT = DriverStatement(_scan_insert())
 WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
 
 
