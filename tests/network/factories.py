@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.crm.models import Organization
 from app.errors import Conflict
 from network.highways import import_shipped_highways, load_route_network
-from network.models import Shop
+from network.models import AssistanceRequest, Shop
 from network.routes import RouteNetwork
 from network.shops import highways_by_code, snap_shop
 from network.versions import SHOPS, bump_version
+from tests.factories import make_driver, make_vehicle
 
 ZONE = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
@@ -62,6 +63,19 @@ def make_shop(session: Session, routes: RouteNetwork | None = None, **overrides:
     session.flush()
     bump_version(session, SHOPS)
     return shop
+
+
+def make_assistance_request(session: Session, **overrides: object) -> AssistanceRequest:
+    """Add a driver's roadside request near Zhengzhou (a new driver and truck unless given), offered to no one."""
+    if "customer" not in overrides:
+        overrides["customer"] = make_driver(session)[1]
+    if "vehicle" not in overrides:
+        overrides["vehicle"] = make_vehicle(session, owner=overrides["customer"])
+    fields = {"lat": 34.7, "lon": 113.6, "description": "flat tyre", "radius_km": 30, **overrides}
+    request = AssistanceRequest(**fields)
+    session.add(request)
+    session.flush()
+    return request
 
 
 def next_slot(hours_ahead: int = 3, slot_minutes: int = 60) -> datetime:

@@ -16,7 +16,7 @@ from network.models import AssistanceOffer, AssistanceRequest, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle, sign_in_client
-from tests.network.factories import make_shop, race
+from tests.network.factories import make_assistance_request, make_shop, race
 
 SETTINGS = network_settings(DEFAULTS)
 
@@ -254,18 +254,8 @@ def test_assigning_a_shop_that_cannot_take_the_job_is_refused(client, session, s
 
 
 def test_only_the_oem_assigns_roadside_jobs(session):
-    driver, customer = make_driver(session)
     shop = make_shop(session)
-    job = AssistanceRequest(
-        customer=customer,
-        vehicle=make_vehicle(session, owner=customer),
-        lat=34.7,
-        lon=113.6,
-        description="x",
-        radius_km=30,
-    )
-    session.add(job)
-    session.flush()
+    job = make_assistance_request(session)
 
     with pytest.raises(Forbidden):
         assign_request(session, _staff(session, shop), job, shop, SETTINGS)

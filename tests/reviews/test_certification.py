@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 from app.db import utcnow
 from app.security import Role
 from app.signing import KeyRing
-from network.models import AssistanceOffer, AssistanceRequest, BookingStatus, OfferStatus
+from network.models import AssistanceOffer, BookingStatus, OfferStatus
 from reviews.certification import compute_kpis, evaluate_certification, override_tier
 from reviews.models import CertificationChange, CertificationState, EvaluationRun, Plaque
 from reviews.settings import DEFAULT_THRESHOLDS, ReviewSettings, parse_thresholds
 from reviews.tiers import Tier
 from tests.conftest import TEST_KEYS
-from tests.factories import auth_header, make_driver, make_user, make_vehicle
+from tests.factories import auth_header, make_driver, make_user
+from tests.network.factories import make_assistance_request
 from tests.reviews.factories import install_genuine_parts, make_booking, make_shop, write_review
 from traceability.models import Alert
 
@@ -46,17 +47,7 @@ def test_compute_kpis_counts_bookings_and_roadside(session):
     for status in [BookingStatus.COMPLETED] * 3 + [BookingStatus.REJECTED, BookingStatus.CANCELLED]:
         make_booking(session, shop, status=status, start=NOW - timedelta(days=2))
     make_booking(session, shop, status=BookingStatus.CONFIRMED, start=NOW - timedelta(days=3))
-    _user, customer = make_driver(session)
-    request = AssistanceRequest(
-        customer_id=customer.id,
-        vehicle_id=make_vehicle(session, owner=customer).id,
-        lat=34.7,
-        lon=113.6,
-        description="flat tyre",
-        radius_km=30,
-    )
-    session.add(request)
-    session.flush()
+    request = make_assistance_request(session)
     session.add(
         AssistanceOffer(
             request_id=request.id,
