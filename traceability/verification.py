@@ -201,11 +201,13 @@ def verify_scan(
     A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
     (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
     without waiting for the WAL flush)."""
-    now = utcnow()
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
     city = place.city if place else None
     part = read_part(session, link.gtin, link.serial) if link is not None else None
+    # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
+    # they take turns with its kept state (the last located scan is then also the latest).
+    now = utcnow()
     if link is None:
         verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
     else:
