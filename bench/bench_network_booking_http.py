@@ -63,10 +63,10 @@ def _seed(database_url: str) -> dict:
     from app.crm.organizations import create_organization
     from app.crm.vehicles import register_vehicle
     from app.db import make_engine, make_sessionmaker
-    from app.demo import make_vin
-    from app.migrate import upgrade
-    from app.model_registry import load_all_models
     from app.security import Role, create_user, issue_token
+    from milepost.demo import make_vin
+    from milepost.migrate import upgrade
+    from milepost.model_registry import load_all_models
     from network.routes import RouteNetwork
     from network.shops import create_shop
 
@@ -163,7 +163,7 @@ def main() -> None:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "app.factory:create_app()",
+            "milepost.factory:create_app()",
         ],
         env=environment,
     )

@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from app.crm.models import Organization
 from app.db import make_engine, make_sessionmaker
-from app.migrate import upgrade
 from app.signing import KeyRing
+from milepost.migrate import upgrade
 from traceability.codes import new_serials
 from traceability.commissioning import PART_COLUMNS, commission_batch, part_rows
 from traceability.models import Batch, Part, PartType

@@ -230,7 +230,16 @@ def main(url: str, seconds: float, connections: int) -> None:
         MILEPOST_INSTANCE_PATH=instance,
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "app.factory:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "milepost.factory:create_app()",
+        ],
         env=environment,
         cwd=Path(__file__).resolve().parent.parent,
         stderr=subprocess.DEVNULL,

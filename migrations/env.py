@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from app.db import Base, make_engine
-from app.model_registry import load_all_models
+from milepost.model_registry import load_all_models
 
 load_all_models()
 config = context.config

@@ -16,10 +16,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import migrate
 from app.db import Base, make_engine, make_sessionmaker
-from app.factory import create_app
-from app.model_registry import load_all_models
+from milepost import migrate
+from milepost.factory import create_app
+from milepost.model_registry import load_all_models
 from tests.browser import CHROMIUM, LiveServer, PageWatch, launch_chromium, new_context
 
 TEST_KEYS = ",".join(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app import migrate
 from app.db import Base
+from milepost import migrate
 
 
 def test_migrations_match_models(connection):

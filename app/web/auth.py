@@ -16,7 +16,7 @@ from app.web.csrf import check_csrf
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 
 api = ApiBlueprint("auth_api", __name__, tag="Auth")
-pages = Blueprint("auth", __name__)
+pages = Blueprint("auth", __name__, template_folder="templates")
 
 
 class TokenIn(Schema):

@@ -9,7 +9,7 @@ from app.web.context import db_session
 from app.web.endpoints import REGISTRY
 from app.web.openapi import build_document
 
-pages = Blueprint("meta", __name__)
+pages = Blueprint("meta", __name__, template_folder="templates")
 
 API_VERSION = "1.0.0"
 

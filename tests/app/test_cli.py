@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from app.cli import main, served_origin
 from app.crm.identifiers import normalize_vin
 from app.crm.models import Organization, Vehicle
 from app.crm.regions import PROVINCES
 from app.db import make_engine
 from app.security import User
+from milepost.cli import main, served_origin
 
 
 @pytest.fixture
@@ -222,7 +222,7 @@ def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp
         port = probe.getsockname()[1]
     environment = {key: value for key, value in os.environ.items() if not key.startswith("MILEPOST_")}
     environment.update(MILEPOST_INSTANCE_PATH=str(tmp_path / "instance"), MILEPOST_DATABASE_URL=cli_database_url)
-    command = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-c", "from milepost.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline, health = time.monotonic() + 60, None

@@ -8,7 +8,7 @@ import pytest
 
 from app import config
 from app.config import DEFAULTS, ConfigError, load_settings, validate_settings
-from app.factory import create_app
+from milepost.factory import create_app
 
 
 def valid(**overrides):

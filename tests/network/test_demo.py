@@ -7,7 +7,7 @@ import random
 from sqlalchemy import func, select
 
 from app.config import DEFAULTS
-from app.demo import seed_core
+from milepost.demo import seed_core
 from network import demo
 from network.highways import load_route_network
 from network.models import AssistanceRequest, Booking, BookingStatus, Shop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.demo import load_demo
+from milepost.demo import load_demo
 from tests.conftest import PUBLIC_BASE_URL
 from traceability.chain import verify_chain
 

@@ -181,7 +181,7 @@ def test_healthz_reports_the_dialect(client, database_url):
 
 
 def test_pagination_follows_configured_page_sizes(session, connection, database_url, tmp_path, monkeypatch):
-    from app.factory import create_app
+    from milepost.factory import create_app
     from tests.conftest import test_settings
     from tests.factories import auth_header, make_organization, make_user
 

@@ -17,7 +17,7 @@ class MilepostServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from app.factory import create_app
+        from milepost.factory import create_app
 
         return create_app()
 

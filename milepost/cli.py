@@ -17,7 +17,7 @@ from app.signing import generate_key_spec, next_kid
 
 
 def _create_app() -> Flask:
-    from app.factory import create_app
+    from milepost.factory import create_app
 
     return create_app()
 
@@ -37,7 +37,7 @@ def ensure_instance(path: Path) -> bool:
 
 def run_upgrade(app: Flask) -> None:
     """Apply all migrations to the app's database."""
-    from app.migrate import upgrade
+    from milepost.migrate import upgrade
 
     upgrade(url=app.config["DATABASE_URL"])
 
@@ -104,7 +104,7 @@ def db_downgrade(target: str) -> None:
     """Undo migrations (destroys data)."""
     from flask import current_app
 
-    from app.migrate import downgrade
+    from milepost.migrate import downgrade
 
     downgrade(url=current_app.config["DATABASE_URL"], target=target)
     click.echo(f"Database is at {target}.")
@@ -133,11 +133,11 @@ def serve_command(bind: str, workers: int, demo: bool) -> None:
     app = _create_app()
     run_upgrade(app)
     if demo:
-        from app.demo import load_demo_if_empty
+        from milepost.demo import load_demo_if_empty
 
         with app.app_context():
             load_demo_if_empty(app)
-    from app.server import run_gunicorn
+    from milepost.server import run_gunicorn
 
     click.echo(f"Milepost on http://{bind}  (Ctrl-C stops)")
     run_gunicorn(bind=bind, workers=workers)
@@ -201,6 +201,6 @@ def demo_command(size: str, seed: int) -> None:
     """Load the demo data set through the domains' own services."""
     from flask import current_app
 
-    from app.demo import load_demo
+    from milepost.demo import load_demo
 
     load_demo(current_app, size=size, seed=seed)
