@@ -47,3 +47,31 @@ def make_entry(
     session.add(entry)
     session.flush()
     return entry
+
+
+def make_booking(session: Session, shop=None, vehicle=None, status: str = "checked_in", **overrides: object):
+    """Add a booking of `vehicle` at `shop` (new ones unless given) in `status`, an hour from now."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from network.models import Booking
+    from tests.factories import make_vehicle
+    from tests.network.factories import make_shop
+
+    shop = shop or make_shop(session)
+    vehicle = vehicle or make_vehicle(session)
+    start = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    fields = {
+        "shop": shop,
+        "customer": vehicle.owner,
+        "vehicle": vehicle,
+        "service": "engine",
+        "start": start,
+        "end": start + timedelta(hours=1),
+        "status": status,
+        **overrides,
+    }
+    booking = Booking(**fields)
+    session.add(booking)
+    session.flush()
+    return booking
