@@ -119,18 +119,32 @@ def _clean(text: str) -> str:
     if "\x00" in text:
         raise InvalidInput("the code contains a NUL character", field="code")
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"a fault code has at most {MAX_TEXT} characters", field="code")
+        raise InvalidInput("a fault code has at most %(maximum)s characters", field="code", maximum=MAX_TEXT)
     # NFKC folds full-width digits and letters from Chinese input methods (３２５１／０) into ASCII; other
     # scripts' digits stay as they are and do not match the ASCII-only patterns.
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
 
 
-def _bounded(digits: str | None, maximum: int, name: str, label: str) -> int | None:
+def _out_of_range(name: str, maximum: int) -> InvalidInput:
+    messages = {
+        "spn": InvalidInput("SPN is a number from 0 to %(maximum)s", field="spn", maximum=maximum),
+        "fmi": InvalidInput("FMI is a number from 0 to %(maximum)s", field="fmi", maximum=maximum),
+        "occurrence": InvalidInput(
+            "the occurrence count is a number from 0 to %(maximum)s", field="occurrence", maximum=maximum
+        ),
+        "source_address": InvalidInput(
+            "the source address is a number from 0 to %(maximum)s", field="source_address", maximum=maximum
+        ),
+    }
+    return messages[name]
+
+
+def _bounded(digits: str | None, maximum: int, name: str) -> int | None:
     if digits is None:
         return None
     # A long digit string is out of range before int() is asked to read it (and hit its own digit limit).
     if len(digits) > len(str(maximum)) or int(digits) > maximum:
-        raise InvalidInput(f"{label} is at most {maximum}", field=name, maximum=maximum)
+        raise _out_of_range(name, maximum)
     return int(digits)
 
 
@@ -138,14 +152,14 @@ def j1939_code(
     spn: int, fmi: int | None = None, occurrence: int | None = None, source_address: int | None = None
 ) -> FaultCode:
     """Return a J1939 FaultCode from numbers, checking each against its range."""
-    for value, maximum, name, label in (
-        (spn, MAX_SPN, "spn", "SPN"),
-        (fmi, MAX_FMI, "fmi", "FMI"),
-        (occurrence, MAX_OCCURRENCE, "occurrence", "the occurrence count"),
-        (source_address, MAX_SOURCE_ADDRESS, "source_address", "the source address"),
+    for value, maximum, name in (
+        (spn, MAX_SPN, "spn"),
+        (fmi, MAX_FMI, "fmi"),
+        (occurrence, MAX_OCCURRENCE, "occurrence"),
+        (source_address, MAX_SOURCE_ADDRESS, "source_address"),
     ):
         if value is not None and (isinstance(value, bool) or not 0 <= value <= maximum):
-            raise InvalidInput(f"{label} is between 0 and {maximum}", field=name, maximum=maximum)
+            raise _out_of_range(name, maximum)
     return FaultCode(J1939, str(spn), fmi, occurrence, source_address)
 
 
@@ -177,9 +191,9 @@ def parse_code(text: str) -> FaultCode:
     spn_digits, fmi_digits, occurrence_digits = found.groups()
     return FaultCode(
         J1939,
-        str(_bounded(spn_digits, MAX_SPN, "spn", "SPN")),
-        _bounded(fmi_digits, MAX_FMI, "fmi", "FMI"),
-        _bounded(occurrence_digits, MAX_OCCURRENCE, "occurrence", "the occurrence count"),
+        str(_bounded(spn_digits, MAX_SPN, "spn")),
+        _bounded(fmi_digits, MAX_FMI, "fmi"),
+        _bounded(occurrence_digits, MAX_OCCURRENCE, "occurrence"),
     )
 
 
@@ -197,7 +211,7 @@ def _dm1_bytes(data: bytes | str) -> bytes:
     else:
         raise InvalidInput("DM1 data is hexadecimal bytes", field="dm1")
     if len(raw) > MAX_DM1_BYTES:
-        raise InvalidInput(f"a DM1 message has at most {MAX_DM1_BYTES} bytes", field="dm1")
+        raise InvalidInput("a DM1 message has at most %(maximum)s bytes", field="dm1", maximum=MAX_DM1_BYTES)
     # A single-frame DM1 is 8 bytes: lamps, flash, one DTC and two 0xFF pad bytes.
     if len(raw) % 4 == 0 and len(raw) >= 8 and raw[-2:] == b"\xff\xff":
         raw = raw[:-2]

@@ -30,7 +30,7 @@ def fold(*parts: str | None) -> str:
 def query_terms(query: str) -> list[str]:
     """Return the folded terms of a search query; every one must appear in a match."""
     if not isinstance(query, str) or len(query) > MAX_QUERY:
-        raise InvalidInput(f"a search has at most {MAX_QUERY} characters", field="q")
+        raise InvalidInput("a search has at most %(maximum)s characters", field="q", maximum=MAX_QUERY)
     terms = [term for term in fold(query).split(" ") if term]
     if not terms:
         raise InvalidInput("type what to search for", field="q")
