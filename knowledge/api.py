@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from app.crm.vehicles import find_vehicle, get_vehicle_for
@@ -39,7 +39,7 @@ class FaultReportIn(Schema):
     dm1: str | None = Field(None, max_length=4000, description="raw DM1 bytes as hex: lamp, flash, 4 bytes per DTC")
     source_address: int | None = Field(None, ge=0, le=MAX_SOURCE_ADDRESS, description="the ECU that sent them")
     snapshot: bool = Field(False, description="the codes are all the ECU's active codes: others become inactive")
-    observed_at: datetime | None = Field(None, description="when the platform read them (ISO 8601 with offset)")
+    observed_at: AwareDatetime | None = Field(None, description="when the platform read them (ISO 8601 with offset)")
 
 
 class CheckInFaultsIn(Schema):

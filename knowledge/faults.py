@@ -8,7 +8,7 @@ list of active codes an ECU sends in DM1) makes the vehicle's other codes from t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,6 +115,21 @@ def record_check_in_faults(
     codes = list(codes)
     _check_count(codes)
     return [record_fault(session, actor, booking.vehicle, code, FaultSource.SHOP, booking=booking) for code in codes]
+
+
+def list_workshop_bookings(session: Session, shop_id: int, now: datetime, limit: int = 50) -> list[Booking]:
+    """Return the shop's bookings whose codes and fixes it may enter: arriving or in, or completed this week."""
+    statement = (
+        select(Booking)
+        .where(Booking.shop_id == shop_id)
+        .where(
+            Booking.status.in_(CHECK_IN_STATUSES)
+            | ((Booking.status == BookingStatus.COMPLETED) & (Booking.completed_at >= now - timedelta(days=7)))
+        )
+        .order_by(Booking.start.desc(), Booking.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def may_report_telematics(actor: User, vehicle: Vehicle) -> bool:

@@ -3,6 +3,7 @@ the booked shop's fault and fix entry."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -28,6 +29,7 @@ from network.models import Booking
 from network.pages import page_actor
 from network.pages.driver import driver_vehicles
 from network.search import Filters
+from network.shops import find_shop_of_organization
 from network.web import nearest_shops, shops_ahead
 from traceability.models import PartType
 
@@ -41,6 +43,7 @@ pages = Blueprint(
 
 NAVIGATION: list[NavLink] = [
     NavLink("knowledge.fault_lookup", "Fault codes"),
+    NavLink("knowledge.workshop", "Fault entry", (Role.SHOP_STAFF,)),
     NavLink("knowledge.trends_page", "Fault trends", (Role.OEM_ADMIN,)),
 ]
 SHOPS_SHOWN = 3
@@ -78,7 +81,9 @@ def shops_for_fault(session, service: str, lat: str | None, lon: str | None, hea
         try:
             heading_value = float(heading) % 360
         except ValueError:
-            raise InvalidInput("heading is degrees from north", field="heading") from None
+            heading_value = math.nan
+        if not math.isfinite(heading_value):
+            raise InvalidInput("heading is degrees from north", field="heading")
     if heading_value is not None:
         try:
             result = shops_ahead(session, position, heading_value, None, None, LOOK_AHEAD_KM, filters)
@@ -163,6 +168,18 @@ def trends_page():
         days = 30
     items = fixes.fault_trends(db_session(), utcnow() - timedelta(days=days))
     return render_template("knowledge/trends.html", items=items, days=days)
+
+
+@pages.route("/faults/shop")
+def workshop():
+    """List the shop's bookings arriving, in, or completed this week, each with its fault and fix entry."""
+    actor = page_actor(Role.SHOP_STAFF)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    shop = find_shop_of_organization(session, actor.organization_id)
+    bookings = faults.list_workshop_bookings(session, shop.id, utcnow()) if shop else []
+    return render_template("knowledge/workshop.html", shop=shop, bookings=bookings)
 
 
 def _shop_booking(actor, booking_id: int) -> Booking:

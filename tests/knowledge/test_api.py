@@ -191,3 +191,17 @@ def test_the_lookup_is_in_the_openapi_document(client):
 
     assert "/api/v1/faults/lookup" in document["paths"]
     assert "post" in document["paths"]["/api/v1/vehicles/{vin}/faults"]
+
+
+@pytest.mark.parametrize("observed_at", ["2026-01-01T10:00:00", "2999-01-01T00:00:00+08:00", "yesterday"])
+def test_telematics_report_times_need_an_offset_and_cannot_be_future(client, session, observed_at):
+    vehicle = make_vehicle(session)
+
+    response = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/faults",
+        json={"codes": ["100/1"], "observed_at": observed_at},
+        headers=auth_header(session, make_user(session, Role.OEM_ADMIN)),
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "observed_at"

@@ -160,3 +160,21 @@ def test_another_shop_does_not_see_the_booking_page(client, session):
     sign_in_client(client, make_user(session, Role.SHOP_STAFF))
 
     assert client.get(f"/faults/bookings/{booking.id}").status_code == 404
+
+
+@pytest.mark.parametrize("heading", ["nan", "inf", "north", "1e999"])
+def test_a_bad_heading_is_400_on_the_page(client, g4_shops, heading):
+    response = client.get(f"/faults?code=100/1&lat=34.75&lon=113.65&heading={heading}")
+
+    assert response.status_code == 400
+
+
+def test_the_shop_lists_its_trucks_in_for_fault_entry(client, session):
+    booking = make_booking(session, status="checked_in")
+    other = make_booking(session, status="checked_in")
+    sign_in_client(client, make_user(session, Role.SHOP_STAFF, organization=booking.shop.organization))
+
+    page = client.get("/faults/shop").text
+
+    assert f"/faults/bookings/{booking.id}" in page
+    assert f"/faults/bookings/{other.id}" not in page
