@@ -15,8 +15,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import load_settings
 from app.crm.models import Customer, Vehicle
 from app.db import utcnow
+from app.errors import InvalidInput
 from app.security import Role, User
 from knowledge.articles import save_article
 from knowledge.codes import parse_code
@@ -24,10 +26,16 @@ from knowledge.entries import import_entries, install_shipped_entries, set_model
 from knowledge.faults import record_check_in_faults, record_driver_fault, record_telematics_report
 from knowledge.fixes import record_booking_fix
 from knowledge.models import FixKind
+from network.highways import load_route_network
 from network.models import Booking, BookingStatus, Shop
+from network.search import Filters, load_shop_index, locate_truck, shops_ahead
+from network.settings import network_settings
+from network.shops import update_shop
 from traceability.models import PartType
 
 DEMO_DRIVER_PHONE = "13800138000"
+# Zhengzhou on G4, heading south: where the demo's lookup link stands.
+DEMO_POSITION = (34.75, 113.65, 180.0)
 # An illustrative OEM-specific row, marked as imported: what `milepost knowledge import` would add.
 WEICHAI_TABLE = (
     "scheme,code,fmi,engine_family,emission_stage,title_zh,title_en,text_zh,text_en,severity,may_continue,service\n"
@@ -78,14 +86,14 @@ ARTICLES = (
         ["SPN 3251", "SPN 3719", "SPN 5319"],
     ),
 )
-# Code, fix kind, part category of the part fitted (or None), how many demo trucks had it fixed so.
+# Code, fix kind, part number fitted (the traceability demo catalogue's), how many demo trucks had it fixed so.
 FIX_HISTORY = (
     ("3251/0", FixKind.CLEANING, None, 4),
-    ("3251/0", FixKind.PART_REPLACED, "sensors", 1),
-    ("100/1", FixKind.PART_REPLACED, "filters", 3),
+    ("3251/0", FixKind.WIRING, None, 1),
+    ("100/1", FixKind.PART_REPLACED, "VG1540080311", 3),  # oil filter
     ("100/1", FixKind.WIRING, None, 1),
     ("3364/18", FixKind.REFILL, None, 3),
-    ("157/18", FixKind.PART_REPLACED, "fuel_injection", 2),
+    ("157/18", FixKind.PART_REPLACED, "VG1560080012", 2),  # fuel filter
 )
 
 
@@ -125,11 +133,11 @@ def _staff_of(session: Session, shop: Shop) -> User:
 
 
 def _fix_history(session: Session, rng: random.Random, vehicles: list[Vehicle], shops: list[Shop]) -> int:
-    part_by_category = {part.category: part for part in session.scalars(select(PartType).order_by(PartType.id))}
+    part_by_number = {part.part_number: part for part in session.scalars(select(PartType))}
     now = utcnow()
     recorded = 0
     trucks = iter(rng.sample(vehicles, min(len(vehicles), sum(row[3] for row in FIX_HISTORY))))
-    for code, kind, category, count in FIX_HISTORY:
+    for code, kind, part_number, count in FIX_HISTORY:
         for _case in range(count):
             vehicle = next(trucks, None)
             if vehicle is None:
@@ -138,8 +146,8 @@ def _fix_history(session: Session, rng: random.Random, vehicles: list[Vehicle], 
             staff = _staff_of(session, shop)
             booking = _completed_booking(session, shop, vehicle, now - timedelta(days=rng.randint(2, 60)))
             (fault,) = record_check_in_faults(session, staff, booking, [parse_code(code)])
-            part = part_by_category.get(category) if category else None
-            # Without the demo catalogue's part of that category, record the visit as "no fault found".
+            part = part_by_number.get(part_number) if part_number else None
+            # Without the demo catalogue's part (a data set without traceability), record "no fault found".
             kind_used = FixKind.NO_FAULT_FOUND if kind == FixKind.PART_REPLACED and part is None else kind
             record_booking_fix(session, staff, booking, fault, kind_used, part_type=part)
             booking.status = BookingStatus.COMPLETED
@@ -147,6 +155,26 @@ def _fix_history(session: Session, rng: random.Random, vehicles: list[Vehicle], 
             recorded += 1
     session.flush()
     return recorded
+
+
+def _engine_shops_ahead_of_zhengzhou(session: Session, wanted: int = 3) -> None:
+    """Make sure a few 24/7 shops ahead on G4 south of Zhengzhou do engine work, so the demo lookup ends at
+    three shops (the random network may give that stretch fewer), through network's own shop update."""
+    settings = network_settings(load_settings())
+    routes = load_route_network(session)
+    try:
+        location, direction = locate_truck(routes, *DEMO_POSITION, None, None, settings)
+    except InvalidInput:
+        return
+    index = load_shop_index(session)
+    ahead = shops_ahead(index, routes, location, direction, 150, Filters(), settings)
+    candidates = [session.get(Shop, int(index.ids[position])) for position, _km, _offset in ahead]
+    engine = [shop for shop in candidates if shop.open_24h and "engine" in shop.services]
+    for shop in [shop for shop in candidates if shop.open_24h and "engine" not in shop.services]:
+        if len(engine) >= wanted:
+            break
+        update_shop(session, shop, {"services": [*shop.services, "engine"]}, routes, settings.snap_km, True)
+        engine.append(shop)
 
 
 def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
@@ -162,6 +190,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     shops = list(session.scalars(select(Shop).where(Shop.services.is_not(None)).order_by(Shop.id)))
     shops = [shop for shop in shops if "engine" in (shop.services or [])] or shops
     fixes = _fix_history(session, rng, vehicles, shops) if vehicles and shops else 0
+    _engine_shops_ahead_of_zhengzhou(session)
     driver_truck = session.scalar(
         select(Vehicle).join(Customer, Customer.id == Vehicle.owner_id).where(Customer.phone == DEMO_DRIVER_PHONE)
     )
