@@ -10,6 +10,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput, NotFound
 from app.security import Role, User, require_role
 from knowledge.codes import FaultCode, parse_code
@@ -114,6 +115,7 @@ def save_article(
     link_words = [value for _kind, value in links]
     article.search_text = fold(title["zh"], title["en"], body["zh"], body["en"], *link_words)
     session.flush()
+    record_activity(session, actor, "knowledge.article_saved", "article", article.slug, status=article.status)
     return article
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.errors import InvalidInput
 from knowledge.codes import BLINK, J1939, OBD2, SCHEMES, FaultCode, parse_code
@@ -223,7 +224,10 @@ def import_entries(session: Session, data: bytes, source: str = EntrySource.OEM_
     """Import a licensed CSV table all or nothing; return (added, updated). Rows may not claim to be ours."""
     if source not in (EntrySource.OEM_IMPORT, EntrySource.DA_IMPORT):
         raise InvalidInput("imported tables are oem_import or da_import", field="source")
-    return _upsert(session, read_entry_rows(data, (source,)))
+    added, updated = _upsert(session, read_entry_rows(data, (source,)))
+    # Run from the command line: the system is the actor, as for the other imports.
+    record_activity(session, None, "knowledge.entries_imported", "fault_entries", source, added=added, updated=updated)
+    return added, updated
 
 
 def applicability_of(session: Session, vehicle: Vehicle | None) -> Applicability:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import is_own_customer
 from app.crm.models import Vehicle
 from app.db import utcnow
@@ -102,7 +103,9 @@ def record_driver_fault(session: Session, actor: User, vehicle: Vehicle, code: F
     require_role(actor, Role.DRIVER)
     if not is_own_customer(actor, vehicle.owner):
         raise Forbidden("drivers record faults on their own trucks only", field="vin")
-    return record_fault(session, actor, vehicle, code, FaultSource.DRIVER)
+    fault = record_fault(session, actor, vehicle, code, FaultSource.DRIVER)
+    record_activity(session, actor, "knowledge.fault_entered", "vehicle", vehicle.vin, code=code.short)
+    return fault
 
 
 def record_check_in_faults(
@@ -114,7 +117,19 @@ def record_check_in_faults(
         raise Conflict(f"faults are entered at check-in; this booking is {booking.status}", field="booking")
     codes = list(codes)
     _check_count(codes)
-    return [record_fault(session, actor, booking.vehicle, code, FaultSource.SHOP, booking=booking) for code in codes]
+    recorded = [
+        record_fault(session, actor, booking.vehicle, code, FaultSource.SHOP, booking=booking) for code in codes
+    ]
+    record_activity(
+        session,
+        actor,
+        "knowledge.faults_entered_at_check_in",
+        "booking",
+        booking.id,
+        vin=booking.vehicle.vin,
+        codes=[code.short for code in codes],
+    )
+    return recorded
 
 
 def list_workshop_bookings(session: Session, shop_id: int, now: datetime, limit: int = 50) -> list[Booking]:
@@ -182,6 +197,16 @@ def record_telematics_report(
                 fault.cleared_at = seen_at or utcnow()
                 cleared.append(fault)
         session.flush()
+    # One entry per report, not per code: platforms report often, and the faults themselves keep the detail.
+    record_activity(
+        session,
+        actor,
+        "knowledge.telematics_report",
+        "vehicle",
+        vehicle.vin,
+        reported=[fault.id for fault in reported],
+        made_inactive=[fault.id for fault in cleared],
+    )
     return reported, cleared
 
 

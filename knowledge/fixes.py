@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
@@ -64,6 +65,16 @@ def record_fix(
     fault.active = False
     fault.cleared_at = fault.cleared_at or utcnow()
     session.flush()
+    record_activity(
+        session,
+        actor,
+        "knowledge.fix_recorded",
+        "vehicle_fault",
+        fault.id,
+        case=case_ref,
+        kind=kind,
+        part_number=part_type.part_number if part_type else None,
+    )
     return fix
 
 

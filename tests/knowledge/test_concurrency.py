@@ -12,7 +12,7 @@ from app.crm.models import Vehicle
 from app.db import make_sessionmaker, run_in_transaction
 from app.security import Role, User
 from knowledge.codes import parse_code
-from knowledge.faults import record_telematics_report
+from knowledge.faults import record_fault
 from knowledge.models import VehicleFault
 from tests.factories import make_user, make_vehicle
 
@@ -49,9 +49,10 @@ def test_the_same_new_code_reported_twice_at_once_is_one_row_with_two_reports(co
     errors: list[BaseException] = []
 
     def report(session, hold: bool) -> None:
-        record_telematics_report(
-            session, session.get(User, oem_id), session.get(Vehicle, vehicle_id), [parse_code("100/1")]
-        )
+        # record_fault itself: the telematics report also writes an activity entry, which the committed test
+        # database's clean-up cannot delete (the log is append-only).
+        actor, vehicle = session.get(User, oem_id), session.get(Vehicle, vehicle_id)
+        record_fault(session, actor, vehicle, parse_code("100/1"), "telematics")
         if hold:
             # The first report's row is written but not committed while the second one tries to insert its own.
             first_flushed.set()

@@ -89,3 +89,18 @@ def test_trends_count_trucks_per_code_model_and_province(session):
         ("3251/0", "HOWO TX", "Henan", 2),
         ("3251/0", "HOWO TX", "Hebei", 1),
     ]
+
+
+def test_entering_codes_and_recording_a_fix_are_in_the_activity_log(session):
+    from app.crm.activity import select_activity
+
+    fix = _fixed(session, "3251/0", "cleaning")
+
+    actions = [entry.action for entry in session.scalars(select_activity(action="knowledge."))]
+    assert actions[:2] == ["knowledge.fix_recorded", "knowledge.faults_entered_at_check_in"]
+    fixed = session.scalars(select_activity(action="knowledge.fix_recorded")).first()
+    assert (fixed.subject_id, fixed.details["case"], fixed.actor_id) == (
+        str(fix.vehicle_fault_id),
+        fix.case_ref,
+        fix.noted_by_id,
+    )
