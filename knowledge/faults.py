@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
@@ -24,6 +24,8 @@ from knowledge.models import FaultSource, VehicleFault
 from network.models import Booking, BookingStatus
 
 MAX_CODES_PER_REPORT = 64
+# A telematics code not reported again for this long is no longer active.
+STALE_AFTER = timedelta(days=7)
 # A shop enters the codes it reads when the truck arrives: on a confirmed booking at the counter, or after check-in.
 CHECK_IN_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 
@@ -145,6 +147,28 @@ def list_workshop_bookings(session: Session, shop_id: int, now: datetime, limit:
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def expire_stale_faults(session: Session, now: datetime, after: timedelta = STALE_AFTER) -> int:
+    """Make telematics faults not reported for `after` inactive; return how many (one conditional UPDATE).
+
+    A platform sends an ECU's active codes again and again, so silence means the code went away (a truck
+    without a platform keeps the driver's and shop's entries until a fix or a snapshot clears them).
+    """
+    result = session.execute(
+        update(VehicleFault)
+        .where(
+            VehicleFault.active.is_(True),
+            VehicleFault.last_source == FaultSource.TELEMATICS,
+            VehicleFault.last_seen_at < now - after,
+        )
+        .values(active=False, cleared_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if count:
+        record_activity(session, None, "knowledge.stale_faults_expired", "vehicle_faults", "telematics", count=count)
+    return count
 
 
 def may_report_telematics(actor: User, vehicle: Vehicle) -> bool:
