@@ -118,6 +118,11 @@ def fault_lookup():
         except InvalidInput as problem:
             error = problem
     lookup = answer[0] if answer else None
+    # The driver's trucks' active faults (as the platforms, the shops and he reported them), to look up again.
+    active = [
+        (vehicle, [faults.fault_to_dict(fault) for fault in faults.list_vehicle_faults(session, vehicle, True)])
+        for vehicle in vehicles
+    ]
     return render_template(
         "knowledge/faults.html",
         text=text,
@@ -130,6 +135,7 @@ def fault_lookup():
         ask_oem=ask_oem_url(lookup.code.short) if lookup else None,
         fix_labels=FIX_LABELS,
         recorded=request.args.get("recorded"),
+        active=[(vehicle, items) for vehicle, items in active if items],
     ), (400 if error else 200)
 
 

@@ -178,3 +178,20 @@ def test_the_shop_lists_its_trucks_in_for_fault_entry(client, session):
 
     assert f"/faults/bookings/{booking.id}" in page
     assert f"/faults/bookings/{other.id}" not in page
+
+
+def test_a_driver_sees_the_active_faults_of_own_trucks_only(client, session):
+    from knowledge.codes import parse_code
+    from knowledge.faults import record_telematics_report
+
+    user, customer = make_driver(session)
+    own = make_vehicle(session, owner=customer, plate="豫A11111")
+    oem = make_user(session, Role.OEM_ADMIN)
+    record_telematics_report(session, oem, own, [parse_code("3251/0")])
+    record_telematics_report(session, oem, make_vehicle(session), [parse_code("110/0")])
+    sign_in_client(client, user)
+
+    page = client.get("/faults").text
+
+    assert "SPN 3251 FMI 0" in page and "豫A11111" in page
+    assert "SPN 110 FMI 0" not in page
