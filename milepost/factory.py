@@ -30,12 +30,14 @@ from app.web.transaction import TransactionalFlask
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews")
+DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge")
 
 
 def _blueprints() -> list:
     from app.crm import api as crm_api
     from app.crm import pages as crm_pages
+    from knowledge import api as knowledge_api
+    from knowledge import pages as knowledge_pages
     from network import api as network_api
     from network import pages as network_pages
     from reviews import api as reviews_api
@@ -57,16 +59,19 @@ def _blueprints() -> list:
         network_pages.pages,
         reviews_api.api,
         reviews_pages.pages,
+        knowledge_api.api,
+        knowledge_pages.pages,
     ]
 
 
 def _navigation() -> list:
     from app.crm import pages as crm_pages
+    from knowledge import pages as knowledge_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, jobs)
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -158,9 +163,10 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 
 def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
+    from knowledge.cli import COMMANDS as knowledge_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
     from traceability.cli import COMMANDS as traceability_commands
 
-    for command in [*traceability_commands, *network_commands, *reviews_commands]:
+    for command in [*traceability_commands, *network_commands, *reviews_commands, *knowledge_commands]:
         app.cli.add_command(command)

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "traceability.models",
     "network.models",
     "reviews.models",
+    "knowledge.models",
 )
 
 
