@@ -28,7 +28,7 @@ from app.web.i18n import (
 )
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews")
+DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "service")
 
 
 def _blueprints() -> list:
