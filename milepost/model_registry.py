@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "traceability.models",
     "network.models",
     "reviews.models",
+    "service.models",
 )
 
 
