@@ -53,10 +53,10 @@ def shown_phone(actor: User | None, request: ServiceRequest) -> str | None:
 
 
 def reveal_phone(session: Session, actor: User, request: ServiceRequest) -> str | None:
-    """Show the full number to the assigned agent or OEM staff, and log who saw it when."""
+    """Show the full number to the assigned agent or the queue's supervisor, and log who saw it when."""
     if not may_see_request(session, actor, request):
         raise NotFound("no such request")
-    if actor.role != Role.OEM_ADMIN and request.assignee_id != actor.id:
+    if actor.id not in (request.assignee_id, request.queue.supervisor_id):
         raise Forbidden("only the assigned agent sees the full number")
     record_event(session, request, "phone_revealed", actor)
     return request.phone

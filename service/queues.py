@@ -101,14 +101,18 @@ def get_queue(session: Session, code: str) -> Queue:
     return queue
 
 
-def organization_queue(session: Session, organization: Organization, periods: dict | None = None) -> Queue:
+def organization_queue(
+    session: Session, organization: Organization, periods: dict | None = None, always_open: bool = False
+) -> Queue:
     """Return the queue of a shop or dealer (`shop:CODE`, `dealer:CODE`), creating it on first use."""
     if organization.kind not in (OrganizationKind.SHOP, OrganizationKind.DEALER):
         raise InvalidInput("only shops and dealers have their own queue", field="organization")
     code = f"{organization.kind}:{organization.code}"
     queue = find_queue(session, code)
     if queue is None:
-        calendar = ensure_calendar(session, code, organization.name, periods or OFFICE_HOURS)
+        calendar = ensure_calendar(
+            session, code, organization.name, None if always_open else periods or OFFICE_HOURS, always_open=always_open
+        )
         queue = Queue(
             code=code,
             kind=QueueKind.SHOP if organization.kind == OrganizationKind.SHOP else QueueKind.DEALER,

@@ -42,7 +42,8 @@ def choose_queue(session: Session, request: ServiceRequest) -> Queue:
         for booking_id in _linked(request, LinkKind.BOOKING):
             booking = session.get(Booking, booking_id)
             if booking is not None:
-                return organization_queue(session, booking.shop.organization, booking.shop.opening_hours or None)
+                shop = booking.shop
+                return organization_queue(session, shop.organization, shop.opening_hours or None, shop.open_24h)
     if request.category in (Category.COUNTERFEIT, Category.PARTS, Category.RECALL):
         return oem[OEM_PARTS]
     if request.category == Category.FAULT and request.vehicle is not None and request.vehicle.dealer is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 WEEKDAY = [["08:30", "12:00"], ["13:30", "18:00"]]
 WORKWEEK = ("mon", "tue", "wed", "thu", "fri")
 # Mon-Fri 08:30-12:00 and 13:30-18:00 with China's holidays and make-up days.
+_queue_numbers = itertools.count(1)
 OFFICE = BusinessCalendar(zone=ZONE, periods=parse_periods(dict.fromkeys(WORKWEEK, WEEKDAY)))
 
 
@@ -28,7 +30,7 @@ def settings(**overrides: object):
 
 
 def make_queue(
-    session, code: str = "oem:test", *, always_open: bool = False, mode: str = "balanced", capacity: int = 5
+    session, code: str | None = None, *, always_open: bool = False, mode: str = "balanced", capacity: int = 5
 ):
     """Add an OEM queue on the office calendar (or 24/7) with no members."""
     from service.models import Queue
@@ -39,6 +41,7 @@ def make_queue(
         if always_open
         else ensure_calendar(session, "oem-office", "OEM office hours", OFFICE_HOURS)
     )
+    code = code or f"oem:test-{next(_queue_numbers)}"
     queue = Queue(code=code, kind="oem", name=code, calendar=calendar, assignment_mode=mode, default_capacity=capacity)
     session.add(queue)
     session.flush()
