@@ -39,6 +39,8 @@ def _blueprints() -> list:
     from network import pages as network_pages
     from reviews import api as reviews_api
     from reviews import pages as reviews_pages
+    from service import api as service_api
+    from service import pages as service_pages
     from traceability import api as traceability_api
     from traceability import pages as traceability_pages
 
@@ -54,6 +56,8 @@ def _blueprints() -> list:
         network_pages.pages,
         reviews_api.api,
         reviews_pages.pages,
+        service_api.api,
+        service_pages.pages,
     ]
 
 
@@ -61,9 +65,10 @@ def _navigation() -> list:
     from app.crm import pages as crm_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
+    from service import pages as service_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages)
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, service_pages)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -156,7 +161,8 @@ def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
+    from service.cli import COMMANDS as service_commands
     from traceability.cli import COMMANDS as traceability_commands
 
-    for command in [*traceability_commands, *network_commands, *reviews_commands]:
+    for command in [*traceability_commands, *network_commands, *reviews_commands, *service_commands]:
         app.cli.add_command(command)
