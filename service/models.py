@@ -224,6 +224,7 @@ class ServiceRequest(Base):
         Index("ix_service_requests_phone_created_at", "phone", "created_at"),
         Index("ix_service_requests_vehicle_id_created_at", "vehicle_id", "created_at"),
         UniqueConstraint("channel", "external_ref", name="uq_service_requests_channel_external_ref"),
+        Index("ix_service_requests_channel_channel_user", "channel", "channel_user"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -251,6 +252,8 @@ class ServiceRequest(Base):
     km: Mapped[float | None] = mapped_column(Float)
     # The message id of the source channel (WeCom msgid, a scan report id): a repeat delivery is one request.
     external_ref: Mapped[str | None] = mapped_column(String(120))
+    # Who wrote on the channel when it has its own user ids (WeCom's external_userid): later messages join this.
+    channel_user: Mapped[str | None] = mapped_column(String(80))
     # A complaint's finding for the shop's certification evidence: upheld, not_upheld or settled.
     outcome: Mapped[str | None] = mapped_column(String(20))
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -302,7 +305,10 @@ class Message(Base):
     """A message on a request: the customer's, an agent's reply (customer-visible or internal), an auto-reply."""
 
     __tablename__ = "service_messages"
-    __table_args__ = (Index("ix_service_messages_request_id_created_at", "request_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_service_messages_request_id_created_at", "request_id", "created_at"),
+        UniqueConstraint("via_channel", "external_ref", name="uq_service_messages_via_channel_external_ref"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[int] = mapped_column(BigId, ForeignKey("service_requests.id", ondelete="CASCADE"))
@@ -312,6 +318,8 @@ class Message(Base):
     body: Mapped[str] = mapped_column(String(4000))
     via_channel: Mapped[str] = mapped_column(String(20))
     is_auto: Mapped[bool] = mapped_column(default=False)
+    # The channel's message id (WeCom msgid), so a repeated delivery is stored once.
+    external_ref: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author_user: Mapped[User | None] = relationship()
@@ -411,6 +419,21 @@ class Survey(Base):
     comment: Mapped[str] = mapped_column(String(1000), default="")
 
     request: Mapped[ServiceRequest] = relationship()
+
+
+class ChannelIdentity(Base):
+    """A customer's id on a messaging channel (WeCom external_userid), once an agent or a bound account matched it."""
+
+    __tablename__ = "service_channel_identities"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_service_channel_identities_channel_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(80))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class HeldNotification(Base):

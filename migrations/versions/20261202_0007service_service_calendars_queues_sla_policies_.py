@@ -1,8 +1,8 @@
-"""service: calendars, queues, SLA policies and clocks, requests, messages, events, canned answers, attachments, surveys, held notifications
+"""service: calendars, queues, SLA policies and clocks, requests, messages, events, canned answers, attachments, surveys, channel identities, held notifications
 
 Revision ID: 0007service
 Revises: 0006assign
-Create Date: 2026-12-02 12:52:19.416029
+Create Date: 2026-12-02 13:21:51.085747
 """
 
 from __future__ import annotations
@@ -78,6 +78,19 @@ def upgrade() -> None:
     with op.batch_alter_table('service_queues', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_queues_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('service_channel_identities',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('external_id', sa.String(length=80), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_service_channel_identities_customer_id_customers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_channel_identities')),
+    sa.UniqueConstraint('channel', 'external_id', name='uq_service_channel_identities_channel_external_id')
+    )
+    with op.batch_alter_table('service_channel_identities', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_service_channel_identities_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('service_queue_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('queue_id', sa.Integer(), nullable=False),
@@ -137,6 +150,7 @@ def upgrade() -> None:
     sa.Column('route_code', sa.String(length=20), nullable=True),
     sa.Column('km', sa.Float(), nullable=True),
     sa.Column('external_ref', sa.String(length=120), nullable=True),
+    sa.Column('channel_user', sa.String(length=80), nullable=True),
     sa.Column('outcome', sa.String(length=20), nullable=True),
     sa.Column('opened_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
@@ -161,6 +175,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('service_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_requests_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index('ix_service_requests_channel_channel_user', ['channel', 'channel_user'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_requests_concerns_organization_id'), ['concerns_organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_requests_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_service_requests_phone_created_at', ['phone', 'created_at'], unique=False)
@@ -222,11 +237,13 @@ def upgrade() -> None:
     sa.Column('body', sa.String(length=4000), nullable=False),
     sa.Column('via_channel', sa.String(length=20), nullable=False),
     sa.Column('is_auto', sa.Boolean(), nullable=False),
+    sa.Column('external_ref', sa.String(length=120), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_customer_id'], ['customers.id'], name=op.f('fk_service_messages_author_customer_id_customers')),
     sa.ForeignKeyConstraint(['author_user_id'], ['users.id'], name=op.f('fk_service_messages_author_user_id_users')),
     sa.ForeignKeyConstraint(['request_id'], ['service_requests.id'], name=op.f('fk_service_messages_request_id_service_requests'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_messages'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_messages')),
+    sa.UniqueConstraint('via_channel', 'external_ref', name='uq_service_messages_via_channel_external_ref')
     )
     with op.batch_alter_table('service_messages', schema=None) as batch_op:
         batch_op.create_index('ix_service_messages_request_id_created_at', ['request_id', 'created_at'], unique=False)
@@ -327,6 +344,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_service_requests_phone_created_at')
         batch_op.drop_index(batch_op.f('ix_service_requests_customer_id'))
         batch_op.drop_index(batch_op.f('ix_service_requests_concerns_organization_id'))
+        batch_op.drop_index('ix_service_requests_channel_channel_user')
         batch_op.drop_index(batch_op.f('ix_service_requests_assignee_id'))
 
     op.drop_table('service_requests')
@@ -338,6 +356,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_service_queue_members_user_id'))
 
     op.drop_table('service_queue_members')
+    with op.batch_alter_table('service_channel_identities', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_channel_identities_customer_id'))
+
+    op.drop_table('service_channel_identities')
     with op.batch_alter_table('service_queues', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_queues_organization_id'))
 
