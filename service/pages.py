@@ -3,11 +3,13 @@ link, and the OEM's figures."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -91,6 +93,14 @@ LABELS = {
 @pages.app_context_processor
 def _labels() -> dict:
     return {"service_labels": LABELS}
+
+
+@pages.app_template_filter("survey_links")
+def survey_links(text: str) -> Markup:
+    """Return a message with this installation's survey links made clickable (everything else escaped)."""
+    prefix = re.escape(current_settings().public_base_url + "/service/survey/")
+    escaped = str(escape(text))
+    return Markup(re.sub(f"({prefix}[A-Za-z0-9_-]+)", r'<a class="survey-link" href="\1">\1</a>', escaped))
 
 
 @pages.app_template_filter("local_time")
