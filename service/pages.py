@@ -28,7 +28,7 @@ from service import access, assignment, canned, intake, merging, replies, survey
 from service.answers import find_knowledge_answers
 from service.attachments import MAX_PHOTOS, store_photo
 from service.figures import DIMENSIONS, compute_figures
-from service.models import OPEN_STATUSES, Category, LinkKind, RequestStatus, ServiceRequest
+from service.models import OPEN_STATUSES, Category, LinkKind, RequestStatus, ServiceRequest, SlaClock
 from service.notices import list_notifications
 from service.queues import memberships_of, set_presence
 from service.replies import AGENT_STATUSES, OUTCOMES
@@ -148,6 +148,12 @@ def new_request():
             callback = request.form.get("callback") == "1"
             photos = [photo for photo in request.files.getlist("photo") if photo.filename][:MAX_PHOTOS]
             codes = [part for part in (request.form.get("codes") or "").split(",") if part.strip()]
+            booking = _own_booking(session, actor, request.form.get("booking", ""))
+            if booking is not None and booking.status in ("rejected", "cancelled", "no_show"):
+                created = intake.open_from_disputed_booking(
+                    session, actor, booking, request.form.get("text", ""), current_settings(), utcnow()
+                )
+                return redirect(url_for("service.my_request", request_id=created.id))
             created = intake.submit_driver_request(
                 session,
                 actor,
@@ -176,9 +182,23 @@ def new_request():
         except MilepostError as problem:
             discard_request_writes(problem)
             error = problem
-    return render_template("service/new.html", vehicles=vehicles, code=code, error=error, categories=CATEGORY_LABELS), (
-        error.status if error else 200
-    )
+    try:
+        booking = _own_booking(session, actor, request.values.get("booking", ""))
+    except MilepostError:
+        booking = None
+    return render_template(
+        "service/new.html", vehicles=vehicles, code=code, error=error, categories=CATEGORY_LABELS, booking=booking
+    ), (error.status if error else 200)
+
+
+def _own_booking(session, actor: User, text: str) -> Booking | None:
+    """Return the driver's booking named by `text` (from a bookings page link), or None."""
+    if not (text.isascii() and text.isdigit() and len(text) < 18):
+        return None
+    booking = session.get(Booking, int(text))
+    if booking is None or booking.customer.user_id != actor.id:
+        raise InvalidInput("pick one of your own bookings", field="booking")
+    return booking
 
 
 @pages.route("/service/mine")
@@ -252,7 +272,19 @@ def _console_lists(session, actor):
         .limit(100)
     ).all()
     visible = [r for r in waiting if access.may_see_request(session, actor, r)]
-    return mine, visible
+    breached = []
+    if actor.role == Role.OEM_ADMIN:
+        # The OEM desk's board: every open request with a clock past due, whatever its queue.
+        breached = session.scalars(
+            select(ServiceRequest)
+            .join(SlaClock, SlaClock.request_id == ServiceRequest.id)
+            .where(SlaClock.breached_at.is_not(None), SlaClock.met_at.is_(None), ServiceRequest.status.in_(open_values))
+            .order_by(SlaClock.breached_at)
+            .distinct()
+            .limit(100)
+        ).all()
+        breached = [r for r in breached if access.may_see_request(session, actor, r)]
+    return mine, visible, breached
 
 
 @pages.route("/service/console", methods=["GET", "POST"])
@@ -284,14 +316,15 @@ def console():
         except MilepostError as problem:
             discard_request_writes(problem)
             error = problem
-    mine, waiting = _console_lists(session, actor)
+    mine, waiting, breached = _console_lists(session, actor)
     now = utcnow()
     settings = current_settings()
-    clocks = {r.id: clocks_to_list(r, settings, now) for r in [*mine, *waiting]}
+    clocks = {r.id: clocks_to_list(r, settings, now) for r in [*mine, *waiting, *breached]}
     return render_template(
         "service/console.html",
         mine=mine,
         waiting=waiting,
+        breached=breached,
         clocks=clocks,
         error=error,
         memberships=memberships_of(session, actor),

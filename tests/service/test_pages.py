@@ -163,3 +163,34 @@ def test_pages_translate_to_english(client, session, agent, path):
 
     assert response.status_code == 200
     assert '<html lang="en">' in response.text
+
+
+def test_a_rejected_booking_disputed_from_the_form_goes_to_the_oem_network_team(client, session, agent):
+    from tests.reviews.factories import make_booking, make_shop
+
+    shop = make_shop(session)
+    booking = make_booking(session, shop, status="rejected")
+    csrf = sign_in_client(client, booking.customer.user)
+    form = client.get(f"/service/new?booking={booking.id}")
+
+    client.post(
+        "/service/new", data={"csrf_token": csrf, "category": "booking", "text": "拒单", "booking": str(booking.id)}
+    )
+
+    assert "投诉将交给主机厂网络管理团队" in form.text
+    request = session.scalar(select(ServiceRequest).where(ServiceRequest.customer_id == booking.customer_id))
+    assert request.queue.code == "oem:network" and request.concerns_organization_id == shop.organization_id
+
+
+def test_oem_console_lists_past_due_requests_of_every_queue(client, session, agent):
+    from service.sla import advance_clocks
+    from tests.service.factories import make_queue, open_test_request
+
+    other = make_queue(session, "oem:elsewhere")
+    request = open_test_request(session, other, when="2026-11-30 09:00")
+    advance_clocks(session, settings(), at("2026-12-01 09:00"))
+    sign_in_client(client, agent)
+
+    page = client.get("/service/console")
+
+    assert 'id="breached"' in page.text and request.number in page.text
