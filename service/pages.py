@@ -275,12 +275,17 @@ def _console_lists(session, actor):
     breached = []
     if actor.role == Role.OEM_ADMIN:
         # The OEM desk's board: every open request with a clock past due, whatever its queue.
+        past_due = (
+            select(SlaClock.id)
+            .where(
+                SlaClock.request_id == ServiceRequest.id, SlaClock.breached_at.is_not(None), SlaClock.met_at.is_(None)
+            )
+            .exists()
+        )
         breached = session.scalars(
             select(ServiceRequest)
-            .join(SlaClock, SlaClock.request_id == ServiceRequest.id)
-            .where(SlaClock.breached_at.is_not(None), SlaClock.met_at.is_(None), ServiceRequest.status.in_(open_values))
-            .order_by(SlaClock.breached_at)
-            .distinct()
+            .where(past_due, ServiceRequest.status.in_(open_values))
+            .order_by(ServiceRequest.created_at)
             .limit(100)
         ).all()
         breached = [r for r in breached if access.may_see_request(session, actor, r)]
