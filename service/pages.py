@@ -18,8 +18,9 @@ from app.crm.vehicles import list_vehicles_of
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError
 from app.geo import parse_position
-from app.security import Role, User, require_role
-from app.web.context import current_actor, db_session
+from app.security import Role, User
+from app.web.auth import page_actor
+from app.web.context import db_session
 from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
@@ -109,14 +110,6 @@ def local_time(value) -> str:
     if not value:
         return ""
     return value.astimezone(current_settings().zone).strftime("%Y-%m-%d %H:%M")
-
-
-def page_actor(*roles: str) -> User | Response:
-    """Return the signed-in actor with one of `roles`, or a redirect to the sign-in page (403 for other roles)."""
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return require_role(actor, *roles)
 
 
 def _locale() -> str:
