@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter, Map
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
 from app.signing import KeyError_, KeyRing
-from app.web import auth, meta
+from app.web import auth, jobs, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
@@ -27,6 +27,7 @@ from app.web.i18n import (
     select_locale,
 )
 from app.web.transaction import TransactionalFlask
+from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "service")
@@ -46,6 +47,8 @@ def _blueprints() -> list:
 
     return [
         meta.pages,
+        jobs.api,
+        jobs.pages,
         auth.api,
         auth.pages,
         crm_api.api,
@@ -68,7 +71,7 @@ def _navigation() -> list:
     from service import pages as service_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, service_pages)
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, service_pages, jobs)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -109,6 +112,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     else:
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
+    attach_queue(app)
     if settings["CODE_KEYS"]:
         try:
             app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])

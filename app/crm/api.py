@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import AwareDatetime, Field, StrictFloat, StrictInt
 
-from app.crm import customers, organizations, vehicles
+from app.crm import activity, customers, organizations, vehicles
 from app.crm.models import Customer, CustomerKind, OrganizationKind
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role
@@ -230,3 +230,21 @@ def transfer_vehicle(actor, vin: str, body: TransferIn):
         raise NotFound("no such customer", field="to_customer")
     vehicles.transfer_vehicle(session, actor, vehicle, new_owner, body.note)
     return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
+
+
+class ActivityQuery(PageQuery):
+    action: str | None = Field(None, max_length=60, description='an action, or a domain prefix such as "network."')
+    actor_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    organization_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    subject_type: str | None = Field(None, max_length=40)
+    subject_id: str | None = Field(None, max_length=60)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+@api.endpoint(
+    "GET", "/activity", access=(Role.OEM_ADMIN,), query=ActivityQuery, summary="Read the activity log, newest first"
+)
+def list_activity(actor, query: ActivityQuery):
+    filters = query.model_dump(exclude={"page", "per_page"})
+    return paginate(db_session(), activity.select_activity(**filters), query, activity.activity_to_dict)
