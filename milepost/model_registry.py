@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "network.models",
     "reviews.models",
     "knowledge.models",
+    "service.models",
 )
 
 
