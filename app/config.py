@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "CODE_KEYS": "",
     # Origin printed into every QR code (part labels, plaques).
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    # Job queue of `milepost worker`: empty is the SQLite file jobs.sqlite3 in the instance folder;
+    # redis://host:port/db in production, where every host's web workers and the worker share it.
+    "JOBS_URL": "",
     # Zone in which times are shown and opening hours are read; storage is always UTC.
     "TIMEZONE": "Asia/Shanghai",
     # Language when neither the user's choice nor Accept-Language decides.
@@ -245,6 +248,9 @@ def validate_settings(settings: dict) -> None:
         ZoneInfo(settings["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"{ENV_PREFIX}TIMEZONE {settings['TIMEZONE']!r} is not a time zone name") from exc
+    jobs_url = settings["JOBS_URL"]
+    if jobs_url and not jobs_url.startswith(("sqlite:///", "redis://", "rediss://", "unix://", "memory://")):
+        raise ConfigError(f"{ENV_PREFIX}JOBS_URL must be empty, sqlite:///path, redis://host:port/db or memory://")
     url = settings["DATABASE_URL"]
     if url and not url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")

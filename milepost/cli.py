@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from app.config import ENV_PREFIX, instance_path
+from app.errors import MilepostError
 from app.signing import generate_key_spec, next_kid
 
 
@@ -121,8 +123,9 @@ def served_origin(bind: str) -> str | None:
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="host:port to listen on")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--demo", is_flag=True, help="load the demo data set when the database is empty")
-def serve_command(bind: str, workers: int, demo: bool) -> None:
-    """Migrate, optionally load demo data, and serve with gunicorn."""
+@click.option("--no-worker", is_flag=True, help="do not start the job worker (run `milepost worker` elsewhere)")
+def serve_command(bind: str, workers: int, demo: bool, no_worker: bool) -> None:
+    """Migrate, optionally load demo data, and serve with gunicorn beside the job worker."""
     ensure_instance(instance_path())
     # Printed QR codes and demo links must point at this server: on another port than the default, the
     # default PUBLIC_BASE_URL would send every scan to a server that is not there.
@@ -136,10 +139,81 @@ def serve_command(bind: str, workers: int, demo: bool) -> None:
 
         with app.app_context():
             load_demo_if_empty(app)
-    from milepost.server import run_gunicorn
+    from milepost.server import run_gunicorn, start_worker_process, stop_process
 
-    click.echo(f"Milepost on http://{bind}  (Ctrl-C stops)")
-    run_gunicorn(bind=bind, workers=workers)
+    worker = None if no_worker else start_worker_process()
+    click.echo(f"Milepost on http://{bind}  (Ctrl-C stops)" + ("" if worker else "; no job worker"))
+    try:
+        run_gunicorn(bind=bind, workers=workers)
+    finally:
+        if worker is not None:
+            stop_process(worker)
+
+
+@main.command("worker")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 32), help="jobs run at once")
+@with_appcontext
+def worker_command(threads: int) -> None:
+    """Run the job worker: periodic jobs (roadside rounds, expiries, clean-up) and queued ones."""
+    from flask import current_app
+
+    from milepost.jobs import run_worker
+
+    run_worker(current_app._get_current_object(), threads)  # type: ignore[attr-defined]
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background jobs."""
+
+
+@jobs_group.command("list")
+@with_appcontext
+def jobs_list() -> None:
+    """List the declared jobs with their last run."""
+    from app.db import utcnow
+    from app.jobs import list_job_status
+
+    def work(session):
+        return list_job_status(session, utcnow())
+
+    for job in run_command_quietly(work):
+        last = job["last_run"]
+        when = (
+            f"{last['state']} {last['started_at'] or last['queued_at']} ({last['duration_ms']} ms)" if last else "never"
+        )
+        every = f"every {job['every_minutes']} min" if job["every_minutes"] else "on demand"
+        click.echo(f"{job['name']:40} {every:18} last: {when}; failures 24 h: {job['failures_24h']}")
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@with_appcontext
+def jobs_run(name: str) -> None:
+    """Run one job now, in this process, and print its result."""
+    from flask import current_app
+
+    from app.db import SESSIONMAKER_KEY
+    from app.jobs import QUEUE_KEY, execute_job, find_job
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        find_job(name)
+    except MilepostError as error:
+        raise click.ClickException(error.message) from None
+    run = execute_job(
+        app.extensions[SESSIONMAKER_KEY], app.config, name, queue=app.extensions[QUEUE_KEY], extras=app.extensions
+    )
+    click.echo(f"{name}: {run.state} in {run.duration_ms} ms {run.result or run.error}")
+    if run.state != "succeeded":
+        sys.exit(1)
+
+
+def run_command_quietly(work):
+    """Run read-only command work in one transaction."""
+    from app.commands import run_command
+
+    return run_command(work)
 
 
 @main.group("users")

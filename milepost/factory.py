@@ -15,7 +15,7 @@ from app.config import ConfigError, instance_path, load_settings, read_instance_
 from app.db import make_engine, make_sessionmaker
 from app.signing import KeyError_, KeyRing
 from app.sms import make_sender
-from app.web import auth, meta
+from app.web import auth, jobs, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, SMS_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
@@ -28,6 +28,7 @@ from app.web.i18n import (
     select_locale,
 )
 from app.web.transaction import TransactionalFlask
+from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews")
@@ -45,6 +46,8 @@ def _blueprints() -> list:
 
     return [
         meta.pages,
+        jobs.api,
+        jobs.pages,
         auth.api,
         auth.pages,
         crm_api.api,
@@ -64,7 +67,7 @@ def _navigation() -> list:
     from reviews import pages as reviews_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages)
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, jobs)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -106,6 +109,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
+    attach_queue(app)
     if settings["CODE_KEYS"]:
         try:
             app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])

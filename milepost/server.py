@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from gunicorn.app.base import BaseApplication
 
 
@@ -25,3 +28,31 @@ class MilepostServer(BaseApplication):
 def run_gunicorn(bind: str, workers: int) -> None:
     """Serve until interrupted."""
     MilepostServer({"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60}).run()
+
+
+def _die_with_parent() -> None:
+    # Linux: the worker gets SIGTERM when `milepost serve` dies, even by kill -9, so no worker is left behind.
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def start_worker_process() -> subprocess.Popen:
+    """Start `milepost worker` beside the server, in the same environment."""
+    command = [sys.executable, "-c", "from milepost.cli import main; main()", "worker"]
+    return subprocess.Popen(command, preexec_fn=_die_with_parent)  # noqa: PLW1509 - only sets the death signal
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
+    """Stop a helper process: SIGTERM, then SIGKILL after `grace` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

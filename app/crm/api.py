@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import AwareDatetime, Field, StrictFloat, StrictInt
 
-from app.crm import customers, organizations, vehicles
+from app.crm import activity, customers, organizations, vehicles
 from app.crm.models import Customer, CustomerKind, OrganizationKind, VehicleTransfer
 from app.crm.relations import is_related_customer
 from app.errors import Forbidden, InvalidInput, NotFound
@@ -279,3 +279,21 @@ def confirm_vehicle_transfer(actor, transfer_id: int):
     session = db_session()
     vehicle = vehicles.confirm_transfer(session, actor, transfer_id)
     return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
+
+
+class ActivityQuery(PageQuery):
+    action: str | None = Field(None, max_length=60, description='an action, or a domain prefix such as "network."')
+    actor_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    organization_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    subject_type: str | None = Field(None, max_length=40)
+    subject_id: str | None = Field(None, max_length=60)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+@api.endpoint(
+    "GET", "/activity", access=(Role.OEM_ADMIN,), query=ActivityQuery, summary="Read the activity log, newest first"
+)
+def list_activity(actor, query: ActivityQuery):
+    filters = query.model_dump(exclude={"page", "per_page"})
+    return paginate(db_session(), activity.select_activity(**filters), query, activity.activity_to_dict)

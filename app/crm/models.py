@@ -1,4 +1,4 @@
-"""CRM records: organizations, customers (drivers and fleets), vehicles and their ownership history."""
+"""CRM records: organizations, customers (drivers and fleets), vehicles and their ownership history, activity log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -124,3 +124,25 @@ class VehicleTransfer(Base):
 
     vehicle: Mapped[Vehicle] = relationship()
     to_customer: Mapped[Customer] = relationship(foreign_keys=[to_customer_id])
+
+
+class ActivityEntry(Base):
+    """One write a person may later ask about: who did what to which record, when, with which details.
+
+    Append-only: rows are never updated or deleted (database triggers refuse it on both databases). Details
+    name records by id and code, never a person's phone or name, so the log survives an erasure request.
+    """
+
+    __tablename__ = "activity_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_role: Mapped[str] = mapped_column(String(20), default="system")
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(60))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_activity_log_subject", "subject_type", "subject_id"),)

@@ -1,7 +1,7 @@
 """core: one-time codes texted to phones (proof of holding a number before a record is claimed)
 
 Revision ID: 0007phonecodes
-Revises: 0006assign
+Revises: 0008activity
 Create Date: 2026-12-02 13:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from app.db import UTCDateTime
 
 revision = "0007phonecodes"
-down_revision = "0006assign"
+down_revision = "0008activity"
 branch_labels = None
 depends_on = None
 

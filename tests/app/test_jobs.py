@@ -1,0 +1,118 @@
+"""Jobs: declared once, run in their own transaction, recorded for the OEM, handed over only after commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import SESSIONMAKER_KEY, utcnow
+from app.jobs import JOBS, QUEUE_KEY, JobContext, JobRun, enqueue, execute_job, job, list_job_status
+from app.security import Attempt
+from milepost.jobs import HueyQueue, make_queue
+
+
+@job("test.count_attempts")
+def count_attempts(context: JobContext) -> dict:
+    """Count attempt rows (a probe job of the tests)."""
+    context.progress(1, 2)
+    total = context.session.scalar(select(func.count()).select_from(Attempt))
+    context.session.add(Attempt(bucket="job", key=str(context.payload.get("tag", ""))))
+    return {"attempts": total}
+
+
+@job("test.fails")
+def fails(context: JobContext) -> dict:
+    """Fail after writing (a probe job of the tests)."""
+    context.session.add(Attempt(bucket="job", key="from-a-failed-run"))
+    context.session.flush()
+    raise RuntimeError("the disk is full")
+
+
+@pytest.fixture
+def make_session(app):
+    return app.extensions[SESSIONMAKER_KEY]
+
+
+def test_enqueued_run_reaches_the_worker_only_after_commit(app, make_session):
+    queue = app.extensions[QUEUE_KEY]
+    with make_session() as session:
+        enqueue(session, "test.count_attempts", {"tag": "rolled-back"})
+        session.rollback()
+    with make_session() as session:
+        run = enqueue(session, "test.count_attempts", {"tag": "kept"})
+        assert queue.submitted == []
+        session.commit()
+
+    assert [(run_id, name) for run_id, name, _eta in queue.submitted] == [(run.id, "test.count_attempts")]
+
+
+def test_queued_run_records_its_result_progress_and_duration(app, make_session, session):
+    with make_session() as writer:
+        run_id = enqueue(writer, "test.count_attempts", {"tag": "payload-seen"}).id
+        writer.commit()
+
+    run = execute_job(make_session, app.config, "test.count_attempts", run_id=run_id, queue=app.extensions[QUEUE_KEY])
+
+    assert run.state == "succeeded"
+    assert run.duration_ms is not None and run.started_at is not None and run.finished_at is not None
+    assert "attempts" in run.result
+    assert app.extensions[QUEUE_KEY].read_progress(run_id) == (1, 2)
+    assert session.scalar(select(Attempt.key).where(Attempt.bucket == "job")) == "payload-seen"
+
+
+def test_failed_run_is_recorded_and_its_writes_are_rolled_back(app, make_session, session):
+    run = execute_job(make_session, app.config, "test.fails")
+
+    assert run.state == "failed"
+    assert "the disk is full" in run.error
+    assert session.scalar(select(func.count()).select_from(Attempt).where(Attempt.bucket == "job")) == 0
+
+
+def test_job_status_shows_last_run_and_failures_of_every_job(app, make_session, session):
+    execute_job(make_session, app.config, "test.fails")
+    execute_job(make_session, app.config, "test.count_attempts")
+
+    status = {item["name"]: item for item in list_job_status(session, utcnow())}
+
+    assert status["test.fails"]["last_failure"]["error"] == "RuntimeError: the disk is full"
+    assert status["test.fails"]["failures_24h"] == 1
+    assert status["test.count_attempts"]["last_run"]["state"] == "succeeded"
+    assert status["core.prune_attempts"]["every_minutes"] == 60
+
+
+def test_prune_attempts_deletes_only_counters_past_every_window(app, make_session, session):
+    session.add_all(
+        [
+            Attempt(bucket="login", key="old", occurred_at=utcnow() - timedelta(days=3)),
+            Attempt(bucket="login", key="recent", occurred_at=utcnow() - timedelta(minutes=5)),
+        ]
+    )
+    session.flush()
+
+    run = execute_job(make_session, app.config, "core.prune_attempts")
+
+    assert run.result == {"deleted": 1}
+    assert session.scalars(select(Attempt.key).where(Attempt.bucket == "login")).all() == ["recent"]
+
+
+def test_huey_queue_runs_a_submitted_run_in_the_bound_app(app, make_session, session):
+    queue = make_queue({"JOBS_URL": "memory://"}, app.instance_path)
+    assert isinstance(queue, HueyQueue)
+    queue.bind(app)
+    with make_session() as writer:
+        writer.info[QUEUE_KEY] = queue
+        run_id = enqueue(writer, "test.count_attempts", {"tag": "through-huey"}).id
+        writer.commit()
+
+    task = queue.huey.dequeue()
+    queue.huey.execute(task)
+
+    assert session.get(JobRun, run_id).state == "succeeded"
+
+
+def test_periods_are_whole_minutes():
+    with pytest.raises(ValueError):
+        job("test.too_often", every=timedelta(seconds=30))
+    assert "test.too_often" not in JOBS
