@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.identifiers import mask_name, mask_phone, normalize_phone
 from app.crm.models import Customer, CustomerKind, Organization, OrganizationKind
 from app.crm.organizations import get_organization
@@ -79,6 +80,8 @@ def sign_up_driver(
     proof = prove_phone(session, phone, CodePurpose.REGISTER, code, rules)
     customer = register_driver(session, name=name, proof=proof, password=password)
     record_attempt(session, "registration", client_key)
+    claimed = "existing" if customer.created_at < customer.user.created_at else "new"
+    record_activity(session, customer.user, "crm.driver_registered", "customer", customer.id, record=claimed)
     return customer
 
 

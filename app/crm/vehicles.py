@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import customer_to_dict, fleet_of, is_own_customer
 from app.crm.identifiers import normalize_phone, normalize_plate, normalize_vin, plate_province
 from app.crm.models import Customer, OrganizationKind, Vehicle, VehicleOwnership, VehicleTransfer
@@ -106,6 +107,7 @@ def transfer_vehicle(
     if new_owner.id == vehicle.owner_id:
         raise Conflict("the vehicle already belongs to this customer", field="to_customer")
     if may_transfer_at_once(actor, vehicle):
+        record_activity(session, actor, "crm.vehicle_transferred", "vehicle", vehicle.vin, to_customer=new_owner.id)
         return _move_vehicle(session, vehicle, new_owner, note)
     if not is_own_customer(actor, vehicle.owner):
         raise Forbidden("only the owner, the dealer that sold the vehicle or the OEM may transfer it")
@@ -118,6 +120,7 @@ def transfer_vehicle(
     )
     session.add(offer)
     session.flush()
+    record_activity(session, actor, "crm.vehicle_transfer_offered", "vehicle", vehicle.vin, to_customer=new_owner.id)
     return offer
 
 
@@ -131,6 +134,7 @@ def confirm_transfer(session: Session, actor: User, transfer_id: int) -> Vehicle
     if offer.vehicle.owner_id != offer.from_customer_id:
         raise Conflict("the vehicle has changed owners since this transfer was offered", field="id")
     offer.confirmed_at = utcnow()
+    record_activity(session, actor, "crm.vehicle_transfer_confirmed", "vehicle", offer.vehicle.vin, transfer=offer.id)
     return _move_vehicle(session, offer.vehicle, offer.to_customer, offer.note)
 
 
