@@ -32,13 +32,43 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     # Lifetime of an API bearer token, in hours.
     "TOKEN_HOURS": 24 * 30,
-    # Failed logins allowed per account within LOGIN_WINDOW_SECONDS (then 429 until they age out).
+    # Lifetime of a browser sign-in, in hours (signing out or changing the password ends it sooner).
+    "SIGN_IN_HOURS": 24,
+    # Failed logins allowed per (account, client address) within LOGIN_WINDOW_SECONDS (then 429 for that pair
+    # until they age out; the owner elsewhere still signs in).
     "LOGIN_MAX_FAILURES": 5,
+    # Failed logins per account from all addresses together beyond which the right password also needs a code
+    # texted to the account's phone.
+    "LOGIN_MAX_ACCOUNT_FAILURES": 20,
+    # Failed logins everywhere within the window that make a spray: every sign-in with a phone then needs a
+    # texted code, and the OEM is alerted.
+    "LOGIN_MAX_GLOBAL_FAILURES": 500,
     # Failed logins allowed per client address within the window; higher than per account because mobile
     # carriers put many phones behind one address (carrier-grade NAT).
     "LOGIN_MAX_CLIENT_FAILURES": 50,
     # Window for counting failed logins, in seconds.
     "LOGIN_WINDOW_SECONDS": 900,
+    # Who sends text messages: "development" writes them to sms.log in the instance folder and the log;
+    # "aliyun" sends them through Aliyun SMS with the four SMS_ALIYUN_* settings.
+    "SMS_BACKEND": "development",
+    # Aliyun AccessKey id of a RAM user allowed dysmsapi:SendSms only.
+    "SMS_ALIYUN_ACCESS_KEY_ID": "",
+    # Its AccessKey secret; keep it in the environment, never in the repository.
+    "SMS_ALIYUN_ACCESS_KEY_SECRET": "",
+    # The approved sign name (签名) printed in every text message.
+    "SMS_ALIYUN_SIGN_NAME": "",
+    # The approved template code of the verification message; its one variable is ${code}.
+    "SMS_ALIYUN_TEMPLATE_CODE": "",
+    # Seconds a texted one-time code stays valid.
+    "PHONE_CODE_SECONDS": 300,
+    # Wrong tries a texted code survives before it dies.
+    "PHONE_CODE_MAX_TRIES": 5,
+    # Codes texted to one number per hour (nobody floods a stranger's phone).
+    "PHONE_CODE_SENDS_PER_PHONE_HOUR": 5,
+    # Codes texted on behalf of one client address per hour, any numbers (nobody burns the SMS budget).
+    "PHONE_CODE_SENDS_PER_CLIENT_HOUR": 20,
+    # Driver accounts one client address may register per hour.
+    "REGISTRATIONS_PER_CLIENT_HOUR": 10,
     # Items per page when a list request does not say.
     "PAGE_SIZE": 50,
     # Largest page a list request may ask for.
@@ -198,13 +228,32 @@ def validate_settings(settings: dict) -> None:
         "PAGE_SIZE",
         "MAX_PAGE_SIZE",
         "TOKEN_HOURS",
+        "SIGN_IN_HOURS",
         "MAX_CONTENT_LENGTH",
         "LOGIN_MAX_FAILURES",
         "LOGIN_MAX_CLIENT_FAILURES",
+        "LOGIN_MAX_ACCOUNT_FAILURES",
+        "LOGIN_MAX_GLOBAL_FAILURES",
         "LOGIN_WINDOW_SECONDS",
+        "PHONE_CODE_SECONDS",
+        "PHONE_CODE_MAX_TRIES",
+        "PHONE_CODE_SENDS_PER_PHONE_HOUR",
+        "PHONE_CODE_SENDS_PER_CLIENT_HOUR",
+        "REGISTRATIONS_PER_CLIENT_HOUR",
     ):
         if int(settings[name]) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
+    if settings["SMS_BACKEND"] not in ("development", "aliyun"):
+        raise ConfigError(f"{ENV_PREFIX}SMS_BACKEND must be development or aliyun")
+    if settings["SMS_BACKEND"] == "aliyun":
+        for name in (
+            "SMS_ALIYUN_ACCESS_KEY_ID",
+            "SMS_ALIYUN_ACCESS_KEY_SECRET",
+            "SMS_ALIYUN_SIGN_NAME",
+            "SMS_ALIYUN_TEMPLATE_CODE",
+        ):
+            if not settings[name]:
+                raise ConfigError(f"{ENV_PREFIX}{name} is required when {ENV_PREFIX}SMS_BACKEND is aliyun")
     if int(settings["PROXY_COUNT"]) < 0:
         raise ConfigError(f"{ENV_PREFIX}PROXY_COUNT cannot be negative")
     try:

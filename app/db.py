@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import Executable
@@ -70,11 +72,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# How SQLite transactions begin in this context: IMMEDIATE (the write lock up front) unless the work only reads.
+_sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading_only() -> Iterator[None]:
+    """Begin SQLite transactions in this block as DEFERRED: readers share the database and never wait for writers.
+
+    For work that reads (a GET). Should it write after all, SQLite takes the write lock at the first write; if
+    another writer committed since this transaction's snapshot, that write fails as "database is locked", which
+    `is_retryable` counts as a lost race: the work runs again, then with BEGIN IMMEDIATE.
+    """
+    token = _sqlite_begin.set("BEGIN")
+    try:
+        yield
+    finally:
+        _sqlite_begin.reset(token)
+
+
+def sqlite_begin_statement() -> str:
+    """Return how an SQLite transaction begun now would begin ("BEGIN" or "BEGIN IMMEDIATE")."""
+    return _sqlite_begin.get()
+
+
 def _apply_sqlite_fixes(engine: Engine) -> None:
     # pysqlite on Python 3.11 opens transactions lazily and silently commits around DDL, which breaks
     # SAVEPOINTs and the per-test rollback. Take over transaction control: no implicit BEGIN from the driver,
-    # and an explicit BEGIN IMMEDIATE from SQLAlchemy. IMMEDIATE takes the write lock up front so that two
-    # workers never deadlock upgrading read locks; the busy timeout makes the second one wait its turn.
+    # and an explicit BEGIN from SQLAlchemy. Work that writes begins IMMEDIATE, taking the write lock up front
+    # so that two workers never deadlock upgrading read locks (the busy timeout makes the second wait its turn);
+    # work that only reads begins DEFERRED (reading_only), so a slow page never holds up the others.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -88,7 +115,7 @@ def _apply_sqlite_fixes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(_sqlite_begin.get())
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -121,7 +148,10 @@ def is_retryable(error: BaseException) -> bool:
     state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
     if state is not None:
         return state in RETRYABLE_SQLSTATES
-    # SQLite has no SQLSTATE; its unique-constraint message is stable across versions.
+    # SQLite has no SQLSTATE; its unique-constraint message is stable across versions. "database is locked"
+    # after the busy timeout is a deferred (reading_only) transaction that wrote after another writer committed.
+    if isinstance(error, OperationalError) and "database is locked" in str(original):
+        return _sqlite_begin.get() != "BEGIN IMMEDIATE"
     return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(original)
 
 

@@ -2,8 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Self
+
+# A named detail in a message template: %(name)s shows str(value), %(name)r shows repr(value).
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([sr])")
+# Keys of the JSON error body that a detail of the same name must not replace.
+_BODY_KEYS = frozenset({"code", "message", "field"})
+_JSON_VALUES = (str, int, float, bool, list, dict)
+
+
+def fill_in(template: str, details: Mapping[str, object]) -> str:
+    """Put `details` into the `%(name)s` placeholders of `template`; anything else stays as it is.
+
+    Unlike `template % details` this never raises: user text (a code, a key) may contain "%(" or "%s", and
+    it is only ever a detail's value, never read as part of the template.
+    """
+    if not details:
+        return template
+
+    def replace(match: re.Match[str]) -> str:
+        name, conversion = match.groups()
+        if name not in details:
+            return match.group(0)
+        value = details[name]
+        return repr(value) if conversion == "r" else str(value)
+
+    return _PLACEHOLDER.sub(replace, template)
 
 
 class MilepostError(Exception):
@@ -13,10 +39,11 @@ class MilepostError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, field: str | None = None, **details: object) -> None:
-        # A message may name its details ("book at least %(minutes)s minutes ahead"): the API gets it filled in,
-        # pages translate `template` first and then fill it in (app.web.i18n.error_text).
+        # A message names its details ("book at least %(minutes)s minutes ahead"); user values are only ever
+        # details, never part of `template`. The API gets it filled in, pages translate `template` first and
+        # then fill it in (app.web.i18n.error_text).
         self.template = message
-        self.message = message % details if "%(" in message else message
+        self.message = fill_in(message, {"field": field, **details})
         super().__init__(self.message)
         self.field = field
         self.details = details
@@ -37,7 +64,7 @@ class MilepostError(Exception):
         body: dict = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
-        body.update({key: value for key, value in self.details.items() if value is not None})
+        body.update({key: value for key, value in self.details.items() if value is not None and key not in _BODY_KEYS})
         return {"error": body}
 
 

@@ -29,7 +29,7 @@ def parse_coordinate(value: object, field: str) -> float:
     """
     limit = 90.0 if field.endswith("lat") else 180.0
     if isinstance(value, bool) or value is None:
-        raise InvalidInput(f"{field} must be a number of degrees", field=field)
+        raise InvalidInput("%(field)s must be a number of degrees", field=field)
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str) and value.strip():
@@ -39,9 +39,11 @@ def parse_coordinate(value: object, field: str) -> float:
         except ValueError:
             number = _parse_dms(text, field)
     else:
-        raise InvalidInput(f"{field} must be a number of degrees", field=field)
+        raise InvalidInput("%(field)s must be a number of degrees", field=field)
     if not math.isfinite(number) or not -limit <= number <= limit:
-        raise InvalidInput(f"{field} must be between -{limit:g} and {limit:g} degrees", field=field)
+        raise InvalidInput(
+            "%(field)s must be between -%(limit)s and %(limit)s degrees", field=field, limit=f"{limit:g}"
+        )
     return number
 
 
@@ -59,10 +61,10 @@ def _parse_dms(text: str, field: str) -> float:
     hemisphere = (match.group("hemi") or "").upper() if match else ""
     valid_hemispheres = "NS" if field.endswith("lat") else "EW"
     if not match or (hemisphere and hemisphere not in valid_hemispheres):
-        raise InvalidInput(f"{field} is not a coordinate: {text!r}", field=field)
+        raise InvalidInput("%(field)s is not a coordinate: %(text)r", field=field, text=text)
     minutes, seconds = float(match.group("min") or 0), float(match.group("sec") or 0)
     if minutes >= 60 or seconds >= 60:
-        raise InvalidInput(f"{field} has minutes or seconds of 60 or more: {text!r}", field=field)
+        raise InvalidInput("%(field)s has minutes or seconds of 60 or more: %(text)r", field=field, text=text)
     degrees = Point.parse_degrees(float(match.group("deg")), minutes, seconds)
     negative = match.group("sign") == "-" or hemisphere in ("S", "W")
     return -degrees if negative else degrees

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
 
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import ForeignKey, Index, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import Base, utcnow
 from app.errors import CountedFailure, Forbidden, InvalidInput, NotAuthenticated, RateLimited
+from app.passwords import check_password_policy
+from app.phones import normalize_login, normalize_phone
 
-MIN_PASSWORD_LENGTH = 8
 # scrypt with werkzeug's defaults (N=2**15): tens of milliseconds per guess, on purpose.
 PASSWORD_METHOD = "scrypt"
 
@@ -61,13 +63,25 @@ class User(Base):
         return self.role in roles
 
 
+class TokenKind(StrEnum):
+    """What a token authenticates: a program (bearer header) or one browser's sign-in (session cookie)."""
+
+    API = "api"
+    BROWSER = "browser"
+
+
 class ApiToken(Base):
-    """A bearer token for programs; only its SHA-256 is stored."""
+    """A bearer token for programs, or the server-side record of one browser sign-in; only its SHA-256 is stored.
+
+    A browser's cookie carries the token of its sign-in, so signing out (or changing the password) ends the
+    sign-in on the server: a copied cookie stops working with it.
+    """
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default=TokenKind.API, server_default=TokenKind.API)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -86,10 +100,9 @@ class Attempt(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def hash_password(password: str) -> str:
-    """Hash a password with a slow, salted hash."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password")
+def hash_password(password: str, *, phone: str | None = None, email: str | None = None) -> str:
+    """Hash a password that meets the policy for the account with a slow, salted hash."""
+    check_password_policy(password, phone=phone, email=email)
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
@@ -105,23 +118,24 @@ def create_user(
 ) -> User:
     """Create a user; staff must belong to an organization, drivers must not."""
     if role not in Role.__members__.values():
-        raise InvalidInput(f"unknown role {role!r}; one of {', '.join(Role)}", field="role")
+        raise InvalidInput(f"unknown role %(role)r; one of {', '.join(Role)}", field="role", role=role)
     if not email and not phone:
         raise InvalidInput("an email or a phone number is required", field="email")
     if role != Role.DRIVER and organization_id is None:
-        raise InvalidInput(f"a {role} user must belong to an organization", field="org")
+        raise InvalidInput("a %(role)s user must belong to an organization", field="org", role=role)
     if email:
         email = email.strip().lower()
         if "@" not in email or len(email) > 254:
             raise InvalidInput("email is not an email address", field="email")
         if session.scalar(select(User.id).where(User.email == email)):
             raise InvalidInput("a user with this email exists", field="email")
+    phone = normalize_phone(phone) if phone else None
     if phone and session.scalar(select(User.id).where(User.phone == phone)):
         raise InvalidInput("a user with this phone number exists", field="phone")
     user = User(
         email=email or None,
         phone=phone or None,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, phone=phone, email=email),
         role=role,
         organization_id=organization_id,
         display_name=display_name,
@@ -171,58 +185,91 @@ def ensure_attempts_left(
             )
 
 
-def _normalize_login(login: str) -> str:
-    login = login.strip().lower()
-    if "@" in login:
-        return login
-    digits = "".join(char for char in login if char.isdigit())
-    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed sign-ins count as guessing, within `window`."""
+
+    window: timedelta
+    # Per (account, client address): past it that address may not try that account, right password or not.
+    per_account_and_client: int
+    # Per client address, any accounts (carrier-grade NAT puts many phones behind one address: higher).
+    per_client: int
+    # Per account from all addresses together: past it the right password also needs a texted code.
+    per_account: int
+    # All failures everywhere: past it every sign-in with a phone needs a texted code, and the OEM is alerted.
+    overall: int
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> LoginLimits:
+        """Read the limits from the settings."""
+        return cls(
+            window=timedelta(seconds=int(settings["LOGIN_WINDOW_SECONDS"])),
+            per_account_and_client=int(settings["LOGIN_MAX_FAILURES"]),
+            per_client=int(settings["LOGIN_MAX_CLIENT_FAILURES"]),
+            per_account=int(settings["LOGIN_MAX_ACCOUNT_FAILURES"]),
+            overall=int(settings["LOGIN_MAX_GLOBAL_FAILURES"]),
+        )
 
 
-def authenticate(
-    session: Session,
-    login: str,
-    password: str,
-    client: str,
-    limit: int,
-    window: timedelta,
-    client_limit: int | None = None,
-) -> User:
+# Checked when no account matches, so that an unknown login costs the same scrypt work as a wrong password.
+_UNKNOWN_ACCOUNT_HASH = generate_password_hash(secrets.token_urlsafe(16), method=PASSWORD_METHOD)
+GLOBAL_KEY = "all"
+
+
+def authenticate(session: Session, login: str, password: str, client: str, limits: LoginLimits) -> User:
     """Return the active user whose email or phone is `login` and whose password matches.
 
-    Failures are recorded per account (`limit`) and per client address (`client_limit`, default `limit`);
-    past either within `window` the answer is 429, whether or not the password is right, so guessing stops.
+    Failures are counted per (account, client address), per client address, per account and overall. The first
+    two refuse with 429 once used up, right password or not, so guessing from one place stops without locking
+    the owner out from another. Unknown logins are counted and hashed like known ones: the answers and their
+    timing do not tell which accounts exist.
     """
-    login = _normalize_login(login)
+    login = normalize_login(login)
     user = session.scalar(select(User).where((User.email == login) | (User.phone == login)))
-    client_key = f"client:{client}"
-    keys = [client_key] + ([f"user:{user.id}"] if user else [])
-    ensure_attempts_left(session, "login", keys, limit, window, {client_key: client_limit or limit})
-    if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+    account = f"user:{user.id}" if user is not None else f"login:{login[:60]}"
+    client_key, pair_key = f"client:{client}", f"{account}@{client}"
+    ensure_attempts_left(
+        session,
+        "login",
+        [client_key, pair_key],
+        limits.per_account_and_client,
+        limits.window,
+        {client_key: limits.per_client},
+    )
+    matches = check_password_hash(user.password_hash if user is not None else _UNKNOWN_ACCOUNT_HASH, password)
+    if user is None or not user.is_active or not matches:
         failure = CountedFailure("wrong login or password", field="password")
-        for key in keys:
+        for key in (client_key, pair_key, account, GLOBAL_KEY):
             failure.keeping(session, partial(record_attempt, bucket="login", key=key))
         raise failure
     return user
+
+
+def is_sign_in_under_attack(session: Session, user: User, limits: LoginLimits) -> bool:
+    """Tell whether failures against this account, or everywhere, are past their limits (a spray)."""
+    return (
+        count_recent_attempts(session, "login", f"user:{user.id}", limits.window) >= limits.per_account
+        or count_recent_attempts(session, "login", GLOBAL_KEY, limits.window) >= limits.overall
+    )
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
-    """Create a bearer token for `user`; the plain token is returned once and never stored."""
+def issue_token(session: Session, user: User, lifetime: timedelta, kind: str = TokenKind.API) -> tuple[str, ApiToken]:
+    """Create a token of `kind` for `user`; the plain token is returned once and never stored."""
     plain = "mp_" + secrets.token_urlsafe(32)
-    record = ApiToken(user_id=user.id, token_hash=_hash_token(plain), expires_at=utcnow() + lifetime)
+    record = ApiToken(user_id=user.id, kind=kind, token_hash=_hash_token(plain), expires_at=utcnow() + lifetime)
     session.add(record)
     session.flush()
     return plain, record
 
 
-def find_user_by_token(session: Session, token: str) -> User | None:
-    """Return the active user behind a valid, unexpired, unrevoked bearer token."""
+def find_user_by_token(session: Session, token: str, kind: str = TokenKind.API) -> User | None:
+    """Return the active user behind a valid, unexpired, unrevoked token of `kind`."""
     record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
-    if record is None or record.revoked_at is not None or record.expires_at <= utcnow():
+    if record is None or record.kind != kind or record.revoked_at is not None or record.expires_at <= utcnow():
         return None
     user = session.get(User, record.user_id)
     return user if user is not None and user.is_active else None
@@ -236,6 +283,23 @@ def revoke_token(session: Session, token: str) -> bool:
     record.revoked_at = record.revoked_at or utcnow()
     session.flush()
     return True
+
+
+def revoke_all_tokens(session: Session, user: User) -> int:
+    """End every sign-in and bearer token of `user` (a password change); return how many were live."""
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every other sign-in and token of the user ends."""
+    if not check_password_hash(user.password_hash, current):
+        raise InvalidInput("the current password is wrong", field="current_password")
+    user.password_hash = hash_password(new, phone=user.phone, email=user.email)
+    revoke_all_tokens(session, user)
+    session.flush()
 
 
 def require_actor(actor: User | None) -> User:

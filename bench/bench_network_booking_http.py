@@ -63,6 +63,7 @@ def _seed(database_url: str) -> dict:
     from app.crm.organizations import create_organization
     from app.crm.vehicles import register_vehicle
     from app.db import make_engine, make_sessionmaker
+    from app.one_time_codes import PhoneProof
     from app.security import Role, create_user, issue_token
     from milepost.demo import make_vin
     from milepost.migrate import upgrade
@@ -90,7 +91,10 @@ def _seed(database_url: str) -> dict:
     drivers = []
     for number in range(CLIENTS):
         customer = register_driver(
-            session, name=f"Driver {number}", phone=f"1390000{number:04d}", password="bench-password"
+            session,
+            name=f"Driver {number}",
+            proof=PhoneProof.by_operator(f"1390000{number:04d}"),
+            password="bench-password",
         )
         vehicle = register_vehicle(session, vin=make_vin(rng), model="HOWO", owner=customer)
         token, _record = issue_token(session, customer.user, timedelta(hours=2))

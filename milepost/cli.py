@@ -236,11 +236,14 @@ def users_create(
     from app.commands import run_command
     from app.crm.customers import register_driver
     from app.crm.organizations import get_organization
+    from app.one_time_codes import PhoneProof
     from app.security import Role, create_user
 
     def work(session):
         if role == Role.DRIVER and phone:
-            return register_driver(session, name=name or phone, phone=phone, password=password).user
+            return register_driver(
+                session, name=name or phone, proof=PhoneProof.by_operator(phone), password=password
+            ).user
         organization = get_organization(session, org_code, field="org") if org_code else None
         return create_user(
             session,

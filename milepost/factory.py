@@ -14,8 +14,9 @@ from werkzeug.routing import IntegerConverter, Map
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
 from app.signing import KeyError_, KeyRing
+from app.sms import make_sender
 from app.web import auth, jobs, meta
-from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, close_db_session, current_actor
+from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, SMS_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
 from app.web.i18n import (
@@ -117,6 +118,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     else:
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
+    app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
     attach_queue(app)
     if settings["CODE_KEYS"]:
         try:

@@ -6,6 +6,7 @@ import importlib
 
 MODEL_MODULES = (
     "app.security",
+    "app.one_time_codes",
     "app.jobs",
     "app.crm.models",
     "traceability.models",

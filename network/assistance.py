@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.identifiers import mask_phone
 from app.crm.models import Customer, Vehicle
+from app.crm.relations import register_vehicle_relation
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.geo import great_circle_km
@@ -172,7 +173,7 @@ def accept_request(
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
     offer = _find_offer(session, request, shop)
     if offer is None:
-        raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
+        raise Forbidden("shop %(shop_code)s was not offered this job", field="shop", shop_code=shop.code)
     return _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=None)
 
 
@@ -266,9 +267,9 @@ def decline_request(session: Session, actor: User, request: AssistanceRequest, s
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
     offer = _find_offer(session, request, shop)
     if offer is None:
-        raise Forbidden(f"shop {shop.code} was not offered this job", field="shop")
+        raise Forbidden("shop %(shop_code)s was not offered this job", field="shop", shop_code=shop.code)
     if offer.status != OfferStatus.OFFERED:
-        raise Conflict(f"the offer is already {offer.status}", field="status")
+        raise Conflict("the offer is already %(offer_status)s", field="status", offer_status=offer.status)
     offer.status = OfferStatus.DECLINED
     offer.responded_at = utcnow()
     session.flush()
@@ -290,7 +291,7 @@ def close_request(session: Session, actor: User, request: AssistanceRequest, act
         allowed = (AssistanceStatus.ACCEPTED,)
         target = AssistanceStatus.COMPLETED
     else:
-        raise InvalidInput(f"unknown action {action!r}", field="action")
+        raise InvalidInput("unknown action %(action)r", field="action", action=action)
     result = session.execute(
         update(AssistanceRequest)
         .where(AssistanceRequest.id == request.id, AssistanceRequest.status.in_(allowed))
@@ -298,7 +299,9 @@ def close_request(session: Session, actor: User, request: AssistanceRequest, act
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(f"a {request.status} request cannot be {target}", field="status")
+        raise Conflict(
+            "a %(status)s request cannot be %(target)s", field="status", status=request.status, target=target
+        )
     session.execute(
         update(AssistanceOffer)
         .where(AssistanceOffer.request_id == request.id, AssistanceOffer.status == OfferStatus.OFFERED)
@@ -328,7 +331,7 @@ def select_requests_for(actor: User, status: str | None) -> Select:
     statement = select(AssistanceRequest).order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc())
     if status:
         if status not in AssistanceStatus.__members__.values():
-            raise InvalidInput(f"unknown status {status!r}", field="status")
+            raise InvalidInput("unknown status %(status)r", field="status", status=status)
         statement = statement.where(AssistanceRequest.status == status)
     if is_oem(actor):
         return statement
@@ -393,3 +396,15 @@ def request_to_dict(request: AssistanceRequest, actor: User | None, zone) -> dic
         ],
     }
     return body
+
+
+def _rescued_by(organization_id: int):
+    return (
+        select(AssistanceRequest.vehicle_id)
+        .join(Shop, Shop.id == AssistanceRequest.accepted_shop_id)
+        .where(Shop.organization_id == organization_id)
+    )
+
+
+# A shop's staff see the trucks whose roadside job it took (app.crm.relations).
+register_vehicle_relation(_rescued_by)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Vehicle
+from app.crm.relations import register_vehicle_relation
 from app.db import is_postgresql, utcnow
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import Role, User, is_oem, require_member
@@ -69,7 +70,9 @@ def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, set
     if shop.status != ShopStatus.ACTIVE:
         raise Conflict("shop %(shop)s is not taking bookings", field="shop", shop=shop.code)
     if service not in shop.services:
-        raise InvalidInput(f"shop {shop.code} does not offer {service!r}", field="service")
+        raise InvalidInput(
+            "shop %(shop_code)s does not offer %(service)r", field="service", shop_code=shop.code, service=service
+        )
     if start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset, e.g. 2026-05-01T09:00:00+08:00", field="start")
     if start <= now:
@@ -85,7 +88,11 @@ def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, set
         day_starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, local.date(), settings.zone)
         within = any(first <= local < first + timedelta(minutes=shop.slot_minutes) for first in day_starts)
         if within:
-            raise InvalidInput(f"start must be aligned to the shop's {shop.slot_minutes}-minute slots", field="start")
+            raise InvalidInput(
+                "start must be aligned to the shop's %(shop_slot_minutes)s-minute slots",
+                field="start",
+                shop_slot_minutes=shop.slot_minutes,
+            )
         raise InvalidInput("the shop is closed at that time", field="start")
 
 
@@ -184,7 +191,7 @@ def transition_booking(
 ) -> Booking:
     """Move a booking along one allowed transition, atomically (a second, concurrent one gets 409)."""
     if action not in TRANSITIONS:
-        raise InvalidInput(f"unknown action {action!r}", field="action")
+        raise InvalidInput("unknown action %(action)r", field="action", action=action)
     sources, target, who, frees_bay = TRANSITIONS[action]
     now = now or utcnow()
     if who == "shop":
@@ -192,10 +199,18 @@ def transition_booking(
     elif not is_own_customer(actor, booking.customer):
         raise Forbidden("only the driver who booked may cancel")
     if booking.status not in sources:
-        raise Conflict(f"a {booking.status} booking cannot be {target}", field="status", status=booking.status)
+        raise Conflict(
+            "a %(booking_status)s booking cannot be %(target)s",
+            field="status",
+            status=booking.status,
+            booking_status=booking.status,
+            target=target,
+        )
     if action == "cancel" and now > booking.start - timedelta(minutes=settings.cancel_cutoff_minutes):
         raise Conflict(
-            f"bookings can be cancelled until {settings.cancel_cutoff_minutes} minutes before the start", field="start"
+            "bookings can be cancelled until %(cancel_cutoff_minutes)s minutes before the start",
+            field="start",
+            cancel_cutoff_minutes=settings.cancel_cutoff_minutes,
         )
     if action == "no-show" and now < booking.start:
         raise Conflict("a no-show can be recorded only after the start", field="start")
@@ -263,3 +278,13 @@ def booking_to_dict(booking: Booking, zone) -> dict:
         "closed_at": local(booking.closed_at),
         "reviewable": booking.status == BookingStatus.COMPLETED,
     }
+
+
+def _booked_at(organization_id: int):
+    return (
+        select(Booking.vehicle_id).join(Shop, Shop.id == Booking.shop_id).where(Shop.organization_id == organization_id)
+    )
+
+
+# A shop's staff see the trucks booked with it (app.crm.relations).
+register_vehicle_relation(_booked_at)

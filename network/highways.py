@@ -22,7 +22,7 @@ def parse_feature_collection(text: str | bytes) -> list[dict]:
     try:
         document = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"not valid JSON: {error}", field="file") from None
+        raise InvalidInput("not valid JSON: %(error)s", field="file", error=str(error)) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise InvalidInput("expected a GeoJSON FeatureCollection", field="file")
     features = document.get("features")
@@ -36,18 +36,22 @@ def parse_feature_collection(text: str | bytes) -> list[dict]:
         if not code or len(code) > 12:
             raise InvalidInput("each route needs a code of 1-12 characters", field=f"{where}.properties.code")
         if code in seen:
-            raise InvalidInput(f"route {code} appears twice", field=f"{where}.properties.code")
+            raise InvalidInput("route %(route)s appears twice", field=f"{where}.properties.code", route=code)
         seen.add(code)
         geometry = (feature or {}).get("geometry") or {}
         try:
             parts = parts_of(geometry)
             route = Route.from_geometry(code, "", "", geometry)
         except (ValueError, TypeError, KeyError) as error:
-            raise InvalidInput(f"route {code}: {error}", field=f"{where}.geometry") from None
+            raise InvalidInput(
+                "route %(route)s: %(error)s", field=f"{where}.geometry", route=code, error=str(error)
+            ) from None
         for part in parts:
             for lon, lat in part:
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                    raise InvalidInput(f"route {code} has a point outside WGS84 range", field=f"{where}.geometry")
+                    raise InvalidInput(
+                        "route %(route)s has a point outside WGS84 range", field=f"{where}.geometry", route=code
+                    )
         published = properties.get("published_length_km")
         routes.append(
             {

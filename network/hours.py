@@ -16,7 +16,7 @@ _RULE = re.compile(r"^(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)
 def _minutes(text: str, field: str) -> int:
     match = _TIME.match(str(text).strip())
     if not match or (match.group(1) == "24" and match.group(2) != "00"):
-        raise InvalidInput(f"{text!r} is not a time of day HH:MM", field=field)
+        raise InvalidInput("%(text)r is not a time of day HH:MM", field=field, text=text)
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
@@ -28,21 +28,21 @@ def parse_opening_hours(value: object, field: str = "opening_hours") -> dict[str
         raise InvalidInput("opening hours map mon..sun to lists of [open, close] times", field=field)
     unknown = set(value) - set(DAYS)
     if unknown:
-        raise InvalidInput(f"unknown day {sorted(unknown)[0]!r}; days are {', '.join(DAYS)}", field=field)
+        raise InvalidInput(f"unknown day %(value)r; days are {', '.join(DAYS)}", field=field, value=sorted(unknown)[0])
     result: dict[str, list[list[str]]] = {}
     for day in DAYS:
         spans = value.get(day) or []
         if not isinstance(spans, list):
-            raise InvalidInput(f"{day} must be a list of [open, close] pairs", field=f"{field}.{day}")
+            raise InvalidInput("%(day)s must be a list of [open, close] pairs", field=f"{field}.{day}", day=day)
         cleaned, last_close = [], -1
         for span in sorted(spans, key=lambda pair: str(pair[0]) if isinstance(pair, list | tuple) and pair else ""):
             if not isinstance(span, list | tuple) or len(span) != 2:
-                raise InvalidInput(f"{day} spans are [open, close] pairs", field=f"{field}.{day}")
+                raise InvalidInput("%(day)s spans are [open, close] pairs", field=f"{field}.{day}", day=day)
             opens, closes = _minutes(span[0], f"{field}.{day}"), _minutes(span[1], f"{field}.{day}")
             if closes <= opens:
-                raise InvalidInput(f"{day}: closing time must be after opening time", field=f"{field}.{day}")
+                raise InvalidInput("%(day)s: closing time must be after opening time", field=f"{field}.{day}", day=day)
             if opens < last_close:
-                raise InvalidInput(f"{day}: opening spans overlap", field=f"{field}.{day}")
+                raise InvalidInput("%(day)s: opening spans overlap", field=f"{field}.{day}", day=day)
             last_close = closes
             cleaned.append([f"{opens // 60:02d}:{opens % 60:02d}", f"{closes // 60:02d}:{closes % 60:02d}"])
         result[day] = cleaned
@@ -55,18 +55,18 @@ def parse_hours_text(text: str, field: str = "opening_hours") -> dict[str, list[
     for rule in filter(None, (part.strip().lower() for part in text.split(";"))):
         match = _RULE.match(rule)
         if not match:
-            raise InvalidInput(f"cannot read {rule!r}; write e.g. 'mon-fri 08:00-18:00'", field=field)
+            raise InvalidInput("cannot read %(rule)r; write e.g. 'mon-fri 08:00-18:00'", field=field, rule=rule)
         days: list[str] = []
         for chunk in match.group("days").split(","):
             first, _, last = chunk.partition("-")
             if first not in DAYS or (last and last not in DAYS):
-                raise InvalidInput(f"unknown day in {chunk!r}", field=field)
+                raise InvalidInput("unknown day in %(chunk)r", field=field, chunk=chunk)
             start, stop = DAYS.index(first), DAYS.index(last or first)
             days += list(DAYS[start : stop + 1]) if stop >= start else list(DAYS[start:] + DAYS[: stop + 1])
         for span in match.group("spans").split(","):
             opens, dash, closes = span.strip().partition("-")
             if not dash:
-                raise InvalidInput(f"{span!r} is not a span like 08:00-18:00", field=field)
+                raise InvalidInput("%(span)r is not a span like 08:00-18:00", field=field, span=span)
             for day in days:
                 spans.setdefault(day, []).append([opens.strip(), closes.strip()])
     return parse_opening_hours(spans, field)

@@ -137,9 +137,11 @@ def load_shop_index(session: Session) -> ShopIndex:
 def check_search(k: int, max_km: float | None, settings: NetworkSettings) -> None:
     """Reject a k or distance beyond the configured maximum, naming the parameter."""
     if not 1 <= k <= settings.max_k:
-        raise InvalidInput(f"k must be between 1 and {settings.max_k}", field="k")
+        raise InvalidInput("k must be between 1 and %(max_k)s", field="k", max_k=settings.max_k)
     if max_km is not None and not 0 < max_km <= settings.max_km:
-        raise InvalidInput(f"max_km must be more than 0 and at most {settings.max_km:g}", field="max_km")
+        raise InvalidInput(
+            "max_km must be more than 0 and at most %(max_km)s", field="max_km", max_km=f"{settings.max_km:g}"
+        )
 
 
 def _top(positions: np.ndarray, distances: np.ndarray, index: ShopIndex, k: int) -> list[tuple[int, float]]:
@@ -226,18 +228,25 @@ def locate_truck(
     """Snap the truck to its route and decide its direction (from the heading, or as given)."""
     if highway is not None:
         if highway not in routes.by_code:
-            raise InvalidInput(f"unknown highway {highway!r}", field="highway")
+            raise InvalidInput("unknown highway %(highway)r", field="highway", highway=highway)
         if direction not in ("increasing", "decreasing"):
             raise InvalidInput("direction is increasing or decreasing", field="direction")
         found = routes.snap(lat, lon, settings.snap_km, only=highway)
         if not found:
-            raise InvalidInput(f"the position is not within {settings.snap_km:g} km of {highway}", field="lat")
+            raise InvalidInput(
+                "the position is not within %(snap_km)s km of %(highway)s",
+                field="lat",
+                snap_km=f"{settings.snap_km:g}",
+                highway=highway,
+            )
         return found[0], direction
     if heading is None:
         raise InvalidInput("give heading, or highway and direction", field="heading")
     found = routes.snap(lat, lon, settings.snap_km)
     if not found:
-        raise InvalidInput(f"the position is not within {settings.snap_km:g} km of a highway", field="lat")
+        raise InvalidInput(
+            "the position is not within %(snap_km)s km of a highway", field="lat", snap_km=f"{settings.snap_km:g}"
+        )
     # Where routes share a corridor, prefer the one whose line runs along the heading.
     closest = found[0].offset_km
     tied = [location for location in found if location.offset_km <= closest + 0.5]
@@ -289,7 +298,9 @@ def shops_ahead(
     kilometres, your carriageway's service areas are on the right.
     """
     if not 0 < within_km <= settings.max_km:
-        raise InvalidInput(f"within_km must be more than 0 and at most {settings.max_km:g}", field="within_km")
+        raise InvalidInput(
+            "within_km must be more than 0 and at most %(max_km)s", field="within_km", max_km=f"{settings.max_km:g}"
+        )
     positions, kms, offsets, right = shops_on_route(index, routes, location.route, settings.snap_km)
     sign = 1.0 if direction == "increasing" else -1.0
     ahead = (kms - location.km) * sign

@@ -40,22 +40,22 @@ def parse_services(value: object, field: str = "services") -> list[str]:
         if not name:
             continue
         if name not in Service.__members__.values():
-            raise InvalidInput(f"unknown service {name!r}; one of {', '.join(Service)}", field=field)
+            raise InvalidInput(f"unknown service %(name)r; one of {', '.join(Service)}", field=field, name=name)
         services.add(name)
     return sorted(services)
 
 
 def _parse_int(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool):
-        raise InvalidInput(f"{field} must be a whole number", field=field)
+        raise InvalidInput("%(field)s must be a whole number", field=field)
     try:
         number = int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidInput(f"{field} must be a whole number", field=field) from None
+        raise InvalidInput("%(field)s must be a whole number", field=field) from None
     if isinstance(value, float) and value != number:
-        raise InvalidInput(f"{field} must be a whole number", field=field)
+        raise InvalidInput("%(field)s must be a whole number", field=field)
     if not low <= number <= high:
-        raise InvalidInput(f"{field} must be between {low} and {high}", field=field)
+        raise InvalidInput("%(field)s must be between %(low)s and %(high)s", field=field, low=low, high=high)
     return number
 
 
@@ -67,7 +67,7 @@ def _parse_bool(value: object, field: str) -> bool:
         return True
     if text in {"0", "false", "no", "n", ""}:
         return False
-    raise InvalidInput(f"{field} must be true or false", field=field)
+    raise InvalidInput("%(field)s must be true or false", field=field)
 
 
 def clean_shop_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def clean_shop_fields(fields: dict[str, Any]) -> dict[str, Any]:
         elif name in ("address", "city"):
             text = str(value or "").strip()
             if len(text) > (300 if name == "address" else 100):
-                raise InvalidInput(f"{name} is too long", field=name)
+                raise InvalidInput("%(field)s is too long", field=name)
             cleaned[name] = text or ("" if name == "address" else None)
         elif name == "phone":
             text = str(value or "").strip()
@@ -104,7 +104,7 @@ def clean_shop_fields(fields: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = parse_opening_hours(value if value not in (None, "") else {}, name)
         elif name == "status":
             if value not in ShopStatus.__members__.values():
-                raise InvalidInput(f"unknown status {value!r}; one of {', '.join(ShopStatus)}", field=name)
+                raise InvalidInput(f"unknown status %(value)r; one of {', '.join(ShopStatus)}", field=name, value=value)
             cleaned[name] = str(value)
         elif name == "province":
             cleaned[name] = parse_province(value) if value else None
@@ -144,7 +144,7 @@ def create_shop(
     code = normalize_code(str(fields.pop("code", "") or ""))
     for required in ("name", "lat", "lon"):
         if fields.get(required) in (None, ""):
-            raise InvalidInput(f"{required} is required", field=required)
+            raise InvalidInput("%(field)s is required", field=required)
     cleaned = clean_shop_fields(fields)
     cleaned.setdefault("services", [])
     cleaned.setdefault("opening_hours", {})
@@ -165,9 +165,14 @@ def create_shop(
             lon=cleaned["lon"],
         )
     elif organization.kind != OrganizationKind.SHOP:
-        raise Conflict(f"organization {code} is a {organization.kind}, not a shop", field="code")
+        raise Conflict(
+            "organization %(shop)s is a %(organization_kind)s, not a shop",
+            field="code",
+            shop=code,
+            organization_kind=organization.kind,
+        )
     elif session.scalar(select(Shop.id).where(Shop.organization_id == organization.id)):
-        raise Conflict(f"shop {code} exists", field="code")
+        raise Conflict("shop %(shop)s exists", field="code", shop=code)
     shop = Shop(organization=organization, code=code, **cleaned)
     snap_shop(shop, routes, highways if highways is not None else highways_by_code(session), snap_km)
     session.add(shop)
@@ -182,7 +187,7 @@ def update_shop(
     """Change a shop's fields; only the OEM changes status and location; moving re-snaps it to the routes."""
     for name in changes:
         if name in OEM_ONLY and not is_oem:
-            raise Forbidden(f"only the OEM may change {name}", field=name)
+            raise Forbidden("only the OEM may change %(field)s", field=name)
         if name not in EDITABLE + OEM_ONLY:
             raise InvalidInput("this field cannot be changed here", field=name)
     if ("lat" in changes) != ("lon" in changes):
@@ -225,7 +230,7 @@ def get_shop(session: Session, code: str, field: str = "shop") -> Shop:
     """Return the shop with `code`, or raise 404 naming `field`."""
     shop = find_shop(session, code)
     if shop is None:
-        raise NotFound(f"no shop with code {code!r}", field=field)
+        raise NotFound("no shop with code %(shop)r", field=field, shop=code)
     return shop
 
 
@@ -243,7 +248,7 @@ def select_shops(province: str | None = None, service: str | None = None, status
         statement = statement.where(Shop.province == parse_province(province))
     if status:
         if status not in ShopStatus.__members__.values():
-            raise InvalidInput(f"unknown status {status!r}", field="status")
+            raise InvalidInput("unknown status %(status)r", field="status", status=status)
         statement = statement.where(Shop.status == status)
     if service:
         parse_services([service], field="service")
@@ -300,7 +305,7 @@ def read_shop_rows(text: str, filename: str) -> list[dict[str, Any]]:
         try:
             document = json.loads(text)
         except ValueError as error:
-            raise InvalidInput(f"not valid JSON: {error}", field="file") from None
+            raise InvalidInput("not valid JSON: %(error)s", field="file", error=str(error)) from None
         if not isinstance(document, dict) or not isinstance(document.get("features"), list):
             raise InvalidInput("expected a GeoJSON FeatureCollection", field="file")
         rows = []
@@ -334,7 +339,7 @@ def import_shops(session: Session, rows: list[dict[str, Any]], routes: RouteNetw
                     raise InvalidInput("unknown column", field=unknown[0])
                 code = normalize_code(str(fields.get("code", "")))
                 if code in seen:
-                    raise InvalidInput(f"code {code} appears twice in the file", field="code")
+                    raise InvalidInput("code %(shop)s appears twice in the file", field="code", shop=code)
                 seen.add(code)
                 with session.begin_nested():
                     created.append(create_shop(session, fields, routes, snap_km, highways))
@@ -342,6 +347,10 @@ def import_shops(session: Session, rows: list[dict[str, Any]], routes: RouteNetw
                 errors.append({"row": number, "field": error.field, "message": error.message})
         if errors:
             raise InvalidInput(
-                f"{len(errors)} of {len(rows)} rows have errors; nothing was imported", field="file", errors=errors
+                "%(count)s of %(count2)s rows have errors; nothing was imported",
+                field="file",
+                errors=errors,
+                count=len(errors),
+                count2=len(rows),
             )
     return created

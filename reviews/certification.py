@@ -237,7 +237,7 @@ def evaluate_certification(
     shops = list(session.scalars(statement))
     if shop_codes and len(shops) != len(set(shop_codes)):
         unknown = sorted(set(shop_codes) - {shop.code for shop in shops})
-        raise InvalidInput(f"unknown shop code {unknown[0]}", field="shops")
+        raise InvalidInput("unknown shop code %(value)s", field="shops", value=unknown[0])
     priors = compute_network_priors(session, settings, now)
     run = EvaluationRun(
         actor_id=actor.id if actor else None, started_at=now, thresholds=thresholds.to_dict(), priors=priors
@@ -294,7 +294,7 @@ def override_tier(
         raise InvalidInput(f"a written reason of {MIN_OVERRIDE_REASON} to 1000 characters is required", field="reason")
     state = get_state(session, shop)
     if state.tier == target:
-        raise Conflict(f"the shop is already {target}", field="tier")
+        raise Conflict("the shop is already %(target)s", field="tier", target=target)
     change = record_change(
         session,
         shop,

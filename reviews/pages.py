@@ -136,7 +136,7 @@ def review_form(booking_id: int):
 def _stars(dimension: str) -> int:
     raw = request.form.get(dimension, "")
     if not raw.isdigit() or not 1 <= int(raw) <= 5:
-        raise InvalidInput(f"{dimension} must be a whole number of stars from 1 to 5", field=dimension)
+        raise InvalidInput("%(field)s must be a whole number of stars from 1 to 5", field=dimension)
     return int(raw)
 
 

@@ -45,7 +45,7 @@ class Stars:
         for dimension in DIMENSIONS:
             value = getattr(self, dimension)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-                raise InvalidInput(f"{dimension} must be a whole number of stars from 1 to 5", field=dimension)
+                raise InvalidInput("%(field)s must be a whole number of stars from 1 to 5", field=dimension)
 
 
 def device_fingerprint(device_id: str | None) -> str | None:
@@ -58,9 +58,9 @@ def device_fingerprint(device_id: str | None) -> str | None:
 def _check_text(text: str, field: str = "text", required: bool = False) -> str:
     text = (text or "").strip()
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{field} may have at most {MAX_TEXT} characters", field=field)
+        raise InvalidInput(f"%(field)s may have at most {MAX_TEXT} characters", field=field)
     if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
+        raise InvalidInput("%(field)s is required", field=field)
     return text
 
 
@@ -68,7 +68,7 @@ def get_review(session: Session, review_id: int) -> Review:
     """Return the review with `review_id`, or 404."""
     review = session.get(Review, review_id)
     if review is None:
-        raise NotFound(f"no review {review_id}", field="review")
+        raise NotFound("no review %(review_id)s", field="review", review_id=review_id)
     return review
 
 
@@ -93,11 +93,15 @@ def publish_review(
     booking = session.get(Booking, booking_id)
     customer = find_customer_for_user(session, actor)
     if booking is None:
-        raise NotFound(f"no booking {booking_id}", field="booking")
+        raise NotFound("no booking %(booking_id)s", field="booking", booking_id=booking_id)
     if customer is None or booking.customer_id != customer.id:
         raise Forbidden("only the booking's customer may review it", field="booking")
     if booking.status != BookingStatus.COMPLETED or booking.completed_at is None:
-        raise Conflict(f"only completed bookings can be reviewed; this one is {booking.status}", field="booking")
+        raise Conflict(
+            "only completed bookings can be reviewed; this one is %(booking_status)s",
+            field="booking",
+            booking_status=booking.status,
+        )
     if is_review_window_closed(booking, settings, now):
         raise Conflict(
             "reviews are accepted for %(days)s days after completion", field="booking", days=settings.window_days
@@ -168,7 +172,11 @@ def add_follow_up(
     if review.follow_up is not None:
         raise Conflict("this review already has its follow-up", field="review")
     if now - review.completed_at > timedelta(days=settings.follow_up_days):
-        raise Conflict(f"follow-ups are accepted for {settings.follow_up_days} days after the service", field="review")
+        raise Conflict(
+            "follow-ups are accepted for %(follow_up_days)s days after the service",
+            field="review",
+            follow_up_days=settings.follow_up_days,
+        )
     follow_up = ReviewFollowUp(review=review, text=text, overall=overall, created_at=now)
     session.add(follow_up)
     session.flush()
@@ -208,7 +216,7 @@ def moderate_review(
         raise InvalidInput(f"a reason of {MIN_REASON} to 500 characters is required", field="reason")
     hide = action == ModerationAction.HIDE
     if review.is_hidden == hide:
-        raise Conflict(f"the review is already {'hidden' if hide else 'visible'}", field="review")
+        raise Conflict("the review is already %(value)s", field="review", value="hidden" if hide else "visible")
     review.is_hidden = hide
     session.add(ReviewModeration(review_id=review.id, action=action, reason=reason, actor_id=actor.id, created_at=now))
     session.flush()
@@ -233,7 +241,12 @@ def affiliate_organization(
         )
     )
     if exists is not None:
-        raise Conflict(f"{organization.code} is already recorded as running {shop.code}", field="organization")
+        raise Conflict(
+            "%(organization_code)s is already recorded as running %(shop_code)s",
+            field="organization",
+            organization_code=organization.code,
+            shop_code=shop.code,
+        )
     affiliation = ShopAffiliation(shop_id=shop.id, organization_id=organization.id, note=note, created_at=now)
     session.add(affiliation)
     session.flush()

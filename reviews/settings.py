@@ -97,38 +97,43 @@ class Thresholds:
 
 def _number(value: object, field: str, *, whole: bool = False, minimum: float = 0) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ThresholdsInvalid(f"{field} must be a number", field=field)
+        raise ThresholdsInvalid("%(field)s must be a number", field=field)
     if whole and value != int(value):
-        raise ThresholdsInvalid(f"{field} must be a whole number", field=field)
+        raise ThresholdsInvalid("%(field)s must be a whole number", field=field)
     if value < minimum:
-        raise ThresholdsInvalid(f"{field} must be at least {minimum:g}", field=field)
+        raise ThresholdsInvalid("%(field)s must be at least %(minimum)s", field=field, minimum=f"{minimum:g}")
     return int(value) if whole else float(value)
 
 
 def _mapping(value: object, field: str) -> Mapping:
     if not isinstance(value, Mapping):
-        raise ThresholdsInvalid(f"{field} must be an object", field=field)
+        raise ThresholdsInvalid("%(field)s must be an object", field=field)
     return value
 
 
 def _only_keys(value: Mapping, allowed: set[str], field: str) -> None:
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise ThresholdsInvalid(f"{field}.{unknown[0]} is not a known setting", field=f"{field}.{unknown[0]}")
+        raise ThresholdsInvalid(
+            "%(setting)s.%(value)s is not a known setting",
+            field=f"{field}.{unknown[0]}",
+            setting=field,
+            value=unknown[0],
+        )
 
 
 def _criterion(name: str, value: object, field: str) -> float:
     if name == "min_rating":
         number = _number(value, field, minimum=1)
         if number > 5:
-            raise ThresholdsInvalid(f"{field} must be between 1 and 5 stars", field=field)
+            raise ThresholdsInvalid("%(field)s must be between 1 and 5 stars", field=field)
         return number
     if name == "min_reviews":
         return _number(value, field, whole=True)
     if name in RATE_CRITERIA:
         number = _number(value, field)
         if number > 1:
-            raise ThresholdsInvalid(f"{field} is a rate between 0 and 1", field=field)
+            raise ThresholdsInvalid("%(field)s is a rate between 0 and 1", field=field)
         return number
     return _number(value, field)
 
@@ -143,30 +148,30 @@ def parse_thresholds(raw: object, field: str = "thresholds") -> Thresholds:
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise ThresholdsInvalid(f"{field} is not valid JSON: {exc}", field=field) from None
+            raise ThresholdsInvalid("%(field)s is not valid JSON: %(exc)s", field=field, exc=str(exc)) from None
     top = _mapping(raw, field)
     _only_keys(top, {"window_days", "confirmations", "cure_days", "levels", "integrity"}, field)
     for key in ("window_days", "confirmations", "cure_days", "levels", "integrity"):
         if key not in top:
-            raise ThresholdsInvalid(f"{field}.{key} is missing", field=f"{field}.{key}")
+            raise ThresholdsInvalid("%(setting)s.%(key)s is missing", field=f"{field}.{key}", setting=field, key=key)
     levels_raw = _mapping(top["levels"], f"{field}.levels")
     _only_keys(levels_raw, set(LEVELS), f"{field}.levels")
     levels: dict[str, dict[str, float]] = {}
     for level in LEVELS:
         level_field = f"{field}.levels.{level}"
         if level not in levels_raw:
-            raise ThresholdsInvalid(f"{level_field} is missing", field=level_field)
+            raise ThresholdsInvalid("%(field)s is missing", field=level_field)
         criteria = _mapping(levels_raw[level], level_field)
         _only_keys(criteria, set(CRITERIA), level_field)
         if "min_rating" not in criteria or "min_reviews" not in criteria:
-            raise ThresholdsInvalid(f"{level_field} needs min_rating and min_reviews", field=level_field)
+            raise ThresholdsInvalid("%(field)s needs min_rating and min_reviews", field=level_field)
         levels[level] = {name: _criterion(name, value, f"{level_field}.{name}") for name, value in criteria.items()}
     # Each level must be at least as demanding as the one below it, or the ladder would skip or loop.
     for lower, higher in zip(LEVELS, LEVELS[1:], strict=False):
         for name, value in levels[lower].items():
             if name in levels[higher] and not _is_stricter_or_equal(name, value, levels[higher][name]):
                 key = f"{field}.levels.{higher}.{name}"
-                raise ThresholdsInvalid(f"{key} must be at least as strict as {lower}'s", field=key)
+                raise ThresholdsInvalid("%(field)s must be at least as strict as %(lower)s's", field=key, lower=lower)
     integrity = _mapping(top["integrity"], f"{field}.integrity")
     _only_keys(integrity, {"max_counterfeit_incidents", "max_flagged_reviews"}, f"{field}.integrity")
     return Thresholds(
@@ -226,9 +231,9 @@ def review_settings(config: Mapping[str, Any]) -> ReviewSettings:
         try:
             number = float(raw)
         except (TypeError, ValueError):
-            raise InvalidInput(f"{setting} must be a number, not {raw!r}", field=setting) from None
+            raise InvalidInput("%(field)s must be a number, not %(raw)r", field=setting, raw=raw) from None
         if not math.isfinite(number) or number <= 0:
-            raise InvalidInput(f"{setting} must be a positive number", field=setting)
+            raise InvalidInput("%(field)s must be a positive number", field=setting)
         values[attribute] = int(number) if kinds[attribute] == "int" else number
     if not 1 <= values["default_prior"] <= 5:
         raise InvalidInput("REVIEW_DEFAULT_PRIOR must be between 1 and 5 stars", field="REVIEW_DEFAULT_PRIOR")

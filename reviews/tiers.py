@@ -193,7 +193,7 @@ def parse_tier(value: str, field: str = "tier") -> Tier:
     try:
         return Tier(value)
     except ValueError:
-        raise InvalidInput(f"{field} must be one of {', '.join(Tier)}", field=field) from None
+        raise InvalidInput(f"%(field)s must be one of {', '.join(Tier)}", field=field) from None
 
 
 def plaque_colour(tier: Tier | None) -> str:

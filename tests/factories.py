@@ -123,9 +123,17 @@ PAGE_CSRF = "test-csrf"
 
 def sign_in_client(client, user: User) -> str:
     """Sign the test client's cookie session in as `user`; return the CSRF token its forms must send."""
+    from datetime import timedelta
+
+    from sqlalchemy.orm import object_session
+
+    from app.security import TokenKind
+    from app.web.context import SIGN_IN_KEY
+
     client.get("/login")
+    token, _record = issue_token(object_session(user), user, timedelta(hours=1), kind=TokenKind.BROWSER)
     with client.session_transaction() as cookie:
-        cookie["user_id"] = user.id
+        cookie[SIGN_IN_KEY] = token
         cookie["csrf"] = PAGE_CSRF
     return PAGE_CSRF
 
@@ -136,3 +144,29 @@ def auth_header(session: Session, user: User) -> dict[str, str]:
 
     token, _record = issue_token(session, user, timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
+
+
+def texted_code(app, phone: str) -> str:
+    """Return the last one-time code the development SMS backend wrote for `phone`."""
+    import re
+    from pathlib import Path
+
+    from app.sms import read_outbox
+
+    texts = [message["text"] for message in read_outbox(Path(app.instance_path) / "sms.log") if message["to"] == phone]
+    assert texts, f"no text message was sent to {phone}"
+    return re.search(r"\d{6}", texts[-1]).group(0)
+
+
+def request_code(client, phone: str, address: str = "10.0.0.1", purpose: str = "register"):
+    """Ask the API to text a one-time code to `phone`."""
+    return client.post(
+        "/api/v1/auth/phone-codes", json={"phone": phone, "purpose": purpose}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def register_with_code(client, phone: str, password: str = "long-enough-1", name: str = "周师傅", **extra):
+    """Register a driver through the API with the code texted to `phone`."""
+    request_code(client, phone)
+    body = {"name": name, "phone": phone, "password": password, "code": texted_code(client.application, phone)}
+    return client.post("/api/v1/auth/register", json={**body, **extra})

@@ -121,7 +121,7 @@ def update_alert_status(session: Session, alert_id: int, status: str, note: str 
         raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
     alert = session.get(Alert, alert_id)
     if alert is None:
-        raise NotFound(f"no alert {alert_id}", field="id")
+        raise NotFound("no alert %(alert_id)s", field="id", alert_id=alert_id)
     if alert.part_id is not None and alert.cause in SIGNAL_BITS:
         # Lock the part before the alert, in the order scans and custody events take them (part, then alert):
         # the other order could deadlock with a scan of the part raising the same alert.

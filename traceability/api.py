@@ -102,7 +102,7 @@ def create_batch(actor, body: BatchIn):
 def get_batch(batch_id: int) -> Batch:
     batch = db_session().get(Batch, batch_id)
     if batch is None:
-        raise NotFound(f"no batch {batch_id}", field="id")
+        raise NotFound("no batch %(batch_id)s", field="id", batch_id=batch_id)
     return batch
 
 

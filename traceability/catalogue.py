@@ -35,9 +35,9 @@ def parse_money(value: object, field: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field} must be an amount in CNY", field=field) from None
+        raise InvalidInput("%(field)s must be an amount in CNY", field=field) from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
-        raise InvalidInput(f"{field} must be between 0 and 9,999,999,999.99 CNY", field=field)
+        raise InvalidInput("%(field)s must be between 0 and 9,999,999,999.99 CNY", field=field)
     return amount.quantize(Decimal("0.01"))
 
 
@@ -74,9 +74,9 @@ def create_part_type(
             raise InvalidInput("a name is required", field=field)
     gtin = normalize_gtin(gtin) if gtin else issue_gtin(session, company_prefix)
     if session.scalar(select(PartType.id).where(PartType.part_number == part_number)):
-        raise Conflict(f"part number {part_number} exists", field="part_number")
+        raise Conflict("part number %(part_number)s exists", field="part_number", part_number=part_number)
     if session.scalar(select(PartType.id).where(PartType.gtin == gtin)):
-        raise Conflict(f"GTIN {gtin} belongs to another part type", field="gtin")
+        raise Conflict("GTIN %(gtin)s belongs to another part type", field="gtin", gtin=gtin)
     part_type = PartType(
         part_number=part_number,
         gtin=gtin,
@@ -101,7 +101,7 @@ def get_part_type(session: Session, part_number: str, field: str = "part_number"
     """Return the part type with `part_number`, or raise 404 naming `field`."""
     part_type = find_part_type(session, part_number)
     if part_type is None:
-        raise NotFound(f"no part type {part_number!r}", field=field)
+        raise NotFound("no part type %(part_number)r", field=field, part_number=part_number)
     return part_type
 
 

@@ -39,7 +39,7 @@ def normalize_gtin(raw: str, field: str = "gtin") -> str:
         raise InvalidInput("a GTIN has 8, 12, 13 or 14 digits", field=field)
     gtin = text.zfill(14)
     if gtin_check_digit(gtin[:-1]) != gtin[-1]:
-        raise InvalidInput(f"the GTIN's check digit should be {gtin_check_digit(gtin[:-1])}", field=field)
+        raise InvalidInput("the GTIN's check digit should be %(value)s", field=field, value=gtin_check_digit(gtin[:-1]))
     return gtin
 
 

@@ -156,9 +156,11 @@ def commission_batch(
 ) -> Batch:
     """Create a batch and its `quantity` serialized parts, and record the commissioning event, atomically."""
     if factory.kind != OrganizationKind.FACTORY:
-        raise InvalidInput(f"{factory.code} is not a factory", field="factory")
+        raise InvalidInput("%(factory_code)s is not a factory", field="factory", factory_code=factory.code)
     if not 1 <= quantity <= max_quantity:
-        raise InvalidInput(f"quantity must be between 1 and {max_quantity:,}", field="quantity")
+        raise InvalidInput(
+            "quantity must be between 1 and %(max_quantity)s", field="quantity", max_quantity=f"{max_quantity:,}"
+        )
     if qc_result not in QcResult.__members__.values():
         raise InvalidInput(f"qc_result is one of {', '.join(QcResult)}", field="qc_result")
     if qc_result == QcResult.FAILED:
@@ -167,7 +169,7 @@ def commission_batch(
         raise InvalidInput("the production date must be in the past and after 2000", field="production_date")
     for field, value in (("production_line", production_line), ("qc_inspector", qc_inspector)):
         if not value or not value.strip():
-            raise InvalidInput(f"{field} is required", field=field)
+            raise InvalidInput("%(field)s is required", field=field)
     batch = Batch(
         lot=_new_lot(session, production_date),
         part_type_id=part_type.id,

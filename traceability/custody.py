@@ -14,6 +14,7 @@ from app.crm.customers import create_customer
 from app.crm.identifiers import normalize_phone, normalize_vin
 from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
 from app.crm.organizations import get_organization
+from app.crm.relations import register_vehicle_relation
 from app.crm.vehicles import find_vehicle
 from app.db import utcnow
 from app.errors import Conflict, CountedFailure, Forbidden, InvalidInput, NotFound
@@ -115,7 +116,12 @@ def read_part_references(ring: KeyRing, references: list, max_parts: int) -> lis
     if not references:
         raise InvalidInput("name at least one part", field="parts")
     if len(references) > max_parts:
-        raise InvalidInput(f"one event carries at most {max_parts:,} parts, not {len(references):,}", field="parts")
+        raise InvalidInput(
+            "one event carries at most %(max_parts)s parts, not %(count)s",
+            field="parts",
+            max_parts=f"{max_parts:,}",
+            count=f"{len(references):,}",
+        )
     pairs: list[tuple[str, str]] = []
     seen: dict[tuple[str, str], int] = {}
     for index, reference in enumerate(references):
@@ -128,10 +134,10 @@ def read_part_references(ring: KeyRing, references: list, max_parts: int) -> lis
             else:
                 link = read_identifiers(reference.get("gtin", ""), reference.get("serial", ""), "")
         except InvalidInput as error:
-            raise InvalidInput(f"{name}: {error.message}", field=name) from None
+            raise InvalidInput("%(field)s: %(error_message)s", field=name, error_message=error.message) from None
         pair = (link.gtin, link.serial)
         if pair in seen:
-            raise InvalidInput(f"{name} repeats parts[{seen[pair]}]", field=name)
+            raise InvalidInput("%(field)s repeats parts[%(value)s]", field=name, value=seen[pair])
         seen[pair] = index
         pairs.append(pair)
     return pairs
@@ -159,7 +165,12 @@ def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
     for index, pair in enumerate(pairs):
         part = found.get(pair)
         if part is None:
-            raise NotFound(f"no part with GTIN {pair[0]} and serial {pair[1]}", field=_part_field(index))
+            raise NotFound(
+                "no part with GTIN %(value)s and serial %(value2)s",
+                field=_part_field(index),
+                value=pair[0],
+                value2=pair[1],
+            )
         parts.append(part)
     return parts
 
@@ -204,10 +215,21 @@ def check_transition(
                 )
             raise Conflict(reason, field=name, reason_code="invalid_transition", state=part.state)
         if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
-            raise Conflict(f"{part.gtin}/{part.serial} is under recall", field=name, reason_code="recalled")
+            raise Conflict(
+                "%(part_gtin)s/%(part_serial)s is under recall",
+                field=name,
+                reason_code="recalled",
+                part_gtin=part.gtin,
+                part_serial=part.serial,
+            )
         if not _may_act_on(event_type, part, actor, organization):
             raise Forbidden(
-                f"{organization.code} does not hold {part.gtin}/{part.serial}", field=name, reason_code="not_holder"
+                "%(organization_code)s does not hold %(part_gtin)s/%(part_serial)s",
+                field=name,
+                reason_code="not_holder",
+                organization_code=organization.code,
+                part_gtin=part.gtin,
+                part_serial=part.serial,
             )
 
 
@@ -250,7 +272,7 @@ def record_event(
         raise InvalidInput("a price belongs to a sell event", field="price")
     pairs = read_part_references(ring, request.parts, limits.max_parts)
     if event_type in (EventType.INSTALL, EventType.REMOVE) and len(pairs) != 1:
-        raise InvalidInput(f"{event_type} names exactly one part", field="parts")
+        raise InvalidInput("%(event_type)s names exactly one part", field="parts", event_type=event_type)
     parts = load_parts(session, pairs)
     check_transition(session, event_type, parts, actor, organization)
 
@@ -346,7 +368,7 @@ def _install(session, ring, actor, organization, parts, event, request, limits, 
         raise InvalidInput("installation needs the vehicle's VIN", field="vin")
     vehicle = find_vehicle(session, normalize_vin(request.vin))
     if vehicle is None:
-        raise NotFound(f"no vehicle with VIN {request.vin}", field="vin")
+        raise NotFound("no vehicle with VIN %(vin)s", field="vin", vin=request.vin)
     check_activation_code(session, ring, part, request.activation_code or "", limits, client, organization)
     event.vehicle_id = vehicle.id
     now = utcnow()
@@ -514,3 +536,11 @@ def event_to_dict(event: CustodyEvent) -> dict:
         "part_count": event.part_count,
         "hash": event.hash,
     }
+
+
+def _serviced_by(organization_id: int):
+    return select(Installation.vehicle_id).where(Installation.organization_id == organization_id)
+
+
+# The staff of a shop that installed parts on a truck see that truck (app.crm.relations).
+register_vehicle_relation(_serviced_by)

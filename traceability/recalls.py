@@ -35,7 +35,7 @@ def _affected_parts(
         raise InvalidInput("recall by exactly one of: batch, part_number (with dates), serials", field="scope")
     if batch_id:
         if session.get(Batch, batch_id) is None:
-            raise NotFound(f"no batch {batch_id}", field="batch")
+            raise NotFound("no batch %(batch_id)s", field="batch", batch_id=batch_id)
         return "batch", select(Part.id).where(Part.batch_id == batch_id), {"batch_id": batch_id}
     if part_number:
         part_type = get_part_type(session, part_number)
@@ -56,7 +56,7 @@ def _affected_parts(
         serial = normalize_serial(item.get("serial", ""), field=f"serials[{index}].serial")
         part_id = session.scalar(select(Part.id).where(Part.gtin == gtin, Part.serial == serial))
         if part_id is None:
-            raise NotFound(f"no part {gtin}/{serial}", field=f"serials[{index}]")
+            raise NotFound("no part %(gtin)s/%(serial)s", field=f"serials[{index}]", gtin=gtin, serial=serial)
         ids.append(part_id)
     return "serials", select(Part.id).where(Part.id.in_(ids)), {}
 
@@ -116,7 +116,7 @@ def get_recall(session: Session, code: str) -> Recall:
     """Return the recall with `code`, or raise 404."""
     recall = session.scalar(select(Recall).where(Recall.code == (code or "").strip().upper()))
     if recall is None:
-        raise NotFound(f"no recall {code!r}", field="code")
+        raise NotFound("no recall %(recall)r", field="code", recall=code)
     return recall
 
 

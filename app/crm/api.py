@@ -7,10 +7,11 @@ from datetime import date
 from pydantic import AwareDatetime, Field, StrictFloat, StrictInt
 
 from app.crm import activity, customers, organizations, vehicles
-from app.crm.models import Customer, CustomerKind, OrganizationKind
+from app.crm.models import Customer, CustomerKind, OrganizationKind, VehicleTransfer
+from app.crm.relations import is_related_customer
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role
-from app.web.context import db_session
+from app.web.context import client_address, db_session, phone_code_rules, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 from app.web.pagination import PageQuery, paginate
 
@@ -47,8 +48,9 @@ class CustomerIn(Schema):
 
 class RegisterIn(Schema):
     name: str = Field(min_length=1, max_length=200)
-    phone: str
+    phone: str = Field(max_length=40)
     password: str = Field(min_length=8, max_length=200)
+    code: str = Field(max_length=20, description="the one-time code texted by POST /auth/phone-codes")
 
 
 class VehicleIn(Schema):
@@ -110,10 +112,19 @@ def show_organization(actor, code: str):
     access=PUBLIC,
     body=RegisterIn,
     status=201,
-    summary="Register as a driver with phone and password",
+    summary="Register as a driver with phone, password and the code texted to the phone",
 )
 def register_driver(actor, body: RegisterIn):
-    customer = customers.register_driver(db_session(), name=body.name, phone=body.phone, password=body.password)
+    customer = customers.sign_up_driver(
+        db_session(),
+        name=body.name,
+        phone=body.phone,
+        password=body.password,
+        code=body.code,
+        client=client_address(),
+        rules=phone_code_rules(),
+        per_client_hour=settings()["REGISTRATIONS_PER_CLIENT_HOUR"],
+    )
     return customers.customer_to_dict(customer, customer.user), 201
 
 
@@ -145,7 +156,11 @@ class CustomerQuery(Schema):
 )
 def search_customers(actor, query: CustomerQuery):
     found = customers.search_customers(db_session(), actor, query.q)
-    return {"items": [customers.customer_to_dict(customer, actor) for customer in found]}
+    session = db_session()
+    items = [
+        customers.customer_to_dict(customer, actor, is_related_customer(session, actor, customer)) for customer in found
+    ]
+    return {"items": items}
 
 
 @api.endpoint("GET", "/customers/me", access=[Role.DRIVER], summary="Show the signed-in driver's record")
@@ -176,7 +191,11 @@ def _owner_for(actor, owner_id: int | None) -> Customer:
         return own
     if owner_id is None:
         raise InvalidInput("owner_id is required", field="owner_id")
-    return customers.get_customer_for(session, actor, owner_id)
+    # Selling a truck to a customer found by phone is how a dealer becomes related to them.
+    owner = session.get(Customer, owner_id)
+    if owner is None:
+        raise NotFound("no such customer", field="owner_id")
+    return owner
 
 
 @api.endpoint(
@@ -220,7 +239,7 @@ def show_vehicle(actor, vin: str):
     "/vehicles/<vin>/transfer",
     access=[Role.OEM_ADMIN, Role.DEALER_STAFF, Role.DRIVER],
     body=TransferIn,
-    summary="Transfer a vehicle to another customer",
+    summary="Transfer a vehicle (the selling dealer, the OEM) or offer it to a named new owner (the owner: 202)",
 )
 def transfer_vehicle(actor, vin: str, body: TransferIn):
     session = db_session()
@@ -228,7 +247,37 @@ def transfer_vehicle(actor, vin: str, body: TransferIn):
     new_owner = session.get(Customer, body.to_customer)
     if new_owner is None:
         raise NotFound("no such customer", field="to_customer")
-    vehicles.transfer_vehicle(session, actor, vehicle, new_owner, body.note)
+    moved = vehicles.transfer_vehicle(session, actor, vehicle, new_owner, body.note)
+    if isinstance(moved, VehicleTransfer):
+        return {"transfer": moved.id, "status": "waiting_for_new_owner"}, 202
+    return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
+
+
+@api.endpoint(
+    "GET",
+    "/vehicle-transfers",
+    access=[Role.DRIVER],
+    summary="List vehicles offered to you, waiting for your confirmation",
+)
+def list_vehicle_transfers(actor):
+    offers = vehicles.list_transfers_for(db_session(), actor)
+    return {
+        "items": [
+            {"id": offer.id, "vin": offer.vehicle.vin, "requested_at": offer.requested_at.isoformat()}
+            for offer in offers
+        ]
+    }
+
+
+@api.endpoint(
+    "POST",
+    "/vehicle-transfers/<int:transfer_id>/confirm",
+    access=[Role.DRIVER],
+    summary="Confirm a vehicle offered to you by its owner; it becomes yours",
+)
+def confirm_vehicle_transfer(actor, transfer_id: int):
+    session = db_session()
+    vehicle = vehicles.confirm_transfer(session, actor, transfer_id)
     return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
 
 

@@ -7,6 +7,10 @@ import re
 from app.crm.regions import BY_PLATE_CHARACTER
 from app.errors import InvalidInput
 
+# Re-exported: phones are read through identifiers like VINs and plates; the rule lives below app.security.
+from app.phones import mask_phone as mask_phone
+from app.phones import normalize_phone as normalize_phone
+
 VIN_TRANSLITERATION = {
     **{str(digit): digit for digit in range(10)},
     "A": 1,
@@ -47,35 +51,20 @@ def normalize_vin(raw: str, field: str = "vin") -> str:
     """Return the VIN in upper case after checking length, alphabet and the position-9 check digit."""
     vin = (raw or "").strip().upper().replace(" ", "")
     if len(vin) != 17:
-        raise InvalidInput(f"a VIN has 17 characters, this one has {len(vin)}", field=field)
+        raise InvalidInput("a VIN has 17 characters, this one has %(count)s", field=field, count=len(vin))
     bad = sorted({char for char in vin if char not in VIN_TRANSLITERATION})
     if bad:
-        raise InvalidInput(f"a VIN may not contain {''.join(bad)!r} (I, O and Q are never used)", field=field)
+        raise InvalidInput(
+            "a VIN may not contain %(value)r (I, O and Q are never used)", field=field, value="".join(bad)
+        )
     expected = vin_check_digit(vin)
     if vin[8] != expected:
-        raise InvalidInput(f"the VIN's check digit (9th character) should be {expected}; is it mistyped?", field=field)
+        raise InvalidInput(
+            "the VIN's check digit (9th character) should be %(expected)s; is it mistyped?",
+            field=field,
+            expected=expected,
+        )
     return vin
-
-
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
-def normalize_phone(raw: str, field: str = "phone") -> str:
-    """Return a Chinese mobile number as 11 digits, accepting +86/0086 and spaces or dashes."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
-    for prefix in ("+86", "0086", "86"):
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            digits = digits[len(prefix) :]
-    if not _MOBILE.match(digits):
-        raise InvalidInput("not a Chinese mobile number (11 digits starting 13-19)", field=field)
-    return digits
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """Show a phone number as 138****5678."""
-    if not phone:
-        return phone
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"

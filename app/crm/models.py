@@ -108,6 +108,24 @@ class VehicleOwnership(Base):
     customer: Mapped[Customer] = relationship()
 
 
+class VehicleTransfer(Base):
+    """An owner's offer to hand a vehicle to a named new owner; it moves the vehicle when that owner confirms."""
+
+    __tablename__ = "vehicle_transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"), index=True)
+    from_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    to_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+
+    vehicle: Mapped[Vehicle] = relationship()
+    to_customer: Mapped[Customer] = relationship(foreign_keys=[to_customer_id])
+
+
 class ActivityEntry(Base):
     """One write a person may later ask about: who did what to which record, when, with which details.
 

@@ -36,7 +36,7 @@ def create_organization(
 ) -> Organization:
     """Create an organization with a unique code."""
     if kind not in OrganizationKind.__members__.values():
-        raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(OrganizationKind)}", field="kind")
+        raise InvalidInput(f"unknown kind %(kind)r; one of {', '.join(OrganizationKind)}", field="kind", kind=kind)
     code = normalize_code(code)
     if not name or not name.strip():
         raise InvalidInput("a name is required", field="name")
@@ -44,7 +44,7 @@ def create_organization(
         raise InvalidInput("give both lat and lon, or neither", field="lat" if lat is None else "lon")
     position = parse_position(lat, lon) if lat is not None else None
     if session.scalar(select(Organization.id).where(Organization.code == code)):
-        raise Conflict(f"an organization with code {code} exists", field="code")
+        raise Conflict("an organization with code %(organization)s exists", field="code", organization=code)
     organization = Organization(
         kind=kind,
         code=code,
@@ -68,7 +68,7 @@ def get_organization(session: Session, code: str, field: str = "org") -> Organiz
     """Return the organization with `code`, or raise 404 naming `field`."""
     organization = find_organization(session, code)
     if organization is None:
-        raise NotFound(f"no organization with code {code!r}", field=field)
+        raise NotFound("no organization with code %(organization)r", field=field, organization=code)
     return organization
 
 
@@ -77,7 +77,7 @@ def select_organizations(kind: str | None = None, province: str | None = None) -
     statement = select(Organization).order_by(Organization.code)
     if kind:
         if kind not in OrganizationKind.__members__.values():
-            raise InvalidInput(f"unknown kind {kind!r}", field="kind")
+            raise InvalidInput("unknown kind %(kind)r", field="kind", kind=kind)
         statement = statement.where(Organization.kind == kind)
     if province:
         statement = statement.where(Organization.province == parse_province(province))

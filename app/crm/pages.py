@@ -6,13 +6,16 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from app import one_time_codes
 from app.crm import customers, organizations, vehicles
 from app.crm.models import OrganizationKind
 from app.crm.regions import PROVINCES, find_province
+from app.crm.relations import is_related_customer
 from app.errors import MilepostError
+from app.one_time_codes import CodePurpose
 from app.security import STAFF_ROLES, Role, require_actor, require_role
 from app.web.auth import start_browser_session
-from app.web.context import current_actor, db_session
+from app.web.context import client_address, current_actor, db_session, phone_code_rules, settings, sms_sender
 from app.web.csrf import check_csrf
 from app.web.endpoints import parse_query
 from app.web.navigation import NavLink
@@ -68,21 +71,39 @@ class SearchPageQuery(PageQuery):
 
 @pages.route("/register", methods=["GET", "POST"])
 def register():
-    """Let a driver create an account with phone and password, then sign them in."""
-    error, form = None, {}
+    """Let a driver sign up: text a code to the phone, then create the account with it and sign them in."""
+    error, form, code_sent = None, {}, False
     if request.method == "POST":
         check_csrf()
         form = {"name": request.form.get("name", ""), "phone": request.form.get("phone", "")}
         try:
-            customer = customers.register_driver(
-                db_session(), name=form["name"], phone=form["phone"], password=request.form.get("password", "")
-            )
+            if request.form.get("action") == "send_code":
+                one_time_codes.send_phone_code(
+                    db_session(),
+                    sms_sender(),
+                    form["phone"],
+                    CodePurpose.REGISTER,
+                    client_address(),
+                    phone_code_rules(),
+                )
+                code_sent = True
+            else:
+                customer = customers.sign_up_driver(
+                    db_session(),
+                    name=form["name"],
+                    phone=form["phone"],
+                    password=request.form.get("password", ""),
+                    code=request.form.get("code", ""),
+                    client=client_address(),
+                    rules=phone_code_rules(),
+                    per_client_hour=settings()["REGISTRATIONS_PER_CLIENT_HOUR"],
+                )
+                return start_browser_session(customer.user)
         except MilepostError as failure:
             discard_request_writes(failure)
             error = failure
-        else:
-            return start_browser_session(customer.user)
-    return render_template("crm/register.html", error=error, form=form), (400 if error else 200)
+    page = render_template("crm/register.html", error=error, form=form, code_sent=code_sent)
+    return page, (error.status if error else 200)
 
 
 @pages.route("/crm/organizations")
@@ -112,7 +133,8 @@ def list_vehicles():
         lambda vehicle: vehicles.vehicle_to_dict(session, vehicle, actor),
     )
     matches = [
-        customers.customer_to_dict(customer, actor) for customer in customers.search_customers(session, actor, query.q)
+        customers.customer_to_dict(customer, actor, is_related_customer(session, actor, customer))
+        for customer in customers.search_customers(session, actor, query.q)
     ]
     return render_template("crm/vehicles.html", result=result, matches=matches, query=query)
 

@@ -74,5 +74,5 @@ def parse_province(text: str | None, field: str = "province") -> str:
     """Return the canonical (English) name of a province, or raise naming `field`."""
     province = find_province(text)
     if province is None:
-        raise InvalidInput(f"unknown province {text!r}", field=field)
+        raise InvalidInput("unknown province %(text)r", field=field, text=text)
     return province.name

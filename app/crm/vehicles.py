@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 from datetime import date
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import customer_to_dict, fleet_of, is_own_customer
 from app.crm.identifiers import normalize_phone, normalize_plate, normalize_vin, plate_province
-from app.crm.models import Customer, OrganizationKind, Vehicle, VehicleOwnership
+from app.crm.models import Customer, OrganizationKind, Vehicle, VehicleOwnership, VehicleTransfer
 from app.crm.organizations import get_organization
 from app.crm.regions import parse_province
+from app.crm.relations import is_related_vehicle, related_vehicle_ids
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.security import Role, User
@@ -35,13 +37,13 @@ def register_vehicle(
     """Register a vehicle and open its first ownership period."""
     vin = normalize_vin(vin)
     if session.scalar(select(Vehicle.id).where(Vehicle.vin == vin)):
-        raise Conflict(f"a vehicle with VIN {vin} is registered", field="vin")
+        raise Conflict("a vehicle with VIN %(vin)s is registered", field="vin", vin=vin)
     if not model or not model.strip():
         raise InvalidInput("a model is required", field="model")
     plate = normalize_plate(plate) if plate else None
     dealer = get_organization(session, dealer_code, field="dealer") if dealer_code else None
     if dealer is not None and dealer.kind != OrganizationKind.DEALER:
-        raise InvalidInput(f"{dealer.code} is not a dealer", field="dealer")
+        raise InvalidInput("%(dealer_code)s is not a dealer", field="dealer", dealer_code=dealer.code)
     if odometer_km is not None and odometer_km < 0:
         raise InvalidInput("odometer cannot be negative", field="odometer_km")
     if sale_date is not None and sale_date > utcnow().date():
@@ -71,7 +73,7 @@ def find_vehicle(session: Session, vin: str) -> Vehicle | None:
 
 
 def may_see_vehicle(actor: User, vehicle: Vehicle) -> bool:
-    """Drivers see their own vehicles (and fleets theirs); staff look vehicles up by VIN."""
+    """Drivers see their own vehicles (and fleets theirs); staff find any vehicle by its exact VIN (masked)."""
     if actor.role == Role.DRIVER:
         return is_own_customer(actor, vehicle.owner)
     return True
@@ -81,16 +83,74 @@ def get_vehicle_for(session: Session, actor: User, vin: str) -> Vehicle:
     """Return the vehicle with `vin` if the actor may see it (404 otherwise, not to leak VINs)."""
     vehicle = find_vehicle(session, vin)
     if vehicle is None or not may_see_vehicle(actor, vehicle):
-        raise NotFound(f"no vehicle with VIN {vin!r} that you may see", field="vin")
+        raise NotFound("no vehicle with VIN %(vin)r that you may see", field="vin", vin=vin)
     return vehicle
 
 
-def transfer_vehicle(session: Session, actor: User, vehicle: Vehicle, new_owner: Customer, note: str = "") -> Vehicle:
-    """Move a vehicle to a new owner, closing the current ownership period."""
-    if not (actor.role in (Role.OEM_ADMIN, Role.DEALER_STAFF) or is_own_customer(actor, vehicle.owner)):
-        raise Forbidden("only the owner, a dealer or the OEM may transfer a vehicle")
+def may_transfer_at_once(actor: User, vehicle: Vehicle) -> bool:
+    """The OEM and the staff of the dealer that sold the vehicle move it at once (the sale is theirs to record)."""
+    if actor.role == Role.OEM_ADMIN:
+        return True
+    return (
+        actor.role == Role.DEALER_STAFF and vehicle.dealer_id is not None and actor.organization_id == vehicle.dealer_id
+    )
+
+
+def transfer_vehicle(
+    session: Session, actor: User, vehicle: Vehicle, new_owner: Customer, note: str = ""
+) -> Vehicle | VehicleTransfer:
+    """Move a vehicle to a new owner (the selling dealer, the OEM), or offer it to them (the owner).
+
+    An owner's offer moves nothing until the named new owner confirms it (confirm_transfer): nobody can push
+    a truck, with its history and recalls, onto a stranger, nor take it from its owner by a dealer account.
+    """
     if new_owner.id == vehicle.owner_id:
         raise Conflict("the vehicle already belongs to this customer", field="to_customer")
+    if may_transfer_at_once(actor, vehicle):
+        record_activity(session, actor, "crm.vehicle_transferred", "vehicle", vehicle.vin, to_customer=new_owner.id)
+        return _move_vehicle(session, vehicle, new_owner, note)
+    if not is_own_customer(actor, vehicle.owner):
+        raise Forbidden("only the owner, the dealer that sold the vehicle or the OEM may transfer it")
+    offer = VehicleTransfer(
+        vehicle_id=vehicle.id,
+        from_customer_id=vehicle.owner_id,
+        to_customer_id=new_owner.id,
+        requested_by_id=actor.id,
+        note=note,
+    )
+    session.add(offer)
+    session.flush()
+    record_activity(session, actor, "crm.vehicle_transfer_offered", "vehicle", vehicle.vin, to_customer=new_owner.id)
+    return offer
+
+
+def confirm_transfer(session: Session, actor: User, transfer_id: int) -> Vehicle:
+    """Let the named new owner accept an owner's offer; an offer the owner no longer can make is void."""
+    offer = session.get(VehicleTransfer, transfer_id, with_for_update=True)
+    if offer is None or not is_own_customer(actor, offer.to_customer):
+        raise NotFound("no such transfer waiting for you", field="id")
+    if offer.confirmed_at is not None:
+        raise Conflict("this transfer is already confirmed", field="id")
+    if offer.vehicle.owner_id != offer.from_customer_id:
+        raise Conflict("the vehicle has changed owners since this transfer was offered", field="id")
+    offer.confirmed_at = utcnow()
+    record_activity(session, actor, "crm.vehicle_transfer_confirmed", "vehicle", offer.vehicle.vin, transfer=offer.id)
+    return _move_vehicle(session, offer.vehicle, offer.to_customer, offer.note)
+
+
+def list_transfers_for(session: Session, actor: User) -> list[VehicleTransfer]:
+    """Return the unconfirmed transfers offered to the actor's customer record."""
+    return list(
+        session.scalars(
+            select(VehicleTransfer)
+            .join(Customer, Customer.id == VehicleTransfer.to_customer_id)
+            .where(Customer.user_id == actor.id, VehicleTransfer.confirmed_at.is_(None))
+            .order_by(VehicleTransfer.requested_at)
+        )
+    )
+
+
+def _move_vehicle(session: Session, vehicle: Vehicle, new_owner: Customer, note: str) -> Vehicle:
     now = utcnow()
     current = session.scalar(
         select(VehicleOwnership).where(VehicleOwnership.vehicle_id == vehicle.id, VehicleOwnership.ended_at.is_(None))
@@ -121,30 +181,39 @@ def list_vehicles_of(session: Session, customer: Customer) -> list[Vehicle]:
 
 
 def select_vehicles_for(actor: User, text: str | None) -> Select:
-    """Return the query for vehicles the actor may list, matching a VIN, plate or owner phone when given."""
+    """Return the query for vehicles the actor may list, matching a VIN, plate or owner phone when given.
+
+    Staff list the vehicles related to their organization by VIN prefix, plate or owner phone; any other vehicle
+    only by its exact VIN or plate (and see it masked). The OEM lists everything.
+    """
     statement = select(Vehicle).join(Vehicle.owner).order_by(Vehicle.vin)
     if actor.role == Role.DRIVER:
         statement = statement.where(Customer.user_id == actor.id)
     elif actor.role != Role.OEM_ADMIN and not text:
         raise InvalidInput("give a VIN, plate or phone number to search for", field="q")
-    if text:
-        cleaned = text.strip().upper().replace(" ", "")
-        conditions = [Vehicle.vin.startswith(cleaned, autoescape=True), Vehicle.plate == cleaned]
-        with contextlib.suppress(InvalidInput):
-            conditions.append(Customer.phone == normalize_phone(text))
-        statement = statement.where(or_(*conditions))
-    return statement
+    if not text:
+        return statement
+    cleaned = text.strip().upper().replace(" ", "")
+    exact = [Vehicle.vin == cleaned, Vehicle.plate == cleaned]
+    conditions = [Vehicle.vin.startswith(cleaned, autoescape=True), Vehicle.plate == cleaned]
+    with contextlib.suppress(InvalidInput):
+        conditions.append(Customer.phone == normalize_phone(text))
+    if actor.role in (Role.DRIVER, Role.OEM_ADMIN):
+        return statement.where(or_(*conditions))
+    related = Vehicle.id.in_(related_vehicle_ids(actor.organization_id or 0))
+    return statement.where(or_(and_(related, or_(*conditions)), *exact))
 
 
 def vehicle_to_dict(session: Session, vehicle: Vehicle, actor: User | None, with_history: bool = False) -> dict:
-    """Render a vehicle; the owner's phone is masked as customer_to_dict decides."""
+    """Render a vehicle; the owner is masked as customer_to_dict decides (names too, for unrelated staff)."""
+    related = actor is None or actor.role == Role.DRIVER or is_related_vehicle(session, actor, vehicle)
     body = {
         "vin": vehicle.vin,
         "model": vehicle.model,
         "engine_serial": vehicle.engine_serial,
         "plate": vehicle.plate,
         "province": vehicle.province,
-        "owner": customer_to_dict(vehicle.owner, actor),
+        "owner": customer_to_dict(vehicle.owner, actor, related),
         "fleet": vehicle.fleet.code if vehicle.fleet else None,
         "dealer": vehicle.dealer.code if vehicle.dealer else None,
         "sale_date": vehicle.sale_date.isoformat() if vehicle.sale_date else None,
@@ -153,7 +222,7 @@ def vehicle_to_dict(session: Session, vehicle: Vehicle, actor: User | None, with
     if with_history:
         body["ownership"] = [
             {
-                "customer": customer_to_dict(period.customer, actor)["name"],
+                "customer": customer_to_dict(period.customer, actor, related)["name"],
                 "started_at": period.started_at.isoformat(),
                 "ended_at": period.ended_at.isoformat() if period.ended_at else None,
                 "note": period.note,

@@ -8,10 +8,15 @@ from sqlalchemy.orm import Session
 
 from app.db import SESSIONMAKER_KEY
 from app.errors import MilepostError
-from app.security import User, find_user_by_token
+from app.one_time_codes import PhoneCodeSettings
+from app.security import TokenKind, User, find_user_by_token
 from app.signing import KeyRing
+from app.sms import SmsSender
 
 KEYRING_KEY = "milepost.keyring"
+SMS_KEY = "milepost.sms"
+# The cookie-session key that holds the browser's sign-in token.
+SIGN_IN_KEY = "sign_in"
 
 
 def db_session() -> Session:
@@ -43,10 +48,9 @@ def current_actor() -> User | None:
     token = bearer_token()
     if token:
         actor = find_user_by_token(db_session(), token)
-    elif cookie_session.get("user_id"):
-        candidate = db_session().get(User, cookie_session["user_id"])
-        if candidate is not None and candidate.is_active:
-            actor = candidate
+    elif cookie_session.get(SIGN_IN_KEY):
+        # The cookie names a server-side sign-in record: signing out or a password change ends it for good.
+        actor = find_user_by_token(db_session(), cookie_session[SIGN_IN_KEY], TokenKind.BROWSER)
     g.actor = actor
     return actor
 
@@ -74,3 +78,13 @@ def code_keyring() -> KeyRing:
     if ring is None:
         raise KeysMissing("no code keys: run `milepost init` or set MILEPOST_CODE_KEYS")
     return ring
+
+
+def sms_sender() -> SmsSender:
+    """Return the text-message sender the settings chose (app.sms)."""
+    return current_app.extensions[SMS_KEY]
+
+
+def phone_code_rules() -> PhoneCodeSettings:
+    """Return the one-time code rules from the settings."""
+    return PhoneCodeSettings.from_settings(current_app.config)

@@ -87,7 +87,7 @@ def validation_error(error: ValidationError, schema: type[BaseModel] | None = No
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown field"
-    return InvalidInput(f"{name}: {message}", field=name)
+    return InvalidInput("%(field)s: %(reason)s", field=name, reason=message)
 
 
 def parse_body(schema: type[BaseModel]) -> BaseModel:

@@ -12,7 +12,7 @@ from flask import session as cookie_session
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from app.errors import MilepostError
+from app.errors import MilepostError, fill_in
 
 LANG_PARAMETER = "lang"
 ROLE_LABELS = {
@@ -80,6 +80,5 @@ def error_text(error: MilepostError | dict | str) -> str:
     if isinstance(error, dict):
         message = error.get("message", "")
         return gettext(message)
-    if "%(" in error.template:
-        return gettext(error.template, **error.details)
-    return gettext(error.template)
+    # Translate the template alone, then fill in: gettext's own `%` would fail on user text in a detail.
+    return fill_in(gettext(error.template), {"field": error.field, **error.details})

@@ -30,7 +30,7 @@ def page_size(query: PageQuery) -> int:
         return int(settings()["PAGE_SIZE"])
     maximum = int(settings()["MAX_PAGE_SIZE"])
     if query.per_page > maximum:
-        raise InvalidInput(f"per_page: at most {maximum} items per page", field="per_page")
+        raise InvalidInput("per_page: at most %(maximum)s items per page", field="per_page", maximum=maximum)
     return query.per_page
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError
 
-from app.db import is_retryable, keep_only_kept_writes
+from app.db import is_retryable, keep_only_kept_writes, reading_only
 from app.errors import MilepostError
+from app.web.csrf import SAFE_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,13 @@ class TransactionalFlask(Flask):
     """
 
     def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
+        # On SQLite a GET reads in a DEFERRED transaction, so slow pages never take the write lock; the retry of
+        # a GET that wrote after all (a scan) and lost the lock begins IMMEDIATE.
+        first_attempt = reading_only() if request.method in SAFE_METHODS else nullcontext()
         try:
-            value = super().dispatch_request()
-            commit_request()
+            with first_attempt:
+                value = super().dispatch_request()
+                commit_request()
             return value
         except DBAPIError as error:
             if not is_retryable(error):

@@ -31,7 +31,9 @@ class FilterQuery(QuerySchema):
 
     def filters(self) -> Filters:
         if self.service is not None and self.service not in Service.__members__.values():
-            raise InvalidInput(f"unknown service {self.service!r}; one of {', '.join(Service)}", field="service")
+            raise InvalidInput(
+                f"unknown service %(service)r; one of {', '.join(Service)}", field="service", service=self.service
+            )
         return Filters(
             service=self.service,
             open_at=utcnow() if self.open_now else None,

@@ -17,6 +17,7 @@ from app.geo import parse_position
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
+from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
 from network import assistance, booking
 from network.hours import is_open_at
@@ -34,7 +35,7 @@ REVIEW_ENDPOINT = "reviews.review_form"
 def _filters() -> Filters:
     service = request.args.get("service") or None
     if service is not None and service not in Service.__members__.values():
-        raise InvalidInput(f"unknown service {service!r}", field="service")
+        raise InvalidInput("unknown service %(service)r", field="service", service=service)
     return Filters(
         service=service,
         open_at=utcnow() if request.args.get("open_now") else None,
@@ -221,5 +222,4 @@ def change_booking(booking_id: int, action: str):
     if found is None or not booking.may_see_booking(actor, found):
         raise NotFound("no such booking", field="id")
     booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home"))
+    return redirect(safe_next(request.form.get("next")))

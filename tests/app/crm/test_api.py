@@ -13,6 +13,9 @@ from tests.factories import (
     make_user,
     make_vehicle,
     random_vin,
+    register_with_code,
+    request_code,
+    texted_code,
 )
 
 STAFF = sorted(STAFF_ROLES)
@@ -39,8 +42,10 @@ def test_driver_cannot_see_another_customer(client, session):
 @pytest.mark.parametrize("role", STAFF)
 def test_customer_phone_is_masked_for_all_staff_but_the_oem(client, session, role):
     customer = make_customer(session, phone="13812345678")
+    staff = make_user(session, role)
+    make_vehicle(session, owner=customer, dealer_id=staff.organization_id)  # related: they sold it
 
-    response = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, make_user(session, role)))
+    response = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, staff))
 
     assert response.json["phone"] == ("13812345678" if role == Role.OEM_ADMIN else "138****5678")
 
@@ -104,10 +109,8 @@ def test_vehicle_search_treats_like_wildcards_literally(client, session):
     assert response.json["total"] == 0
 
 
-def test_driver_registers_and_gets_a_token(client, session):
-    registered = client.post(
-        "/api/v1/auth/register", json={"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
-    )
+def test_driver_registers_with_the_texted_code_and_gets_a_token(client, session):
+    registered = register_with_code(client, "13955556666")
     token = client.post("/api/v1/auth/tokens", json={"phone": "13955556666", "password": "long-enough-1"})
 
     assert registered.status_code == 201
@@ -115,40 +118,105 @@ def test_driver_registers_and_gets_a_token(client, session):
     assert token.status_code == 201
 
 
-def test_registration_claims_a_record_a_dealer_made(client, session):
-    existing = make_customer(session, phone="13955556666")
+def test_registration_without_the_texted_code_claims_nothing(client, session):
+    victim = make_customer(session, phone="13912345678", name="王师傅")
+    truck = make_vehicle(session, owner=victim)
+    request_code(client, "13912345678")
 
     response = client.post(
-        "/api/v1/auth/register", json={"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
+        "/api/v1/auth/register",
+        json={"name": "x", "phone": "13912345678", "password": "attacker-pw-1", "code": "000000"},
     )
+    token = client.post("/api/v1/auth/tokens", json={"phone": "13912345678", "password": "attacker-pw-1"})
+
+    assert response.status_code == 401
+    assert response.json["error"]["field"] == "code"
+    assert token.status_code == 401
+    assert victim.user_id is None and truck.owner_id == victim.id
+
+
+def test_registration_without_a_code_is_a_400_naming_it(client, session):
+    response = client.post(
+        "/api/v1/auth/register", json={"name": "周", "phone": "13955556666", "password": "long-enough-1"}
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "code"
+
+
+def test_registration_claims_a_record_a_dealer_made_once_the_phone_is_proven(client, session):
+    existing = make_customer(session, phone="13955556666")
+
+    response = register_with_code(client, "13955556666")
 
     assert response.json["id"] == existing.id
     assert response.json["has_account"] is True
 
 
 def test_registration_twice_is_a_conflict(client, session):
-    body = {"name": "周师傅", "phone": "13955556666", "password": "long-enough-1"}
-    client.post("/api/v1/auth/register", json=body)
+    register_with_code(client, "13955556666")
 
-    response = client.post("/api/v1/auth/register", json=body)
+    response = register_with_code(client, "13955556666")
 
     assert response.status_code == 409
     assert response.json["error"]["field"] == "phone"
 
 
+def test_phone_code_answer_is_the_same_for_registered_and_unknown_numbers(client, session):
+    driver, _customer = make_driver(session)
+
+    known = request_code(client, driver.phone)
+    unknown = request_code(client, "13700001111")
+
+    assert known.status_code == unknown.status_code == 202
+    assert set(known.json) == set(unknown.json) == {"phone", "expires_at"}
+
+
+def test_registrations_are_limited_per_client_address(app, client, session):
+    app.config["REGISTRATIONS_PER_CLIENT_HOUR"] = 2
+    for number in range(2):
+        assert register_with_code(client, f"1395555000{number}").status_code == 201
+
+    response = register_with_code(client, "13955550009")
+
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("phone", "password", "field"),
     [
-        ({"name": "周", "phone": "12345", "password": "long-enough-1"}, "phone"),
-        ({"name": "周", "phone": "13955556666", "password": "short"}, "password"),
-        ({"name": "", "phone": "13955556666", "password": "long-enough-1"}, "name"),
+        ("12345", "long-enough-1", "phone"),
+        ("13٩55556666", "long-enough-1", "phone"),
+        ("13955556666", "short", "password"),
+        ("13955556666", "12345678", "password"),
+        ("13955556666", "password", "password"),
+        ("13955556666", "qwertyuiop", "password"),
+        ("13955556666", "woaini1314", "password"),
+        ("13955556666", "13955556666", "password"),
+        ("13955556666", "x13955556666", "password"),
     ],
 )
-def test_registration_rejects_bad_input(client, body, field):
+def test_registration_rejects_bad_input(client, session, phone, password, field):
+    request_code(client, "13955556666")
+    body = {"name": "周", "phone": phone, "password": password, "code": "123456"}
+
     response = client.post("/api/v1/auth/register", json=body)
 
     assert response.status_code == 400
     assert response.json["error"]["field"] == field
+
+
+def test_registration_with_a_refused_password_keeps_the_code(client, session):
+    request_code(client, "13955556666")
+    code = texted_code(client.application, "13955556666")
+    body = {"name": "周", "phone": "13955556666", "code": code}
+
+    refused = client.post("/api/v1/auth/register", json={**body, "password": "password"})
+    accepted = client.post("/api/v1/auth/register", json={**body, "password": "long-enough-1"})
+
+    assert refused.status_code == 400
+    assert accepted.status_code == 201
 
 
 def test_dealer_registers_a_vehicle_for_a_customer(client, session):
@@ -225,23 +293,72 @@ def test_transfer_keeps_the_ownership_history(client, session):
     assert history[0]["ended_at"] is not None and history[1]["ended_at"] is None
 
 
-def test_owner_driver_may_transfer_but_another_driver_may_not(client, session):
+def test_any_dealer_may_not_transfer_any_vehicle_but_the_selling_dealer_may(client, session):
+    selling = make_organization(session, kind="dealer")
+    truck = make_vehicle(session, dealer_id=selling.id)
+    accomplice = make_customer(session)
+
+    stranger = client.post(
+        f"/api/v1/vehicles/{truck.vin}/transfer",
+        json={"to_customer": accomplice.id},
+        headers=auth_header(session, make_user(session, Role.DEALER_STAFF)),
+    )
+    seller = client.post(
+        f"/api/v1/vehicles/{truck.vin}/transfer",
+        json={"to_customer": accomplice.id},
+        headers=auth_header(session, make_user(session, Role.DEALER_STAFF, organization=selling)),
+    )
+
+    session.refresh(truck)
+    assert stranger.status_code == 403
+    assert seller.status_code == 200 and truck.owner_id == accomplice.id
+
+
+def test_owner_offers_a_vehicle_and_it_moves_only_when_the_new_owner_confirms(client, session):
     owner, customer = make_driver(session)
+    buyer_user, buyer = make_driver(session)
     stranger, _ = make_driver(session)
-    buyer = make_customer(session)
+    vehicle = make_vehicle(session, owner=customer)
+
+    offered = client.post(
+        f"/api/v1/vehicles/{vehicle.vin}/transfer", json={"to_customer": buyer.id}, headers=auth_header(session, owner)
+    )
+    waiting = client.get("/api/v1/vehicle-transfers", headers=auth_header(session, buyer_user))
+    transfer_id = offered.json["transfer"]
+    by_stranger = client.post(
+        f"/api/v1/vehicle-transfers/{transfer_id}/confirm", headers=auth_header(session, stranger)
+    )
+    session.refresh(vehicle)
+    still_owner = vehicle.owner_id
+    confirmed = client.post(
+        f"/api/v1/vehicle-transfers/{transfer_id}/confirm", headers=auth_header(session, buyer_user)
+    )
+
+    session.refresh(vehicle)
+    assert offered.status_code == 202
+    assert [item["vin"] for item in waiting.json["items"]] == [vehicle.vin]
+    assert by_stranger.status_code == 404 and still_owner == customer.id
+    assert confirmed.status_code == 200 and vehicle.owner_id == buyer.id
+    assert (
+        client.post(
+            f"/api/v1/vehicle-transfers/{transfer_id}/confirm", headers=auth_header(session, buyer_user)
+        ).status_code
+        == 409
+    )
+
+
+def test_another_driver_may_not_transfer_a_vehicle(client, session):
+    _owner, customer = make_driver(session)
+    stranger, _ = make_driver(session)
     vehicle = make_vehicle(session, owner=customer)
 
     refused = client.post(
         f"/api/v1/vehicles/{vehicle.vin}/transfer",
-        json={"to_customer": buyer.id},
+        json={"to_customer": make_customer(session).id},
         headers=auth_header(session, stranger),
-    )
-    accepted = client.post(
-        f"/api/v1/vehicles/{vehicle.vin}/transfer", json={"to_customer": buyer.id}, headers=auth_header(session, owner)
     )
 
     assert refused.status_code == 404
-    assert accepted.status_code == 200
 
 
 @pytest.mark.parametrize(("target", "status"), [("self", 409), ("missing", 404)])
@@ -290,3 +407,74 @@ def test_customer_search_by_phone_masks_for_dealers(client, session):
     )
 
     assert [item["phone"] for item in response.json["items"]] == ["138****5678"]
+
+
+def test_staff_list_only_vehicles_related_to_their_organization(client, session):
+    dealer_org = make_organization(session, kind="dealer")
+    dealer = make_user(session, Role.DEALER_STAFF, organization=dealer_org)
+    sold = make_vehicle(session, dealer_id=dealer_org.id, plate="豫A11111")
+    other = make_vehicle(session, plate="豫A22222")
+
+    by_prefix = client.get("/api/v1/vehicles?q=LZZ", headers=auth_header(session, dealer))
+
+    assert [item["vin"] for item in by_prefix.json["items"]] == [sold.vin]
+    assert other.vin not in str(by_prefix.json)
+
+
+@pytest.mark.parametrize("query", ["vin", "plate"])
+def test_staff_find_an_unrelated_vehicle_only_by_exact_vin_or_plate_and_masked(client, session, query):
+    dealer = make_user(session, Role.DEALER_STAFF)
+    owner = make_customer(session, name="王大明", phone="13912345678")
+    other = make_vehicle(session, owner=owner, plate="豫A22222")
+
+    response = client.get(
+        "/api/v1/vehicles",
+        query_string={"q": other.vin if query == "vin" else "豫A22222"},
+        headers=auth_header(session, dealer),
+    )
+
+    [item] = response.json["items"]
+    assert item["owner"]["name"] == "王**"
+    assert item["owner"]["phone"] == "139****5678"
+
+
+def test_staff_cannot_read_an_unrelated_customer_by_id(client, session):
+    dealer_org = make_organization(session, kind="dealer")
+    dealer = make_user(session, Role.DEALER_STAFF, organization=dealer_org)
+    stranger = make_customer(session)
+    customer = make_customer(session)
+    make_vehicle(session, owner=customer, dealer_id=dealer_org.id)
+
+    unrelated = client.get(f"/api/v1/customers/{stranger.id}", headers=auth_header(session, dealer))
+    related = client.get(f"/api/v1/customers/{customer.id}", headers=auth_header(session, dealer))
+
+    assert unrelated.status_code == 404
+    assert related.status_code == 200
+
+
+def test_a_shop_sees_the_trucks_booked_with_it(client, session):
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from network.models import Booking
+    from tests.network.factories import make_shop
+
+    shop = make_shop(session)
+    staff = make_user(session, Role.SHOP_STAFF, organization=shop.organization)
+    vehicle = make_vehicle(session)
+    start = utcnow() + timedelta(days=1)
+    session.add(
+        Booking(
+            shop_id=shop.id,
+            vehicle_id=vehicle.id,
+            customer_id=vehicle.owner_id,
+            service="repair",
+            start=start,
+            end=start + timedelta(hours=1),
+        )
+    )
+    session.flush()
+
+    response = client.get(f"/api/v1/customers/{vehicle.owner_id}", headers=auth_header(session, staff))
+
+    assert response.status_code == 200

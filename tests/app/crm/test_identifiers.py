@@ -103,6 +103,10 @@ def test_vin_check_digit_matches_the_published_examples():
         ("(138) 1234-5678", "13812345678"),
         ("19912345678", "19912345678"),
         ("16612345678", "16612345678"),
+        # Full-width digits (a phone keyboard's full-width mode) are the number they show: NFKC makes them ASCII.
+        ("１３８１２３４５６７８", "13812345678"),
+        ("13８１２３４５６７８", "13812345678"),
+        ("＋８６ 138 1234 5678", "13812345678"),
     ],
 )
 def test_normalize_phone_accepts_chinese_mobiles(raw, normalized):
@@ -122,7 +126,9 @@ def test_normalize_phone_accepts_chinese_mobiles(raw, normalized):
         "+1 415 555 0100",
         "1381234567a",
         "+85 13812345678",
-        "１３８１２３４５６７８",  # full-width digits are not accepted silently
+        "13٨١٢٣٤٥٦٧٨",  # Arabic-Indic digits look like a number they are not
+        "1३८१२३४५६७८",  # Devanagari digits
+        "13\x0012345678",
     ],
 )
 def test_normalize_phone_rejects_non_mobiles(raw):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from tests.factories import (
     make_organization,
     make_user,
     make_vehicle,
+    texted_code,
 )
 
 STAFF = sorted(STAFF_ROLES)
@@ -65,8 +68,9 @@ def test_organizations_page_paginates(client, session):
 @pytest.mark.parametrize(("role", "shown"), [(Role.OEM_ADMIN, "13812345678"), (Role.DEALER_STAFF, "138****5678")])
 def test_vehicle_search_by_phone_masks_for_non_oem(client, session, role, shown):
     customer = make_customer(session, phone="13812345678", name="李师傅")
-    make_vehicle(session, owner=customer)
-    headers = auth_header(session, make_user(session, role))
+    staff = make_user(session, role)
+    make_vehicle(session, owner=customer, dealer_id=staff.organization_id)
+    headers = auth_header(session, staff)
 
     response = client.get("/crm/vehicles?q=138-1234-5678", headers=headers)
 
@@ -124,15 +128,18 @@ def test_vehicle_page_shows_ownership_history(client, session):
     assert "sold at auction" in history
 
 
-def test_register_page_creates_a_driver_and_signs_in(client, session):
-    page = client.get("/register")
-    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+def csrf_of(page) -> str:
+    return page.text.split('name="csrf_token" value="')[1].split('"')[0]
 
-    response = client.post(
-        "/register",
-        data={"csrf_token": token, "name": "赵师傅", "phone": "+86 139 1111 2222", "password": "long-enough-1"},
-    )
 
+def test_register_page_texts_a_code_then_creates_the_driver_and_signs_in(app, client, session):
+    token = csrf_of(client.get("/register"))
+    form = {"csrf_token": token, "name": "赵师傅", "phone": "+86 139 1111 2222", "password": "long-enough-1"}
+
+    sent = client.post("/register", data={**form, "action": "send_code"})
+    response = client.post("/register", data={**form, "action": "register", "code": texted_code(app, "13911112222")})
+
+    assert "验证码" in sent.text and 'value="+86 139 1111 2222"' in sent.text
     assert response.status_code == 302
     customer = session.scalar(select(Customer).where(Customer.phone == "13911112222"))
     assert customer.user.role == Role.DRIVER
@@ -144,17 +151,31 @@ def test_register_page_creates_a_driver_and_signs_in(client, session):
     [
         ("12345", "long-enough-1", "不是有效的中国手机号"),
         ("13911112222", "short", "密码"),
+        ("13911112222", "12345678", "常见"),
+        ("13911112222", "13911112222", "手机号"),
     ],
 )
 def test_register_page_explains_bad_input_in_chinese(client, session, phone, password, message):
-    page = client.get("/register")
-    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    token = csrf_of(client.get("/register"))
 
-    response = client.post("/register", data={"csrf_token": token, "name": "赵", "phone": phone, "password": password})
+    response = client.post(
+        "/register", data={"csrf_token": token, "name": "赵", "phone": phone, "password": password, "code": "123456"}
+    )
 
     assert response.status_code == 400
     assert message in response.text
     assert session.scalar(select(User).where(User.phone == "13911112222")) is None
+
+
+def test_register_page_with_a_wrong_code_says_so(client, session):
+    token = csrf_of(client.get("/register"))
+    form = {"csrf_token": token, "name": "赵", "phone": "13911112222", "password": "long-enough-1"}
+    client.post("/register", data={**form, "action": "send_code"})
+
+    response = client.post("/register", data={**form, "action": "register", "code": "000000"})
+
+    assert response.status_code == 401
+    assert "验证码错误或已过期" in response.text
 
 
 def test_register_page_rejects_a_post_without_csrf(client):
@@ -163,13 +184,17 @@ def test_register_page_rejects_a_post_without_csrf(client):
     assert response.status_code == 403
 
 
-def test_register_page_in_the_browser(page, committed_session):
+def test_register_page_in_the_browser(page, committed_session, live_server, tmp_path):
     page.goto("/register")
     page.fill("input[name=name]", "钱师傅")
     page.fill("input[name=phone]", "13922223333")
+    with page.expect_navigation():
+        page.click("button[value=send_code]")
+    code = texted_code(SimpleNamespace(instance_path=tmp_path / "instance"), "13922223333")
+    page.fill("input[name=code]", code)
     page.fill("input[name=password]", "long-enough-1")
     with page.expect_navigation():
-        page.click("form.stack button[type=submit]")
+        page.click("button[value=register]")
 
     page.goto("/crm/vehicles")
 
