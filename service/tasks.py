@@ -1,8 +1,8 @@
 """Service desk jobs for the worker: SLA milestones, held notifications, and requests from other domains' entry
 points (escalated roadside jobs, scan problem reports) that have none yet.
 
-Until `app/jobs.py` (the job runner) is on main, `milepost service advance` runs them from cron every minute;
-each step is idempotent (conditional UPDATEs, one request per external reference), so two runs at once are safe.
+`milepost worker` runs `service.advance` every minute (`milepost service advance` runs one tick by hand); each
+step is idempotent (conditional UPDATEs, one request per external reference), so two runs at once are safe.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.jobs import JobContext, job
 from network.models import AssistanceRequest, AssistanceStatus
 from service.intake import open_from_escalated_roadside, open_from_problem_report
 from service.models import ServiceRequest
 from service.notices import release_held_notifications
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, service_settings
 from service.sla import advance_clocks
 from traceability.models import ProblemReport
 
@@ -40,9 +41,9 @@ def collect_entry_points(session: Session, settings: ServiceSettings, now: datet
             AssistanceRequest.status == AssistanceStatus.ESCALATED, AssistanceRequest.created_at >= since
         )
     )
-    for job in jobs:
-        if f"assistance:{job.id}" not in known:
-            open_from_escalated_roadside(session, job, settings, now)
+    for escalated in jobs:
+        if f"assistance:{escalated.id}" not in known:
+            open_from_escalated_roadside(session, escalated, settings, now)
             opened += 1
     for report in session.scalars(select(ProblemReport).where(ProblemReport.created_at >= since)):
         if f"problem_report:{report.id}" not in known:
@@ -57,3 +58,9 @@ def advance_service(session: Session, settings: ServiceSettings, now: datetime) 
     counts.update(advance_clocks(session, settings, now))
     counts["released"] = release_held_notifications(session, now)
     return counts
+
+
+@job("service.advance", every=timedelta(minutes=1))
+def advance(context: JobContext) -> dict:
+    """Open requests from entry points, warn and breach SLA clocks, send notifications held for opening hours."""
+    return advance_service(context.session, service_settings(context.settings), context.now)

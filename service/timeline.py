@@ -8,9 +8,15 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.db import utcnow
 from app.security import User
 from service.models import Event, Message, RequestLink, ServiceRequest
+
+# Timeline kinds whose values are codes (statuses, queues, clocks), safe to copy into the activity log.
+LOGGED_VALUES = frozenset(
+    {"status", "queued", "outcome", "linked", "converted", "opened", "sla_met", "merged_into", "merged_from"}
+)
 
 
 def record_event(
@@ -33,6 +39,10 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    if actor is not None:
+        # What a person did is also in the core's activity log; values that may name a person stay out of it.
+        values = {"from": event.from_value, "to": event.to_value} if kind in LOGGED_VALUES else {}
+        record_activity(session, actor, f"service.{kind}", "service_request", request.id, **values)
     return event
 
 

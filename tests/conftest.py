@@ -168,8 +168,27 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     """The real database for tests that need several connections (concurrency); emptied afterwards."""
     yield engine
     with engine.begin() as connection:
+        _allow_activity_log_delete(connection, allow=True)
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+        _allow_activity_log_delete(connection, allow=False)
+
+
+# The activity log refuses DELETE in the database (migration 0008activity); only this clean-up of a throwaway test
+# database lifts that, inside its own transaction.
+_SQLITE_NO_DELETE = (
+    "CREATE TRIGGER activity_log_no_delete BEFORE DELETE ON activity_log "
+    "BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END"
+)
+
+
+def _allow_activity_log_delete(connection: Connection, allow: bool) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"ALTER TABLE activity_log {'DISABLE' if allow else 'ENABLE'} TRIGGER USER"))
+    elif allow:
+        connection.execute(text("DROP TRIGGER IF EXISTS activity_log_no_delete"))
+    else:
+        connection.execute(text(_SQLITE_NO_DELETE))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.crm.models import ActivityEntry
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.security import Role
 from service.access import get_request_for, reveal_phone, shown_phone
@@ -145,6 +146,13 @@ def test_phone_is_masked_until_revealed_and_each_reveal_is_logged(session):
     assert reveal_phone(session, agent, request) == "13800138000"
     reveals = session.scalars(select(Event).where(Event.request_id == request.id, Event.kind == "phone_revealed"))
     assert [event.actor_id for event in reveals] == [agent.id]
+    logged = session.scalars(
+        select(ActivityEntry).where(
+            ActivityEntry.action == "service.phone_revealed", ActivityEntry.subject_id == str(request.id)
+        )
+    ).all()
+    assert [entry.actor_id for entry in logged] == [agent.id]
+    assert "13800138000" not in str(logged[0].details)
 
 
 def test_staff_outside_the_queue_do_not_see_the_request(session):

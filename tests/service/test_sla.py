@@ -142,3 +142,19 @@ def test_safety_category_clock_runs_around_the_clock(session):
     _queue, _agent, request = office_request(session, when="2026-11-30 22:00", category="brakes_steering")
 
     assert find_clock(request, ClockKind.FIRST_RESPONSE).due_at == at("2026-11-30 22:00") + timedelta(minutes=60)
+
+
+def test_the_worker_runs_the_service_tick_every_minute(session):
+    from app.config import load_settings
+    from app.jobs import JOBS, JobContext
+    from milepost.jobs import load_all_tasks
+
+    load_all_tasks()
+    _queue, _agent, request = office_request(session)
+    spec = JOBS["service.advance"]
+
+    summary = spec.function(JobContext(session=session, settings=load_settings(), now=at("2026-11-30 10:05")))
+
+    assert spec.every == timedelta(minutes=1)
+    assert summary["breached"] >= 1
+    assert find_clock(request, ClockKind.FIRST_RESPONSE).breached_at == at("2026-11-30 10:00")
