@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput
 from app.security import Role, User, require_role
 from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
@@ -135,6 +136,8 @@ def compute_kpis(
     for shop in shops:
         counts = bookings.get(shop.id, {})
         completed, rejected, overdue = (counts.get(key, 0) for key in ("completed", "rejected", "overdue"))
+        # A request nobody answered before its start is a refusal (expired by the worker, or not yet).
+        rejected += counts.get(BookingStatus.EXPIRED, 0) + counts.get(BookingStatus.REQUESTED, 0)
         total = sum(value for key, value in counts.items() if key != BookingStatus.CANCELLED)
         shop_offers = offers.get(shop.id, {})
         judged = sum(shop_offers.get(key, 0) for key in ("accepted", "declined", "expired"))
@@ -193,6 +196,19 @@ def record_change(
     run: EvaluationRun | None = None,
 ) -> CertificationChange:
     """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green."""
+    record_activity(
+        session,
+        actor,
+        "reviews.certification_changed",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        kind=str(kind),
+        from_tier=str(state.tier),
+        to_tier=str(new.tier),
+        reason=reason[:500],
+        run_id=run.id if run is not None else None,
+    )
     change = CertificationChange(
         shop_id=shop.id,
         from_tier=state.tier,
@@ -211,7 +227,7 @@ def record_change(
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    publish_tier(shop, published_tier(new.tier))
+    publish_tier(session, shop, published_tier(new.tier))
     if new.tier in GREEN_TIERS and ring is not None:
         has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
         if has_plaque is None:
@@ -272,7 +288,7 @@ def evaluate_certification(
             state.pending_count = outcome.standing.pending_count
             state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
             run.pending += 1 if outcome.standing.pending_tier else 0
-            publish_tier(shop, published_tier(Tier(state.tier)))
+            publish_tier(session, shop, published_tier(Tier(state.tier)))
     run.shops_evaluated = len(shops)
     session.flush()
     return run

@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.crm.customers import find_customer_for_user, is_own_customer
@@ -19,6 +20,7 @@ from app.web.csrf import check_csrf
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
+from network.links import BookingLink, register_booking_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
@@ -41,6 +43,18 @@ NAVIGATION: list[NavLink] = [
     NavLink("reviews.to_review", "Reviews", (Role.DRIVER,)),
     NavLink("reviews.board", "Certification", (Role.OEM_ADMIN,)),
 ]
+
+
+def _review_link(booking: Booking, config, now) -> BookingLink | None:
+    """The link to review a completed booking, while its review window is open."""
+    if booking.status != BookingStatus.COMPLETED:
+        return None
+    if publishing.is_review_window_closed(booking, review_settings(config), now):
+        return None
+    return BookingLink(_("Review this service"), url_for("reviews.review_form", booking_id=booking.id), "review-link")
+
+
+register_booking_link("reviews.review", _review_link)
 
 
 def _shop_or_404(code: str) -> Shop:

@@ -149,7 +149,7 @@ def store_shop_score(
     record.dimensions = {dimension: score.to_dict() for dimension, score in scores.items()}
     record.priors = dict(priors)
     record.computed_at = now
-    publish_rating(shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
+    publish_rating(session, shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
     return record
 
 
