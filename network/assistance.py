@@ -3,9 +3,8 @@
 A request is offered in rounds: round n offers it to the nearest open roadside shops within the n-th radius
 (ASSISTANCE_RADII_KM) that have not had it yet. When nobody accepts within ASSISTANCE_TIMEOUT_SECONDS the
 next round starts; after the last radius the request is escalated to the OEM's list. A round that finds no
-new shop moves on at once. `advance_requests` does this; it runs from `milepost assistance advance` (cron,
-every minute) and, for the requests involved, whenever a request is read or a shop lists its offers, so a
-missing cron job delays nothing that anyone is looking at.
+new shop moves on at once. The worker does this (network.tasks): a run scheduled at each round's deadline,
+and a sweep every minute for any run that was missed. Reading a request never moves it.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.identifiers import mask_phone
 from app.crm.models import Customer, Vehicle
@@ -23,6 +23,7 @@ from app.crm.relations import register_vehicle_relation
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.geo import great_circle_km
+from app.jobs import QUEUE_KEY, enqueue
 from app.security import Role, User, is_oem, require_member
 from network.hours import is_open_at
 from network.models import (
@@ -38,6 +39,7 @@ from network.search import NO_FILTERS, Filters, ShopIndex, nearest
 from network.settings import NetworkSettings
 
 WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
+ADVANCE_JOB = "network.advance_assistance_request"
 # Shops the OEM desk is shown for an escalated request, to call and then assign.
 CANDIDATE_SHOPS = 5
 
@@ -71,21 +73,61 @@ def _offer_round(
     return made
 
 
+def round_deadline(request: AssistanceRequest, settings: NetworkSettings) -> datetime:
+    """Return when the request's current round times out."""
+    return request.round_started_at + timedelta(seconds=settings.assistance_timeout_seconds)
+
+
+def _schedule_deadline(session: Session, request: AssistanceRequest, settings: NetworkSettings) -> None:
+    """Ask the worker to advance the request when its round times out (the minute sweep is the fallback)."""
+    # Sessions of the app and the worker carry the queue; a bare session (a script, a unit test) leaves the
+    # request to the sweep, which runs every minute anyway.
+    if QUEUE_KEY in session.info:
+        enqueue(session, ADVANCE_JOB, {"request_id": request.id}, eta=round_deadline(request, settings))
+
+
 def _start_rounds(
     session: Session, request: AssistanceRequest, index: ShopIndex, settings: NetworkSettings, now: datetime
 ) -> None:
-    """Run rounds from the request's current one until one offers to somebody, or escalate."""
+    """Run rounds from the request's current one until one offers to somebody, or escalate.
+
+    The caller owns the request's row for this round: a new request, or one whose round it claimed with
+    `_claim_round`.
+    """
     radii = settings.assistance_radii_km
     while True:
         request.radius_km = radii[request.round]
         request.round_started_at = now
         if _offer_round(session, request, index, settings, now):
+            session.flush()
+            _schedule_deadline(session, request, settings)
             return
         if request.round + 1 >= len(radii):
             request.status = AssistanceStatus.ESCALATED
             request.escalated_at = now
             return
         request.round += 1
+
+
+def _claim_round(session: Session, request: AssistanceRequest, values: dict) -> bool:
+    """Move the request out of the round it was loaded in, only if it is still open in that round.
+
+    One conditional UPDATE decides every race: a shop that accepted meanwhile, or another advancer that moved
+    the round on first, makes it match nothing, so an acceptance is never overwritten and no round skipped.
+    """
+    result = session.execute(
+        update(AssistanceRequest)
+        .where(
+            AssistanceRequest.id == request.id,
+            AssistanceRequest.status == AssistanceStatus.OPEN,
+            AssistanceRequest.round == request.round,
+            AssistanceRequest.accepted_shop_id.is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(request)
+    return result.rowcount == 1
 
 
 def request_assistance(
@@ -129,16 +171,13 @@ def advance_request(
     session: Session, request: AssistanceRequest, index: ShopIndex, settings: NetworkSettings, now: datetime
 ) -> bool:
     """Widen or escalate one open request whose round has timed out; tell whether it changed."""
-    if request.status != AssistanceStatus.OPEN:
-        return False
-    if now < request.round_started_at + timedelta(seconds=settings.assistance_timeout_seconds):
+    if request.status != AssistanceStatus.OPEN or now < round_deadline(request, settings):
         return False
     if request.round + 1 >= len(settings.assistance_radii_km):
-        request.status = AssistanceStatus.ESCALATED
-        request.escalated_at = now
-    else:
-        request.round += 1
-        _start_rounds(session, request, index, settings, now)
+        return _claim_round(session, request, {"status": AssistanceStatus.ESCALATED, "escalated_at": now})
+    if not _claim_round(session, request, {"round": request.round + 1, "round_started_at": now}):
+        return False
+    _start_rounds(session, request, index, settings, now)
     session.flush()
     return True
 
@@ -193,7 +232,9 @@ def assign_request(
         )
         session.add(offer)
         session.flush()
-    return _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=actor)
+    given = _give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=actor)
+    record_activity(session, actor, "network.roadside_assigned", "assistance_request", request.id, shop=shop.code)
+    return given
 
 
 def _give_to(

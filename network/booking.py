@@ -235,6 +235,32 @@ def transition_booking(
     return booking
 
 
+def expire_unanswered(session: Session, now: datetime) -> int:
+    """Expire every booking still `requested` at its start and give its bay back; return how many.
+
+    An unanswered request holds a bay and, were it left alone, would flatter the shop's rejection rate; an
+    expired one counts as rejected in certification. The status in each UPDATE's WHERE lets a shop's last-second
+    confirmation win cleanly.
+    """
+    due = session.execute(
+        select(Booking.id, Booking.shop_id, Booking.start)
+        .where(Booking.status == BookingStatus.REQUESTED, Booking.start <= now)
+        .order_by(Booking.id)
+    ).all()
+    expired = 0
+    for booking_id, shop_id, start in due:
+        result = session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id, Booking.status == BookingStatus.REQUESTED)
+            .values(status=BookingStatus.EXPIRED, closed_at=now, reason="not answered before its start")
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            release_bay(session, shop_id, start)
+            expired += 1
+    return expired
+
+
 def select_bookings_for(actor: User, shop: Shop | None = None, day_start: datetime | None = None) -> Select:
     """Return the query for the bookings the actor may list, soonest first (a shop's, a driver's or all)."""
     statement = select(Booking).order_by(Booking.start, Booking.id)

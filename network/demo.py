@@ -180,6 +180,7 @@ STEPS = {
     "cancelled": ["cancel"],
     "rejected": ["reject"],
     "no_show": ["confirm", "no-show"],
+    "expired": [],  # requested, never answered: expired by the worker's job once its start passed
 }
 
 
@@ -191,7 +192,7 @@ def _start_for(rng: random.Random, shop: Shop, state: str, settings: NetworkSett
         )
         started = [start for start in today if start <= now - timedelta(minutes=5)]
         return started[-1] if started else None
-    past = state in ("completed", "no_show") or (state in ("cancelled", "rejected") and rng.random() < 0.5)
+    past = state in ("completed", "no_show", "expired") or (state in ("cancelled", "rejected") and rng.random() < 0.5)
     day = (now + timedelta(days=rng.randint(-40, -1) if past else rng.randint(1, 12))).astimezone(settings.zone).date()
     starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, day, settings.zone)
     return rng.choice(starts) if starts else None
@@ -247,6 +248,7 @@ def _bookings(
             actor = user if action == "cancel" else (staff if shop.id == demo_shop.id else oem)
             booking.transition_booking(session, actor, made, action, settings, reason="demo", now=moment)
         made_count += 1
+    booking.expire_unanswered(session, now)
     return made_count
 
 

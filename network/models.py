@@ -64,6 +64,7 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     NO_SHOW = "no_show"
+    EXPIRED = "expired"  # still `requested` at its start: nobody answered (counts as rejected)
 
 
 class AssistanceStatus(StrEnum):

@@ -6,16 +6,19 @@ import csv
 import io
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, String, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.models import OrganizationKind
 from app.crm.organizations import create_organization, find_organization, normalize_code
 from app.crm.regions import parse_province
 from app.errors import Conflict, Forbidden, InvalidInput, MilepostError, NotFound
 from app.geo import parse_position
+from app.security import User
 from network.hours import hours_to_text, parse_opening_hours
 from network.models import Highway, Service, Shop, ShopStatus
 from network.routes import RouteNetwork
@@ -182,7 +185,13 @@ def create_shop(
 
 
 def update_shop(
-    session: Session, shop: Shop, changes: dict[str, Any], routes: RouteNetwork, snap_km: float, is_oem: bool
+    session: Session,
+    shop: Shop,
+    changes: dict[str, Any],
+    routes: RouteNetwork,
+    snap_km: float,
+    is_oem: bool,
+    actor: User | None = None,
 ) -> Shop:
     """Change a shop's fields; only the OEM changes status and location; moving re-snaps it to the routes."""
     for name in changes:
@@ -206,7 +215,35 @@ def update_shop(
         snap_shop(shop, routes, highways_by_code(session), snap_km)
     session.flush()
     bump_version(session, SHOPS)
+    record_activity(
+        session,
+        actor,
+        "network.shop_updated",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        fields=sorted(cleaned),
+    )
     return shop
+
+
+def publish_standing(session: Session, shop: Shop, rating: Decimal | None, count: int, tier: str) -> bool:
+    """Write a shop's public standing (shrunk rating, its review count, certification tier) where search,
+    coverage and the scan pages read it, and tell every worker's index when it changed; return whether it did.
+
+    The higher layer that judges standing (reviews) calls this rather than setting the attributes, so the
+    index stamp cannot be forgotten: a suspended shop leaves `certified=true` searches in every worker at once.
+    """
+    before = (shop.rating, shop.rating_count, shop.certification_tier)
+    shop.rating, shop.rating_count, shop.certification_tier = rating, count, tier
+    # The organization row carries the same standing for the CRM's pages and documents.
+    organization = shop.organization
+    organization.rating, organization.rating_count, organization.certification_tier = rating, count, tier
+    if before == (rating, count, tier):
+        return False
+    session.flush()
+    bump_version(session, SHOPS)
+    return True
 
 
 def resnap_shops(session: Session, routes: RouteNetwork, snap_km: float) -> int:

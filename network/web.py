@@ -7,17 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.geo import LatLon
-from network import search
-from network.coverage import Samples, build_samples
-from network.highways import load_route_network
+from network import caches, search
+from network.coverage import Samples
 from network.models import Shop
 from network.routes import RouteNetwork
-from network.search import Filters, ShopIndex, load_shop_index
+from network.search import Filters, ShopIndex
 from network.settings import NetworkSettings, network_settings
 from network.shops import shop_to_dict
-from network.versions import HIGHWAYS, SHOPS, VersionedCache
-
-CACHES = "network.caches"
 
 
 def current_settings() -> NetworkSettings:
@@ -25,36 +21,19 @@ def current_settings() -> NetworkSettings:
     return network_settings(current_app.config)
 
 
-def _caches() -> dict[str, VersionedCache]:
-    caches = current_app.extensions.get(CACHES)
-    if caches is None:
-        corridor_km = current_settings().corridor_km
-        caches = current_app.extensions.setdefault(
-            CACHES,
-            {
-                "routes": VersionedCache(HIGHWAYS, load_route_network),
-                "shops": VersionedCache(SHOPS, load_shop_index),
-                "samples": VersionedCache(
-                    HIGHWAYS, lambda session: build_samples(load_route_network(session), corridor_km)
-                ),
-            },
-        )
-    return caches
-
-
 def route_network(session: Session) -> RouteNetwork:
     """Return this worker's routes, rebuilt when the highways changed."""
-    return _caches()["routes"].get(session)
+    return caches.route_network(session, current_app.extensions, current_settings())
 
 
 def shop_index(session: Session) -> ShopIndex:
     """Return this worker's shop index, rebuilt when any shop changed (in any worker)."""
-    return _caches()["shops"].get(session)
+    return caches.shop_index(session, current_app.extensions, current_settings())
 
 
 def coverage_samples(session: Session) -> Samples:
     """Return this worker's route stretches for coverage, rebuilt when the highways changed."""
-    return _caches()["samples"].get(session)
+    return caches.coverage_samples(session, current_app.extensions, current_settings())
 
 
 def shops_by_id(session: Session, ids: list[int]) -> dict[int, Shop]:

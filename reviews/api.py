@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.crm.organizations import get_organization
 from app.db import utcnow
 from app.errors import NotFound
+from app.jobs import run_to_dict
 from app.security import Role, require_member
 from app.web.context import code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, ApiBlueprint, Schema
@@ -22,7 +23,7 @@ from reviews.models import CertificationState, ModerationAction
 from reviews.plaque_codes import plaque_url
 from reviews.plaques import active_plaque, issue_plaque, plaque_svg
 from reviews.ratings import score_summary
-from reviews.settings import configured_thresholds, parse_thresholds, review_settings
+from reviews.settings import configured_thresholds, review_settings
 
 api = ApiBlueprint("reviews_api", __name__, tag="Reviews")
 
@@ -189,18 +190,13 @@ def show_score(actor, code: str):
     "/certification/evaluate",
     access=[Role.OEM_ADMIN],
     body=EvaluateIn,
-    summary="Run a certification evaluation (optionally with thresholds for this run only)",
+    status=202,
+    summary="Queue a certification evaluation for the worker (optionally with thresholds for this run only)",
 )
 def evaluate(actor, body: EvaluateIn):
-    if body.thresholds is not None:
-        thresholds = parse_thresholds(body.thresholds, field="thresholds")
-    else:
-        thresholds = configured_thresholds(settings())
-    session = db_session()
-    run = certification.evaluate_certification(
-        session, actor, thresholds, _review_settings(), code_keyring(), utcnow(), body.shops
-    )
-    return certification.run_to_dict(run)
+    run = certification.request_evaluation(db_session(), actor, body.thresholds, body.shops, settings())
+    # The worker runs it; GET /api/v1/jobs/runs/<id> shows its progress and, once done, the result.
+    return {**run_to_dict(run), "status_url": f"/api/v1/jobs/runs/{run.id}"}, 202
 
 
 @api.endpoint(

@@ -19,18 +19,22 @@ KPIs over the rolling window (thresholds `window_days`, by booking start, offer 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput
+from app.jobs import JobRun, enqueue
 from app.security import Role, User, require_role
 from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
 from reviews.models import CertificationChange, CertificationState, ChangeKind, EvaluationRun, Plaque
 from reviews.plaques import issue_plaque
 from reviews.ratings import compute_network_priors, recent_flag_counts, refresh_all_scores
-from reviews.settings import ReviewSettings, Thresholds
+from reviews.settings import ReviewSettings, Thresholds, configured_thresholds, parse_thresholds
 from reviews.standing import publish_tier
 from reviews.tiers import (
     CERTIFIED_TIERS,
@@ -62,6 +66,10 @@ CUSTODY_INCIDENT_CAUSES = (
 REPORT_INCIDENT_CAUSES = ("reported_counterfeit", "reported_used_as_new")
 OVERDUE_AFTER = timedelta(days=1)
 MIN_OVERRIDE_REASON = 10
+
+
+EVALUATION_JOB = "reviews.evaluate_certification"
+PROGRESS_EVERY = 50  # shops between two progress reports of a running evaluation
 
 
 def _grouped(session: Session, statement) -> dict:
@@ -135,6 +143,8 @@ def compute_kpis(
     for shop in shops:
         counts = bookings.get(shop.id, {})
         completed, rejected, overdue = (counts.get(key, 0) for key in ("completed", "rejected", "overdue"))
+        # A request nobody answered before its start is a refusal (expired by the worker, or not yet).
+        rejected += counts.get(BookingStatus.EXPIRED, 0) + counts.get(BookingStatus.REQUESTED, 0)
         total = sum(value for key, value in counts.items() if key != BookingStatus.CANCELLED)
         shop_offers = offers.get(shop.id, {})
         judged = sum(shop_offers.get(key, 0) for key in ("accepted", "declined", "expired"))
@@ -193,6 +203,19 @@ def record_change(
     run: EvaluationRun | None = None,
 ) -> CertificationChange:
     """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green."""
+    record_activity(
+        session,
+        actor,
+        "reviews.certification_changed",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        kind=str(kind),
+        from_tier=str(state.tier),
+        to_tier=str(new.tier),
+        reason=reason[:500],
+        run_id=run.id if run is not None else None,
+    )
     change = CertificationChange(
         shop_id=shop.id,
         from_tier=state.tier,
@@ -211,7 +234,7 @@ def record_change(
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    publish_tier(shop, published_tier(new.tier))
+    publish_tier(session, shop, published_tier(new.tier))
     if new.tier in GREEN_TIERS and ring is not None:
         has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
         if has_plaque is None:
@@ -227,6 +250,7 @@ def evaluate_certification(
     ring,
     now: datetime,
     shop_codes: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationRun:
     """Run one evaluation: refresh priors and scores, compute KPIs, step every shop's state machine."""
     if actor is not None:
@@ -247,7 +271,9 @@ def evaluate_certification(
     scores = refresh_all_scores(session, shops, settings, priors, now)
     ratings = {shop_id: (record.overall, record.review_count) for shop_id, record in scores.items()}
     all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
-    for shop in shops:
+    for done, shop in enumerate(shops):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, len(shops))
         state = get_state(session, shop)
         kpis = all_kpis[shop.id]
         standing = Standing(
@@ -272,10 +298,25 @@ def evaluate_certification(
             state.pending_count = outcome.standing.pending_count
             state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
             run.pending += 1 if outcome.standing.pending_tier else 0
-            publish_tier(shop, published_tier(Tier(state.tier)))
+            publish_tier(session, shop, published_tier(Tier(state.tier)))
     run.shops_evaluated = len(shops)
     session.flush()
     return run
+
+
+def request_evaluation(
+    session: Session, actor: User, thresholds: dict | None, shop_codes: list[str] | None, config: Mapping[str, Any]
+) -> JobRun:
+    """Check an evaluation request (thresholds, shop codes) and queue it for the worker; return the job run."""
+    require_role(actor, Role.OEM_ADMIN)
+    parse_thresholds(thresholds, field="thresholds") if thresholds is not None else configured_thresholds(config)
+    if shop_codes:
+        known = set(session.scalars(select(Shop.code).where(Shop.code.in_(shop_codes))))
+        unknown = sorted(set(shop_codes) - known)
+        if unknown:
+            raise InvalidInput(f"unknown shop code {unknown[0]}", field="shops")
+    payload = {"thresholds": thresholds, "shops": shop_codes}
+    return enqueue(session, EVALUATION_JOB, payload, actor_id=actor.id)
 
 
 def parse_optional_tier(value: str | None) -> Tier | None:

@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.crm.customers import find_customer_for_user, is_own_customer
@@ -13,12 +14,14 @@ from app.crm.identifiers import mask_name
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError
 from app.geo import parse_position
+from app.jobs import QUEUE_KEY, JobRun, run_to_dict
 from app.security import Role, is_oem, require_role
 from app.web.context import code_keyring, current_actor, db_session
 from app.web.csrf import check_csrf
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
+from network.links import BookingLink, register_booking_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
@@ -41,6 +44,18 @@ NAVIGATION: list[NavLink] = [
     NavLink("reviews.to_review", "Reviews", (Role.DRIVER,)),
     NavLink("reviews.board", "Certification", (Role.OEM_ADMIN,)),
 ]
+
+
+def _review_link(booking: Booking, config, now) -> BookingLink | None:
+    """The link to review a completed booking, while its review window is open."""
+    if booking.status != BookingStatus.COMPLETED:
+        return None
+    if publishing.is_review_window_closed(booking, review_settings(config), now):
+        return None
+    return BookingLink(_("Review this service"), url_for("reviews.review_form", booking_id=booking.id), "review-link")
+
+
+register_booking_link("reviews.review", _review_link)
 
 
 def _shop_or_404(code: str) -> Shop:
@@ -178,7 +193,6 @@ def board():
     """Show the OEM's certification board; run an evaluation or override a tier."""
     actor = require_role(current_actor(), Role.OEM_ADMIN)
     session = db_session()
-    message = None
     if request.method == "POST":
         check_csrf()
         thresholds = configured_thresholds(current_app.config)
@@ -195,10 +209,13 @@ def board():
                 utcnow(),
             )
         else:
-            run = certification.evaluate_certification(
-                session, actor, thresholds, review_settings(current_app.config), code_keyring(), utcnow()
-            )
-            message = run
+            run = certification.request_evaluation(session, actor, None, None, current_app.config)
+            return redirect(url_for("reviews.board", run=run.id))
+    job = None
+    if request.args.get("run", "").isdigit() and len(request.args["run"]) < 12:
+        found = session.get(JobRun, int(request.args["run"]))
+        if found is not None and found.name == certification.EVALUATION_JOB:
+            job = run_to_dict(found, current_app.extensions.get(QUEUE_KEY))
     tier_filter = request.args.get("tier") or None
     statement = select(CertificationState).join(Shop).order_by(CertificationState.tier, Shop.code)
     if tier_filter:
@@ -211,7 +228,7 @@ def board():
         select(CertificationState).where(CertificationState.pending_tier.is_not(None)).limit(100)
     ).all()
     return render_template(
-        "reviews/board.html", states=states, counts=counts, pending=pending, tiers=list(Tier), run=message
+        "reviews/board.html", states=states, counts=counts, pending=pending, tiers=list(Tier), job=job
     )
 
 

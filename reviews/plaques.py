@@ -10,6 +10,7 @@ import qrcode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.geo import great_circle_km
 from app.security import User
 from app.signing import KeyRing
@@ -41,6 +42,16 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
     )
     session.add(plaque)
     session.flush()
+    record_activity(
+        session,
+        actor,
+        "reviews.plaque_reissued" if previous is not None else "reviews.plaque_issued",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        number=number,
+        replaced=previous.number if previous is not None else None,
+    )
     return plaque
 
 

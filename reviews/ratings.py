@@ -149,7 +149,7 @@ def store_shop_score(
     record.dimensions = {dimension: score.to_dict() for dimension, score in scores.items()}
     record.priors = dict(priors)
     record.computed_at = now
-    publish_rating(shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
+    publish_rating(session, shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
     return record
 
 
@@ -174,19 +174,57 @@ def refresh_shop_score(
     return record
 
 
+def read_review_snapshot(session: Session) -> tuple[dict[int, list[RatedReview]], dict[int, int]]:
+    """Read every review once: the rated reviews per shop, and the newest review id seen per shop."""
+    by_shop: dict[int, list[RatedReview]] = defaultdict(list)
+    latest: dict[int, int] = {}
+    for review in session.scalars(select(Review).options(selectinload(Review.follow_up))):
+        by_shop[review.shop_id].append(rated(review))
+        latest[review.shop_id] = max(latest.get(review.shop_id, 0), review.id)
+    return by_shop, latest
+
+
+def store_scores_from_snapshot(
+    session: Session,
+    shops: Iterable[Shop],
+    snapshot: tuple[dict[int, list[RatedReview]], dict[int, int]],
+    settings: ReviewSettings,
+    priors: dict[str, float],
+    now: datetime,
+) -> dict[int, ShopScore]:
+    """Score and store every given shop from the snapshot, re-reading a shop that got a review since.
+
+    A review published while an evaluation runs has already refreshed its shop's score; storing the run's
+    older snapshot over it would lose that review until the next run. Holding the shop's row (the lock
+    publishing takes) and comparing its newest review id with the snapshot's makes the check and the store one
+    step against any publication.
+    """
+    by_shop, latest = snapshot
+    records = {}
+    for shop in shops:
+        lock_shop(session, shop)
+        newest = session.scalar(select(func.max(Review.id)).where(Review.shop_id == shop.id)) or 0
+        if newest != latest.get(shop.id, 0):
+            reviews = session.scalars(
+                select(Review)
+                .where(Review.shop_id == shop.id)
+                .options(selectinload(Review.follow_up))
+                .execution_options(populate_existing=True)
+            )
+            rated_reviews = [rated(review) for review in reviews]
+        else:
+            rated_reviews = by_shop.get(shop.id, [])
+        scores = score_shop(rated_reviews, priors, now, settings.prior_strength, settings.half_life_days)
+        records[shop.id] = store_shop_score(session, shop, scores, priors, now)
+    session.flush()
+    return records
+
+
 def refresh_all_scores(
     session: Session, shops: Iterable[Shop], settings: ReviewSettings, priors: dict[str, float], now: datetime
 ) -> dict[int, ShopScore]:
     """Recompute every given shop's scores with one query for all reviews."""
-    by_shop: dict[int, list[RatedReview]] = defaultdict(list)
-    for review in session.scalars(select(Review).options(selectinload(Review.follow_up))):
-        by_shop[review.shop_id].append(rated(review))
-    records = {}
-    for shop in shops:
-        scores = score_shop(by_shop.get(shop.id, []), priors, now, settings.prior_strength, settings.half_life_days)
-        records[shop.id] = store_shop_score(session, shop, scores, priors, now)
-    session.flush()
-    return records
+    return store_scores_from_snapshot(session, shops, read_review_snapshot(session), settings, priors, now)
 
 
 def network_percentile(session: Session, score: float) -> float | None:

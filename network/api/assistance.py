@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from app.crm.vehicles import get_vehicle_for
-from app.db import utcnow
 from app.errors import Forbidden
 from app.geo import parse_position
 from app.security import Role
@@ -36,10 +35,7 @@ class AssistanceQuery(PageQuery):
 
 def _request_for(actor, request_id: int):
     session = db_session()
-    request = assistance.get_request_for(session, actor, request_id)
-    # Reading a request is also when an overdue round moves on, so nobody waits on a missing cron job.
-    assistance.advance_request(session, request, shop_index(session), current_settings(), utcnow())
-    return request
+    return assistance.get_request_for(session, actor, request_id)
 
 
 def _actor_shop(actor):
@@ -77,7 +73,6 @@ def create_request(actor, body: AssistanceIn):
 def list_requests(actor, query: AssistanceQuery):
     session = db_session()
     settings = current_settings()
-    assistance.advance_requests(session, shop_index(session), settings)
     statement = assistance.select_requests_for(actor, query.status)
     return paginate(session, statement, query, lambda item: assistance.request_to_dict(item, actor, settings.zone))
 

@@ -160,7 +160,7 @@ def change_shop(actor, code: str, body: ShopPatch):
     shop = get_shop(session, code, field="code")
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
     changes = body.model_dump(exclude_unset=True)
-    shop = update_shop(session, shop, changes, route_network(session), current_settings().snap_km, is_oem(actor))
+    shop = update_shop(session, shop, changes, route_network(session), current_settings().snap_km, is_oem(actor), actor)
     return shop_to_dict(shop)
 
 

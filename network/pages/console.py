@@ -16,7 +16,7 @@ from network import assistance, booking
 from network.models import AssistanceStatus, Booking
 from network.pages import page_actor, pages
 from network.shops import find_shop_of_organization, get_shop
-from network.web import current_settings, shop_index
+from network.web import current_settings
 
 NEXT_STEPS = {
     "requested": ("confirm", "reject"),
@@ -48,7 +48,6 @@ def console():
         Booking.start >= today, Booking.start < today + timedelta(days=7)
     )
     items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
-    assistance.advance_requests(session, shop_index(session), settings)
     requests = [
         assistance.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))

@@ -23,7 +23,6 @@ def _desk(actor, error: MilepostError | None = None, failed_id: int | None = Non
     session = db_session()
     settings = current_settings()
     index = shop_index(session)
-    assistance.advance_requests(session, index, settings)
     waiting = session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(DESK_LIMIT))
     jobs = [
         {

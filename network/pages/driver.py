@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -21,15 +21,13 @@ from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
 from network import assistance, booking
 from network.hours import is_open_at
+from network.links import booking_links
 from network.models import Booking, Service
 from network.pages import page_actor, pages
 from network.places import find_place
 from network.search import Filters
 from network.shops import get_shop, shop_to_dict
-from network.web import current_settings, nearest_shops, shop_index, shops_ahead
-
-# The page where a driver reviews a completed booking (package reviews).
-REVIEW_ENDPOINT = "reviews.review_form"
+from network.web import current_settings, nearest_shops, shops_ahead
 
 
 def _filters() -> Filters:
@@ -189,14 +187,8 @@ def my_bookings():
     # the service just completed are at the top, not under years of history.
     ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
     items = [booking.booking_to_dict(item, settings_.zone) for item in ordered]
-    # Reviews' window (a setting of the higher layer, read by name like its endpoint): no link to a form that
-    # could only refuse.
-    review_window = timedelta(days=int(current_app.config.get("REVIEW_WINDOW_DAYS", 0)))
-    reviewable = {
-        item.id for item in ordered if item.completed_at is not None and now - item.completed_at <= review_window
-    }
-    # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
-    assistance.advance_requests(session, shop_index(session), settings_)
+    # Higher domains (reviews) register the links a booking may show; network names none of them.
+    links = {item.id: booking_links(item, current_app.config, now) for item in ordered}
     requests = [
         assistance.request_to_dict(item, actor, settings_.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
@@ -206,9 +198,7 @@ def my_bookings():
         items=items,
         requests=requests,
         booked=request.args.get("booked"),
-        # Reviews build on network (never the other way round), so the link is there when that package is.
-        review_endpoint=REVIEW_ENDPOINT if REVIEW_ENDPOINT in current_app.view_functions else None,
-        reviewable=reviewable,
+        links=links,
     )
 
 

@@ -6,7 +6,6 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.crm.vehicles import get_vehicle_for
-from app.db import utcnow
 from app.errors import InvalidInput, MilepostError
 from app.geo import parse_position
 from app.security import Role
@@ -71,6 +70,4 @@ def help_status(request_id: int):
     session = db_session()
     settings = current_settings()
     job = assistance.get_request_for(session, actor, request_id)
-    # Reading a request moves an overdue round on (see network.assistance), so the page is never stale.
-    assistance.advance_request(session, job, shop_index(session), settings, utcnow())
     return render_template("network/roadside_status.html", job=assistance.request_to_dict(job, actor, settings.zone))

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.db import utcnow
+from app.db import SESSIONMAKER_KEY, utcnow
+from app.jobs import QUEUE_KEY, execute_job
 from app.security import Role
 from app.signing import KeyRing
 from network.models import AssistanceOffer, BookingStatus, OfferStatus
@@ -209,14 +210,29 @@ def test_override_without_reason_is_rejected(session):
     assert caught.value.field == "reason"
 
 
-def test_evaluate_api_runs(client, session):
+def _run_queued(app):
+    """Run the evaluation the API queued, as the worker would."""
+    [(run_id, name, _eta)] = app.extensions[QUEUE_KEY].submitted
+    queue = app.extensions[QUEUE_KEY]
+    return execute_job(
+        app.extensions[SESSIONMAKER_KEY], app.config, name, run_id=run_id, queue=queue, extras=app.extensions
+    )
+
+
+def test_evaluate_api_queues_a_job_whose_run_shows_progress_and_result(app, client, session):
     shop = good_shop(session, reviews=3)
     oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
 
     response = client.post("/api/v1/certification/evaluate", json={}, headers=oem)
+    queued = client.get(response.json["status_url"], headers=oem).json
+    _run_queued(app)
+    finished = client.get(response.json["status_url"], headers=oem).json
 
-    assert response.status_code == 200
-    assert response.json["shops_evaluated"] >= 1
+    assert response.status_code == 202 and response.json["state"] == "queued"
+    assert queued["state"] == "queued"
+    assert finished["state"] == "succeeded"
+    assert finished["result"]["shops_evaluated"] >= 1
+    assert finished["progress"]["done"] == finished["progress"]["total"] == finished["result"]["shops_evaluated"]
     assert client.get(f"/api/v1/shops/{shop.code}/certification").json["kpis"]["rating_count"] == 3
 
 
@@ -272,10 +288,11 @@ def test_override_api_unknown_tier_names_field(client, session):
     assert response.json["error"]["field"] == "tier"
 
 
-def test_board_api_lists_pending(client, session):
+def test_board_api_lists_pending(app, client, session):
     good_shop(session)
     oem = auth_header(session, make_user(session, Role.OEM_ADMIN))
     client.post("/api/v1/certification/evaluate", json={}, headers=oem)
+    _run_queued(app)
 
     response = client.get("/api/v1/certification?pending=true", headers=oem)
 

@@ -9,7 +9,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 
-from app.db import utcnow
+from app.db import SESSIONMAKER_KEY, utcnow
+from app.jobs import QUEUE_KEY, execute_job
 from app.security import Role
 from reviews.models import Review, ReviewReply
 from tests.factories import make_driver, make_user
@@ -113,14 +114,19 @@ def test_reply_box_for_own_staff_only(client, session):
     assert session.scalar(select(func.count()).select_from(ReviewReply)) == 1
 
 
-def test_board_for_oem_runs_evaluation(client, session):
+def test_board_queues_the_evaluation_shows_it_waiting_then_its_result(app, client, session):
     write_review(session, make_shop(session), 5)
     token = sign_in(client, make_user(session, Role.OEM_ADMIN))
 
     response = client.post("/certification/board?lang=en", data={"csrf_token": token, "action": "evaluate"})
+    [(run_id, name, _eta)] = app.extensions[QUEUE_KEY].submitted
+    waiting = client.get(response.headers["Location"])
+    execute_job(app.extensions[SESSIONMAKER_KEY], app.config, name, run_id=run_id, extras=app.extensions)
+    done = client.get(f"/certification/board?lang=en&run={run_id}")
 
-    assert response.status_code == 200
-    assert 'id="run-result"' in response.text
+    assert response.status_code == 302 and name == "reviews.evaluate_certification"
+    assert 'id="run-progress"' in waiting.text and 'http-equiv="refresh"' in waiting.text
+    assert 'id="run-result"' in done.text and 'http-equiv="refresh"' not in done.text
 
 
 def test_board_for_driver_is_forbidden(client, session):

@@ -1,0 +1,43 @@
+"""The network's jobs: roadside rounds and escalation, and booking requests nobody answered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from app.jobs import JobContext, job
+from network import assistance, booking
+from network.assistance import ADVANCE_JOB
+from network.caches import shop_index
+from network.models import AssistanceRequest
+from network.search import ShopIndex
+from network.settings import network_settings
+
+
+def _index(context: JobContext) -> ShopIndex:
+    # The worker passes its app's extensions, so the index is built once per worker process and kept.
+    extensions: Any = context.extras if isinstance(context.extras, dict) else {}
+    return shop_index(context.session, extensions, network_settings(context.settings))
+
+
+@job("network.assistance_rounds", every=timedelta(minutes=1))
+def assistance_rounds(context: JobContext) -> dict:
+    """Widen or escalate every roadside request whose round timed out."""
+    settings = network_settings(context.settings)
+    return {"advanced": assistance.advance_requests(context.session, _index(context), settings, context.now)}
+
+
+@job(ADVANCE_JOB)
+def advance_assistance_request(context: JobContext) -> dict:
+    """Advance one roadside request at its round's deadline (scheduled when the round starts)."""
+    request = context.session.get(AssistanceRequest, int(context.payload.get("request_id", 0)))
+    if request is None:
+        return {"advanced": False}
+    settings = network_settings(context.settings)
+    return {"advanced": assistance.advance_request(context.session, request, _index(context), settings, context.now)}
+
+
+@job("network.expire_booking_requests", every=timedelta(minutes=5))
+def expire_booking_requests(context: JobContext) -> dict:
+    """Expire booking requests no shop answered before their start, freeing their bays."""
+    return {"expired": booking.expire_unanswered(context.session, context.now)}
