@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select
 
 from app.crm.models import Organization
-from app.db import DriverStatement, json_array
 from tests.factories import make_organization
+from traceability.driver_sql import DriverStatement, json_array
 from traceability.models import Scan
 
 SCANS = Scan.__table__
