@@ -127,6 +127,18 @@ DEFAULTS: dict[str, Any] = {
     "CERTIFICATION_THRESHOLDS": "",
     # A plaque scanned farther than this many km from its shop shows a warning.
     "PLAQUE_NEAR_KM": 5.0,
+    # Share of an SLA target after which the assignee is warned (service desk).
+    "SERVICE_WARN_FRACTION": 0.75,
+    # Share of an SLA target after which the OEM desk is told as well (breach itself is at 1.0).
+    "SERVICE_OEM_ALERT_FRACTION": 1.5,
+    # Working minutes allowed when no SLA policy matches a request: first response, next response, resolution.
+    "SERVICE_DEFAULT_TARGETS": ["60", "240", "960"],
+    # Days a satisfaction survey link stays open after a resolution.
+    "SERVICE_SURVEY_DAYS": 14,
+    # Requests from the same phone or VIN within this many hours are suggested for merging.
+    "SERVICE_MERGE_WINDOW_HOURS": 72,
+    # Largest photo accepted with a service request, in bytes.
+    "SERVICE_PHOTO_MAX_BYTES": 3 * 1024 * 1024,
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.

@@ -248,12 +248,21 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
 
 def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     """Build the demo data set in one transaction and print the demo logins."""
+    from knowledge import demo as knowledge_demo
     from network import demo as network_demo
     from reviews import demo as reviews_demo
+    from service import demo as service_demo
     from traceability import demo as traceability_demo
 
     rng = random.Random(seed)
-    seeders = (seed_core, network_demo.seed, traceability_demo.seed, reviews_demo.seed)
+    seeders = (
+        seed_core,
+        network_demo.seed,
+        traceability_demo.seed,
+        reviews_demo.seed,
+        knowledge_demo.seed,
+        service_demo.seed,
+    )
 
     def work(session: Session) -> list[str]:
         return [line for seeder in seeders for line in seeder(session, rng, size, track_with_bar)]

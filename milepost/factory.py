@@ -30,16 +30,20 @@ from app.web.transaction import TransactionalFlask
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews")
+DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service")
 
 
 def _blueprints() -> list:
     from app.crm import api as crm_api
     from app.crm import pages as crm_pages
+    from knowledge import api as knowledge_api
+    from knowledge import pages as knowledge_pages
     from network import api as network_api
     from network import pages as network_pages
     from reviews import api as reviews_api
     from reviews import pages as reviews_pages
+    from service import api as service_api
+    from service import pages as service_pages
     from traceability import api as traceability_api
     from traceability import pages as traceability_pages
 
@@ -57,16 +61,22 @@ def _blueprints() -> list:
         network_pages.pages,
         reviews_api.api,
         reviews_pages.pages,
+        knowledge_api.api,
+        knowledge_pages.pages,
+        service_api.api,
+        service_pages.pages,
     ]
 
 
 def _navigation() -> list:
     from app.crm import pages as crm_pages
+    from knowledge import pages as knowledge_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
+    from service import pages as service_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, jobs)
+    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs, service_pages)
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -158,9 +168,17 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 
 def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
+    from knowledge.cli import COMMANDS as knowledge_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
+    from service.cli import COMMANDS as service_commands
     from traceability.cli import COMMANDS as traceability_commands
 
-    for command in [*traceability_commands, *network_commands, *reviews_commands]:
+    for command in [
+        *traceability_commands,
+        *network_commands,
+        *reviews_commands,
+        *knowledge_commands,
+        *service_commands,
+    ]:
         app.cli.add_command(command)

@@ -23,7 +23,7 @@ from app.jobs import JOBS, QUEUE_KEY, JobSpec, execute_job
 log = logging.getLogger(__name__)
 
 # Every domain's job declarations; importing a module registers its jobs.
-TASK_MODULES = ("milepost.tasks", "traceability.tasks", "network.tasks", "reviews.tasks")
+TASK_MODULES = ("milepost.tasks", "traceability.tasks", "network.tasks", "reviews.tasks", "knowledge.tasks")
 RUN_TASK = "milepost.run_job"
 
 

@@ -11,6 +11,8 @@ MODEL_MODULES = (
     "traceability.models",
     "network.models",
     "reviews.models",
+    "knowledge.models",
+    "service.models",
 )
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -35,12 +36,77 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
 
 
+def _fresh_postgresql_database(url: str, suffix: str) -> str:
+    """Create (anew) the database named like `url`'s plus `suffix` and return its URL."""
+    base = make_url(url)
+    name = f"{base.database}_{suffix}"
+    admin = make_engine(
+        base.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_name() -> str:
+    """Return the pytest-xdist worker's name ("gw0", ...) or "main" when the suite runs in one process."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
+    if url and _worker_name() != "main":
+        # Parallel workers each get a database of their own beside the one named (warehouse does the same).
+        return _fresh_postgresql_database(url, _worker_name())
     if url:
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@dataclass
+class DemoDatabase:
+    """The small demo data set, built once per test process in a database of its own."""
+
+    url: str
+    lines: list[str]
+
+
+@pytest.fixture(scope="session")
+def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
+    """Build the small demo once for the whole session (it costs seconds); tests read it, never rely on writes."""
+    from milepost.demo import load_demo
+
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        url = _fresh_postgresql_database(url, f"demo_{_worker_name()}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+    migrate.upgrade(url=url)
+    previous = os.environ.get("MILEPOST_INSTANCE_PATH")
+    os.environ["MILEPOST_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("demo-instance"))
+    try:
+        app = create_app(test_settings(url))
+        with app.app_context():
+            lines = load_demo(app, size="small")
+        app.extensions["milepost.engine"].dispose()
+    finally:
+        if previous is None:
+            os.environ.pop("MILEPOST_INSTANCE_PATH", None)
+        else:
+            os.environ["MILEPOST_INSTANCE_PATH"] = previous
+    yield DemoDatabase(url, lines)
+
+
+@pytest.fixture
+def demo_app(demo_database: DemoDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app on the shared demo database (real commits: keep to reads and to what requests record)."""
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(test_settings(demo_database.url))
+    yield app
+    app.extensions["milepost.engine"].dispose()
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,22 @@ from flask_babel import gettext as _
 from pydantic import Field, model_validator
 
 from app.errors import CountedFailure, InvalidInput, RateLimited
-from app.security import User, authenticate, issue_token, revoke_token
-from app.web.context import bearer_token, client_address, db_session, settings
+from app.security import User, authenticate, issue_token, require_role, revoke_token
+from app.web.context import bearer_token, client_address, current_actor, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 from app.web.transaction import discard_request_writes
 
 api = ApiBlueprint("auth_api", __name__, tag="Auth")
 pages = Blueprint("auth", __name__, template_folder="templates")
+
+
+def page_actor(*roles: str) -> User | Response:
+    """Return the signed-in actor with one of `roles`, or a redirect to the sign-in page (403 for other roles)."""
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return require_role(actor, *roles)
 
 
 class TokenIn(Schema):

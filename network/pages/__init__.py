@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint
 from flask_babel import lazy_gettext as _l
-from werkzeug.wrappers import Response
 
-from app.security import Role, User, require_role
-from app.web.context import current_actor
+from app.security import Role
+from app.web.auth import page_actor  # noqa: F401 - the network's views import it from here
 from app.web.navigation import NavLink
 
 pages = Blueprint(
@@ -50,14 +49,6 @@ _DAY = re.compile(r"\b(" + "|".join(DAY_LABELS) + r")\b")
 def hours_label(text: str) -> str:
     """Return opening hours text with its day names in the page's language."""
     return _DAY.sub(lambda found: str(DAY_LABELS[found.group(1)]), text or "")
-
-
-def page_actor(*roles: str) -> User | Response:
-    """Return the signed-in actor with one of `roles`, or a redirect to the sign-in page (403 for other roles)."""
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return require_role(actor, *roles)
 
 
 # The views register themselves on `pages` when imported.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from milepost.demo import load_demo
+from app.db import SESSIONMAKER_KEY
 from tests.conftest import PUBLIC_BASE_URL
 from traceability.chain import verify_chain
 
@@ -12,9 +12,8 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
-def demo_lines(app, session):
-    with app.app_context():
-        return load_demo(app, size="small")
+def demo_lines(demo_database):
+    return demo_database.lines
 
 
 def _url(lines: list[str], label: str) -> str:
@@ -33,12 +32,15 @@ def _url(lines: list[str], label: str) -> str:
         ("Recalled part", "recalled"),
     ],
 )
-def test_demo_label_urls_show_their_verdicts(client, demo_lines, label, verdict):
+def test_demo_label_urls_show_their_verdicts(demo_app, demo_lines, label, verdict):
+    client = demo_app.test_client()
+
     assert client.get(_url(demo_lines, label), headers=JSON).json["verdict"] == verdict
 
 
-def test_demo_chain_verifies(session, demo_lines):
-    checked, problem = verify_chain(session)
+def test_demo_chain_verifies(demo_app):
+    with demo_app.extensions[SESSIONMAKER_KEY]() as session:
+        checked, problem = verify_chain(session)
 
     assert problem is None
     assert checked > 100

@@ -1,0 +1,159 @@
+"""Reading never writes: every GET route and page, as every role, leaves every table as it was.
+
+The exceptions are the requests whose purpose is to record: opening a part's code stores a scan (and keeps
+the part's scan state and its alerts), a plaque scan is counted. They are crawled too, and may write only that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crm.models import Customer, Organization, Vehicle
+from app.db import SESSIONMAKER_KEY, Base
+from app.jobs import JobRun
+from app.security import Role, User, issue_token
+from network.demo import DEMO_SHOP
+from network.models import AssistanceRequest, Booking
+from traceability.models import Batch, Part, PartType, Recall
+
+RECORDING_RULES = {"/01/<gtin>/21/<path:serial>", "/plaque/<shop_code>"}
+RECORDED_TABLES = {"scans", "parts", "alerts", "attempts", "plaque_scans"}
+ROLES = [None, *Role]
+
+
+def _fingerprint(session: Session) -> dict[str, str]:
+    """Return a digest of every table's rows."""
+    digests = {}
+    for table in Base.metadata.sorted_tables:
+        rows = session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        digests[table.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return digests
+
+
+def _first(session: Session, statement) -> object:
+    value = session.scalar(statement.limit(1))
+    return value if value is not None else 1
+
+
+def _path_values(session: Session) -> dict[str, object]:
+    part = session.scalar(select(Part).order_by(Part.id).limit(1))
+    return {
+        "shop": DEMO_SHOP,
+        "organization": _first(session, select(Organization.code).order_by(Organization.id)),
+        "recall": _first(session, select(Recall.code).order_by(Recall.id)),
+        "vin": _first(session, select(Vehicle.vin).order_by(Vehicle.id)),
+        "customer_id": _first(session, select(Customer.id).order_by(Customer.id)),
+        "part_number": _first(session, select(PartType.part_number).order_by(PartType.id)),
+        "batch_id": _first(session, select(Batch.id).order_by(Batch.id)),
+        "gtin": part.gtin if part else "00000000000000",
+        "serial": part.serial if part else "X",
+        "request_id": _first(session, select(AssistanceRequest.id).order_by(AssistanceRequest.id)),
+        "booking_id": _first(session, select(Booking.id).order_by(Booking.id)),
+        "run_id": _first(session, select(JobRun.id).order_by(JobRun.id)),
+    }
+
+
+def _fill(rule, values: dict[str, object]) -> str | None:
+    """Return a concrete URL for `rule`, or None for static files."""
+    if "filename" in rule.arguments:
+        return None
+    url = rule.rule
+    for argument in rule.arguments:
+        if argument == "code":
+            key = "recall" if "/recalls/" in url else "organization" if "/organizations/" in url else "shop"
+        elif argument == "shop_code":
+            key = "shop"
+        else:
+            key = argument
+        url = url.replace(f"<{argument}>", str(values[key]))
+        for converter in ("int", "path"):
+            url = url.replace(f"<{converter}:{argument}>", str(values[key]))
+    return url
+
+
+def _demo_user(session: Session, role: Role) -> User:
+    if role == Role.SHOP_STAFF:
+        shop = session.scalar(select(Organization.id).where(Organization.code == DEMO_SHOP))
+        user = session.scalar(select(User).where(User.role == role, User.organization_id == shop).limit(1))
+        if user is not None:
+            return user
+    user = session.scalar(select(User).where(User.role == role).order_by(User.id).limit(1))
+    assert user is not None, f"the demo has no {role} user"
+    return user
+
+
+@pytest.fixture
+def crawl(demo_app: Flask) -> Iterator:
+    make_session = demo_app.extensions[SESSIONMAKER_KEY]
+
+    def run(role: Role | None, rules: list) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        client = demo_app.test_client()
+        headers = {}
+        with make_session() as session:
+            values = _path_values(session)
+            if role is not None:
+                user = _demo_user(session, role)
+                token, _ = issue_token(session, user, timedelta(hours=1))
+                session.commit()
+                headers = {"Authorization": f"Bearer {token}"}
+                with client.session_transaction() as cookie:
+                    cookie["user_id"] = user.id
+        with make_session() as session:
+            before = _fingerprint(session)
+        failures = []
+        for rule in rules:
+            url = _fill(rule, values)
+            if url is None:
+                continue
+            api = url.startswith("/api/")
+            response = client.get(url, headers=headers if api else {})
+            if response.status_code >= 500:
+                failures.append(f"{url}: {response.status_code}")
+        with make_session() as session:
+            after = _fingerprint(session)
+        return before, after, failures
+
+    return run
+
+
+def _get_rules(app: Flask, recording: bool) -> list:
+    return [
+        rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and (rule.rule in RECORDING_RULES) == recording
+    ]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonymous")
+def test_get_routes_and_pages_write_nothing(demo_app, crawl, role):
+    before, after, failures = crawl(role, _get_rules(demo_app, recording=False))
+
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == []
+    assert failures == []
+
+
+@pytest.mark.parametrize("role", [None, Role.DRIVER, Role.SHOP_STAFF], ids=lambda role: role or "anonymous")
+def test_recording_routes_write_only_what_they_record(demo_app, crawl, role):
+    before, after, failures = crawl(role, _get_rules(demo_app, recording=True))
+
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed <= RECORDED_TABLES
+    assert failures == []
+
+
+def test_fingerprint_sees_a_changed_row(session):
+    from app.security import Attempt
+
+    before = _fingerprint(session)
+    session.add(Attempt(bucket="crawl", key="x"))
+    session.flush()
+
+    assert {name for name, digest in _fingerprint(session).items() if before[name] != digest} == {"attempts"}
