@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.db import is_postgresql, utcnow
 from app.errors import InvalidInput, NotFound
+from app.security import User
 from traceability.models import Alert, AlertStatus, Part
 
-# Alert causes that keep a part suspect on every later scan while their alert is not closed: one bit each in
-# `parts.alert_signals`, so a scan reads them with the part instead of querying alerts. Append only.
-SIGNAL_CAUSES = (
-    "impossible_travel",
-    "many_cities",
-    "far_from_chain",
-    "activation_after_install",
-    "activation_replayed",
-    "resale_after_install",
-    "resale_after_removal",
-)
-SIGNAL_BITS = {cause: 1 << index for index, cause in enumerate(SIGNAL_CAUSES)}
+# The persistent-signal table lives with the verdict rules (one table); its names stay importable from here.
+from traceability.verdicts import SIGNAL_BITS, SIGNAL_CAUSES, signal_causes  # noqa: F401
 
 
 class PartRef(Protocol):
@@ -32,11 +24,6 @@ class PartRef(Protocol):
     id: int
     gtin: str
     serial: str
-
-
-def signal_causes(bits: int) -> list[str]:
-    """Return the causes whose bits are set in `parts.alert_signals`."""
-    return [cause for cause, bit in SIGNAL_BITS.items() if bits & bit]
 
 
 def _keep_signal(session: Session, part_id: int, cause: str, open_: bool) -> None:
@@ -50,12 +37,19 @@ def _keep_signal(session: Session, part_id: int, cause: str, open_: bool) -> Non
 
 
 def dedupe_key(
-    cause: str, part: PartRef | None, gtin: str | None, serial: str | None, subject: str | None = None
+    cause: str,
+    part: PartRef | None,
+    gtin: str | None,
+    serial: str | None,
+    subject: str | None = None,
+    organization_id: int | None = None,
 ) -> str:
-    """Return the key under which the same cause for the same part, unknown code or `subject` is one alert."""
+    """Return the key under which the same cause for the same part, unknown code or `subject`, concerning the
+    same organization, is one alert (a second shop doing the same thing is an incident of its own)."""
     if subject is None:
         subject = f"part:{part.id}" if part is not None else f"code:{gtin or '-'}|{serial or '-'}"
-    return f"{cause}:{subject}"[:120]
+    concerning = f":org:{organization_id}" if organization_id is not None else ""
+    return f"{cause}:{subject}{concerning}"[:120]
 
 
 def raise_alert(
@@ -69,9 +63,11 @@ def raise_alert(
     details: dict | None = None,
     subject: str | None = None,
 ) -> int:
-    """Open an alert, or count one more occurrence of the existing one; return its id."""
+    """Open an alert, or count one more occurrence of the existing one; return its id.
+
+    A recurrence of an alert the OEM closed reopens it, and the alert counts and dates its reopenings."""
     now = utcnow()
-    key = dedupe_key(cause, part, gtin, serial, subject)
+    key = dedupe_key(cause, part, gtin, serial, subject, organization_id)
     values = {
         "dedupe_key": key,
         "cause": cause,
@@ -85,20 +81,25 @@ def raise_alert(
         "first_seen_at": now,
         "last_seen_at": now,
         "note": "",
+        "reopened": 0,
     }
     # One statement whichever worker gets there first: concurrent scans of a clone must not make two alerts.
     dialect = postgresql if is_postgresql(session) else sqlite
     statement = dialect.insert(Alert).values(**values)
+    was_closed = Alert.status == AlertStatus.CLOSED.value
     statement = statement.on_conflict_do_update(
         index_elements=[Alert.dedupe_key],
         set_={
             "occurrences": Alert.occurrences + 1,
             "last_seen_at": now,
             "details": statement.excluded.details,
+            "status": case((was_closed, AlertStatus.OPEN.value), else_=Alert.status),
+            "reopened": Alert.reopened + case((was_closed, 1), else_=0),
+            "reopened_at": case((was_closed, now), else_=Alert.reopened_at),
         },
     ).returning(Alert.id, Alert.status)
-    alert_id, status = session.execute(statement).one()
-    if part is not None and status != AlertStatus.CLOSED:
+    alert_id, _status = session.execute(statement).one()
+    if part is not None:
         _keep_signal(session, part.id, cause, open_=True)
     return alert_id
 
@@ -115,8 +116,8 @@ def select_alerts(status: str | None = None, cause: str | None = None) -> Select
     return statement
 
 
-def update_alert_status(session: Session, alert_id: int, status: str, note: str = "") -> Alert:
-    """Move an alert to open, investigating or closed, with a note."""
+def update_alert_status(session: Session, actor: User, alert_id: int, status: str, note: str = "") -> Alert:
+    """Move an alert to open, investigating or closed, with a note, and log who did it."""
     if status not in AlertStatus.__members__.values():
         raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
     alert = session.get(Alert, alert_id)
@@ -126,12 +127,29 @@ def update_alert_status(session: Session, alert_id: int, status: str, note: str 
         # Lock the part before the alert, in the order scans and custody events take them (part, then alert):
         # the other order could deadlock with a scan of the part raising the same alert.
         session.execute(select(Part.id).where(Part.id == alert.part_id).with_for_update())
+    previous = alert.status
     alert.status = status
     alert.note = note[:500]
     session.flush()
     if alert.part_id is not None:
-        _keep_signal(session, alert.part_id, alert.cause, open_=status != AlertStatus.CLOSED)
+        _keep_signal(session, alert.part_id, alert.cause, open_=_signal_still_open(session, alert))
+    record_activity(
+        session,
+        actor,
+        "traceability.alert_status_changed",
+        "alert",
+        alert.id,
+        **{"from": previous, "to": status, "note": alert.note},
+    )
     return alert
+
+
+def _signal_still_open(session: Session, alert: Alert) -> bool:
+    """Tell whether the part stays suspect for this cause: this alert, or another organization's, is not closed."""
+    others = select(Alert.id).where(
+        Alert.part_id == alert.part_id, Alert.cause == alert.cause, Alert.status != AlertStatus.CLOSED
+    )
+    return session.scalar(others.limit(1)) is not None
 
 
 def alert_to_dict(alert: Alert) -> dict:
@@ -148,4 +166,16 @@ def alert_to_dict(alert: Alert) -> dict:
         "first_seen_at": alert.first_seen_at.isoformat(),
         "last_seen_at": alert.last_seen_at.isoformat(),
         "note": alert.note,
+        "reopened": alert.reopened,
+        "reopened_at": alert.reopened_at.isoformat() if alert.reopened_at else None,
+        "reports": [
+            {
+                "at": report.created_at.isoformat(),
+                "problem": report.problem,
+                "message": report.message,
+                "city": report.city,
+                "province": report.province,
+            }
+            for report in alert.reports
+        ],
     }

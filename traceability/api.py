@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -17,12 +17,15 @@ from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, page_size, paginate
-from traceability import alerts, catalogue, commissioning, custody, epcis, labels, recalls, records, verification
-from traceability.codes import origin_of, parse_digital_link, read_identifiers
+from traceability import alerts, catalogue, commissioning, custody, epcis, labels, recalls, records, scans
+from traceability.codes import parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
+from traceability.settings import TraceabilitySettings, read_settings
 
 api = ApiBlueprint("traceability_api", __name__, tag="Traceability")
+# Bad traceability settings stop the application at start-up, not a request at the worst moment.
+api.record_once(lambda state: read_settings(state.app.config))
 STAFF = sorted(STAFF_ROLES)
 
 
@@ -93,7 +96,7 @@ def create_batch(actor, body: BatchIn):
         production_date=body.production_date,
         qc_result=body.qc_result,
         qc_inspector=body.qc_inspector,
-        max_quantity=settings()["COMMISSION_MAX_API"],
+        max_quantity=traceability_settings().commission_max_api,
         created_by=actor,
     )
     return commissioning.batch_to_dict(batch), 201
@@ -137,14 +140,8 @@ class EventIn(Schema):
     lon: float | str | None = None
 
 
-def custody_limits() -> custody.CustodyLimits:
-    config = settings()
-    return custody.CustodyLimits(
-        max_parts=config["EVENT_MAX_PARTS"],
-        activation_max_failures=config["ACTIVATION_MAX_FAILURES"],
-        activation_client_max_failures=config["ACTIVATION_CLIENT_MAX_FAILURES"],
-        activation_window=timedelta(seconds=config["ACTIVATION_WINDOW_SECONDS"]),
-    )
+def traceability_settings() -> TraceabilitySettings:
+    return read_settings(settings())
 
 
 @api.endpoint(
@@ -159,7 +156,9 @@ def create_event(actor, body: EventIn):
     fields = body.model_dump()
     fields["parts"] = [part if isinstance(part, str) else part.model_dump() for part in body.parts]
     request = custody.EventRequest(**fields)
-    event = custody.record_event(db_session(), code_keyring(), actor, request, custody_limits(), client_address())
+    event = custody.record_event(
+        db_session(), code_keyring(), actor, request, traceability_settings().custody, client_address()
+    )
     return custody.event_to_dict(event), 201
 
 
@@ -196,25 +195,6 @@ def scan_position(lat, lon) -> LatLon | None:
     return parse_position(lat, lon)
 
 
-def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
-    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
-    session = db_session()
-    outcome = verification.verify_scan(
-        session,
-        code_keyring(),
-        link,
-        origin=origin_of(settings()["PUBLIC_BASE_URL"]),
-        position=position,
-        intent=intent,
-        actor=actor,
-        policy=verification.clone_policy(settings()),
-        async_commit=settings()["SCAN_ASYNC_COMMIT"],
-        client=client_address(),
-    )
-    body = verification.outcome_to_dict(outcome, date.today())
-    return body
-
-
 @api.endpoint("POST", "/scans", access=PUBLIC, body=ScanIn, summary="Verify a scanned code and get its verdict")
 def create_scan(actor, body: ScanIn):
     if body.url:
@@ -223,7 +203,17 @@ def create_scan(actor, body: ScanIn):
         link = read_identifiers(body.gtin or "", body.serial or "", body.tag or "")
     else:
         raise InvalidInput("send the scanned url, or gtin, serial and tag", field="url")
-    return run_scan(link, scan_position(body.lat, body.lon), body.intent, actor)
+    return scans.scan_and_render(
+        db_session(),
+        code_keyring(),
+        link,
+        position=scan_position(body.lat, body.lon),
+        intent=body.intent,
+        actor=actor,
+        settings=traceability_settings(),
+        client=client_address(),
+        today=date.today(),
+    )
 
 
 @api.endpoint("GET", "/scans/stats", access=[Role.OEM_ADMIN], query=StatsQuery, summary="Scans by province and verdict")
@@ -240,7 +230,7 @@ def list_alerts(actor, query: AlertQuery):
     "PATCH", "/alerts/<int:alert_id>", access=[Role.OEM_ADMIN], body=AlertUpdateIn, summary="Change an alert's status"
 )
 def update_alert(actor, alert_id: int, body: AlertUpdateIn):
-    alert = alerts.update_alert_status(db_session(), alert_id, body.status, body.note)
+    alert = alerts.update_alert_status(db_session(), actor, alert_id, body.status, body.note)
     return alerts.alert_to_dict(alert)
 
 

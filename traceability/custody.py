@@ -10,6 +10,7 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import create_customer
 from app.crm.identifiers import normalize_phone, normalize_vin
 from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
@@ -26,6 +27,7 @@ from traceability.catalogue import parse_money
 from traceability.chain import append_event, parts_digest
 from traceability.codes import is_activation_code, parse_digital_link, read_identifiers, tag_message
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
+from traceability.settings import CustodyLimits
 
 LOOKUP_CHUNK = 500
 # Places kept per part for the far-from-chain check (parts.chain_places); a real chain names a handful.
@@ -64,6 +66,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     ),
     EventType.INSPECT: (frozenset(PartState) - {PartState.DESTROYED}, None),
 }
+# Events that correct the record rather than move goods along the chain: each is in the activity log.
+CORRECTIONS = frozenset({EventType.REMOVE, EventType.DESTROY, EventType.INSPECT})
+# Parts named in one activity entry (the event itself names them all).
+ACTIVITY_PARTS = 50
 # Recalled parts may still move back up the chain and be inspected or destroyed, never sold or fitted.
 BLOCKED_BY_RECALL = frozenset({EventType.SELL, EventType.INSTALL})
 # Refused moves that are also clone signals: a used part offered as new, a code activated twice.
@@ -95,16 +101,6 @@ class EventRequest:
     occurred_at: datetime | None = None
     lat: object | None = None
     lon: object | None = None
-
-
-@dataclass(frozen=True)
-class CustodyLimits:
-    """Settings the custody rules need."""
-
-    max_parts: int
-    activation_max_failures: int
-    activation_client_max_failures: int
-    activation_window: timedelta
 
 
 def _part_field(index: int) -> str:
@@ -144,9 +140,12 @@ def read_part_references(ring: KeyRing, references: list, max_parts: int) -> lis
 
 
 def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
-    """Return the parts in request order, row-locked; 404 naming the first unknown one."""
+    """Return the parts in request order, row-locked; 404 naming the first unknown one.
+
+    Every event locks its parts in one global order, (gtin, serial), whatever order the request names them in:
+    two events naming the same parts in different orders then queue instead of deadlocking."""
     by_gtin: dict[str, list[str]] = {}
-    for gtin, serial in pairs:
+    for gtin, serial in sorted(pairs):
         by_gtin.setdefault(gtin, []).append(serial)
     found: dict[tuple[str, str], Part] = {}
     for gtin, serials in by_gtin.items():
@@ -156,7 +155,7 @@ def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
             statement = (
                 select(Part)
                 .where(Part.gtin == gtin, Part.serial.in_(chunk))
-                .order_by(Part.id)
+                .order_by(Part.serial)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
@@ -200,20 +199,35 @@ def _actor_organization(session: Session, actor: User) -> Organization:
 def check_transition(
     session: Session, event_type: str, parts: list[Part], actor: User, organization: Organization
 ) -> None:
-    """Refuse (409 with the reason, or 403) the first part the event cannot apply to."""
+    """Refuse (403, or 409 with the reason) the first part the event cannot apply to.
+
+    The holder is checked first: an organization that has no part in a part's custody is told only that it does
+    not hold it, whatever the part's state (an attempt that is also a clone signal still alerts the OEM)."""
     allowed, _target = TRANSITIONS[event_type]
     for index, part in enumerate(parts):
         name = _part_field(index)
-        if part.state not in allowed:
-            reason = f"{part.gtin}/{part.serial} is {part.state}; {event_type} is not possible from there"
+        in_state = part.state in allowed
+        if not in_state:
             cause = ALERTING_MOVES.get((event_type, part.state))
-            if cause is not None:
-                details = {"by": organization.code}
-                raise AlertedConflict(reason, field=name, reason_code="invalid_transition", state=part.state).keeping(
-                    session,
-                    partial(raise_alert, cause=cause, part=part, organization_id=organization.id, details=details),
+            alert = (
+                partial(
+                    raise_alert,
+                    cause=cause,
+                    part=part,
+                    organization_id=organization.id,
+                    details={"by": organization.code},
                 )
-            raise Conflict(reason, field=name, reason_code="invalid_transition", state=part.state)
+                if cause is not None
+                else None
+            )
+            if not _concerns(session, part, actor, organization):
+                _refuse_stranger(session, part, organization, name, alert)
+            reason = f"{part.gtin}/{part.serial} is {part.state}; {event_type} is not possible from there"
+            error_type = Conflict if alert is None else AlertedConflict
+            error = error_type(reason, field=name, reason_code="invalid_transition", state=part.state)
+            raise error if alert is None else error.keeping(session, alert)
+        if not _may_act_on(event_type, part, actor, organization):
+            _refuse_stranger(session, part, organization, name, None)
         if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
             raise Conflict(
                 "%(part_gtin)s/%(part_serial)s is under recall",
@@ -222,15 +236,31 @@ def check_transition(
                 part_gtin=part.gtin,
                 part_serial=part.serial,
             )
-        if not _may_act_on(event_type, part, actor, organization):
-            raise Forbidden(
-                "%(organization_code)s does not hold %(part_gtin)s/%(part_serial)s",
-                field=name,
-                reason_code="not_holder",
-                organization_code=organization.code,
-                part_gtin=part.gtin,
-                part_serial=part.serial,
-            )
+
+
+def _refuse_stranger(session: Session, part: Part, organization: Organization, name: str, alert) -> None:
+    error = Forbidden(
+        "%(organization_code)s does not hold %(part_gtin)s/%(part_serial)s",
+        field=name,
+        reason_code="not_holder",
+        organization_code=organization.code,
+        part_gtin=part.gtin,
+        part_serial=part.serial,
+    )
+    raise error if alert is None else error.keeping(session, alert)
+
+
+def _concerns(session: Session, part: Part, actor: User, organization: Organization) -> bool:
+    """Tell whether the organization has a part in the part's custody, so that it may learn its state."""
+    if is_oem(actor) or organization.id in (part.holder_id, part.destination_id, part.sold_by_id):
+        return True
+    if part.state == PartState.SOLD and part.holder_id is None:
+        # A driver's part: the shop the driver brings it to sees it in their hands.
+        return actor.has_role(*INSTALLER_ROLES)
+    installer = select(Installation.id).where(
+        Installation.part_id == part.id, Installation.organization_id == organization.id
+    )
+    return session.scalar(installer.limit(1)) is not None
 
 
 def _may_act_on(event_type: str, part: Part, actor: User, organization: Organization) -> bool:
@@ -311,6 +341,17 @@ def record_event(
     elif event_type == EventType.REMOVE:
         _close_installation(session, parts[0], occurred_at)
     session.flush()
+    if event_type in CORRECTIONS:
+        record_activity(
+            session,
+            actor,
+            f"traceability.part_{event_type}",
+            "custody_event",
+            event.id,
+            parts=[f"{gtin}|{serial}" for gtin, serial in pairs[:ACTIVITY_PARTS]],
+            part_count=len(pairs),
+            vehicle_id=event.vehicle_id,
+        )
     return event
 
 

@@ -23,7 +23,8 @@ from traceability.commissioning import commission_batch, list_batch_parts
 from traceability.custody import CustodyLimits, EventRequest, record_event
 from traceability.models import Part
 from traceability.recalls import create_recall
-from traceability.verification import ClonePolicy, verify_scan
+from traceability.scans import verify_scan
+from traceability.settings import ClonePolicy
 
 # Part number, Chinese name, English name, category, guide price (CNY), warranty months.
 CATALOGUE = (

@@ -320,9 +320,15 @@ class Alert(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     note: Mapped[str] = mapped_column(String(500), default="")
+    # How often the alert came back after the OEM closed it, and when it last did.
+    reopened: Mapped[int] = mapped_column(default=0, server_default="0")
+    reopened_at: Mapped[datetime | None]
 
     part: Mapped[Part | None] = relationship()
     organization: Mapped[Organization | None] = relationship()
+    reports: Mapped[list[ProblemReport]] = relationship(
+        order_by=lambda: (ProblemReport.created_at, ProblemReport.id), viewonly=True
+    )
 
 
 class ProblemReport(Base):
@@ -336,4 +342,7 @@ class ProblemReport(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     problem: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(String(1000), default="")
+    # Where the driver was, coarsened like a scan's position (None when the page had no position).
+    province: Mapped[str | None] = mapped_column(String(40))
+    city: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,14 +8,14 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from app.errors import InvalidInput
 from app.geo import parse_position
-from app.web.context import client_address, current_actor, db_session, settings
+from app.web.context import client_address, code_keyring, current_actor, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from traceability import reporting
-from traceability.api import run_scan
 from traceability.codes import read_identifiers
 from traceability.records import custody_summary, sale_price_range
-from traceability.verification import find_part
+from traceability.scans import find_part, scan_and_render
+from traceability.settings import read_settings
 
 pages = Blueprint("traceability", __name__, template_folder="templates")
 
@@ -48,6 +48,14 @@ def _page_position():
         return None
 
 
+def _form_position():
+    """Use the position the report form carried if it is readable (the report is taken without it)."""
+    try:
+        return parse_position(request.form["lat"], request.form["lon"])
+    except (KeyError, InvalidInput):
+        return None
+
+
 def _wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
@@ -56,7 +64,17 @@ def _wants_json() -> bool:
 def scan_page(gtin: str, serial: str):
     """Show (or, for Accept: application/json, return) the verdict for a scanned part code."""
     link = _link_from_request(gtin, serial)
-    verdict = run_scan(link, _page_position(), request.args.get("intent"), current_actor())
+    verdict = scan_and_render(
+        db_session(),
+        code_keyring(),
+        link,
+        position=_page_position(),
+        intent=request.args.get("intent"),
+        actor=current_actor(),
+        settings=read_settings(settings()),
+        client=client_address(),
+        today=date.today(),
+    )
     if _wants_json():
         return jsonify(verdict)
     part = find_part(db_session(), link.gtin, link.serial) if verdict["part"] else None
@@ -85,8 +103,9 @@ def report_problem(gtin: str, serial: str):
         problem=request.form.get("problem", ""),
         message=request.form.get("message", ""),
         client=client_address(),
-        limit=settings()["REPORT_MAX_PER_HOUR"],
+        limit=read_settings(settings()).report_max_per_hour,
         window=timedelta(hours=1),
+        position=_form_position(),
     )
     query = {key: value for key, value in request.args.items() if key in ("c", "lang")}
     return redirect(url_for("traceability.scan_page", gtin=gtin, serial=serial, reported=1, **query))

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import Integer, Select, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.errors import InvalidInput, NotFound
 from app.security import User
@@ -107,7 +108,9 @@ def create_recall(
     recall.part_count = session.scalar(
         select(func.count()).select_from(RecalledPart).where(RecalledPart.recall_id == recall.id)
     )
-    session.flush()
+    record_activity(
+        session, actor, "traceability.recall_created", "recall", recall.code, scope=scope, parts=recall.part_count
+    )
     session.expire_all()
     return recall
 

@@ -14,7 +14,7 @@ from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
 from traceability.custody import event_to_dict, list_part_events, list_vehicle_installations
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale
-from traceability.verification import find_part
+from traceability.scans import find_part
 
 # Price ranges use the most recent sales only: old prices say little about today's market.
 PRICE_SAMPLE = 2000

@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement, FromClause, ScalarSelect, Select, String, 
 from sqlalchemy.orm import Session
 
 from app.crm.models import Organization, Vehicle
-from app.db import DriverStatement, as_utc, is_postgresql, json_array
+from app.db import as_utc, is_postgresql
+from traceability.driver_sql import DriverStatement, json_array
 from traceability.models import Batch, Installation, Part, PartType, Recall, Scan
 
 # The columns a scan writes back (besides the count): the last located scan and the recent distinct cities.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app.crm.models import ActivityEntry
 from app.errors import Conflict, CountedFailure, Forbidden, InvalidInput, NotFound, RateLimited
 from app.security import Role
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
@@ -306,3 +307,67 @@ def test_events_endpoint_naive_time_is_refused(session, client, parts, dealer):
 
     assert response.status_code == 400
     assert response.json["error"]["field"] == "occurred_at"
+
+
+@pytest.mark.parametrize("event_type", ["ship", "sell", "destroy"])
+def test_stranger_learns_nothing_of_a_part_in_transit(session, parts, dealer, event_type):
+    staff = make_user(session, Role.FACTORY_STAFF, parts[0].holder)
+    record(session, staff, "ship", parts[:1], to=dealer.code)
+    stranger = make_user(session, Role.DEALER_STAFF, make_organization(session, kind="dealer"))
+
+    with pytest.raises(Forbidden) as error:
+        record(session, stranger, event_type, parts[:1], **({"to": dealer.code} if event_type == "ship" else {}))
+
+    assert error.value.details["reason_code"] == "not_holder"
+    assert "state" not in error.value.details
+    assert PartState.IN_TRANSIT not in error.value.message
+
+
+def test_stranger_installing_an_installed_part_learns_nothing_and_the_oem_is_alerted(session, parts, installer):
+    record(
+        session,
+        installer,
+        "install",
+        parts[:1],
+        vin=make_vehicle(session).vin,
+        activation_code=activation_code(parts[0]),
+    )
+    stranger = make_user(session, Role.SHOP_STAFF, make_organization(session, kind="shop"))
+
+    with pytest.raises(Forbidden) as error:
+        record(
+            session,
+            stranger,
+            "install",
+            parts[:1],
+            vin=make_vehicle(session).vin,
+            activation_code=activation_code(parts[0]),
+        )
+
+    assert error.value.details["reason_code"] == "not_holder"
+    assert "installed" not in error.value.message
+    alert = session.scalar(select(Alert).where(Alert.part_id == parts[0].id))
+    assert alert.cause == "activation_after_install"
+    assert alert.organization_id == stranger.organization_id
+
+
+def test_removal_destruction_and_inspection_are_in_the_activity_log(session, parts, installer):
+    vehicle = make_vehicle(session)
+    record(session, installer, "install", parts[:1], vin=vehicle.vin, activation_code=activation_code(parts[0]))
+    removal = record(session, installer, "remove", parts[:1], vin=vehicle.vin)
+    inspection = record(session, installer, "inspect", parts[:1])
+    destruction = record(session, installer, "destroy", parts[:1])
+
+    entries = session.execute(
+        select(ActivityEntry.action, ActivityEntry.subject_id, ActivityEntry.actor_id, ActivityEntry.details)
+        .where(ActivityEntry.subject_type == "custody_event")
+        .order_by(ActivityEntry.id)
+    ).all()
+    named = [f"{parts[0].gtin}|{parts[0].serial}"]
+    assert [(action, subject) for action, subject, _actor, _details in entries] == [
+        ("traceability.part_remove", str(removal.id)),
+        ("traceability.part_inspect", str(inspection.id)),
+        ("traceability.part_destroy", str(destruction.id)),
+    ]
+    assert {actor for _action, _subject, actor, _details in entries} == {installer.id}
+    assert entries[0].details == {"parts": named, "part_count": 1, "vehicle_id": vehicle.id}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
+from app.crm.models import ActivityEntry
 from app.errors import Conflict
 from app.security import Role
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
@@ -101,3 +103,13 @@ def test_recall_lists_affected_vehicles_and_owners(session, client):
     assert body["total"] == 1
     assert body["items"][0]["vin"] == vehicle.vin
     assert body["items"][0]["phone"] == vehicle.owner.phone
+
+
+def test_a_recall_is_in_the_activity_log(session, client):
+    batch = make_batch(session, quantity=2)
+
+    code = recall(client, session, batch=batch.id).json["code"]
+
+    entry = session.scalar(select(ActivityEntry).where(ActivityEntry.action == "traceability.recall_created"))
+    assert (entry.subject_type, entry.subject_id, entry.actor_role) == ("recall", code, Role.OEM_ADMIN)
+    assert entry.details == {"scope": "batch", "parts": 2}

@@ -272,6 +272,27 @@ def test_report_a_problem_creates_alert_for_the_part(session, client, parts):
     assert alert.part_id == parts[0].id
 
 
+def test_every_report_on_a_part_is_kept_and_shown_in_the_alert(session, client, parts):
+    path = part_path(parts[0])
+    for message, where in (("¥900 at a roadside stall", BEIJING), ("sold as new, had scratches", None)):
+        page = client.get(path + (f"&lat={where['lat']}&lon={where['lon']}" if where else ""))
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        form = {"csrf_token": token, "problem": "overpriced", "message": message}
+        if where:
+            form.update(lat=str(where["lat"]), lon=str(where["lon"]))
+        client.post(path.split("?")[0] + "/report", data=form)
+    headers = auth_header(session, make_user(session, Role.OEM_ADMIN))
+
+    alert = client.get("/api/v1/alerts?cause=reported_overpriced", headers=headers).json["items"][0]
+
+    reports = alert["reports"]
+    assert [report["message"] for report in reports] == ["¥900 at a roadside stall", "sold as new, had scratches"]
+    assert (reports[0]["city"], reports[0]["province"]) == ("Beijing", "Beijing")
+    assert reports[1]["city"] is None
+    assert all(report["at"] for report in reports)
+    assert alert["occurrences"] == 2
+
+
 def test_report_without_csrf_is_refused(session, client, parts):
     response = client.post(part_path(parts[0]).split("?")[0] + "/report", data={"problem": "other"})
 

@@ -10,8 +10,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 
 from app.crm.models import Organization
-from app.db import DriverStatement, json_array, make_engine, reading_only, sqlite_begin_statement
+from app.db import make_engine, reading_only, sqlite_begin_statement
 from tests.factories import make_organization
+from traceability.driver_sql import DriverStatement, json_array
 from traceability.models import Scan
 
 SCANS = Scan.__table__

@@ -1,0 +1,230 @@
+"""Scan operation: judge a scanned code, store the scan coarsened, and alert the OEM when it looks wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from app.db import utcnow
+from app.geo import LatLon, coarsen
+from app.security import User, count_recent_attempts, record_attempt
+from app.signing import KeyRing
+from traceability.alerts import raise_alert
+from traceability.codes import DigitalLink, origin_of, tag_message
+from traceability.models import Batch, Installation, Part, Sale, Verdict
+from traceability.places import locate
+from traceability.scan_render import outcome_to_dict
+from traceability.scan_storage import ScannedPart, read_part, store_scan
+from traceability.settings import ClonePolicy, TraceabilitySettings
+from traceability.verdicts import BUY_INTENT, ScanOutcome, clone_signals, decide, scan_state
+
+COUNTERFEIT_BUCKET = "counterfeit_alerts"
+COUNTERFEIT_WINDOW = timedelta(hours=1)
+FLOOD_CAUSE = "counterfeit_flood"
+
+
+def find_part(session: Session, gtin: str, serial: str) -> Part | None:
+    """Return the part with this GTIN and serial, with its type, batch, factory and recall loaded."""
+    statement = (
+        select(Part)
+        .options(
+            joinedload(Part.part_type),
+            joinedload(Part.batch).joinedload(Batch.factory),
+            joinedload(Part.recall),
+        )
+        .where(Part.gtin == gtin, Part.serial == serial)
+    )
+    return session.scalar(statement)
+
+
+def _identity_reasons(
+    session: Session, ring: KeyRing, link: DigitalLink, part: ScannedPart | None, origin: str
+) -> list[str]:
+    reasons = []
+    if link.origin is not None and link.origin != origin:
+        reasons.append("foreign_origin")
+    if not link.tag:
+        reasons.append("missing_tag")
+    elif not ring.verify(tag_message(link.gtin, link.serial), link.tag):
+        reasons.append("bad_tag")
+    if part is None:
+        elsewhere = session.scalar(select(Part.id).where(Part.serial == link.serial).limit(1))
+        reasons.append("gtin_mismatch" if elsewhere else "unknown_serial")
+    return reasons
+
+
+def verify_scan(
+    session: Session,
+    ring: KeyRing,
+    link: DigitalLink | None,
+    *,
+    origin: str,
+    position: LatLon | None,
+    intent: str | None,
+    actor: User | None,
+    policy: ClonePolicy,
+    async_commit: bool = False,
+    client: str | None = None,
+) -> ScanOutcome:
+    """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
+
+    Counterfeit scans from one `client` address raise alerts of their own up to the policy's hourly budget;
+    beyond it they count in one flood alert for that address (their scans are stored all the same).
+
+    A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
+    (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
+    without waiting for the WAL flush)."""
+    coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
+    place = locate(coarse.lat, coarse.lon) if coarse is not None else None
+    city = place.city if place else None
+    part = read_part(session, link.gtin, link.serial) if link is not None else None
+    # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
+    # they take turns with its kept state (the last located scan is then also the latest).
+    now = utcnow()
+    if link is None:
+        verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
+    else:
+        identity = _identity_reasons(session, ring, link, part, origin)
+        signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
+        verdict, reasons = decide(part, identity, signals)
+    known = part is not None and verdict != Verdict.COUNTERFEIT
+    alerting = verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT)
+    scan = {
+        "part_id": part.id if known else None,
+        "gtin": link.gtin if link else None,
+        "serial": link.serial if link else None,
+        "verdict": verdict.value,
+        "reasons": reasons,
+        "intent": intent if intent == BUY_INTENT else None,
+        "lat": coarse.lat if coarse else None,
+        "lon": coarse.lon if coarse else None,
+        "province": place.province if place else None,
+        "city": city,
+        "user_id": actor.id if actor else None,
+        "organization_id": actor.organization_id if actor else None,
+        "scanned_at": now,
+    }
+    state = scan_state(part, coarse, city, now, policy) if known else None
+    store_scan(session, part.id if known else None, state, scan, durable=alerting or not async_commit)
+    outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
+    if alerting:
+        _alert(session, outcome, part, link, actor, client, policy)
+    return outcome
+
+
+def coarsen_address(client: str) -> str:
+    """Return the network a client address belongs to (/24 for IPv4, /48 for IPv6): enough for the OEM to
+    tell one source from many without keeping the address."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return "unknown"
+    return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
+
+
+def _within_counterfeit_budget(session: Session, client: str, limit: int) -> bool:
+    """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts."""
+    key = f"client:{client}"
+    if count_recent_attempts(session, COUNTERFEIT_BUCKET, key, COUNTERFEIT_WINDOW) >= limit:
+        return False
+    record_attempt(session, COUNTERFEIT_BUCKET, key)
+    return True
+
+
+def _alert(
+    session: Session,
+    outcome: ScanOutcome,
+    part: ScannedPart | None,
+    link: DigitalLink | None,
+    actor: User | None,
+    client: str | None,
+    policy: ClonePolicy,
+) -> None:
+    concerned = part.holder_id if part is not None else None
+    if concerned is None and actor is not None:
+        concerned = actor.organization_id
+    details = {
+        "verdict": outcome.verdict,
+        "reasons": outcome.reasons,
+        "city": outcome.city,
+        "province": outcome.province,
+    }
+    counterfeit = outcome.verdict == Verdict.COUNTERFEIT
+    if (
+        counterfeit
+        and client is not None
+        and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
+    ):
+        raise_alert(
+            session,
+            FLOOD_CAUSE,
+            subject="client:" + hashlib.sha256(client.encode()).hexdigest()[:20],
+            organization_id=concerned,
+            details={**details, "client_network": coarsen_address(client), "last_code": _code_text(link)},
+        )
+        return
+    subject = part if not counterfeit else None
+    for reason in outcome.reasons:
+        raise_alert(
+            session,
+            reason,
+            part=subject,
+            gtin=link.gtin if link else None,
+            serial=link.serial if link else None,
+            organization_id=concerned,
+            details=details,
+        )
+
+
+def _code_text(link: DigitalLink | None) -> str | None:
+    return f"{link.gtin}|{link.serial}" if link is not None else None
+
+
+def find_installation(session: Session, part: Part) -> Installation | None:
+    """Return the part's current installation, with the vehicle and installer loaded."""
+    statement = (
+        select(Installation)
+        .options(joinedload(Installation.vehicle), joinedload(Installation.organization))
+        .where(Installation.part_id == part.id, Installation.removed_at.is_(None))
+    )
+    return session.scalar(statement)
+
+
+def find_last_sale(session: Session, part: Part) -> Sale | None:
+    """Return the part's most recent sale, with the seller loaded."""
+    statement = (
+        select(Sale).options(joinedload(Sale.seller)).where(Sale.part_id == part.id).order_by(Sale.sold_at.desc())
+    )
+    return session.scalars(statement.limit(1)).first()
+
+
+def scan_and_render(
+    session: Session,
+    ring: KeyRing,
+    link: DigitalLink | None,
+    *,
+    position: LatLon | None,
+    intent: str | None,
+    actor: User | None,
+    settings: TraceabilitySettings,
+    client: str | None,
+    today: date,
+) -> dict:
+    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
+    outcome = verify_scan(
+        session,
+        ring,
+        link,
+        origin=origin_of(settings.public_base_url),
+        position=position,
+        intent=intent,
+        actor=actor,
+        policy=settings.clone,
+        async_commit=settings.scan_async_commit,
+        client=client,
+    )
+    return outcome_to_dict(outcome, today)

@@ -1,0 +1,76 @@
+"""Traceability settings: typed, read from the application settings and validated once at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.config import ENV_PREFIX, ConfigError
+
+
+@dataclass(frozen=True)
+class ClonePolicy:
+    """Thresholds of the clone signals, and the hourly counterfeit-alert budget per client (from settings)."""
+
+    max_speed_kmh: float
+    max_cities: int
+    far_km: float
+    history: int
+    counterfeit_alerts_per_client_hour: int = 30
+
+
+@dataclass(frozen=True)
+class CustodyLimits:
+    """Settings the custody rules need."""
+
+    max_parts: int
+    activation_max_failures: int
+    activation_client_max_failures: int
+    activation_window: timedelta
+
+
+@dataclass(frozen=True)
+class TraceabilitySettings:
+    """Everything the traceability views hand to the domain functions."""
+
+    public_base_url: str
+    clone: ClonePolicy
+    custody: CustodyLimits
+    scan_async_commit: bool
+    report_max_per_hour: int
+    commission_max_api: int
+
+
+def _positive(config: Mapping, name: str, kind: type = int) -> float:
+    value = config[name]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a number, not {value!r}") from None
+    if isinstance(value, bool) or not number > 0 or number != number:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
+    return number
+
+
+def read_settings(config: Mapping) -> TraceabilitySettings:
+    """Read and check the traceability settings; raise ConfigError naming the first bad one."""
+    return TraceabilitySettings(
+        public_base_url=config["PUBLIC_BASE_URL"],
+        clone=ClonePolicy(
+            max_speed_kmh=_positive(config, "CLONE_MAX_SPEED_KMH", float),
+            max_cities=_positive(config, "CLONE_MAX_CITIES"),
+            far_km=_positive(config, "CLONE_FAR_KM", float),
+            history=_positive(config, "CLONE_SCAN_HISTORY"),
+            counterfeit_alerts_per_client_hour=_positive(config, "COUNTERFEIT_ALERTS_PER_CLIENT_HOUR"),
+        ),
+        custody=CustodyLimits(
+            max_parts=_positive(config, "EVENT_MAX_PARTS"),
+            activation_max_failures=_positive(config, "ACTIVATION_MAX_FAILURES"),
+            activation_client_max_failures=_positive(config, "ACTIVATION_CLIENT_MAX_FAILURES"),
+            activation_window=timedelta(seconds=_positive(config, "ACTIVATION_WINDOW_SECONDS")),
+        ),
+        scan_async_commit=bool(config["SCAN_ASYNC_COMMIT"]),
+        report_max_per_hour=_positive(config, "REPORT_MAX_PER_HOUR"),
+        commission_max_api=_positive(config, "COMMISSION_MAX_API"),
+    )

@@ -1,0 +1,124 @@
+"""Verdict rules: pure functions from a part's kept state and one scan to the verdict, its reasons and signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.geo import LatLon, great_circle_km
+from traceability.models import PartState, Verdict
+from traceability.scan_storage import SCAN_STATE, ScannedPart
+from traceability.settings import ClonePolicy
+
+# Coarsened positions are about 1 km apart and phones drift: below this no travel speed is computed.
+MIN_TRAVEL_KM = 5.0
+MIN_TRAVEL_HOURS = 1 / 360
+PRE_INSTALL_STATES = frozenset({PartState.PRODUCED, PartState.IN_TRANSIT, PartState.IN_STOCK, PartState.SOLD})
+# The one table of persistent signals: an alert of one of these causes keeps the part suspect on every later
+# scan, with this reason, until the OEM closes it. Each cause has a bit in `parts.alert_signals` (its position
+# here), so a scan reads them with the part instead of querying alerts: APPEND ONLY.
+PERSISTENT_SIGNALS = {
+    "impossible_travel": "impossible_travel",
+    "many_cities": "many_cities",
+    "far_from_chain": "far_from_chain",
+    "activation_after_install": "activation_after_install",
+    "activation_replayed": "activation_after_install",
+    "resale_after_install": "offered_after_install",
+    "resale_after_removal": "offered_after_removal",
+}
+SIGNAL_CAUSES = tuple(PERSISTENT_SIGNALS)
+SIGNAL_BITS = {cause: 1 << index for index, cause in enumerate(SIGNAL_CAUSES)}
+BUY_INTENT = "buy"
+
+
+def signal_causes(bits: int) -> list[str]:
+    """Return the causes whose bits are set in `parts.alert_signals`."""
+    return [cause for cause, bit in SIGNAL_BITS.items() if bits & bit]
+
+
+@dataclass
+class ScanOutcome:
+    """A verdict with its reasons, the scan's view of the part (a ScannedPart) unless the code is
+    counterfeit, and what was stored: when, and the city and province of the coarsened position."""
+
+    verdict: str
+    reasons: list[str]
+    part: ScannedPart | None
+    scanned_at: datetime
+    city: str | None
+    province: str | None
+
+
+def recent_cities(kept: list | None, window_start: int) -> dict[str, int]:
+    """Return the kept cities last seen in a scan numbered above `window_start`, with that number."""
+    return {city: number for city, number in kept or () if number > window_start}
+
+
+def clone_signals(
+    part: ScannedPart,
+    position: LatLon | None,
+    city: str | None,
+    intent: str | None,
+    now: datetime,
+    policy: ClonePolicy,
+) -> list[str]:
+    """Return the reasons to think this code was copied or the part is being passed off (empty: none).
+
+    Reads only the part's kept state: the history is its last `policy.history` stored scans, numbered
+    1..scan_count, so "in the history" is "numbered above scan_count - history"."""
+    signals: list[str] = []
+    window_start = part.scan_count - policy.history
+    if position is not None and part.last_scan_number is not None and part.last_scan_number > window_start:
+        km = great_circle_km(position.lat, position.lon, part.last_scan_lat, part.last_scan_lon)
+        hours = max((now - part.last_scan_at).total_seconds() / 3600, MIN_TRAVEL_HOURS)
+        if km > MIN_TRAVEL_KM and km / hours > policy.max_speed_kmh:
+            signals.append("impossible_travel")
+    if part.state in PRE_INSTALL_STATES:
+        cities = recent_cities(part.scan_cities, window_start).keys() | ({city} if city else set())
+        if len(cities) > policy.max_cities:
+            signals.append("many_cities")
+        if position is not None:
+            # The factory, and every located organization the part's custody events named.
+            places = [(part.factory_lat, part.factory_lon)] if part.factory_lat is not None else []
+            places += [tuple(place) for place in part.chain_places or ()]
+            if places and min(great_circle_km(position.lat, position.lon, *p) for p in places) > policy.far_km:
+                signals.append("far_from_chain")
+    if intent == BUY_INTENT and part.state in (PartState.INSTALLED, PartState.REMOVED):
+        signals.append("offered_after_install" if part.state == PartState.INSTALLED else "offered_after_removal")
+    for cause in signal_causes(part.alert_signals):
+        signal = PERSISTENT_SIGNALS[cause]
+        if signal not in signals:
+            signals.append(signal)
+    return signals
+
+
+def scan_state(
+    part: ScannedPart, position: LatLon | None, city: str | None, now: datetime, policy: ClonePolicy
+) -> dict:
+    """Return the part's kept state with this scan in it: its number, the last located scan, the recent cities."""
+    number = part.scan_count + 1
+    state = {name: getattr(part, name) for name in SCAN_STATE}
+    state["scan_count"] = number
+    if position is not None:
+        state.update(last_scan_number=number, last_scan_lat=position.lat, last_scan_lon=position.lon, last_scan_at=now)
+    if city:
+        cities = recent_cities(part.scan_cities, number - policy.history)
+        cities[city] = number
+        newest = sorted(cities.items(), key=lambda item: item[1], reverse=True)[: policy.max_cities + 1]
+        state["scan_cities"] = [list(item) for item in newest]
+    return state
+
+
+def decide(part, identity_reasons: list[str], signals: list[str]) -> tuple[str, list[str]]:
+    """Return the verdict and its reasons (DESIGN.md section 6), worst first; `part` has state and recall_id."""
+    if identity_reasons or part is None:
+        return Verdict.COUNTERFEIT, identity_reasons
+    if part.state == PartState.DESTROYED:
+        return Verdict.VOID, ["destroyed"]
+    if part.recall_id is not None:
+        return Verdict.RECALLED, ["recalled", *signals]
+    if signals:
+        return Verdict.SUSPECT, signals
+    if part.state == PartState.INSTALLED:
+        return Verdict.INSTALLED, ["installed"]
+    return Verdict.GENUINE, []
