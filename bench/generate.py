@@ -40,6 +40,7 @@ from traceability.catalogue import CATEGORIES
 from traceability.chain import GENESIS_HASH, HEAD_ID, event_hash
 from traceability.codes import build_gtin, read_identifiers
 from traceability.models import Batch, Part, PartType, Recall
+from traceability.records import refresh_sale_price_ranges
 from traceability.verification import ClonePolicy, verify_scan
 
 KEYS = "A:YmVuY2gta2V5LW5vdC1hLXNlY3JldC0wMTIzNDU2Nzg5"
@@ -365,6 +366,10 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
             connection.execute("ANALYZE")
             say("indexes rebuilt, statistics gathered")
             size = connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+    with Session(engine) as session:
+        # What the periodic job keeps for the scan pages.
+        refresh_sale_price_ranges(session)
+        session.commit()
     engine.dispose()
     wrong = check_sample(url, sample, rng)
     say(

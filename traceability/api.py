@@ -21,6 +21,7 @@ from traceability import alerts, catalogue, commissioning, custody, epcis, label
 from traceability.codes import origin_of, parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
+from traceability.scan_storage import ScannedPart
 
 api = ApiBlueprint("traceability_api", __name__, tag="Traceability")
 STAFF = sorted(STAFF_ROLES)
@@ -199,8 +200,9 @@ def scan_position(lat, lon) -> LatLon | None:
     return parse_position(lat, lon)
 
 
-def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
-    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
+def run_scan(link, position: LatLon | None, intent: str | None, actor) -> tuple[dict, ScannedPart | None]:
+    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL); also
+    return what the scan read of the part, for the page to show more of it without reading it again."""
     session = db_session()
     outcome = verification.verify_scan(
         session,
@@ -216,7 +218,7 @@ def run_scan(link, position: LatLon | None, intent: str | None, actor) -> dict:
     )
     body = verification.outcome_to_dict(outcome, date.today())
     session.commit()
-    return body
+    return body, outcome.part
 
 
 @api.endpoint("POST", "/scans", access=PUBLIC, body=ScanIn, summary="Verify a scanned code and get its verdict")
@@ -227,7 +229,8 @@ def create_scan(actor, body: ScanIn):
         link = read_identifiers(body.gtin or "", body.serial or "", body.tag or "")
     else:
         raise InvalidInput("send the scanned url, or gtin, serial and tag", field="url")
-    return run_scan(link, scan_position(body.lat, body.lon), body.intent, actor)
+    verdict, _part = run_scan(link, scan_position(body.lat, body.lon), body.intent, actor)
+    return verdict
 
 
 @api.endpoint("GET", "/scans/stats", access=[Role.OEM_ADMIN], query=StatsQuery, summary="Scans by province and verdict")

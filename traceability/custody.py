@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import CompoundSelect, select, union_all
+from sqlalchemy.orm import Session, joinedload
 
 from app.crm.customers import create_customer
 from app.crm.identifiers import normalize_phone, normalize_vin
@@ -30,6 +30,12 @@ LOOKUP_CHUNK = 500
 MAX_CHAIN_PLACES = 64
 INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
 ACTIVATION_BUCKET = "activation"
+# What an event's rendering names, loaded with the events in one statement.
+EVENT_NAMES = (
+    joinedload(CustodyEvent.organization),
+    joinedload(CustodyEvent.destination),
+    joinedload(CustodyEvent.vehicle),
+)
 
 BUSINESS_STEPS = {
     EventType.SHIP: "shipping",
@@ -472,18 +478,27 @@ def list_vehicle_installations(session: Session, vehicle: Vehicle) -> list[Insta
     )
 
 
-def list_part_events(session: Session, part: Part) -> list[CustodyEvent]:
-    """Return a part's custody events (commissioning first), oldest first."""
-    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
+def list_part_events(session: Session, part) -> list[CustodyEvent]:
+    """Return a part's custody events (commissioning first), oldest first, with the organizations and vehicle
+    they name; `part` has id and batch_id."""
     statement = (
         select(CustodyEvent)
-        .where(
-            CustodyEvent.id.in_(named)
-            | ((CustodyEvent.batch_id == part.batch_id) & (CustodyEvent.event_type == EventType.COMMISSION))
-        )
+        .options(*EVENT_NAMES)
+        .where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
         .order_by(CustodyEvent.sequence)
     )
     return list(session.scalars(statement))
+
+
+def select_part_event_ids(part_id: int, batch_id: int) -> CompoundSelect:
+    """Return the query for the ids of the events that name a part or commission its batch."""
+    # A UNION of two indexed selects: an OR of the two conditions leaves PostgreSQL no index to use, and it
+    # walks the whole event table (D-06).
+    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part_id)
+    commissioned = select(CustodyEvent.id).where(
+        CustodyEvent.batch_id == batch_id, CustodyEvent.event_type == EventType.COMMISSION
+    )
+    return union_all(named, commissioned)
 
 
 def price_text(value: Decimal | None) -> str | None:

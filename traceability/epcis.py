@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.errors import InvalidInput
 from app.security import User, is_oem
 from traceability.codes import build_part_uri, normalize_gtin, normalize_serial, parse_digital_link
-from traceability.custody import BUSINESS_STEPS, price_text
+from traceability.custody import BUSINESS_STEPS, LOOKUP_CHUNK, price_text, select_part_event_ids
 from traceability.models import Batch, CustodyEvent, CustodyEventPart, EventType, Part, PartType
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -121,11 +121,7 @@ def select_visible_events(session: Session, actor: User, query: EpcisFilter) -> 
         ).first()
         if part is None:
             return None
-        named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
-        statement = statement.where(
-            CustodyEvent.id.in_(named)
-            | ((CustodyEvent.batch_id == part.batch_id) & (CustodyEvent.event_type == EventType.COMMISSION))
-        )
+        statement = statement.where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
     if query.since is not None:
         statement = statement.where(CustodyEvent.occurred_at >= query.since)
     if query.until is not None:
@@ -161,14 +157,19 @@ def _event_epcs(session: Session, base_url: str, events: list[CustodyEvent]) -> 
     epcs: dict[int, list[str]] = defaultdict(list)
     if not ids:
         return epcs
-    rows = session.execute(
-        select(CustodyEventPart.event_id, Part.gtin, Part.serial)
-        .join(Part, Part.id == CustodyEventPart.part_id)
-        .where(CustodyEventPart.event_id.in_(ids))
-        .order_by(CustodyEventPart.event_id, Part.serial)
-    )
-    for event_id, gtin, serial in rows:
-        epcs[event_id].append(build_part_uri(base_url, gtin, serial))
+    # Two lookups by key rather than a join: on small tables the planner would rather join by reading the
+    # parts table whole, and a page names at most MAX_EPCS_PER_PAGE parts.
+    named = session.execute(
+        select(CustodyEventPart.event_id, CustodyEventPart.part_id).where(CustodyEventPart.event_id.in_(ids))
+    ).all()
+    part_ids = sorted({part_id for _event, part_id in named})
+    codes: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(part_ids), LOOKUP_CHUNK):
+        chunk = part_ids[start : start + LOOKUP_CHUNK]
+        rows = session.execute(select(Part.id, Part.gtin, Part.serial).where(Part.id.in_(chunk)))
+        codes.update((part_id, (gtin, serial)) for part_id, gtin, serial in rows)
+    for event_id, part_id in sorted(named, key=lambda row: (row[0], codes[row[1]][1])):
+        epcs[event_id].append(build_part_uri(base_url, *codes[part_id]))
     return epcs
 
 

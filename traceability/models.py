@@ -129,7 +129,9 @@ class Part(Base):
 
     __tablename__ = "parts"
     __table_args__ = (
-        UniqueConstraint("gtin", "serial", name="uq_parts_gtin_serial"),
+        # Serial first: a scan of an unknown code asks whether its serial exists under any GTIN (gtin_mismatch or
+        # unknown_serial), and that question must be an index lookup too; (gtin, serial) lookups use it as well.
+        UniqueConstraint("serial", "gtin", name="uq_parts_serial_gtin"),
         Index("ix_parts_holder_state", "holder_id", "state"),
     )
 
@@ -276,6 +278,19 @@ class Sale(Base):
     seller: Mapped[Organization] = relationship(foreign_keys=[seller_id])
 
 
+class SalePriceRange(Base):
+    """The kept 10th-90th percentile of a part type's recent sale prices (refreshed by a job), so that a scan
+    page reads one row instead of the prices of thousands of sales."""
+
+    __tablename__ = "sale_price_ranges"
+
+    part_type_id: Mapped[int] = mapped_column(ForeignKey("part_types.id"), primary_key=True)
+    p10: Mapped[Decimal] = mapped_column(Money)
+    p90: Mapped[Decimal] = mapped_column(Money)
+    sales: Mapped[int]
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Scan(Base):
     """One scan of a code, stored with its verdict and a location coarsened to about 1 km."""
 
@@ -305,11 +320,16 @@ class Alert(Base):
     """Something the OEM should look at, once per part and cause (`dedupe_key`), counted on repeats."""
 
     __tablename__ = "alerts"
+    # The OEM's alert list filters by status or cause and shows the most recent first.
+    __table_args__ = (
+        Index("ix_alerts_status_last_seen_at", "status", "last_seen_at"),
+        Index("ix_alerts_cause_last_seen_at", "cause", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    cause: Mapped[str] = mapped_column(String(40), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN, index=True)
+    cause: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN)
     part_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("parts.id"), index=True)
     gtin: Mapped[str | None] = mapped_column(String(14))
     serial: Mapped[str | None] = mapped_column(String(20))

@@ -15,7 +15,6 @@ from traceability import reporting
 from traceability.api import run_scan
 from traceability.codes import read_identifiers
 from traceability.records import custody_summary, sale_price_range
-from traceability.verification import find_part
 
 pages = Blueprint("traceability", __name__, template_folder="templates")
 
@@ -56,10 +55,9 @@ def _wants_json() -> bool:
 def scan_page(gtin: str, serial: str):
     """Show (or, for Accept: application/json, return) the verdict for a scanned part code."""
     link = _link_from_request(gtin, serial)
-    verdict = run_scan(link, _page_position(), request.args.get("intent"), current_actor())
+    verdict, part = run_scan(link, _page_position(), request.args.get("intent"), current_actor())
     if _wants_json():
         return jsonify(verdict)
-    part = find_part(db_session(), link.gtin, link.serial) if verdict["part"] else None
     context = {
         "result": verdict,
         "colour": VERDICT_COLOURS[verdict["verdict"]],
