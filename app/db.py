@@ -6,16 +6,24 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
+
+from app.errors import MilepostError
+
+T = TypeVar("T")
+
+# Where the app keeps its session factory (app.extensions); the web kit, commands and the worker read it.
+SESSIONMAKER_KEY = "milepost.sessionmaker"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -99,6 +107,50 @@ def make_sessionmaker(bind: Engine | Connection) -> sessionmaker[Session]:
     if isinstance(bind, Connection):
         return sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
     return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+# SQLSTATEs of failures that a fresh attempt of the same work can get past: a serialization failure and a
+# deadlock on PostgreSQL (the other transaction won), and a unique violation (a double click inserted the
+# same row first; the re-run sees it and answers 409 or reuses it).
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Tell whether `error` is a lost race that the same work, run again from the start, may get past."""
+    original = getattr(error, "orig", error)
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if state is not None:
+        return state in RETRYABLE_SQLSTATES
+    # SQLite has no SQLSTATE; its unique-constraint message is stable across versions.
+    return isinstance(error, IntegrityError) and "UNIQUE constraint failed" in str(original)
+
+
+def keep_only_kept_writes(session: Session, error: MilepostError) -> None:
+    """Roll back what the failed work wrote, then re-apply the writes its error asked to keep."""
+    session.rollback()
+    for write in error.kept_writes:
+        write(session)
+    if error.kept_writes:
+        session.flush()
+
+
+def run_in_transaction(make_session: Callable[[], Session], work: Callable[[Session], T], retries: int = 1) -> T:
+    """Run `work` in a fresh session and commit once; retry a lost race; keep only an error's kept writes."""
+    for attempt in range(retries + 1):
+        with make_session() as session:
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except MilepostError as error:
+                keep_only_kept_writes(session, error)
+                session.commit()
+                raise
+            except DBAPIError as error:
+                session.rollback()
+                if attempt == retries or not is_retryable(error):
+                    raise
+    raise AssertionError("unreachable")
 
 
 def is_postgresql(session: Session) -> bool:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Self
+
 
 class MilepostError(Exception):
     """Base of every error a domain function raises on purpose."""
 
     status = 400
     code = "bad_request"
-    # When true, writes flushed before the error (a failed-attempt counter) are committed, not rolled back.
-    commit_before_reply = False
 
     def __init__(self, message: str, field: str | None = None, **details: object) -> None:
         # A message may name its details ("book at least %(minutes)s minutes ahead"): the API gets it filled in,
@@ -19,6 +20,17 @@ class MilepostError(Exception):
         super().__init__(self.message)
         self.field = field
         self.details = details
+        self.kept_writes: list[Callable[[Any], object]] = []
+
+    def keeping(self, session: Any, write: Callable[[Any], object]) -> Self:
+        """Apply `write` to `session` now and again after the failed request's rollback (a counted attempt).
+
+        The transaction owner (a request, a command, a job) rolls back everything else the failed operation
+        wrote, then replays these writes alone and commits them.
+        """
+        write(session)
+        self.kept_writes.append(write)
+        return self
 
     def to_dict(self) -> dict:
         """Return the JSON error body of DESIGN.md section 9."""
@@ -87,4 +99,3 @@ class CountedFailure(MilepostError):
 
     status = 401
     code = "wrong_secret"
-    commit_before_reply = True

@@ -7,6 +7,7 @@ import math
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
 from sqlalchemy import ForeignKey, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -198,9 +199,10 @@ def authenticate(
     keys = [client_key] + ([f"user:{user.id}"] if user else [])
     ensure_attempts_left(session, "login", keys, limit, window, {client_key: client_limit or limit})
     if user is None or not user.is_active or not check_password_hash(user.password_hash, password):
+        failure = CountedFailure("wrong login or password", field="password")
         for key in keys:
-            record_attempt(session, "login", key)
-        raise CountedFailure("wrong login or password", field="password")
+            failure.keeping(session, partial(record_attempt, bucket="login", key=key))
+        raise failure
     return user
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import click
@@ -160,36 +159,26 @@ def users_create(
     email: str | None, phone: str | None, password: str, role: str, org_code: str | None, name: str
 ) -> None:
     """Create a user."""
-    from flask import current_app
-
+    from app.commands import run_command
     from app.crm.customers import register_driver
     from app.crm.organizations import get_organization
-    from app.errors import MilepostError
     from app.security import Role, create_user
 
-    session = current_app.extensions["milepost.sessionmaker"]()
-    try:
+    def work(session):
         if role == Role.DRIVER and phone:
-            customer = register_driver(session, name=name or phone, phone=phone, password=password)
-            user = customer.user
-        else:
-            organization = get_organization(session, org_code, field="org") if org_code else None
-            user = create_user(
-                session,
-                role=role,
-                password=password,
-                email=email,
-                phone=phone,
-                organization_id=organization.id if organization else None,
-                display_name=name,
-            )
-        session.commit()
-    except MilepostError as error:
-        session.rollback()
-        click.echo(f"Error ({error.field or 'input'}): {error.message}", err=True)
-        sys.exit(2)
-    finally:
-        session.close()
+            return register_driver(session, name=name or phone, phone=phone, password=password).user
+        organization = get_organization(session, org_code, field="org") if org_code else None
+        return create_user(
+            session,
+            role=role,
+            password=password,
+            email=email,
+            phone=phone,
+            organization_id=organization.id if organization else None,
+            display_name=name,
+        )
+
+    user = run_command(work)
     click.echo(f"Created {user.role} user {user.login} (id {user.id})")
 
 

@@ -20,6 +20,7 @@ from app.crm.models import Customer, Organization, OrganizationKind
 from app.crm.organizations import create_organization
 from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
 from app.crm.vehicles import register_vehicle
+from app.db import SESSIONMAKER_KEY, run_in_transaction
 from app.security import Role, create_user
 
 DEMO_PASSWORD = "milepost-demo"
@@ -252,15 +253,13 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     from traceability import demo as traceability_demo
 
     rng = random.Random(seed)
-    session: Session = app.extensions["milepost.sessionmaker"]()
-    logins: list[str] = []
-    try:
-        with _timed("Demo data loaded"):
-            for seeder in (seed_core, network_demo.seed, traceability_demo.seed, reviews_demo.seed):
-                logins += seeder(session, rng, size, track_with_bar)
-            session.commit()
-    finally:
-        session.close()
+    seeders = (seed_core, network_demo.seed, traceability_demo.seed, reviews_demo.seed)
+
+    def work(session: Session) -> list[str]:
+        return [line for seeder in seeders for line in seeder(session, rng, size, track_with_bar)]
+
+    with _timed("Demo data loaded"):
+        logins = run_in_transaction(app.extensions[SESSIONMAKER_KEY], work, retries=0)
     click.echo("Demo logins:")
     for line in logins:
         click.echo(f"  {line}")

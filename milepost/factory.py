@@ -26,6 +26,7 @@ from app.web.i18n import (
     role_label,
     select_locale,
 )
+from app.web.transaction import TransactionalFlask
 
 ROOT = Path(__file__).resolve().parent
 DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews")
@@ -80,7 +81,7 @@ def default_database_url(instance_path: str) -> str:
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
     """Create the Milepost application; `connection` lets tests share one transaction with the app."""
-    app = Flask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
+    app = TransactionalFlask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_settings(config)
     # `milepost init` writes the secrets into the instance folder; environment or config still win.

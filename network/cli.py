@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from app.errors import MilepostError
+from app.commands import run_command
 from network import assistance, coverage
 from network.highways import DATA_FILE, SOURCE, import_highways, load_route_network
 from network.search import load_shop_index
@@ -21,20 +20,8 @@ from network.shops import import_shops, read_shop_rows, resnap_shops
 
 
 def _run(work: Callable[[Session], str]) -> None:
-    """Run `work` in one transaction: commit and print its message, or print the error and exit non-zero."""
-    session: Session = current_app.extensions["milepost.sessionmaker"]()
-    try:
-        message = work(session)
-        session.commit()
-    except MilepostError as error:
-        session.rollback()
-        click.echo(f"Error ({error.field or 'input'}): {error.message}", err=True)
-        for row in error.details.get("errors") or []:
-            click.echo(f"  row {row['row']}: {row['field'] or '-'}: {row['message']}", err=True)
-        sys.exit(2)
-    finally:
-        session.close()
-    click.echo(message)
+    """Run `work` in one transaction and print its message (errors: app.commands prints them, exit 2)."""
+    click.echo(run_command(work))
 
 
 @click.group("highways")

@@ -324,25 +324,24 @@ def import_shops(session: Session, rows: list[dict[str, Any]], routes: RouteNetw
     created: list[Shop] = []
     highways = highways_by_code(session)
     seen: set[str] = set()
-    outer = session.begin_nested()
-    for number, row in enumerate(rows, start=1):
-        fields = {name: row.get(name) for name in IMPORT_FIELDS if row.get(name) not in (None, "")}
-        unknown = sorted(set(row) - set(IMPORT_FIELDS))
-        try:
-            if unknown:
-                raise InvalidInput("unknown column", field=unknown[0])
-            code = normalize_code(str(fields.get("code", "")))
-            if code in seen:
-                raise InvalidInput(f"code {code} appears twice in the file", field="code")
-            seen.add(code)
-            with session.begin_nested():
-                created.append(create_shop(session, fields, routes, snap_km, highways))
-        except MilepostError as error:
-            errors.append({"row": number, "field": error.field, "message": error.message})
-    if errors:
-        outer.rollback()
-        raise InvalidInput(
-            f"{len(errors)} of {len(rows)} rows have errors; nothing was imported", field="file", errors=errors
-        )
-    outer.commit()
+    # One savepoint around the import: a row error anywhere undoes every row (the `with` rolls it back).
+    with session.begin_nested():
+        for number, row in enumerate(rows, start=1):
+            fields = {name: row.get(name) for name in IMPORT_FIELDS if row.get(name) not in (None, "")}
+            unknown = sorted(set(row) - set(IMPORT_FIELDS))
+            try:
+                if unknown:
+                    raise InvalidInput("unknown column", field=unknown[0])
+                code = normalize_code(str(fields.get("code", "")))
+                if code in seen:
+                    raise InvalidInput(f"code {code} appears twice in the file", field="code")
+                seen.add(code)
+                with session.begin_nested():
+                    created.append(create_shop(session, fields, routes, snap_km, highways))
+            except MilepostError as error:
+                errors.append({"row": number, "field": error.field, "message": error.message})
+        if errors:
+            raise InvalidInput(
+                f"{len(errors)} of {len(rows)} rows have errors; nothing was imported", field="file", errors=errors
+            )
     return created

@@ -100,7 +100,6 @@ def create_review(actor, booking_id: int, body: ReviewIn):
     review = publishing.publish_review(
         session, actor, booking_id, stars, body.text, _review_settings(), utcnow(), device_id()
     )
-    session.commit()
     return publishing.review_to_dict(review, actor), 201
 
 
@@ -115,7 +114,6 @@ def create_review(actor, booking_id: int, body: ReviewIn):
 def create_follow_up(actor, review_id: int, body: FollowUpIn):
     session = db_session()
     publishing.add_follow_up(session, actor, review_id, body.text, body.overall, _review_settings(), utcnow())
-    session.commit()
     return publishing.review_to_dict(publishing.get_review(session, review_id), actor), 201
 
 
@@ -130,14 +128,12 @@ def create_follow_up(actor, review_id: int, body: FollowUpIn):
 def create_reply(actor, review_id: int, body: ReplyIn):
     session = db_session()
     publishing.reply_to_review(session, actor, review_id, body.text, utcnow())
-    session.commit()
     return publishing.review_to_dict(publishing.get_review(session, review_id), actor), 201
 
 
 def _moderate(actor, review_id: int, body: ModerationIn, action: ModerationAction) -> dict:
     session = db_session()
     review = publishing.moderate_review(session, actor, review_id, action, body.reason, _review_settings(), utcnow())
-    session.commit()
     return publishing.review_to_dict(review, actor)
 
 
@@ -204,7 +200,6 @@ def evaluate(actor, body: EvaluateIn):
     run = certification.evaluate_certification(
         session, actor, thresholds, _review_settings(), code_keyring(), utcnow(), body.shops
     )
-    session.commit()
     return certification.run_to_dict(run)
 
 
@@ -247,7 +242,6 @@ def override(actor, code: str, body: OverrideIn):
     certification.override_tier(
         session, actor, shop, body.tier, body.reason, configured_thresholds(settings()), code_keyring(), utcnow()
     )
-    session.commit()
     return certification.certification_summary(session, shop)
 
 
@@ -262,7 +256,6 @@ def reissue_plaque(actor, code: str):
     session = db_session()
     shop = find_shop(code)
     plaque = issue_plaque(session, code_keyring(), shop, actor, utcnow())
-    session.commit()
     return {
         "shop": shop.code,
         "plaque": plaque.number,
@@ -318,5 +311,4 @@ def add_affiliation(actor, code: str, body: AffiliationIn):
     shop = find_shop(code)
     organization = get_organization(session, body.organization, field="organization")
     publishing.affiliate_organization(session, actor, shop, organization, body.note, _review_settings(), utcnow())
-    session.commit()
     return {"shop": shop.code, "organization": organization.code}, 201

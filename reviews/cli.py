@@ -9,7 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.commands import report_error, run_command
 from app.db import utcnow
 from app.errors import MilepostError
 from app.web.context import code_keyring
@@ -30,14 +32,18 @@ from reviews.settings import configured_thresholds, parse_thresholds, review_set
 @with_appcontext
 def certify_command(shops: tuple[str, ...], thresholds_file: Path | None) -> None:
     """Run a certification evaluation: refresh scores and KPIs, step each shop's tier, print the changes."""
-    session = current_app.extensions["milepost.sessionmaker"]()
-    try:
-        if thresholds_file is not None:
+    if thresholds_file is not None:
+        try:
             thresholds = parse_thresholds(thresholds_file.read_text(), field=thresholds_file.name)
-        else:
-            thresholds = configured_thresholds(current_app.config)
-        settings = review_settings(current_app.config)
-        click.echo("Evaluating certification ...")
+        except MilepostError as error:
+            report_error(error)
+            sys.exit(2)
+    else:
+        thresholds = configured_thresholds(current_app.config)
+    settings = review_settings(current_app.config)
+    click.echo("Evaluating certification ...")
+
+    def work(session: Session):
         run = evaluate_certification(session, None, thresholds, settings, code_keyring(), utcnow(), list(shops) or None)
         changes = session.execute(
             select(CertificationChange, Shop.code)
@@ -51,13 +57,9 @@ def certify_command(shops: tuple[str, ...], thresholds_file: Path | None) -> Non
             .where(CertificationState.run_id == run.id, CertificationState.pending_tier.is_not(None))
             .order_by(Shop.code)
         ).all()
-        session.commit()
-    except MilepostError as error:
-        session.rollback()
-        click.echo(f"Error ({error.field or 'input'}): {error.message}", err=True)
-        sys.exit(2)
-    finally:
-        session.close()
+        return run, changes, pending
+
+    run, changes, pending = run_command(work)
     click.echo(
         f"Run {run.id}: {run.shops_evaluated} shops evaluated, {run.changes} tier changes, "
         f"{run.pending} changes pending confirmation."

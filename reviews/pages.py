@@ -18,6 +18,7 @@ from app.web.context import code_keyring, current_actor, db_session
 from app.web.csrf import check_csrf
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
+from app.web.transaction import discard_request_writes
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
@@ -110,10 +111,9 @@ def review_form(booking_id: int):
                 utcnow(),
                 request.cookies.get(DEVICE_COOKIE),
             )
-            session.commit()
             return redirect(url_for("reviews.shop_reviews", code=booking.shop.code))
         except MilepostError as failure:
-            session.rollback()
+            discard_request_writes(failure)
             error = failure
     settings = review_settings(current_app.config)
     closed = publishing.is_review_window_closed(booking, settings, utcnow())
@@ -149,7 +149,6 @@ def shop_reviews(code: str):
     page = max(1, request.args.get("page", 1, type=int) or 1)
     reviews = session.scalars(publishing.select_shop_reviews(shop, actor).limit(20).offset((page - 1) * 20)).all()
     summary = score_summary(session, shop, review_settings(current_app.config), utcnow())
-    session.commit()
     is_staff = actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
     state = session.get(CertificationState, shop.id)
     return render_template(
@@ -171,7 +170,6 @@ def reply(review_id: int):
     check_csrf()
     session = db_session()
     reply = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
-    session.commit()
     return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
 
 
@@ -201,7 +199,6 @@ def board():
                 session, actor, thresholds, review_settings(current_app.config), code_keyring(), utcnow()
             )
             message = run
-        session.commit()
     tier_filter = request.args.get("tier") or None
     statement = select(CertificationState).join(Shop).order_by(CertificationState.tier, Shop.code)
     if tier_filter:

@@ -58,7 +58,6 @@ def create_part_type(actor, body: PartTypeIn):
     part_type = catalogue.create_part_type(
         db_session(), company_prefix=settings()["GS1_COMPANY_PREFIX"], **body.model_dump()
     )
-    db_session().commit()
     return catalogue.part_type_to_dict(part_type), 201
 
 
@@ -98,7 +97,6 @@ def create_batch(actor, body: BatchIn):
         max_quantity=settings()["COMMISSION_MAX_API"],
         created_by=actor,
     )
-    session.commit()
     return commissioning.batch_to_dict(batch), 201
 
 
@@ -163,7 +161,6 @@ def create_event(actor, body: EventIn):
     fields["parts"] = [part if isinstance(part, str) else part.model_dump() for part in body.parts]
     request = custody.EventRequest(**fields)
     event = custody.record_event(db_session(), code_keyring(), actor, request, custody_limits(), client_address())
-    db_session().commit()
     return custody.event_to_dict(event), 201
 
 
@@ -217,7 +214,6 @@ def run_scan(link, position: LatLon | None, intent: str | None, actor) -> tuple[
         client=client_address(),
     )
     body = verification.outcome_to_dict(outcome, date.today())
-    session.commit()
     return body, outcome.part
 
 
@@ -248,7 +244,6 @@ def list_alerts(actor, query: AlertQuery):
 )
 def update_alert(actor, alert_id: int, body: AlertUpdateIn):
     alert = alerts.update_alert_status(db_session(), alert_id, body.status, body.note)
-    db_session().commit()
     return alerts.alert_to_dict(alert)
 
 
@@ -333,7 +328,6 @@ def create_recall(actor, body: RecallIn):
         produced_to=body.produced_to,
         serials=[item.model_dump() for item in body.serials] if body.serials else None,
     )
-    db_session().commit()
     return recalls.recall_to_dict(recall), 201
 
 

@@ -8,9 +8,10 @@ from datetime import date
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
+from app.commands import run_command
 from app.crm.organizations import get_organization
-from app.errors import MilepostError
 from app.web.context import SESSIONMAKER_KEY, code_keyring
 from traceability.catalogue import get_part_type
 from traceability.chain import count_events, verify_chain
@@ -41,10 +42,10 @@ def commission_command(
     qc_inspector: str,
 ) -> None:
     """Create a batch of serialized parts in one transaction (bulk insert; COPY on PostgreSQL)."""
-    session = current_app.extensions[SESSIONMAKER_KEY]()
-    try:
-        with click.progressbar(length=quantity, label="Commissioning", show_pos=True) as bar:
-            batch = commission_batch(
+    with click.progressbar(length=quantity, label="Commissioning", show_pos=True) as bar:
+
+        def work(session: Session):
+            return commission_batch(
                 session,
                 code_keyring(),
                 part_type=get_part_type(session, part_number, field="part-number"),
@@ -57,14 +58,9 @@ def commission_command(
                 max_quantity=50_000_000,
                 progress=bar.update,
             )
-            bar.update(quantity - bar.pos)
-        session.commit()
-    except MilepostError as error:
-        session.rollback()
-        click.echo(f"Error ({error.field or 'input'}): {error.message}", err=True)
-        sys.exit(2)
-    finally:
-        session.close()
+
+        batch = run_command(work)
+        bar.update(quantity - bar.pos)
     click.echo(f"Batch {batch.id} (lot {batch.lot}): {quantity:,} parts commissioned.")
     click.echo(f"Labels and activation codes: GET /api/v1/batches/{batch.id}/labels.zip (factory staff).")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.orm import Session, joinedload
@@ -82,9 +83,7 @@ ALERTING_MOVES = {
 
 
 class AlertedConflict(Conflict):
-    """A refused move that also raised an alert; the alert (and nothing else) is kept."""
-
-    commit_before_reply = True
+    """A refused move that also raised an alert; the alert is a kept write, so it survives the rollback."""
 
 
 @dataclass
@@ -204,10 +203,11 @@ def check_transition(
             reason = f"{part.gtin}/{part.serial} is {part.state}; {event_type} is not possible from there"
             cause = ALERTING_MOVES.get((event_type, part.state))
             if cause is not None:
-                raise_alert(
-                    session, cause, part=part, organization_id=organization.id, details={"by": organization.code}
+                details = {"by": organization.code}
+                raise AlertedConflict(reason, field=name, reason_code="invalid_transition", state=part.state).keeping(
+                    session,
+                    partial(raise_alert, cause=cause, part=part, organization_id=organization.id, details=details),
                 )
-                raise AlertedConflict(reason, field=name, reason_code="invalid_transition", state=part.state)
             raise Conflict(reason, field=name, reason_code="invalid_transition", state=part.state)
         if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
             raise Conflict(f"{part.gtin}/{part.serial} is under recall", field=name, reason_code="recalled")
@@ -387,13 +387,17 @@ def check_activation_code(
         limits.activation_window,
     )
     if not is_activation_code(ring, part.gtin, part.serial, code, part.activation_hash):
-        record_attempt(session, ACTIVATION_BUCKET, f"part:{part.id}")
-        record_attempt(session, ACTIVATION_BUCKET, f"client:{client}")
-        raise CountedFailure("wrong activation code", field="activation_code")
+        failure = CountedFailure("wrong activation code", field="activation_code")
+        for key in (f"part:{part.id}", f"client:{client}"):
+            failure.keeping(session, partial(record_attempt, bucket=ACTIVATION_BUCKET, key=key))
+        raise failure
     if part.activated_at is not None:
         # Only reachable with a genuine code on a part that is not installed: a replayed or copied code.
-        raise_alert(session, "activation_replayed", part=part, organization_id=organization.id)
-        raise AlertedConflict("this activation code was already used", field="activation_code", reason_code="used")
+        raise AlertedConflict(
+            "this activation code was already used", field="activation_code", reason_code="used"
+        ).keeping(
+            session, partial(raise_alert, cause="activation_replayed", part=part, organization_id=organization.id)
+        )
 
 
 def _remove(session, ring, actor, organization, parts, event, request, limits, client):

@@ -86,6 +86,5 @@ def report_problem(gtin: str, serial: str):
         limit=settings()["REPORT_MAX_PER_HOUR"],
         window=timedelta(hours=1),
     )
-    db_session().commit()
     query = {key: value for key, value in request.args.items() if key in ("c", "lang")}
     return redirect(url_for("traceability.scan_page", gtin=gtin, serial=serial, reported=1, **query))

@@ -90,7 +90,6 @@ def organization_to_dict(organization) -> dict:
 )
 def create_organization(actor, body: OrganizationIn):
     organization = organizations.create_organization(db_session(), **body.model_dump())
-    db_session().commit()
     return organization_to_dict(organization), 201
 
 
@@ -115,7 +114,6 @@ def show_organization(actor, code: str):
 )
 def register_driver(actor, body: RegisterIn):
     customer = customers.register_driver(db_session(), name=body.name, phone=body.phone, password=body.password)
-    db_session().commit()
     return customers.customer_to_dict(customer, customer.user), 201
 
 
@@ -131,7 +129,6 @@ def create_customer(actor, body: CustomerIn):
     customer = customers.create_customer(
         db_session(), kind=body.kind, name=body.name, phone=body.phone, fleet_code=body.fleet
     )
-    db_session().commit()
     return customers.customer_to_dict(customer, actor), 201
 
 
@@ -195,7 +192,6 @@ def create_vehicle(actor, body: VehicleIn):
     owner = _owner_for(actor, body.owner_id)
     fields = body.model_dump(exclude={"owner_id", "fleet", "dealer"})
     vehicle = vehicles.register_vehicle(session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, **fields)
-    session.commit()
     return vehicles.vehicle_to_dict(session, vehicle, actor), 201
 
 
@@ -233,5 +229,4 @@ def transfer_vehicle(actor, vin: str, body: TransferIn):
     if new_owner is None:
         raise NotFound("no such customer", field="to_customer")
     vehicles.transfer_vehicle(session, actor, vehicle, new_owner, body.note)
-    session.commit()
     return vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)

@@ -17,6 +17,7 @@ from app.web.csrf import check_csrf
 from app.web.endpoints import parse_query
 from app.web.navigation import NavLink
 from app.web.pagination import PageQuery, paginate
+from app.web.transaction import discard_request_writes
 
 pages = Blueprint("crm", __name__, template_folder="templates")
 
@@ -77,10 +78,9 @@ def register():
                 db_session(), name=form["name"], phone=form["phone"], password=request.form.get("password", "")
             )
         except MilepostError as failure:
-            db_session().rollback()
+            discard_request_writes(failure)
             error = failure
         else:
-            db_session().commit()
             return start_browser_session(customer.user)
     return render_template("crm/register.html", error=error, form=form), (400 if error else 200)
 

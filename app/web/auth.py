@@ -14,6 +14,7 @@ from app.security import User, authenticate, issue_token, revoke_token
 from app.web.context import bearer_token, client_address, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
+from app.web.transaction import discard_request_writes
 
 api = ApiBlueprint("auth_api", __name__, tag="Auth")
 pages = Blueprint("auth", __name__, template_folder="templates")
@@ -54,7 +55,6 @@ def _sign_in(login: str, password: str):
 def create_token(actor, body: TokenIn):
     user = _sign_in(body.email or body.phone or "", body.password)
     token, record = issue_token(db_session(), user, timedelta(hours=settings()["TOKEN_HOURS"]))
-    db_session().commit()
     return {"token": token, "expires_at": record.expires_at.isoformat(), "role": user.role}, 201
 
 
@@ -64,7 +64,6 @@ def revoke_current_token(actor):
     if token is None:
         raise InvalidInput("send the token to revoke as the bearer token", field="Authorization")
     revoke_token(db_session(), token)
-    db_session().commit()
     return "", 204
 
 
@@ -77,14 +76,13 @@ def login():
         try:
             user = _sign_in(request.form.get("login", ""), request.form.get("password", ""))
         except (CountedFailure, RateLimited) as failure:
-            db_session().commit()
+            discard_request_writes(failure)
             error = (
                 _("Too many attempts. Try again later.")
                 if isinstance(failure, RateLimited)
                 else _("Wrong phone/email or password.")
             )
         else:
-            db_session().commit()
             return start_browser_session(user)
     return render_template("auth/login.html", error=error), (401 if error else 200)
 

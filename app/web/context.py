@@ -6,11 +6,11 @@ from flask import current_app, g, request
 from flask import session as cookie_session
 from sqlalchemy.orm import Session
 
+from app.db import SESSIONMAKER_KEY
 from app.errors import MilepostError
 from app.security import User, find_user_by_token
 from app.signing import KeyRing
 
-SESSIONMAKER_KEY = "milepost.sessionmaker"
 KEYRING_KEY = "milepost.keyring"
 
 

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from app.db import keep_only_kept_writes
 from app.errors import MilepostError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,11 @@ def _respond(status: int, body: dict, problem: MilepostError | None = None) -> R
 
 
 def handle_domain_error(error: MilepostError) -> Response:
-    """Render a domain error; keep its counted attempts when it asks for that."""
+    """Render a domain error after rolling back the request; only the error's kept writes are committed."""
     session = g.get("db_session")
     if session is not None:
-        if error.commit_before_reply:
-            session.commit()
-        else:
-            session.rollback()
+        keep_only_kept_writes(session, error)
+        session.commit()
     response = _respond(error.status, error.to_dict(), error)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)

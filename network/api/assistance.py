@@ -68,7 +68,6 @@ def create_request(actor, body: AssistanceIn):
         shop_index(session),
         settings,
     )
-    session.commit()
     return assistance.request_to_dict(request, actor, settings.zone), 201
 
 
@@ -78,8 +77,7 @@ def create_request(actor, body: AssistanceIn):
 def list_requests(actor, query: AssistanceQuery):
     session = db_session()
     settings = current_settings()
-    if assistance.advance_requests(session, shop_index(session), settings):
-        session.commit()
+    assistance.advance_requests(session, shop_index(session), settings)
     statement = assistance.select_requests_for(actor, query.status)
     return paginate(session, statement, query, lambda item: assistance.request_to_dict(item, actor, settings.zone))
 
@@ -87,7 +85,6 @@ def list_requests(actor, query: AssistanceQuery):
 @api.endpoint("GET", "/assistance/<int:request_id>", access=SIGNED_IN, summary="Show a roadside request")
 def show_request(actor, request_id: int):
     request = _request_for(actor, request_id)
-    db_session().commit()
     return assistance.request_to_dict(request, actor, current_settings().zone)
 
 
@@ -96,7 +93,6 @@ def accept(actor, request_id: int):
     session = db_session()
     settings = current_settings()
     request = assistance.accept_request(session, actor, _request_for(actor, request_id), _actor_shop(actor), settings)
-    session.commit()
     return assistance.request_to_dict(request, actor, settings.zone)
 
 
@@ -107,7 +103,6 @@ def decline(actor, request_id: int):
     session = db_session()
     request = _request_for(actor, request_id)
     assistance.decline_request(session, actor, request, _actor_shop(actor))
-    session.commit()
     return assistance.request_to_dict(request, actor, current_settings().zone)
 
 
@@ -121,7 +116,6 @@ def list_candidates(actor, request_id: int):
     session = db_session()
     settings = current_settings()
     request = _request_for(actor, request_id)
-    session.commit()
     found = assistance.list_candidate_shops(session, shop_index(session), request, settings)
     return {"items": [assistance.candidate_to_dict(shop, distance, settings) for shop, distance in found]}
 
@@ -138,7 +132,6 @@ def assign(actor, request_id: int, body: AssignIn):
     settings = current_settings()
     shop = get_shop(session, body.shop)
     request = assistance.assign_request(session, actor, _request_for(actor, request_id), shop, settings)
-    session.commit()
     return assistance.request_to_dict(request, actor, settings.zone)
 
 
@@ -146,7 +139,6 @@ def _close(action: str):
     def view(actor, request_id: int):
         session = db_session()
         request = assistance.close_request(session, actor, _request_for(actor, request_id), action)
-        session.commit()
         return assistance.request_to_dict(request, actor, current_settings().zone)
 
     view.__name__ = f"assistance_{action}"

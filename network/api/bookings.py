@@ -51,7 +51,6 @@ def create_booking(actor, body: BookingIn):
     shop = get_shop(session, body.shop, field="shop")
     vehicle = get_vehicle_for(session, actor, body.vin)
     made = booking.book_slot(session, actor, shop, vehicle, body.service, body.start, settings, note=body.note)
-    session.commit()
     return booking.booking_to_dict(made, settings.zone), 201
 
 
@@ -79,7 +78,6 @@ def _transition(action: str):
         changed = booking.transition_booking(
             session, actor, _get_booking(booking_id, actor), action, settings, query.reason
         )
-        session.commit()
         return booking.booking_to_dict(changed, settings.zone)
 
     view.__name__ = "booking_" + action.replace("-", "_")

@@ -147,7 +147,6 @@ def show_shop(actor, code: str):
 def add_shop(actor, body: ShopIn):
     session = db_session()
     shop = create_shop(session, body.model_dump(), route_network(session), current_settings().snap_km)
-    session.commit()
     return shop_to_dict(shop), 201
 
 
@@ -160,7 +159,6 @@ def change_shop(actor, code: str, body: ShopPatch):
     require_member(actor, shop.organization_id, Role.SHOP_STAFF)
     changes = body.model_dump(exclude_unset=True)
     shop = update_shop(session, shop, changes, route_network(session), current_settings().snap_km, is_oem(actor))
-    session.commit()
     return shop_to_dict(shop)
 
 

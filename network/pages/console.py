@@ -49,7 +49,6 @@ def console():
     )
     items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
     assistance.advance_requests(session, shop_index(session), settings)
-    session.commit()
     requests = [
         assistance.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))
@@ -80,5 +79,4 @@ def console_assistance(request_id: int, action: str):
         assistance.decline_request(session, actor, job, shop)
     else:
         assistance.close_request(session, actor, job, "complete")
-    session.commit()
     return redirect(url_for("network.console"))

@@ -9,6 +9,7 @@ from app.errors import MilepostError
 from app.security import Role
 from app.web.context import db_session
 from app.web.csrf import check_csrf
+from app.web.transaction import discard_request_writes
 from network import assistance
 from network.models import AssistanceStatus
 from network.pages import page_actor, pages
@@ -22,8 +23,7 @@ def _desk(actor, error: MilepostError | None = None, failed_id: int | None = Non
     session = db_session()
     settings = current_settings()
     index = shop_index(session)
-    if assistance.advance_requests(session, index, settings):
-        session.commit()
+    assistance.advance_requests(session, index, settings)
     waiting = session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(DESK_LIMIT))
     jobs = [
         {
@@ -66,8 +66,7 @@ def assign_help(request_id: int):
         job = assistance.get_request_for(session, actor, request_id)
         shop = get_shop(session, request.form.get("shop", ""))
         assistance.assign_request(session, actor, job, shop, current_settings())
-        session.commit()
     except MilepostError as problem:
-        session.rollback()
+        discard_request_writes(problem)
         return _desk(actor, problem, request_id)
     return redirect(url_for("network.roadside_desk", assigned=request_id))

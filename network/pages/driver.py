@@ -17,6 +17,7 @@ from app.geo import parse_position
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
+from app.web.transaction import discard_request_writes
 from network import assistance, booking
 from network.hours import is_open_at
 from network.models import Booking, Service
@@ -147,10 +148,9 @@ def shop_page(code: str):
             except ValueError:
                 raise InvalidInput("choose a slot", field="start") from None
             booking.book_slot(session, actor, shop, vehicle, request.form.get("service", ""), start, network_settings)
-            session.commit()
             return redirect(url_for("network.my_bookings", booked=1))
         except MilepostError as problem:
-            session.rollback()
+            discard_request_writes(problem)
             error = problem
     try:
         day = (
@@ -196,7 +196,6 @@ def my_bookings():
     }
     # Reading the driver's roadside requests also moves overdue rounds on (see network.assistance).
     assistance.advance_requests(session, shop_index(session), settings_)
-    session.commit()
     requests = [
         assistance.request_to_dict(item, actor, settings_.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
@@ -222,6 +221,5 @@ def change_booking(booking_id: int, action: str):
     if found is None or not booking.may_see_booking(actor, found):
         raise NotFound("no such booking", field="id")
     booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
-    session.commit()
     target = request.form.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home"))

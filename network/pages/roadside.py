@@ -12,6 +12,7 @@ from app.geo import parse_position
 from app.security import Role
 from app.web.context import db_session
 from app.web.csrf import check_csrf
+from app.web.transaction import discard_request_writes
 from network import assistance
 from network.pages import page_actor, pages
 from network.pages.driver import driver_vehicles
@@ -52,10 +53,9 @@ def ask_for_help():
                 shop_index(session),
                 current_settings(),
             )
-            session.commit()
             return redirect(url_for("network.help_status", request_id=job.id))
         except MilepostError as problem:
-            session.rollback()
+            discard_request_writes(problem)
             error = problem
     return render_template("network/roadside.html", vehicles=driver_vehicles(actor), error=error), (
         error.status if error else 200
@@ -73,5 +73,4 @@ def help_status(request_id: int):
     job = assistance.get_request_for(session, actor, request_id)
     # Reading a request moves an overdue round on (see network.assistance), so the page is never stale.
     assistance.advance_request(session, job, shop_index(session), settings, utcnow())
-    session.commit()
     return render_template("network/roadside_status.html", job=assistance.request_to_dict(job, actor, settings.zone))
