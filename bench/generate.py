@@ -37,7 +37,7 @@ from bench.generate_copy import copy_rows, reset_sequences, set_aside_indexes
 from milepost import migrate
 from milepost.model_registry import load_all_models
 from traceability.catalogue import CATEGORIES
-from traceability.chain import GENESIS_HASH, HEAD_ID, event_hash
+from traceability.chain import GENESIS_HASH, event_hash
 from traceability.codes import build_gtin, read_identifiers
 from traceability.models import Batch, Part, PartType, Recall
 from traceability.records import refresh_sale_price_ranges
@@ -78,7 +78,7 @@ BULK_TABLES = (
     "reviews",
     "plaques",
 )
-CHAIN_COLUMNS = (*generate_parts.EVENT_COLUMNS, "sequence", "previous_hash", "hash")
+CHAIN_COLUMNS = (*generate_parts.EVENT_COLUMNS, "sequence", "previous_hash", "hash", "key_id")
 
 
 def _say(started: float, message: str) -> None:
@@ -191,25 +191,25 @@ def add_counterfeit_scans(connection, rng: random.Random, count: int, gtins: lis
     return alerts
 
 
-def link_chain(connection, events: list[tuple]) -> int:
-    """Link the events into the hash chain in the order they were recorded and store them with the head."""
-    events.sort(key=lambda event: (event[6], event[0]))
-    previous, sequence = GENESIS_HASH, 0
+def link_chain(connection, ring: KeyRing, events: list[tuple]) -> int:
+    """Link the events into their organizations' keyed chains in the order they were recorded; store them
+    with the heads."""
+    organization = generate_parts.EVENT_COLUMNS.index("organization_id")
+    events.sort(key=lambda event: (event[organization], event[6], event[0]))
+    heads: dict[int, tuple[int, str]] = {}
 
     def rows():
-        nonlocal previous, sequence
         for event in events:
-            sequence += 1
+            sequence, previous = heads.get(event[organization], (0, GENESIS_HASH))
             fields = dict(zip(generate_parts.EVENT_COLUMNS, event, strict=True))
-            linked = SimpleNamespace(**fields, sequence=sequence, previous_hash=previous)
-            digest = event_hash(linked)
-            yield (*event, sequence, previous, digest)
-            previous = digest
+            linked = SimpleNamespace(**fields, sequence=sequence + 1, previous_hash=previous, key_id=ring.signing_kid)
+            digest = event_hash(ring, linked)
+            heads[event[organization]] = (sequence + 1, digest)
+            yield (*event, sequence + 1, previous, digest, ring.signing_kid)
 
     written = copy_rows(connection, "custody_events", CHAIN_COLUMNS, rows())
-    connection.execute(
-        "INSERT INTO custody_chain_heads (id, sequence, hash) VALUES (%s, %s, %s)", (HEAD_ID, sequence, previous)
-    )
+    head_rows = ((organization_id, sequence, digest) for organization_id, (sequence, digest) in heads.items())
+    copy_rows(connection, "custody_chain_heads", ("organization_id", "sequence", "hash"), head_rows)
     return written
 
 
@@ -355,7 +355,7 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
             fakes = int(totals["scans"] * COUNTERFEIT_SHARE / (1 - COUNTERFEIT_SHARE))
             code_alerts = add_counterfeit_scans(connection, rng, fakes, gtins, network, now)
             say(f"{fakes:,} counterfeit scans")
-            chained = link_chain(connection, events)
+            chained = link_chain(connection, ring, events)
             say(f"{chained:,} custody events linked into the chain")
             alerts = add_alerts(connection, part_alerts, code_alerts)
             say(f"{alerts:,} alerts; rebuilding {len(rebuild)} keys and indexes")

@@ -277,7 +277,7 @@ def record_event(
     changes = apply(session, ring, actor, organization, parts, event, request, limits, client)
     target = TRANSITIONS[event_type][1]
     event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
-    append_event(session, event, [part.id for part in parts])
+    append_event(session, ring, event, [part.id for part in parts])
     now = utcnow()
     places = _event_places(session, event, organization)
     # Plain attribute changes: the flush groups them into one executemany UPDATE per set of columns.
@@ -489,7 +489,7 @@ def list_part_events(session: Session, part) -> list[CustodyEvent]:
         select(CustodyEvent)
         .options(*EVENT_NAMES)
         .where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
-        .order_by(CustodyEvent.sequence)
+        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
     )
     return list(session.scalars(statement))
 

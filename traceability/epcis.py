@@ -58,7 +58,7 @@ class EpcisFilter:
     since: datetime | None = None
     until: datetime | None = None
     business_step: str | None = None
-    after_sequence: int = 0
+    after_id: int = 0
 
 
 def read_business_step(value: str | None) -> str | None:
@@ -91,7 +91,7 @@ def read_time(value: datetime | None, field: str) -> datetime | None:
 
 
 def read_page_token(token: str | None) -> int:
-    """Return the chain sequence a `next_page_token` continues after (0: from the start)."""
+    """Return the event id a `next_page_token` continues after (0: from the start)."""
     if token is None:
         return 0
     if not token.isdigit() or len(token) > 18:
@@ -100,12 +100,13 @@ def read_page_token(token: str | None) -> int:
 
 
 def select_visible_events(session: Session, actor: User, query: EpcisFilter) -> Select | None:
-    """Return the events the actor may read that match the query, in chain order; None when none can match.
+    """Return the events the actor may read that match the query, in the order they were stored (by id: each
+    organization has its own chain, so there is no one chain order); None when none can match.
 
     The OEM reads every event; an organization reads the events it took part in (as the acting
     organization or the destination), whichever parts they name.
     """
-    statement = select(CustodyEvent).where(CustodyEvent.sequence > query.after_sequence)
+    statement = select(CustodyEvent).where(CustodyEvent.id > query.after_id)
     if not is_oem(actor):
         if actor.organization_id is None:
             return None
@@ -128,13 +129,13 @@ def select_visible_events(session: Session, actor: User, query: EpcisFilter) -> 
         statement = statement.where(CustodyEvent.occurred_at < query.until)
     if query.business_step is not None:
         statement = statement.where(CustodyEvent.business_step == query.business_step)
-    return statement.order_by(CustodyEvent.sequence)
+    return statement.order_by(CustodyEvent.id)
 
 
 def list_events_page(
     session: Session, actor: User, query: EpcisFilter, per_page: int
 ) -> tuple[list[CustodyEvent], int | None]:
-    """Return one page of matching events and the sequence to continue after (None on the last page)."""
+    """Return one page of matching events and the id to continue after (None on the last page)."""
     statement = select_visible_events(session, actor, query)
     if statement is None:
         return [], None
@@ -149,7 +150,7 @@ def list_events_page(
         page.append(event)
         epcs += named
     more = len(page) < len(rows)
-    return page, page[-1].sequence if more else None
+    return page, page[-1].id if more else None
 
 
 def _event_epcs(session: Session, base_url: str, events: list[CustodyEvent]) -> dict[int, list[str]]:

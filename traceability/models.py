@@ -187,13 +187,15 @@ class RecalledPart(Base):
 
 
 class CustodyEvent(Base):
-    """One append-only, hash-chained custody event (EPCIS-shaped: what, when, where, why, who)."""
+    """One append-only custody event in its organization's keyed chain (EPCIS-shaped: what, when, where, why, who)."""
 
     __tablename__ = "custody_events"
+    __table_args__ = (UniqueConstraint("organization_id", "sequence", name="uq_custody_events_organization_sequence"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # Position in the chain, gap-free from 1; `previous_hash` is the hash of the event before it.
-    sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # Position in the acting organization's chain, gap-free from 1; `previous_hash` is the MAC of the event
+    # before it in that chain (traceability/chain.py).
+    sequence: Mapped[int] = mapped_column(BigInteger)
     event_type: Mapped[str] = mapped_column(String(20))
     business_step: Mapped[str] = mapped_column(String(40))
     disposition: Mapped[str] = mapped_column(String(40))
@@ -201,8 +203,9 @@ class CustodyEvent(Base):
     # The offset the event was reported in, in minutes east of UTC (EPCIS eventTimeZoneOffset).
     occurred_offset_minutes: Mapped[int] = mapped_column(default=0)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    destination_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # Indexed for the EPCIS export of an organization: the events it did or that were shipped to it.
+    destination_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     buyer_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
@@ -214,7 +217,9 @@ class CustodyEvent(Base):
     # SHA-256 over the sorted `gtin|serial` lines of the event's parts.
     parts_digest: Mapped[str] = mapped_column(String(64))
     previous_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC-SHA256 under the key ring's key `key_id` (NULL: an event from before keyed chains, to be resealed).
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(1))
 
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
     destination: Mapped[Organization | None] = relationship(foreign_keys=[destination_id])
@@ -232,11 +237,11 @@ class CustodyEventPart(Base):
 
 
 class ChainHead(Base):
-    """The newest event of the custody chain; its row lock serializes appends across workers."""
+    """The newest event of one organization's chain; its row lock serializes that organization's appends."""
 
     __tablename__ = "custody_chain_heads"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.signing import KeyRing
 from milepost.demo import load_demo
 from tests.conftest import PUBLIC_BASE_URL
 from traceability.chain import verify_chain
@@ -37,8 +38,8 @@ def test_demo_label_urls_show_their_verdicts(client, demo_lines, label, verdict)
     assert client.get(_url(demo_lines, label), headers=JSON).json["verdict"] == verdict
 
 
-def test_demo_chain_verifies(session, demo_lines):
-    checked, problem = verify_chain(session)
+def test_demo_chain_verifies(app, session, demo_lines):
+    checked, problem = verify_chain(session, KeyRing.from_spec(app.config["CODE_KEYS"]))
 
     assert problem is None
     assert checked > 100
