@@ -100,6 +100,18 @@ class KeyRing:
             return False
         return hmac.compare_digest(self._tag(key, message), normalize_crockford(tag))
 
+    def mac(self, context: str, message: str, kid: str | None = None) -> str:
+        """Return the hex HMAC-SHA256 of `message` under key `kid` (the newest when None), bound to `context`
+        so that a MAC made for one purpose (the custody chain) is never a valid tag or MAC for another."""
+        key = self._signing if kid is None else self._keys.get(kid)
+        if key is None:
+            raise KeyError_(f"key {kid} is not in the key ring")
+        return hmac.new(key.secret, f"{context}\x1e{message}".encode(), hashlib.sha256).hexdigest()
+
+    def has_key(self, kid: str) -> bool:
+        """Tell whether the ring holds key `kid`."""
+        return kid in self._keys
+
     @staticmethod
     def _tag(key: SigningKey, message: str) -> str:
         digest = hmac.new(key.secret, message.encode("utf-8"), hashlib.sha256).digest()

@@ -359,7 +359,7 @@ def list_epcis_events(actor, query: EpcisQuery):
         since=epcis.read_time(query.since, "since"),
         until=epcis.read_time(query.until, "until"),
         business_step=epcis.read_business_step(query.biz_step),
-        after_sequence=epcis.read_page_token(query.next_page_token),
+        after_id=epcis.read_page_token(query.next_page_token),
     )
     per_page = page_size(query)
     events, last = epcis.list_events_page(db_session(), actor, epcis_filter, per_page)

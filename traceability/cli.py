@@ -14,7 +14,7 @@ from app.commands import run_command
 from app.crm.organizations import get_organization
 from app.web.context import SESSIONMAKER_KEY, code_keyring
 from traceability.catalogue import get_part_type
-from traceability.chain import count_events, verify_chain
+from traceability.chain import count_events, reseal_chains, verify_chain
 from traceability.commissioning import commission_batch
 
 
@@ -71,19 +71,29 @@ def chain_group() -> None:
 
 
 @chain_group.command("verify")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True, help="check in parallel")
 @with_appcontext
-def verify_command() -> None:
-    """Recompute every event's hash; exit 1 naming the first altered, missing or reordered event."""
+def verify_command(processes: int) -> None:
+    """Recompute every event's MAC; exit 1 naming the first altered, missing or reordered event."""
     session = current_app.extensions[SESSIONMAKER_KEY]()
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     try:
-        with click.progressbar(length=count_events(session), label="Verifying chain", show_pos=True) as bar:
-            checked, problem = verify_chain(session, progress=bar.update)
+        with click.progressbar(length=count_events(session), label="Verifying chains", show_pos=True) as bar:
+            checked, problem = verify_chain(session, code_keyring(), bar.update, processes=processes, url=url)
     finally:
         session.close()
     if problem is not None:
         click.echo(f"Chain broken at {problem} ({checked:,} events before it are intact).", err=True)
         sys.exit(1)
     click.echo(f"Chain intact: {checked:,} events verified.")
+
+
+@chain_group.command("reseal")
+@with_appcontext
+def reseal_command() -> None:
+    """Seal every chain with the newest key (once, after upgrading to keyed chains)."""
+    sealed = run_command(lambda session: reseal_chains(session, code_keyring()))
+    click.echo(f"{sealed:,} events sealed with key {code_keyring().signing_kid}.")
 
 
 COMMANDS: list[click.Command] = [parts_group, chain_group]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from enum import StrEnum
 from itertools import repeat
 
+import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +35,7 @@ CHUNK = 20_000
 PARALLEL_FROM = 200_000
 COMMISSION_PROCESSES = 2
 SERIAL_ATTEMPTS = 3
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PART_COLUMNS = (
     "part_type_id",
     "batch_id",
@@ -90,10 +98,36 @@ def _copy_chunks(ring: KeyRing, gtin: str, serials: list[str], fixed: str) -> It
         yield from (copy_text(ring, gtin, chunk, fixed) for chunk in chunks)
         return
     # Three HMACs per part cost more than PostgreSQL's side of COPY: compute them in other processes
-    # while this one streams finished chunks. Spawned, not forked, so no database connection is shared.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=COMMISSION_PROCESSES, mp_context=context) as pool:
+    # while this one streams finished chunks.
+    with helper_pool() as pool:
         yield from pool.map(copy_text, repeat(ring), repeat(gtin), chunks, repeat(fixed))
+
+
+def helper_pool() -> ProcessPoolExecutor:
+    """Return the pool of helper processes for HMACs: spawned, not forked, so no database connection is
+    shared, and each ends with this process."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=COMMISSION_PROCESSES, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this helper process when the process that started it ends, even by `kill -9` (no clean-up runs
+    then, so nothing else would stop helpers computing HMACs for a batch nobody will write)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+        os._exit(1)
+    if not sys.platform.startswith("linux"):
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _copy_rows(session: Session, ring: KeyRing, batch: Batch, gtin: str, serials: list[str], progress) -> None:
@@ -111,11 +145,16 @@ def _copy_rows(session: Session, ring: KeyRing, batch: Batch, gtin: str, serials
         "updated_at",
     )
     cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY parts ({', '.join(columns)}) FROM STDIN") as copy:
-        for chunk in _copy_chunks(ring, gtin, serials, fixed):
-            copy.write(chunk)
-            if progress is not None:
-                progress(chunk.count(b"\n"))
+    try:
+        with cursor.copy(f"COPY parts ({', '.join(columns)}) FROM STDIN") as copy:
+            for chunk in _copy_chunks(ring, gtin, serials, fixed):
+                copy.write(chunk)
+                if progress is not None:
+                    progress(chunk.count(b"\n"))
+    except psycopg.errors.UniqueViolation as error:
+        # COPY goes around SQLAlchemy, so its errors come as the driver's: say it the way every other
+        # write does, so the serial retry (and the request's) sees a unique violation (issue 10 row 17).
+        raise IntegrityError("COPY parts", None, error) from error
 
 
 def _insert_rows(session: Session, rows: Iterator[tuple], progress: Callable[[int], None] | None) -> None:
@@ -197,7 +236,7 @@ def commission_batch(
         part_count=quantity,
         parts_digest=parts_digest(f"{part_type.gtin}|{serial}" for serial in serials),
     )
-    append_event(session, event)
+    append_event(session, ring, event)
     return batch
 
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import CompoundSelect, select, union_all
+from sqlalchemy.orm import Session, joinedload
 
 from app.crm.activity import record_activity
 from app.crm.customers import create_customer
@@ -34,6 +34,12 @@ LOOKUP_CHUNK = 500
 MAX_CHAIN_PLACES = 64
 INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
 ACTIVATION_BUCKET = "activation"
+# What an event's rendering names, loaded with the events in one statement.
+EVENT_NAMES = (
+    joinedload(CustodyEvent.organization),
+    joinedload(CustodyEvent.destination),
+    joinedload(CustodyEvent.vehicle),
+)
 
 BUSINESS_STEPS = {
     EventType.SHIP: "shipping",
@@ -323,7 +329,7 @@ def record_event(
     changes = apply(session, ring, actor, organization, parts, event, request, limits, client)
     target = TRANSITIONS[event_type][1]
     event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
-    append_event(session, event, [part.id for part in parts])
+    append_event(session, ring, event, [part.id for part in parts])
     now = utcnow()
     places = _event_places(session, event, organization)
     # Plain attribute changes: the flush groups them into one executemany UPDATE per set of columns.
@@ -539,18 +545,27 @@ def list_vehicle_installations(session: Session, vehicle: Vehicle) -> list[Insta
     )
 
 
-def list_part_events(session: Session, part: Part) -> list[CustodyEvent]:
-    """Return a part's custody events (commissioning first), oldest first."""
-    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
+def list_part_events(session: Session, part) -> list[CustodyEvent]:
+    """Return a part's custody events (commissioning first), oldest first, with the organizations and vehicle
+    they name; `part` has id and batch_id."""
     statement = (
         select(CustodyEvent)
-        .where(
-            CustodyEvent.id.in_(named)
-            | ((CustodyEvent.batch_id == part.batch_id) & (CustodyEvent.event_type == EventType.COMMISSION))
-        )
-        .order_by(CustodyEvent.sequence)
+        .options(*EVENT_NAMES)
+        .where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
+        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
     )
     return list(session.scalars(statement))
+
+
+def select_part_event_ids(part_id: int, batch_id: int) -> CompoundSelect:
+    """Return the query for the ids of the events that name a part or commission its batch."""
+    # A UNION of two indexed selects: an OR of the two conditions leaves PostgreSQL no index to use, and it
+    # walks the whole event table (D-06).
+    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part_id)
+    commissioned = select(CustodyEvent.id).where(
+        CustodyEvent.batch_id == batch_id, CustodyEvent.event_type == EventType.COMMISSION
+    )
+    return union_all(named, commissioned)
 
 
 def price_text(value: Decimal | None) -> str | None:

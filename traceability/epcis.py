@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.errors import InvalidInput
 from app.security import User, is_oem
 from traceability.codes import build_part_uri, normalize_gtin, normalize_serial, parse_digital_link
-from traceability.custody import BUSINESS_STEPS, price_text
+from traceability.custody import BUSINESS_STEPS, LOOKUP_CHUNK, price_text, select_part_event_ids
 from traceability.models import Batch, CustodyEvent, CustodyEventPart, EventType, Part, PartType
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -58,7 +58,7 @@ class EpcisFilter:
     since: datetime | None = None
     until: datetime | None = None
     business_step: str | None = None
-    after_sequence: int = 0
+    after_id: int = 0
 
 
 def read_business_step(value: str | None) -> str | None:
@@ -91,7 +91,7 @@ def read_time(value: datetime | None, field: str) -> datetime | None:
 
 
 def read_page_token(token: str | None) -> int:
-    """Return the chain sequence a `next_page_token` continues after (0: from the start)."""
+    """Return the event id a `next_page_token` continues after (0: from the start)."""
     if token is None:
         return 0
     if not token.isdigit() or len(token) > 18:
@@ -100,12 +100,13 @@ def read_page_token(token: str | None) -> int:
 
 
 def select_visible_events(session: Session, actor: User, query: EpcisFilter) -> Select | None:
-    """Return the events the actor may read that match the query, in chain order; None when none can match.
+    """Return the events the actor may read that match the query, in the order they were stored (by id: each
+    organization has its own chain, so there is no one chain order); None when none can match.
 
     The OEM reads every event; an organization reads the events it took part in (as the acting
     organization or the destination), whichever parts they name.
     """
-    statement = select(CustodyEvent).where(CustodyEvent.sequence > query.after_sequence)
+    statement = select(CustodyEvent).where(CustodyEvent.id > query.after_id)
     if not is_oem(actor):
         if actor.organization_id is None:
             return None
@@ -121,24 +122,20 @@ def select_visible_events(session: Session, actor: User, query: EpcisFilter) -> 
         ).first()
         if part is None:
             return None
-        named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part.id)
-        statement = statement.where(
-            CustodyEvent.id.in_(named)
-            | ((CustodyEvent.batch_id == part.batch_id) & (CustodyEvent.event_type == EventType.COMMISSION))
-        )
+        statement = statement.where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
     if query.since is not None:
         statement = statement.where(CustodyEvent.occurred_at >= query.since)
     if query.until is not None:
         statement = statement.where(CustodyEvent.occurred_at < query.until)
     if query.business_step is not None:
         statement = statement.where(CustodyEvent.business_step == query.business_step)
-    return statement.order_by(CustodyEvent.sequence)
+    return statement.order_by(CustodyEvent.id)
 
 
 def list_events_page(
     session: Session, actor: User, query: EpcisFilter, per_page: int
 ) -> tuple[list[CustodyEvent], int | None]:
-    """Return one page of matching events and the sequence to continue after (None on the last page)."""
+    """Return one page of matching events and the id to continue after (None on the last page)."""
     statement = select_visible_events(session, actor, query)
     if statement is None:
         return [], None
@@ -153,7 +150,7 @@ def list_events_page(
         page.append(event)
         epcs += named
     more = len(page) < len(rows)
-    return page, page[-1].sequence if more else None
+    return page, page[-1].id if more else None
 
 
 def _event_epcs(session: Session, base_url: str, events: list[CustodyEvent]) -> dict[int, list[str]]:
@@ -161,14 +158,19 @@ def _event_epcs(session: Session, base_url: str, events: list[CustodyEvent]) -> 
     epcs: dict[int, list[str]] = defaultdict(list)
     if not ids:
         return epcs
-    rows = session.execute(
-        select(CustodyEventPart.event_id, Part.gtin, Part.serial)
-        .join(Part, Part.id == CustodyEventPart.part_id)
-        .where(CustodyEventPart.event_id.in_(ids))
-        .order_by(CustodyEventPart.event_id, Part.serial)
-    )
-    for event_id, gtin, serial in rows:
-        epcs[event_id].append(build_part_uri(base_url, gtin, serial))
+    # Two lookups by key rather than a join: on small tables the planner would rather join by reading the
+    # parts table whole, and a page names at most MAX_EPCS_PER_PAGE parts.
+    named = session.execute(
+        select(CustodyEventPart.event_id, CustodyEventPart.part_id).where(CustodyEventPart.event_id.in_(ids))
+    ).all()
+    part_ids = sorted({part_id for _event, part_id in named})
+    codes: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(part_ids), LOOKUP_CHUNK):
+        chunk = part_ids[start : start + LOOKUP_CHUNK]
+        rows = session.execute(select(Part.id, Part.gtin, Part.serial).where(Part.id.in_(chunk)))
+        codes.update((part_id, (gtin, serial)) for part_id, gtin, serial in rows)
+    for event_id, part_id in sorted(named, key=lambda row: (row[0], codes[row[1]][1])):
+        epcs[event_id].append(build_part_uri(base_url, *codes[part_id]))
     return epcs
 
 

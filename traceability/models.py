@@ -129,7 +129,9 @@ class Part(Base):
 
     __tablename__ = "parts"
     __table_args__ = (
-        UniqueConstraint("gtin", "serial", name="uq_parts_gtin_serial"),
+        # Serial first: a scan of an unknown code asks whether its serial exists under any GTIN (gtin_mismatch or
+        # unknown_serial), and that question must be an index lookup too; (gtin, serial) lookups use it as well.
+        UniqueConstraint("serial", "gtin", name="uq_parts_serial_gtin"),
         Index("ix_parts_holder_state", "holder_id", "state"),
     )
 
@@ -185,13 +187,15 @@ class RecalledPart(Base):
 
 
 class CustodyEvent(Base):
-    """One append-only, hash-chained custody event (EPCIS-shaped: what, when, where, why, who)."""
+    """One append-only custody event in its organization's keyed chain (EPCIS-shaped: what, when, where, why, who)."""
 
     __tablename__ = "custody_events"
+    __table_args__ = (UniqueConstraint("organization_id", "sequence", name="uq_custody_events_organization_sequence"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # Position in the chain, gap-free from 1; `previous_hash` is the hash of the event before it.
-    sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # Position in the acting organization's chain, gap-free from 1; `previous_hash` is the MAC of the event
+    # before it in that chain (traceability/chain.py).
+    sequence: Mapped[int] = mapped_column(BigInteger)
     event_type: Mapped[str] = mapped_column(String(20))
     business_step: Mapped[str] = mapped_column(String(40))
     disposition: Mapped[str] = mapped_column(String(40))
@@ -199,8 +203,9 @@ class CustodyEvent(Base):
     # The offset the event was reported in, in minutes east of UTC (EPCIS eventTimeZoneOffset).
     occurred_offset_minutes: Mapped[int] = mapped_column(default=0)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    destination_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # Indexed for the EPCIS export of an organization: the events it did or that were shipped to it.
+    destination_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
     buyer_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
@@ -212,7 +217,9 @@ class CustodyEvent(Base):
     # SHA-256 over the sorted `gtin|serial` lines of the event's parts.
     parts_digest: Mapped[str] = mapped_column(String(64))
     previous_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC-SHA256 under the key ring's key `key_id` (NULL: an event from before keyed chains, to be resealed).
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(1))
 
     organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
     destination: Mapped[Organization | None] = relationship(foreign_keys=[destination_id])
@@ -230,11 +237,11 @@ class CustodyEventPart(Base):
 
 
 class ChainHead(Base):
-    """The newest event of the custody chain; its row lock serializes appends across workers."""
+    """The newest event of one organization's chain; its row lock serializes that organization's appends."""
 
     __tablename__ = "custody_chain_heads"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -276,6 +283,19 @@ class Sale(Base):
     seller: Mapped[Organization] = relationship(foreign_keys=[seller_id])
 
 
+class SalePriceRange(Base):
+    """The kept 10th-90th percentile of a part type's recent sale prices (refreshed by a job), so that a scan
+    page reads one row instead of the prices of thousands of sales."""
+
+    __tablename__ = "sale_price_ranges"
+
+    part_type_id: Mapped[int] = mapped_column(ForeignKey("part_types.id"), primary_key=True)
+    p10: Mapped[Decimal] = mapped_column(Money)
+    p90: Mapped[Decimal] = mapped_column(Money)
+    sales: Mapped[int]
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Scan(Base):
     """One scan of a code, stored with its verdict and a location coarsened to about 1 km."""
 
@@ -305,11 +325,16 @@ class Alert(Base):
     """Something the OEM should look at, once per part and cause (`dedupe_key`), counted on repeats."""
 
     __tablename__ = "alerts"
+    # The OEM's alert list filters by status or cause and shows the most recent first.
+    __table_args__ = (
+        Index("ix_alerts_status_last_seen_at", "status", "last_seen_at"),
+        Index("ix_alerts_cause_last_seen_at", "cause", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    cause: Mapped[str] = mapped_column(String(40), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN, index=True)
+    cause: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN)
     part_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("parts.id"), index=True)
     gtin: Mapped[str | None] = mapped_column(String(14))
     serial: Mapped[str | None] = mapped_column(String(20))

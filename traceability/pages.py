@@ -14,7 +14,7 @@ from app.web.navigation import NavLink
 from traceability import reporting
 from traceability.codes import read_identifiers
 from traceability.records import custody_summary, sale_price_range
-from traceability.scans import find_part, scan_and_render
+from traceability.scans import scan_part
 from traceability.settings import read_settings
 
 pages = Blueprint("traceability", __name__, template_folder="templates")
@@ -64,7 +64,7 @@ def _wants_json() -> bool:
 def scan_page(gtin: str, serial: str):
     """Show (or, for Accept: application/json, return) the verdict for a scanned part code."""
     link = _link_from_request(gtin, serial)
-    verdict = scan_and_render(
+    verdict, part = scan_part(
         db_session(),
         code_keyring(),
         link,
@@ -77,7 +77,6 @@ def scan_page(gtin: str, serial: str):
     )
     if _wants_json():
         return jsonify(verdict)
-    part = find_part(db_session(), link.gtin, link.serial) if verdict["part"] else None
     context = {
         "result": verdict,
         "colour": VERDICT_COLOURS[verdict["verdict"]],

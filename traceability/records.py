@@ -4,16 +4,19 @@ recorded sale prices, and what is installed on a vehicle."""
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import groupby
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.models import Vehicle
+from app.db import utcnow
 from app.errors import NotFound
 from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
 from traceability.custody import event_to_dict, list_part_events, list_vehicle_installations
-from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale
+from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
+from traceability.scan_storage import ScannedPart
 from traceability.scans import find_part
 
 # Price ranges use the most recent sales only: old prices say little about today's market.
@@ -71,7 +74,7 @@ def get_part_record(session: Session, actor: User, gtin: str, serial: str) -> di
     }
 
 
-def custody_summary(session: Session, part: Part) -> list[dict]:
+def custody_summary(session: Session, part: Part | ScannedPart) -> list[dict]:
     """Return the public custody story: stage, date and city of each event (never people or prices)."""
     return [
         {
@@ -92,20 +95,55 @@ def percentile(values: list[Decimal], fraction: float) -> Decimal:
     return values[low] + (values[high] - values[low]) * Decimal(str(position - low))
 
 
-def sale_price_range(session: Session, part_type_id: int) -> dict | None:
-    """Return the 10th-90th percentile of recent recorded sale prices of a part type, with the count."""
-    prices = sorted(
-        session.scalars(
-            select(Sale.price)
-            .where(Sale.part_type_id == part_type_id, Sale.price.is_not(None))
-            .order_by(Sale.sold_at.desc())
-            .limit(PRICE_SAMPLE)
+def compute_sale_price_ranges(session: Session) -> dict[int, dict]:
+    """Return the 10th-90th percentile of each part type's recent recorded sale prices, with the count."""
+    recent = (
+        select(
+            Sale.part_type_id,
+            Sale.price,
+            func.row_number().over(partition_by=Sale.part_type_id, order_by=Sale.sold_at.desc()).label("newness"),
         )
+        .where(Sale.price.is_not(None))
+        .subquery()
     )
-    if len(prices) < MIN_PRICES_FOR_RANGE:
+    rows = session.execute(
+        select(recent.c.part_type_id, recent.c.price)
+        .where(recent.c.newness <= PRICE_SAMPLE)
+        .order_by(recent.c.part_type_id, recent.c.price)
+        .execution_options(yield_per=10_000)
+    )
+    ranges: dict[int, dict] = {}
+    for part_type_id, group in groupby(rows, key=lambda row: row.part_type_id):
+        prices = [row.price for row in group]
+        if len(prices) >= MIN_PRICES_FOR_RANGE:
+            ranges[part_type_id] = {
+                "p10": percentile(prices, 0.1),
+                "p90": percentile(prices, 0.9),
+                "sales": len(prices),
+            }
+    return ranges
+
+
+def refresh_sale_price_ranges(session: Session) -> int:
+    """Recompute the kept sale-price ranges of every part type (a periodic job); return how many are kept."""
+    ranges = compute_sale_price_ranges(session)
+    now = utcnow()
+    session.execute(delete(SalePriceRange))
+    if ranges:
+        session.execute(
+            insert(SalePriceRange),
+            [{"part_type_id": key, **values, "refreshed_at": now} for key, values in ranges.items()],
+        )
+    session.flush()
+    return len(ranges)
+
+
+def sale_price_range(session: Session, part_type_id: int) -> dict | None:
+    """Return the kept 10th-90th percentile of recent sale prices of a part type, with the count."""
+    kept = session.get(SalePriceRange, part_type_id)
+    if kept is None:
         return None
-    low, high = percentile(prices, 0.1), percentile(prices, 0.9)
-    return {"p10": f"{low:.2f}", "p90": f"{high:.2f}", "sales": len(prices)}
+    return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}
 
 
 def list_vehicle_parts(session: Session, vehicle: Vehicle) -> list[dict]:

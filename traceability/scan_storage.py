@@ -77,6 +77,8 @@ class ScannedPart(NamedTuple):
     shop_rating: float | None
     shop_rating_count: int | None
     shop_certification_tier: str | None
+    part_type_id: int
+    batch_id: int
 
 
 NO_RECALL = (None,) * 3
@@ -142,6 +144,8 @@ def _scan_read() -> Select:
             recall.label("recall"),
             sold_by.label("seller"),
             installation.label("installation"),
+            parts.c.part_type_id,
+            parts.c.batch_id,
         )
         .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
         .with_for_update(of=parts)
@@ -204,6 +208,8 @@ def _scanned_part(row: Any) -> ScannedPart:
         *(row.seller or NO_STANDING),
         installed_at,
         *installation[1:],
+        row.part_type_id,
+        row.batch_id,
     )
 
 

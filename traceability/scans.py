@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -202,7 +203,7 @@ def find_last_sale(session: Session, part: Part) -> Sale | None:
     return session.scalars(statement.limit(1)).first()
 
 
-def scan_and_render(
+def scan_part(
     session: Session,
     ring: KeyRing,
     link: DigitalLink | None,
@@ -214,7 +215,7 @@ def scan_and_render(
     client: str | None,
     today: date,
 ) -> dict:
-    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
+    """Verify a scanned code; return the verdict JSON and what the scan read of the part (for the page)."""
     outcome = verify_scan(
         session,
         ring,
@@ -227,4 +228,9 @@ def scan_and_render(
         async_commit=settings.scan_async_commit,
         client=client,
     )
-    return outcome_to_dict(outcome, today)
+    return outcome_to_dict(outcome, today), outcome.part
+
+
+def scan_and_render(session: Session, ring: KeyRing, link: DigitalLink | None, **options: Any) -> dict:
+    """Verify a scanned code and render the verdict JSON (shared by the API and the public code URL)."""
+    return scan_part(session, ring, link, **options)[0]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 
 import pytest
@@ -10,6 +15,7 @@ from sqlalchemy import func, select
 from app.errors import Conflict, InvalidInput
 from tests.factories import auth_header, make_organization
 from tests.traceability.factories import keyring_for_tests, make_batch, make_factory_staff, make_part_type
+from traceability import commissioning
 from traceability.codes import activation_code_for, is_activation_code, tag_message
 from traceability.commissioning import commission_batch, list_batch_parts
 from traceability.models import CustodyEvent, Part, PartState
@@ -136,3 +142,50 @@ def test_create_batch_endpoint_limits_quantity(session, client):
 
     assert response.status_code == 400
     assert response.json["error"]["field"] == "quantity"
+
+
+def test_serial_clash_at_commissioning_is_drawn_again(session, monkeypatch):
+    part_type = make_part_type(session)
+    first = make_batch(session, 1, part_type=part_type)
+    taken = session.scalars(select(Part.serial).where(Part.batch_id == first.id)).one()
+    # Force the clash a random draw makes once in a very long while: the first draw repeats a serial in use.
+    draws = iter([[taken], ["ZZZZZZZZZZZZ"]])
+    monkeypatch.setattr(commissioning, "new_serials", lambda quantity: next(draws))
+
+    second = make_batch(session, 1, part_type=part_type)
+
+    assert session.scalars(select(Part.serial).where(Part.batch_id == second.id)).all() == ["ZZZZZZZZZZZZ"]
+
+
+PARENT = """
+import os, sys, time
+from traceability.commissioning import helper_pool
+pool = helper_pool()
+future = pool.submit(os.getpid)
+print(future.result(), flush=True)
+pool.submit(time.sleep, 120)
+time.sleep(120)
+"""
+
+
+def test_helper_processes_end_when_commissioning_is_killed():
+    with subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True) as parent:
+        helper = int(parent.stdout.readline())
+
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _is_running(helper):
+        time.sleep(0.1)
+    assert not _is_running(helper)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A killed helper may linger as a zombie until its new parent reaps it; it runs nothing then.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"

@@ -50,7 +50,7 @@ def test_ship_receive_sell_install_moves_part_and_keeps_chain_intact(session, pa
     assert part.vehicle_id == vehicle.id
     assert session.scalar(select(Installation.organization_id).where(Installation.part_id == part.id)) == dealer.id
     assert session.scalar(select(Sale.price).where(Sale.part_id == part.id)) == 120.5
-    assert verify_chain(session) == (5, None)
+    assert verify_chain(session, keyring_for_tests()) == (5, None)
 
 
 def test_receive_only_by_destination(session, parts, dealer):
@@ -162,7 +162,7 @@ def test_event_with_10000_parts_applies_atomically(session, dealer):
 
     assert event.part_count == 10_000
     assert all(part.state == PartState.IN_TRANSIT for part in many)
-    assert verify_chain(session)[1] is None
+    assert verify_chain(session, keyring_for_tests())[1] is None
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.db import SESSIONMAKER_KEY
+from app.signing import KeyRing
 from tests.conftest import PUBLIC_BASE_URL
 from traceability.chain import verify_chain
 
@@ -40,7 +41,7 @@ def test_demo_label_urls_show_their_verdicts(demo_app, demo_lines, label, verdic
 
 def test_demo_chain_verifies(demo_app):
     with demo_app.extensions[SESSIONMAKER_KEY]() as session:
-        checked, problem = verify_chain(session)
+        checked, problem = verify_chain(session, KeyRing.from_spec(demo_app.config["CODE_KEYS"]))
 
     assert problem is None
     assert checked > 100

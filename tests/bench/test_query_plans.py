@@ -1,0 +1,254 @@
+"""Every query on a public or frequent path is served by an index, on a generated year (PostgreSQL only).
+
+Each case makes the real request against the generated data set and records the plan of every statement the
+database runs for it (auto_explain, sent back to this connection as notices: so statements the application
+sends on the driver cursor, and lazy loads, are caught too). With sequential scans priced out
+(`enable_seqscan = off`), the planner still picks one only where no index can serve the query; an index scan
+that reads a large table through a filter instead of an index condition is as bad. Small data makes the
+planner prefer reading a table whole, so this asks what it would do at volume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session
+
+from app.crm.models import Vehicle
+from app.db import make_sessionmaker
+from app.security import Role, User
+from bench.generate import BULK_TABLES, KEYS
+from milepost.factory import create_app
+from network.models import Shop
+from reviews.models import Plaque
+from tests import conftest
+from tests.factories import auth_header, make_user
+from traceability.models import Installation, Part
+
+# Tables that grow with the year: what the generator loads in bulk (but plaques, one per shop), and the
+# rate-limit attempts and activity log.
+LARGE_TABLES = (frozenset(BULK_TABLES) - {"plaques"}) | {"attempts", "activity"}
+INDEX_SCANS = ("Index Scan", "Index Only Scan")
+MARKER = "/* plan fence */"
+
+
+@dataclass
+class Recorder:
+    """The plans of the statements run on one connection while `recording` is on."""
+
+    plans: list[dict] = field(default_factory=list)
+    recording: bool = False
+
+    def notice(self, diagnostic) -> None:
+        message = diagnostic.message_primary or ""
+        if self.recording and "plan:" in message:
+            self.plans.append(json.loads(message.split("plan:", 1)[1]))
+
+
+def full_reads(plan: dict, leading: dict[str, str], limited: bool = False) -> Iterator[str]:
+    """Yield a description of every node that reads a large table whole (or through a filter, or through an
+    index whose leading column it does not constrain: PostgreSQL then walks the whole index)."""
+    node = plan["Node Type"]
+    relation = plan.get("Relation Name")
+    if node == "Bitmap Index Scan":
+        relation = plan.get("Index Name", "").removeprefix("ix_").removeprefix("uq_")
+    if relation in LARGE_TABLES or node == "Bitmap Index Scan":
+        condition = plan.get("Index Cond", "")
+        if node == "Seq Scan":
+            yield f"Seq Scan on {relation}"
+        elif node in (*INDEX_SCANS, "Bitmap Index Scan") and condition:
+            column = leading.get(plan["Index Name"], "")
+            if f"({column} " not in condition and f"({column})" not in condition:
+                yield f"{node} using {plan['Index Name']} on {condition}: not its leading column {column}"
+        elif node in INDEX_SCANS and ("Filter" in plan or not limited):
+            yield f"{node} on {relation} using {plan['Index Name']} without an index condition"
+    limited = limited or node == "Limit"
+    for child in plan.get("Plans", ()):
+        yield from full_reads(child, leading, limited)
+
+
+def leading_columns(session: Session) -> dict[str, str]:
+    """Return each index's first column."""
+    rows = session.execute(
+        text(
+            """SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"""
+        )
+    )
+    return dict(rows.all())
+
+
+@pytest.fixture
+def volume(volume_engine: Engine) -> Iterator[tuple[Connection, Recorder]]:
+    """A connection to the generated data in a transaction rolled back afterwards, recording plans."""
+    connection = volume_engine.connect()
+    transaction = connection.begin()
+    recorder = Recorder()
+    driver = connection.connection.driver_connection
+    driver.add_notice_handler(recorder.notice)
+    for statement in (
+        "LOAD 'auto_explain'",
+        "SET LOCAL auto_explain.log_min_duration = 0",
+        "SET LOCAL auto_explain.log_format = 'json'",
+        "SET LOCAL auto_explain.log_level = 'notice'",
+        "SET LOCAL client_min_messages = 'notice'",
+        "SET LOCAL enable_seqscan = off",
+        "SET LOCAL enable_mergejoin = off",
+    ):
+        connection.execute(text(statement))
+    yield connection, recorder
+    driver.remove_notice_handler(recorder.notice)
+    transaction.rollback()
+    connection.close()
+
+
+@dataclass
+class Volume:
+    """The generated data as the cases need it: a client on it, sample rows, bearer headers."""
+
+    client: object
+    session: Session
+    recorder: Recorder
+    oem: dict
+
+    def part(self, *conditions) -> Part:
+        return self.session.scalars(select(Part).where(*conditions).order_by(Part.id).limit(1)).one()
+
+    def scan_path(self, part: Part, tag: str | None = None) -> str:
+        return f"/01/{part.gtin}/21/{part.serial}?c={tag or part.tag}"
+
+    def fence(self) -> None:
+        """Run a marker statement: PostgreSQL reports a statement's plan when its portal closes, at the next one."""
+        self.session.execute(text(f"SELECT 1 {MARKER}"))
+
+    def record(self, action: Callable[[], object]) -> object:
+        """Run `action` recording the plans of what the database runs for it (and nothing before or after)."""
+        self.fence()
+        self.recorder.plans.clear()
+        self.recorder.recording = True
+        try:
+            result = action()
+            self.fence()
+        finally:
+            self.recorder.recording = False
+        self.recorder.plans[:] = [plan for plan in self.recorder.plans if MARKER not in plan["Query Text"]]
+        return result
+
+    def get(self, path: str, **headers: str) -> object:
+        """GET `path` recording the plans of what the database runs for it."""
+        response = self.record(lambda: self.client.get(path, headers=headers))
+        assert response.status_code < 500, response.get_data(as_text=True)[:500]
+        return response
+
+
+@pytest.fixture
+def data(volume, tmp_path, monkeypatch) -> Volume:
+    connection, recorder = volume
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
+    url = connection.engine.url.render_as_string(hide_password=False)
+    app = create_app(conftest.test_settings(url, CODE_KEYS=KEYS), connection=connection)
+    session = make_sessionmaker(connection)()
+    oem = session.scalar(select(User).where(User.role == Role.OEM_ADMIN))
+    return Volume(app.test_client(), session, recorder, auth_header(session, oem))
+
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+
+
+def _in_stock(data: Volume) -> Part:
+    return data.part(Part.state == "in_stock", Part.recall_id.is_(None), Part.alert_signals == 0)
+
+
+def _installed(data: Volume) -> Part:
+    return data.part(Part.state == "installed", Part.recall_id.is_(None), Part.alert_signals == 0)
+
+
+def _sold(data: Volume) -> Part:
+    return data.part(Part.state == "sold", Part.recall_id.is_(None), Part.alert_signals == 0)
+
+
+def _shop(data: Volume) -> Shop:
+    return data.session.scalars(select(Shop).where(Shop.certification_tier == "certified").limit(1)).one()
+
+
+def _plaque_path(data: Volume) -> str:
+    shop = _shop(data)
+    plaque = data.session.scalars(select(Plaque).where(Plaque.shop_id == shop.id)).one()
+    return f"/plaque/{shop.code}?c={plaque.tag}"
+
+
+def _vehicle_parts_path(data: Volume) -> str:
+    vehicle_id = data.session.scalar(select(Installation.vehicle_id).where(Installation.removed_at.is_(None)).limit(1))
+    return f"/api/v1/vehicles/{data.session.get(Vehicle, vehicle_id).vin}/parts"
+
+
+def _staff_headers(data: Volume) -> dict:
+    shop = _shop(data)
+    staff = make_user(data.session, role=Role.SHOP_STAFF, organization_id=shop.organization_id)
+    return auth_header(data.session, staff)
+
+
+CASES: dict[str, Callable[[Volume], object]] = {
+    "scan json genuine": lambda d: d.get(d.scan_path(_in_stock(d)), **JSON),
+    "scan html genuine": lambda d: d.get(d.scan_path(_sold(d)), **HTML),
+    "scan json installed": lambda d: d.get(d.scan_path(_installed(d)), **JSON),
+    "scan html installed": lambda d: d.get(d.scan_path(_installed(d)), **HTML),
+    "scan html recalled": lambda d: d.get(d.scan_path(d.part(Part.recall_id.is_not(None))), **HTML),
+    "scan html void": lambda d: d.get(d.scan_path(d.part(Part.state == "destroyed")), **HTML),
+    "scan html suspect": lambda d: d.get(d.scan_path(d.part(Part.alert_signals > 0, Part.state == "sold")), **HTML),
+    "scan json unknown serial": lambda d: d.get(f"/01/{_in_stock(d).gtin}/21/ZZZZZZZZZZZZ?c=A0000000000000000", **JSON),
+    "scan html unknown serial": lambda d: d.get(f"/01/{_in_stock(d).gtin}/21/ZZZZZZZZZZZZ?c=A0000000000000000", **HTML),
+    "scan json bad tag": lambda d: d.get(d.scan_path(_in_stock(d), "A0000000000000000"), **JSON),
+    "scan html bad tag": lambda d: d.get(d.scan_path(_in_stock(d), "A0000000000000000"), **HTML),
+    "scan html malformed": lambda d: d.get("/01/123/21/%00?c=x", **HTML),
+    "part record": lambda d: d.get(f"/api/v1/parts/{_installed(d).gtin}/{_installed(d).serial}", **d.oem),
+    "vehicle parts": lambda d: d.get(_vehicle_parts_path(d), **d.oem),
+    "alerts list": lambda d: d.get("/api/v1/alerts", **d.oem),
+    "alerts list open": lambda d: d.get("/api/v1/alerts?status=open&cause=far_from_chain", **d.oem),
+    "scan stats": lambda d: d.get(
+        f"/api/v1/scans/stats?since={date.today() - timedelta(days=30)}T00:00:00%2B08:00", **d.oem
+    ),
+    "epcis export": lambda d: d.get("/api/v1/epcis/events", **d.oem),
+    "epcis export later page": lambda d: d.get("/api/v1/epcis/events?page=3", **d.oem),
+    "shop search nearest": lambda d: d.get("/api/v1/shops?lat=34.75&lon=113.62&k=5"),
+    "shops ahead": lambda d: d.get("/api/v1/shops/ahead?lat=34.5&lon=113.8&highway=G4&direction=increasing"),
+    "shop page": lambda d: d.get(f"/api/v1/shops/{_shop(d).code}"),
+    "shop score": lambda d: d.get(f"/api/v1/shops/{_shop(d).code}/score"),
+    "plaque page": lambda d: d.get(_plaque_path(d), **HTML),
+    "coverage": lambda d: d.get("/api/v1/coverage", **d.oem),
+    "booking slots": lambda d: d.get(f"/api/v1/shops/{_shop(d).code}/slots?date={date.today() + timedelta(days=3)}"),
+    "shop bookings list": lambda d: d.get("/api/v1/bookings", **_staff_headers(d)),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_path_reads_no_large_table_whole(data: Volume, case: str):
+    CASES[case](data)
+
+    leading = leading_columns(data.session)
+    problems = [
+        f"{problem}\n    {plan['Query Text'][:400]}"
+        for plan in data.recorder.plans
+        for problem in full_reads(plan["Plan"], leading)
+    ]
+
+    assert data.recorder.plans, "no statement was recorded"
+    assert problems == []
+
+
+def test_html_scan_adds_only_what_the_page_shows(data: Volume):
+    part = _sold(data)
+    data.get(data.scan_path(part), **JSON)
+    json_statements = len(data.recorder.plans)
+    other = data.part(Part.state == "sold", Part.id > part.id, Part.recall_id.is_(None), Part.alert_signals == 0)
+
+    data.get(data.scan_path(other), **HTML)
+
+    # The custody summary (one statement) and the sale-price range (one read of a kept aggregate).
+    assert len(data.recorder.plans) <= json_statements + 2
