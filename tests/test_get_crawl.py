@@ -19,6 +19,7 @@ from app.crm.models import Customer, Organization, Vehicle
 from app.db import SESSIONMAKER_KEY, Base
 from app.jobs import JobRun
 from app.security import Role, User, issue_token
+from knowledge.models import Article
 from network.demo import DEMO_SHOP
 from network.models import AssistanceRequest, Booking
 from traceability.models import Batch, Part, PartType, Recall
@@ -57,6 +58,7 @@ def _path_values(session: Session) -> dict[str, object]:
         "request_id": _first(session, select(AssistanceRequest.id).order_by(AssistanceRequest.id)),
         "booking_id": _first(session, select(Booking.id).order_by(Booking.id)),
         "run_id": _first(session, select(JobRun.id).order_by(JobRun.id)),
+        "slug": _first(session, select(Article.slug).order_by(Article.id)),
     }
 
 
