@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -84,7 +85,9 @@ def test_booking_from_shop_page_reaches_my_bookings_and_the_console(open_page, c
     committed_session.commit()
     driver_page = open_page()
     sign_in(driver_page, user.phone, PASSWORD)
-    driver_page.goto(f"/shops/{shop.code}")
+    # Tomorrow's slots: late in the evening (Asia/Shanghai) today has none left to book.
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date().isoformat()
+    driver_page.goto(f"/shops/{shop.code}?date={tomorrow}")
 
     driver_page.locator(".slot input:not([disabled])").first.check()
     with driver_page.expect_navigation():
