@@ -74,9 +74,9 @@ def _fill(rule, values: dict[str, object]) -> str | None:
             key = "shop"
         else:
             key = argument
-        url = url.replace(f"<{argument}>", str(values[key]))
+        url = url.replace(f"<{argument}>", str(values.get(key, "1")))
         for converter in ("int", "path"):
-            url = url.replace(f"<{converter}:{argument}>", str(values[key]))
+            url = url.replace(f"<{converter}:{argument}>", str(values.get(key, "1")))
     return url
 
 
