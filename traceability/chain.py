@@ -155,18 +155,25 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
         statement = (
             select(lines.c.event_id, _sql_digest(lines.c.line)).group_by(lines.c.event_id).order_by(lines.c.event_id)
         )
-        yield from session.execute(statement.execution_options(yield_per=VERIFY_ROWS)).tuples()
+        rows = session.execute(statement.execution_options(yield_per=VERIFY_ROWS))
+        try:
+            yield from rows
+        finally:
+            rows.close()
         return
     rows = session.execute(named.order_by(CustodyEventPart.event_id).execution_options(yield_per=VERIFY_ROWS))
-    current, lines_of = None, []
-    for event_id, text in rows:
-        if event_id != current and current is not None:
+    try:
+        current, lines_of = None, []
+        for event_id, text in rows:
+            if event_id != current and current is not None:
+                yield current, parts_digest(lines_of)
+                lines_of = []
+            current = event_id
+            lines_of.append(text)
+        if current is not None:
             yield current, parts_digest(lines_of)
-            lines_of = []
-        current = event_id
-        lines_of.append(text)
-    if current is not None:
-        yield current, parts_digest(lines_of)
+    finally:
+        rows.close()
 
 
 def _batch_digest(session: Session, batch_id: int) -> str:
@@ -187,15 +194,19 @@ def _content_problems(
     digests = _stored_digests(session, low, high)
     pending = next(digests, None)
     checked, problems = 0, []
-    for event in events:
-        while pending is not None and pending[0] < event.id:
-            pending = next(digests, None)
-        problem = _event_problem(session, ring, event, pending)
-        if problem is not None:
-            problems.append(ChainProblem(event.organization_id, event.sequence, event.id, problem))
-        checked += 1
-        if progress is not None and checked % 1000 == 0:
-            progress(1000)
+    try:
+        for event in events:
+            while pending is not None and pending[0] < event.id:
+                pending = next(digests, None)
+            problem = _event_problem(session, ring, event, pending)
+            if problem is not None:
+                problems.append(ChainProblem(event.organization_id, event.sequence, event.id, problem))
+            checked += 1
+            if progress is not None and checked % 1000 == 0:
+                progress(1000)
+    finally:
+        digests.close()
+        events.close()
     if progress is not None:
         progress(checked % 1000)
     return checked, problems
@@ -310,4 +321,4 @@ def reseal_chains(session: Session, ring: KeyRing) -> int:
 
 def count_events(session: Session) -> int:
     """Return how many events the chains hold."""
-    return session.scalar(select(func.coalesce(func.sum(ChainHead.sequence), 0)))
+    return int(session.scalar(select(func.coalesce(func.sum(ChainHead.sequence), 0))))
