@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import select
 
 from app.crm.models import Vehicle
 from app.db import make_sessionmaker, run_in_transaction
@@ -15,29 +14,9 @@ from knowledge.codes import parse_code
 from knowledge.faults import record_fault
 from knowledge.models import VehicleFault
 from tests.factories import make_user, make_vehicle
+from tests.races import wait_until_blocked
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until_another_waits_for_a_lock(engine: Engine) -> None:
-    """Return once another connection is blocked on a row lock (PostgreSQL), or after a moment (SQLite)."""
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.3)
-        return
-    deadline = time.monotonic() + 10
-    with engine.connect() as watcher:
-        while time.monotonic() < deadline:
-            waiting = watcher.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            )
-            watcher.rollback()
-            if waiting:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second report never waited for the first")
 
 
 def test_the_same_new_code_reported_twice_at_once_is_one_row_with_two_reports(committed_engine):
@@ -57,7 +36,7 @@ def test_the_same_new_code_reported_twice_at_once_is_one_row_with_two_reports(co
             # The first report's row is written but not committed while the second one tries to insert its own.
             first_flushed.set()
             second_started.wait(timeout=10)
-            wait_until_another_waits_for_a_lock(committed_engine)
+            wait_until_blocked(committed_engine)
 
     def first() -> None:
         try:

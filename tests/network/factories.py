@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.crm.models import Organization
-from app.errors import Conflict
 from network.highways import import_shipped_highways, load_route_network
 from network.models import AssistanceRequest, Shop
 from network.routes import RouteNetwork
@@ -83,34 +80,3 @@ def next_slot(hours_ahead: int = 3, slot_minutes: int = 60) -> datetime:
     moment = datetime.now(ZONE) + timedelta(hours=hours_ahead)
     minutes = (moment.hour * 60 + moment.minute) // slot_minutes * slot_minutes + slot_minutes
     return moment.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=minutes)
-
-
-def race(maker: sessionmaker, prepare: Callable[..., Callable[[], object]], arguments: list[tuple]) -> list[str]:
-    """Run one thread per argument tuple, all acting at once; return "ok" or "conflict" for each.
-
-    Each thread opens its own session, calls `prepare(session, *arguments)` to load what it needs and get
-    the action, ends that read transaction (on SQLite it would hold the write lock), waits for the others,
-    then acts and commits.
-    """
-    barrier = threading.Barrier(len(arguments))
-    outcomes: list[str] = []
-
-    def attempt(*values: object) -> None:
-        with maker() as session:
-            act = prepare(session, *values)
-            session.commit()
-            barrier.wait()
-            try:
-                act()
-                session.commit()
-                outcomes.append("ok")
-            except Conflict:
-                session.rollback()
-                outcomes.append("conflict")
-
-    threads = [threading.Thread(target=attempt, args=values) for values in arguments]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes

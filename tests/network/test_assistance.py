@@ -16,7 +16,8 @@ from network.models import AssistanceOffer, AssistanceRequest, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle, sign_in_client
-from tests.network.factories import make_assistance_request, make_shop, race
+from tests.network.factories import make_assistance_request, make_shop
+from tests.races import race
 
 SETTINGS = network_settings(DEFAULTS)
 

@@ -15,7 +15,8 @@ from network.booking import book_slot
 from network.models import Booking, BookingSlot, Shop
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
-from tests.network.factories import WEEKDAYS, ZONE, make_shop, next_slot, race
+from tests.network.factories import WEEKDAYS, ZONE, make_shop, next_slot
+from tests.races import race
 
 SETTINGS = network_settings(DEFAULTS)
 

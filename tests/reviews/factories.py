@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -14,36 +13,11 @@ from app.security import Role, User
 from network.models import Booking, BookingStatus, Shop
 from reviews.publishing import Stars, publish_review
 from reviews.settings import ReviewSettings
-from tests.factories import make_driver, make_organization, make_user, make_vehicle
+from tests.factories import make_driver, make_user, make_vehicle
+
+# The one shop factory of the tests (it bumps the shop index stamp); re-exported for the reviews tests.
+from tests.network.factories import make_shop as make_shop
 from traceability.models import Part
-
-_sequence = itertools.count(1)
-
-
-def make_shop(session: Session, **overrides: object) -> Shop:
-    number = next(_sequence)
-    code = str(overrides.pop("code", f"SHOP-R{number:05d}"))
-    organization = make_organization(session, kind="shop", code=code, name=f"Shop {number}")
-    fields = {
-        "organization_id": organization.id,
-        "code": code,
-        "name": f"Shop {number}",
-        "lat": 34.75,
-        "lon": 113.62,
-        "province": "Henan",
-        "city": "Zhengzhou",
-        "phone": f"0371{number:08d}",
-        "services": ["maintenance", "repair", "roadside"],
-        "bays": 2,
-        "slot_minutes": 60,
-        "open_24h": True,
-        "opening_hours": {},
-    }
-    fields.update(overrides)
-    shop = Shop(**fields)
-    session.add(shop)
-    session.flush()
-    return shop
 
 
 def make_shop_staff(session: Session, shop: Shop) -> User:

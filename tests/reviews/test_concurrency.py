@@ -2,51 +2,30 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
 from sqlalchemy import func, select
 
 from app.db import make_sessionmaker, utcnow
-from app.errors import Conflict
 from app.security import User
 from network.models import Shop
 from reviews.models import Review
 from reviews.publishing import Stars, publish_review
 from reviews.settings import ReviewSettings
 from tests.factories import make_driver
+from tests.races import race
 from tests.reviews.factories import make_booking, make_shop
 
 pytestmark = pytest.mark.slow
 
 
 def run_together(sessions, submissions: list[tuple[int, int]]) -> list[str]:
-    """Publish (user id, booking id) reviews from parallel threads released at once; return each outcome."""
-    outcomes: list[str] = []
-    barrier = threading.Barrier(len(submissions))
+    """Publish (user id, booking id) reviews from parallel sessions released at once; return each outcome."""
 
-    def submit(user_id: int, booking_id: int) -> None:
-        with sessions() as session:
-            barrier.wait()
-            try:
-                actor = session.get(User, user_id)
-                publish_review(session, actor, booking_id, Stars(4, 4, 4, 4, 4), "", ReviewSettings(), utcnow())
-                session.commit()
-                outcomes.append("created")
-            except Conflict:
-                session.rollback()
-                outcomes.append("conflict")
-            except Exception as error:  # noqa: BLE001 - reported as the outcome the test asserts on
-                outcomes.append(repr(error))
+    def prepare(session, user_id: int, booking_id: int):
+        actor = session.get(User, user_id)
+        return lambda: publish_review(session, actor, booking_id, Stars(4, 4, 4, 4, 4), "", ReviewSettings(), utcnow())
 
-    threads: list[threading.Thread] = [threading.Thread(target=submit, args=pair) for pair in submissions]
-    starts: list[Callable[[], None]] = [thread.start for thread in threads]
-    for start in starts:
-        start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return race(sessions, prepare, submissions)
 
 
 def test_publish_review_concurrently_once(committed_engine):
@@ -61,7 +40,7 @@ def test_publish_review_concurrently_once(committed_engine):
 
     with sessions() as check:
         assert check.scalar(select(func.count()).select_from(Review).where(Review.booking_id == booking_id)) == 1
-    assert sorted(outcomes) == ["conflict"] * 7 + ["created"]
+    assert sorted(outcomes) == ["conflict"] * 7 + ["ok"]
 
 
 def test_publish_reviews_of_one_shop_concurrently_all_count(committed_engine):
@@ -78,5 +57,5 @@ def test_publish_reviews_of_one_shop_concurrently_all_count(committed_engine):
     outcomes = run_together(sessions, submissions)
 
     with sessions() as check:
-        assert outcomes == ["created"] * 6
+        assert outcomes == ["ok"] * 6
         assert check.get(Shop, shop_id).rating_count == 6

@@ -14,7 +14,7 @@ from app.security import User
 from service.assignment import assign_request, dispatch_backlog, take_request
 from service.models import ServiceRequest
 from service.replies import change_status
-from tests.network.factories import race
+from tests.races import race
 from tests.service.factories import at, make_agent, make_queue, open_test_request, settings
 
 SETTINGS = settings()

@@ -4,7 +4,6 @@ in one statement, safe under concurrent scans, and rebuilt by the migration from
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from app.geo import LatLon
 from app.security import Role
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
+from tests.races import race
 from tests.traceability.factories import (
     activation_code,
     keyring_for_tests,
@@ -236,30 +236,25 @@ def test_concurrent_scans_of_one_part_lose_no_update(committed_engine, committed
     part = list_batch_parts(committed_session, make_batch(committed_session, quantity=1))[0]
     committed_session.commit()
     link = parse_digital_link(part_url(part))
-    threads, scans_each, errors = 6, 5, []
+    threads, scans_each = 6, 5
     sessions = make_sessionmaker(committed_engine)
 
-    def scan_repeatedly(number: int) -> None:
-        try:
+    def prepare(session, number: int):
+        def scan_repeatedly() -> None:
             for index in range(scans_each):
-                with sessions() as session:
-                    position = LatLon(36.6 + number * 0.01, 117.0 + index * 0.01)
-                    verify(session, link, position, async_commit=number % 2 == 0)
-                    session.commit()
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
+                position = LatLon(36.6 + number * 0.01, 117.0 + index * 0.01)
+                verify(session, link, position, async_commit=number % 2 == 0)
+                session.commit()
 
-    workers = [threading.Thread(target=scan_repeatedly, args=(number,)) for number in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+        return scan_repeatedly
+
+    outcomes = race(sessions, prepare, [(number,) for number in range(threads)])
 
     with sessions() as session:
         state = kept(session, part)
         stored = session.scalar(select(func.count()).select_from(Scan).where(Scan.part_id == part.id))
         last = session.execute(select(Scan.lat, Scan.lon).order_by(Scan.scanned_at.desc(), Scan.id.desc())).first()
-    assert errors == []
+    assert outcomes == ["ok"] * threads
     assert state.scan_count == stored == threads * scans_each
     assert state.last_scan_number == state.scan_count
     assert (state.last_scan_lat, state.last_scan_lon) == tuple(last)
