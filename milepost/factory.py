@@ -93,6 +93,14 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'milepost.sqlite3'}"
 
 
+def _register_domain_hooks() -> None:
+    from network.presence import vehicle_at_shop
+    from traceability.service_access import register_vehicle_presence
+
+    # Traceability cannot name network (peers): the shell tells it which shop a vehicle is at.
+    register_vehicle_presence(vehicle_at_shop, key="network")
+
+
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
     """Create the Milepost application; `connection` lets tests share one transaction with the app."""
     app = TransactionalFlask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
@@ -120,6 +128,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
     attach_queue(app)
+    _register_domain_hooks()
     if settings["CODE_KEYS"]:
         try:
             app.extensions[KEYRING_KEY] = KeyRing.from_spec(settings["CODE_KEYS"])

@@ -138,6 +138,7 @@ class EventIn(Schema):
     occurred_at: datetime | None = Field(None, description="ISO 8601 with offset; default now")
     lat: float | str | None = None
     lon: float | str | None = None
+    reason: str | None = Field(None, max_length=500, description="remove (required), destroy, inspect: why")
 
 
 def traceability_settings() -> TraceabilitySettings:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
 
 from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
+from app.clock import local_date
 from app.crm.activity import record_activity
 from app.crm.customers import create_customer
 from app.crm.identifiers import normalize_phone, normalize_vin
@@ -27,6 +29,7 @@ from traceability.catalogue import parse_money
 from traceability.chain import append_event, parts_digest
 from traceability.codes import is_activation_code, parse_digital_link, read_identifiers, tag_message
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
+from traceability.service_access import vehicle_is_at
 from traceability.settings import CustodyLimits
 
 LOOKUP_CHUNK = 500
@@ -34,6 +37,7 @@ LOOKUP_CHUNK = 500
 MAX_CHAIN_PLACES = 64
 INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
 ACTIVATION_BUCKET = "activation"
+MAX_REASON = 500
 # What an event's rendering names, loaded with the events in one statement.
 EVENT_NAMES = (
     joinedload(CustodyEvent.organization),
@@ -107,6 +111,7 @@ class EventRequest:
     occurred_at: datetime | None = None
     lat: object | None = None
     lon: object | None = None
+    reason: str | None = None
 
 
 def _part_field(index: int) -> str:
@@ -232,7 +237,7 @@ def check_transition(
             error_type = Conflict if alert is None else AlertedConflict
             error = error_type(reason, field=name, reason_code="invalid_transition", state=part.state)
             raise error if alert is None else error.keeping(session, alert)
-        if not _may_act_on(event_type, part, actor, organization):
+        if not _may_act_on(session, event_type, part, actor, organization):
             _refuse_stranger(session, part, organization, name, None)
         if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
             raise Conflict(
@@ -269,7 +274,7 @@ def _concerns(session: Session, part: Part, actor: User, organization: Organizat
     return session.scalar(installer.limit(1)) is not None
 
 
-def _may_act_on(event_type: str, part: Part, actor: User, organization: Organization) -> bool:
+def _may_act_on(session: Session, event_type: str, part: Part, actor: User, organization: Organization) -> bool:
     if event_type == EventType.RECEIVE:
         return part.destination_id == organization.id
     if event_type == EventType.INSTALL:
@@ -277,11 +282,41 @@ def _may_act_on(event_type: str, part: Part, actor: User, organization: Organiza
         bought_by_driver = part.state == PartState.SOLD and part.holder_id is None
         return actor.has_role(*INSTALLER_ROLES) and (part.holder_id == organization.id or bought_by_driver)
     if event_type == EventType.REMOVE:
-        return actor.has_role(*INSTALLER_ROLES) or is_oem(actor)
+        return is_oem(actor) or (actor.has_role(*INSTALLER_ROLES) and _services_vehicle(session, part, organization))
     if event_type in (EventType.DESTROY, EventType.INSPECT):
         on_vehicle = part.state == PartState.INSTALLED and actor.has_role(*INSTALLER_ROLES)
         return is_oem(actor) or part.holder_id == organization.id or on_vehicle
     return part.holder_id == organization.id
+
+
+def _services_vehicle(session: Session, part: Part, organization: Organization) -> bool:
+    """Tell whether the organization may take the part off its vehicle: the vehicle is at its shop now (a
+    checked-in booking or an accepted roadside job, answered by the registered presence check), or it installed
+    the part and the part's warranty from that installation still runs (warranty work)."""
+    if part.vehicle_id is not None and vehicle_is_at(session, organization.id, part.vehicle_id):
+        return True
+    installation = find_open_installation(session, part)
+    if installation is None or installation.organization_id != organization.id:
+        return False
+    return local_date(utcnow()) <= warranty_end(installation.installed_at, part.part_type.warranty_months)
+
+
+def warranty_end(installed_at: datetime, months: int) -> date:
+    """Return the last local day of a warranty of `months` from an installation (month ends clamp)."""
+    start = local_date(installed_at)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+def _reason(request: EventRequest, event_type: str) -> str | None:
+    reason = (request.reason or "").strip()
+    if event_type == EventType.REMOVE and not reason:
+        raise InvalidInput("a removal names its reason", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput("the reason is at most %(max)s characters", field="reason", max=MAX_REASON)
+    return reason or None
 
 
 def _position(request: EventRequest) -> tuple[float | None, float | None]:
@@ -311,6 +346,8 @@ def record_event(
         raise InvalidInput("%(event_type)s names exactly one part", field="parts", event_type=event_type)
     parts = load_parts(session, pairs)
     check_transition(session, event_type, parts, actor, organization)
+    # After the holder check: a stranger learns only that it does not hold the part.
+    reason = _reason(request, event_type)
 
     event = CustodyEvent(
         event_type=event_type,
@@ -357,6 +394,7 @@ def record_event(
             parts=[f"{gtin}|{serial}" for gtin, serial in pairs[:ACTIVITY_PARTS]],
             part_count=len(pairs),
             vehicle_id=event.vehicle_id,
+            **({"reason": reason} if reason else {}),
         )
     return event
 
@@ -439,8 +477,12 @@ def check_activation_code(
     """Accept the part's activation code once; count and limit wrong ones per part and per client."""
     if not code.strip():
         raise InvalidInput("installation needs the part's activation code", field="activation_code")
+    # Wrong codes count per (part, organization) for the holder's own shop, and per part for everyone else:
+    # strangers guessing a driver's part cannot lock out the shop that holds it or installs it.
+    own_key = f"part:{part.id}:org:{organization.id}"
+    shared_key = own_key if _is_holders_shop(session, part, organization) else f"part:{part.id}"
     ensure_attempts_left(
-        session, ACTIVATION_BUCKET, [f"part:{part.id}"], limits.activation_max_failures, limits.activation_window
+        session, ACTIVATION_BUCKET, [shared_key, own_key], limits.activation_max_failures, limits.activation_window
     )
     ensure_attempts_left(
         session,
@@ -451,7 +493,7 @@ def check_activation_code(
     )
     if not is_activation_code(ring, part.gtin, part.serial, code, part.activation_hash):
         failure = CountedFailure("wrong activation code", field="activation_code")
-        for key in (f"part:{part.id}", f"client:{client}"):
+        for key in dict.fromkeys((shared_key, own_key, f"client:{client}")):
             failure.keeping(session, partial(record_attempt, bucket=ACTIVATION_BUCKET, key=key))
         raise failure
     if part.activated_at is not None:
@@ -461,6 +503,16 @@ def check_activation_code(
         ).keeping(
             session, partial(raise_alert, cause="activation_replayed", part=part, organization_id=organization.id)
         )
+
+
+def _is_holders_shop(session: Session, part: Part, organization: Organization) -> bool:
+    """Tell whether the organization holds the part, sold it, or installed it: the shop a holder relies on."""
+    if organization.id in (part.holder_id, part.sold_by_id):
+        return True
+    installer = select(Installation.id).where(
+        Installation.part_id == part.id, Installation.organization_id == organization.id
+    )
+    return session.scalar(installer.limit(1)) is not None
 
 
 def _remove(session, ring, actor, organization, parts, event, request, limits, client):

@@ -206,7 +206,7 @@ def test_replayed_activation_code_after_removal_and_restock_is_refused(session, 
     vehicle = make_vehicle(session)
     code = activation_code(parts[0])
     record(session, installer, "install", parts[:1], vin=vehicle.vin, activation_code=code)
-    record(session, installer, "remove", parts[:1], vin=vehicle.vin)
+    record(session, installer, "remove", parts[:1], vin=vehicle.vin, reason="worn")
     warehouse = make_organization(session, kind="warehouse")
     record(session, installer, "ship", parts[:1], to=warehouse.code)
     warehouse_staff = make_user(session, Role.WAREHOUSE_STAFF, warehouse)
@@ -238,7 +238,7 @@ def test_install_needs_installer_role(session, parts):
 def test_sell_after_install_is_refused_and_alerted(session, parts, installer):
     vehicle = make_vehicle(session)
     record(session, installer, "install", parts[:1], vin=vehicle.vin, activation_code=activation_code(parts[0]))
-    record(session, installer, "remove", parts[:1], vin=vehicle.vin)
+    record(session, installer, "remove", parts[:1], vin=vehicle.vin, reason="worn")
 
     with pytest.raises(Conflict):
         record(session, installer, "sell", parts[:1])
@@ -354,7 +354,7 @@ def test_stranger_installing_an_installed_part_learns_nothing_and_the_oem_is_ale
 def test_removal_destruction_and_inspection_are_in_the_activity_log(session, parts, installer):
     vehicle = make_vehicle(session)
     record(session, installer, "install", parts[:1], vin=vehicle.vin, activation_code=activation_code(parts[0]))
-    removal = record(session, installer, "remove", parts[:1], vin=vehicle.vin)
+    removal = record(session, installer, "remove", parts[:1], vin=vehicle.vin, reason="worn")
     inspection = record(session, installer, "inspect", parts[:1])
     destruction = record(session, installer, "destroy", parts[:1])
 
@@ -370,4 +370,4 @@ def test_removal_destruction_and_inspection_are_in_the_activity_log(session, par
         ("traceability.part_destroy", str(destruction.id)),
     ]
     assert {actor for _action, _subject, actor, _details in entries} == {installer.id}
-    assert entries[0].details == {"parts": named, "part_count": 1, "vehicle_id": vehicle.id}
+    assert entries[0].details == {"parts": named, "part_count": 1, "vehicle_id": vehicle.id, "reason": "worn"}

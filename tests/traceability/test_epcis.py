@@ -45,7 +45,7 @@ def life(session, parts, dealer):
     record(session, staff, "sell", parts[:1], price="120.5")
     vehicle = make_vehicle(session)
     record(session, staff, "install", parts[:1], vin=vehicle.vin, activation_code=activation_code(parts[0]))
-    record(session, staff, "remove", parts[:1], vin=vehicle.vin)
+    record(session, staff, "remove", parts[:1], vin=vehicle.vin, reason="worn")
     record(session, staff, "destroy", parts[:1])
     return vehicle
 

@@ -171,7 +171,7 @@ def test_install_and_remove_show_and_drop_the_installation(session, client, part
     vehicle = make_vehicle(session)
     record(session, staff, "install", parts[:1], vin=vehicle.vin, activation_code=activation_code(parts[0]))
     installed = scan(client, parts[0])
-    record(session, staff, "remove", parts[:1], vin=vehicle.vin)
+    record(session, staff, "remove", parts[:1], vin=vehicle.vin, reason="worn")
     removed = scan(client, parts[0])
     offered = scan(client, parts[0], intent="buy")
 
