@@ -370,5 +370,7 @@ def list_epcis_events(actor, query: EpcisQuery):
     response.mimetype = "application/ld+json"
     if last is not None:
         arguments = {**request.args.to_dict(), "next_page_token": str(last)}
-        response.headers["Link"] = f'<{request.base_url}?{urlencode(arguments)}>; rel="next"'
+        # The public address, never the request's Host header (a client chooses that one).
+        base = config["PUBLIC_BASE_URL"].rstrip("/")
+        response.headers["Link"] = f'<{base}{request.path}?{urlencode(arguments)}>; rel="next"'
     return response

@@ -233,3 +233,15 @@ def test_epcis_pages_follow_link_until_done(session, client, oem, parts, life):
         response = client.get(f"{target.path}?{target.query}", headers=auth_header(session, oem))
 
     assert len(seen) == len(set(seen)) == 8
+
+
+def test_epcis_next_link_uses_public_base_url_not_the_request_host(session, client, oem, parts, life):
+    response = client.get(
+        "/api/v1/epcis/events",
+        query_string={"per_page": 3},
+        headers={**auth_header(session, oem), "Host": "evil.example"},
+    )
+
+    link = response.headers["Link"]
+    assert link.startswith(f"<{PUBLIC_BASE_URL}/api/v1/epcis/events?")
+    assert "evil.example" not in link
