@@ -87,9 +87,13 @@ class KeyRing:
         """Return the id of the key that signs new tags."""
         return self._signing.kid
 
-    def sign(self, message: str) -> str:
-        """Return the tag of `message` under the newest key."""
-        return self._tag(self._signing, message)
+    def sign(self, message: str, kid: str | None = None) -> str:
+        """Return the tag of `message` under key `kid` (the newest when None): re-deriving what an older key
+        made, such as a batch's activation codes after a rotation."""
+        key = self._signing if kid is None else self._keys.get(kid)
+        if key is None:
+            raise KeyError_(f"key {kid} is not in the key ring")
+        return self._tag(key, message)
 
     def verify(self, message: str, tag: str) -> bool:
         """Tell whether `tag` was made for `message` by any key in the ring (constant-time)."""

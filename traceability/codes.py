@@ -80,9 +80,15 @@ def tag_message(gtin: str, serial: str) -> str:
     return f"{gtin}|{serial}"
 
 
-def activation_code_for(ring: KeyRing, gtin: str, serial: str) -> str:
-    """Derive a part's activation code from the newest key (so labels can be re-printed; nothing is stored)."""
-    return ring.sign(f"activation-code|{gtin}|{serial}")[1 : ACTIVATION_CODE_LENGTH + 1]
+def activation_code_for(ring: KeyRing, gtin: str, serial: str, kid: str | None = None) -> str:
+    """Derive a part's activation code from key `kid` (the newest when None), so labels can be re-printed
+    after a rotation with the key the batch was commissioned under; nothing is stored."""
+    return ring.sign(f"activation-code|{gtin}|{serial}", kid)[1 : ACTIVATION_CODE_LENGTH + 1]
+
+
+def activation_kid(stored_hash: str) -> str:
+    """Return the id of the key a part's activation code was derived with (its stored hash is signed by it)."""
+    return stored_hash[0].upper()
 
 
 def hash_activation_code(ring: KeyRing, gtin: str, serial: str, code: str) -> str:

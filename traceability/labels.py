@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, Forbidden
 from app.security import Role, User
 from app.signing import KeyRing
-from traceability.codes import activation_code_for, build_part_url, format_activation_code, is_activation_code
+from traceability.codes import (
+    activation_code_for,
+    activation_kid,
+    build_part_url,
+    format_activation_code,
+    is_activation_code,
+)
 from traceability.models import Batch, Part
 
 LABELS_PER_PAGE = 2000
@@ -49,9 +55,10 @@ def list_labels(session: Session, ring: KeyRing, batch: Batch, base_url: str, pa
     )
     labels = []
     for part in session.scalars(statement):
-        code = activation_code_for(ring, part.gtin, part.serial)
-        if not is_activation_code(ring, part.gtin, part.serial, code, part.activation_hash):
-            # The codes were derived under a key that no longer signs; re-printing them needs that key back.
+        kid = activation_kid(part.activation_hash)
+        code = activation_code_for(ring, part.gtin, part.serial, kid) if ring.has_key(kid) else ""
+        if not code or not is_activation_code(ring, part.gtin, part.serial, code, part.activation_hash):
+            # The key the codes were derived under was retired from the ring; re-printing needs it back.
             raise Conflict("this batch was commissioned under an earlier signing key; its codes cannot be re-derived")
         url = build_part_url(base_url, part.gtin, part.serial, part.tag)
         labels.append(Label(part.serial, batch.part_type.part_number, url, format_activation_code(code)))

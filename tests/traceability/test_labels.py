@@ -11,10 +11,14 @@ import zxingcpp
 from PIL import Image
 
 from app.security import Role
-from tests.factories import auth_header, make_user
-from tests.traceability.factories import activation_code, make_batch, part_url
+from app.signing import KeyRing, generate_key_spec, next_kid
+from tests.conftest import PUBLIC_BASE_URL, TEST_KEYS
+from tests.factories import auth_header, make_organization, make_user, make_vehicle
+from tests.traceability.factories import activation_code, make_batch, part_url, record, stock_parts
+from traceability.codes import is_activation_code
 from traceability.commissioning import list_batch_parts
-from traceability.labels import qr_png
+from traceability.labels import list_labels, qr_png
+from traceability.models import PartState
 
 
 def test_qr_png_decodes_to_exactly_the_url_with_zxing():
@@ -66,3 +70,20 @@ def test_label_sheet_has_qr_serial_part_number_and_scratch_off_code(session, cli
     assert batch.part_type.part_number in response.text
     scratch = response.text.split('data-area="scratch-off"')[1].split("</div>")[0]
     assert activation_code(part)[:5] in scratch
+
+
+def test_labels_of_a_batch_commissioned_before_a_key_rotation_still_print_codes_that_activate(session):
+    batch = make_batch(session, quantity=2)
+    rotated = KeyRing.from_spec(f"{TEST_KEYS},{generate_key_spec(next_kid(TEST_KEYS))}")
+
+    labels = list_labels(session, rotated, batch, PUBLIC_BASE_URL, 1)
+
+    parts = {part.serial: part for part in list_batch_parts(session, batch)}
+    codes = {label.serial: label.activation_code.replace("-", "") for label in labels}
+    assert all(
+        is_activation_code(rotated, parts[s].gtin, s, code, parts[s].activation_hash) for s, code in codes.items()
+    )
+    serial, part = next(iter(parts.items()))
+    installer = stock_parts(session, [part], make_organization(session, kind="dealer"))
+    record(session, installer, "install", [part], vin=make_vehicle(session).vin, activation_code=codes[serial])
+    assert part.state == PartState.INSTALLED
