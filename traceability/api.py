@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Response, jsonify, render_template, request
 from pydantic import Field
 
+from app.clock import local_today
 from app.crm.vehicles import get_vehicle_for
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound
@@ -98,6 +99,7 @@ def create_batch(actor, body: BatchIn):
         qc_inspector=body.qc_inspector,
         max_quantity=traceability_settings().commission_max_api,
         created_by=actor,
+        today=local_today(settings()),
     )
     return commissioning.batch_to_dict(batch), 201
 
@@ -213,7 +215,7 @@ def create_scan(actor, body: ScanIn):
         actor=actor,
         settings=traceability_settings(),
         client=client_address(),
-        today=date.today(),
+        today=local_today(settings()),
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from app.clock import local_today
 from app.commands import run_command
 from app.crm.organizations import get_organization
 from app.web.context import SESSIONMAKER_KEY, code_keyring
@@ -52,7 +52,8 @@ def commission_command(
                 factory=get_organization(session, factory_code, field="factory"),
                 quantity=quantity,
                 production_line=production_line,
-                production_date=production_date.date() if production_date else date.today(),
+                production_date=production_date.date() if production_date else local_today(current_app.config),
+                today=local_today(current_app.config),
                 qc_result=qc_result,
                 qc_inspector=qc_inspector,
                 max_quantity=50_000_000,

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.clock import local_today
 from app.crm.models import Organization, OrganizationKind
 from app.crm.organizations import get_organization
 from app.db import is_postgresql, utcnow
@@ -192,6 +193,7 @@ def commission_batch(
     max_quantity: int,
     created_by: User | None = None,
     progress: Callable[[int], None] | None = None,
+    today: date | None = None,
 ) -> Batch:
     """Create a batch and its `quantity` serialized parts, and record the commissioning event, atomically."""
     if factory.kind != OrganizationKind.FACTORY:
@@ -204,7 +206,9 @@ def commission_batch(
         raise InvalidInput(f"qc_result is one of {', '.join(QcResult)}", field="qc_result")
     if qc_result == QcResult.FAILED:
         raise Conflict("a batch that failed its quality check is not released for serialization", field="qc_result")
-    if production_date > utcnow().date() or production_date.year < 2000:
+    # `today` is the caller's local date (app.clock.local_today with the configured TIMEZONE): a batch made this
+    # morning in Shanghai is not "in the future" while it is still yesterday in UTC.
+    if production_date > (today or local_today()) or production_date.year < 2000:
         raise InvalidInput("the production date must be in the past and after 2000", field="production_date")
     for field, value in (("production_line", production_line), ("qc_inspector", qc_inspector)):
         if not value or not value.strip():

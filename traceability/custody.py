@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -11,7 +10,7 @@ from functools import partial
 from sqlalchemy import CompoundSelect, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
-from app.clock import local_date
+from app.clock import DEFAULT_TIMEZONE, local_date
 from app.crm.activity import record_activity
 from app.crm.customers import create_customer
 from app.crm.identifiers import normalize_phone, normalize_vin
@@ -29,6 +28,7 @@ from traceability.catalogue import parse_money
 from traceability.chain import append_event, parts_digest
 from traceability.codes import is_activation_code, parse_digital_link, read_identifiers, tag_message
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
+from traceability.scan_render import add_months
 from traceability.service_access import vehicle_is_at
 from traceability.settings import CustodyLimits
 
@@ -208,7 +208,12 @@ def _actor_organization(session: Session, actor: User) -> Organization:
 
 
 def check_transition(
-    session: Session, event_type: str, parts: list[Part], actor: User, organization: Organization
+    session: Session,
+    event_type: str,
+    parts: list[Part],
+    actor: User,
+    organization: Organization,
+    zone: str = DEFAULT_TIMEZONE,
 ) -> None:
     """Refuse (403, or 409 with the reason) the first part the event cannot apply to.
 
@@ -237,7 +242,7 @@ def check_transition(
             error_type = Conflict if alert is None else AlertedConflict
             error = error_type(reason, field=name, reason_code="invalid_transition", state=part.state)
             raise error if alert is None else error.keeping(session, alert)
-        if not _may_act_on(session, event_type, part, actor, organization):
+        if not _may_act_on(session, event_type, part, actor, organization, zone):
             _refuse_stranger(session, part, organization, name, None)
         if part.recall_id is not None and event_type in BLOCKED_BY_RECALL:
             raise Conflict(
@@ -274,7 +279,9 @@ def _concerns(session: Session, part: Part, actor: User, organization: Organizat
     return session.scalar(installer.limit(1)) is not None
 
 
-def _may_act_on(session: Session, event_type: str, part: Part, actor: User, organization: Organization) -> bool:
+def _may_act_on(
+    session: Session, event_type: str, part: Part, actor: User, organization: Organization, zone: str
+) -> bool:
     if event_type == EventType.RECEIVE:
         return part.destination_id == organization.id
     if event_type == EventType.INSTALL:
@@ -282,14 +289,16 @@ def _may_act_on(session: Session, event_type: str, part: Part, actor: User, orga
         bought_by_driver = part.state == PartState.SOLD and part.holder_id is None
         return actor.has_role(*INSTALLER_ROLES) and (part.holder_id == organization.id or bought_by_driver)
     if event_type == EventType.REMOVE:
-        return is_oem(actor) or (actor.has_role(*INSTALLER_ROLES) and _services_vehicle(session, part, organization))
+        return is_oem(actor) or (
+            actor.has_role(*INSTALLER_ROLES) and _services_vehicle(session, part, organization, zone)
+        )
     if event_type in (EventType.DESTROY, EventType.INSPECT):
         on_vehicle = part.state == PartState.INSTALLED and actor.has_role(*INSTALLER_ROLES)
         return is_oem(actor) or part.holder_id == organization.id or on_vehicle
     return part.holder_id == organization.id
 
 
-def _services_vehicle(session: Session, part: Part, organization: Organization) -> bool:
+def _services_vehicle(session: Session, part: Part, organization: Organization, zone: str) -> bool:
     """Tell whether the organization may take the part off its vehicle: the vehicle is at its shop now (a
     checked-in booking or an accepted roadside job, answered by the registered presence check), or it installed
     the part and the part's warranty from that installation still runs (warranty work)."""
@@ -298,16 +307,13 @@ def _services_vehicle(session: Session, part: Part, organization: Organization) 
     installation = find_open_installation(session, part)
     if installation is None or installation.organization_id != organization.id:
         return False
-    return local_date(utcnow()) <= warranty_end(installation.installed_at, part.part_type.warranty_months)
+    months = part.part_type.warranty_months
+    return local_date(utcnow(), zone) <= warranty_end(installation.installed_at, months, zone)
 
 
-def warranty_end(installed_at: datetime, months: int) -> date:
-    """Return the last local day of a warranty of `months` from an installation (month ends clamp)."""
-    start = local_date(installed_at)
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return date(year, month, day)
+def warranty_end(installed_at: datetime, months: int, zone: str | None = None) -> date:
+    """Return the last local day of a warranty of `months` from an installation, as the scan page shows it."""
+    return add_months(local_date(installed_at, zone), months)
 
 
 def _reason(request: EventRequest, event_type: str) -> str | None:
@@ -345,7 +351,7 @@ def record_event(
     if event_type in (EventType.INSTALL, EventType.REMOVE) and len(pairs) != 1:
         raise InvalidInput("%(event_type)s names exactly one part", field="parts", event_type=event_type)
     parts = load_parts(session, pairs)
-    check_transition(session, event_type, parts, actor, organization)
+    check_transition(session, event_type, parts, actor, organization, limits.timezone)
     # After the holder check: a stranger learns only that it does not hold the part.
     reason = _reason(request, event_type)
 

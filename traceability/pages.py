@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
+from app.clock import local_today
 from app.errors import InvalidInput
 from app.geo import parse_position
 from app.web.context import client_address, code_keyring, current_actor, db_session, settings
@@ -73,7 +74,7 @@ def scan_page(gtin: str, serial: str):
         actor=current_actor(),
         settings=read_settings(settings()),
         client=client_address(),
-        today=date.today(),
+        today=local_today(settings()),
     )
     if _wants_json():
         return jsonify(verdict)
@@ -81,10 +82,10 @@ def scan_page(gtin: str, serial: str):
         "result": verdict,
         "colour": VERDICT_COLOURS[verdict["verdict"]],
         "price_range": sale_price_range(db_session(), part.part_type_id) if part else None,
-        "custody": custody_summary(db_session(), part) if part else [],
+        "custody": custody_summary(db_session(), part, settings()) if part else [],
         "problems": reporting.PROBLEMS,
         "reported": request.args.get("reported") == "1",
-        "today": date.today().isoformat(),
+        "today": local_today(settings()).isoformat(),
     }
     return render_template("traceability/scan.html", **context)
 

@@ -3,12 +3,15 @@ recorded sale prices, and what is installed on a vehicle."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.clock import local_date
 from app.crm.models import Vehicle
 from app.db import utcnow
 from app.errors import NotFound
@@ -74,12 +77,15 @@ def get_part_record(session: Session, actor: User, gtin: str, serial: str) -> di
     }
 
 
-def custody_summary(session: Session, part: Part | ScannedPart) -> list[dict]:
-    """Return the public custody story: stage, date and city of each event (never people or prices)."""
+def custody_summary(
+    session: Session, part: Part | ScannedPart, config_or_tz: Mapping[str, Any] | str | None = None
+) -> list[dict]:
+    """Return the public custody story: stage, local date (configured TIMEZONE) and city of each event (never
+    people or prices)."""
     return [
         {
             "stage": event.business_step,
-            "date": event.occurred_at.date().isoformat(),
+            "date": local_date(event.occurred_at, config_or_tz).isoformat(),
             "city": event.organization.city,
             "kind": event.organization.kind,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from app.clock import local_date
 from traceability.models import PartState
 from traceability.scan_storage import ScannedPart
 from traceability.verdicts import ScanOutcome
@@ -32,11 +33,14 @@ def add_months(start: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def warranty_status(warranty_months: int, started: datetime | None, today: date) -> dict | None:
-    """Return the warranty period, counted from installation or else from sale (`started`); None before either."""
+def warranty_status(
+    warranty_months: int, started: datetime | None, today: date, zone: str | None = None
+) -> dict | None:
+    """Return the warranty period, counted from the local date (configured TIMEZONE `zone`) of installation or
+    else of sale (`started`); None before either."""
     if started is None:
         return None
-    start = started.date()
+    start = local_date(started, zone)
     until = add_months(start, warranty_months)
     return {"from": start.isoformat(), "until": until.isoformat(), "active": today <= until}
 
@@ -46,7 +50,7 @@ def mask_vin(vin: str) -> str:
     return vin[:3] + "*" * (len(vin) - 7) + vin[-4:]
 
 
-def outcome_to_dict(outcome: ScanOutcome, today: date) -> dict:
+def outcome_to_dict(outcome: ScanOutcome, today: date, zone: str | None = None) -> dict:
     """Render the verdict JSON (the same for the public URL and POST /api/v1/scans) from the scan's one read."""
     body: dict = {
         "verdict": outcome.verdict,
@@ -82,7 +86,7 @@ def outcome_to_dict(outcome: ScanOutcome, today: date) -> dict:
         else None
     )
     started = part.installed_at if installed else part.sold_at
-    body["warranty"] = warranty_status(part.warranty_months, started, today)
+    body["warranty"] = warranty_status(part.warranty_months, started, today, zone)
     body["installed"] = (
         {
             "vin": mask_vin(part.vin),

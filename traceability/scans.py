@@ -228,7 +228,7 @@ def scan_part(
         async_commit=settings.scan_async_commit,
         client=client,
     )
-    return outcome_to_dict(outcome, today), outcome.part
+    return outcome_to_dict(outcome, today, settings.timezone), outcome.part
 
 
 def scan_and_render(session: Session, ring: KeyRing, link: DigitalLink | None, **options: Any) -> dict:

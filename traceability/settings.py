@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from app.clock import DEFAULT_TIMEZONE
 from app.config import ENV_PREFIX, ConfigError
 
 
@@ -28,6 +29,8 @@ class CustodyLimits:
     activation_max_failures: int
     activation_client_max_failures: int
     activation_window: timedelta
+    # The configured TIMEZONE: a warranty runs to the end of a local day.
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class TraceabilitySettings:
     scan_async_commit: bool
     report_max_per_hour: int
     commission_max_api: int
+    timezone: str = DEFAULT_TIMEZONE
 
 
 def _positive(config: Mapping, name: str, kind: type = int) -> float:
@@ -69,8 +73,10 @@ def read_settings(config: Mapping) -> TraceabilitySettings:
             activation_max_failures=_positive(config, "ACTIVATION_MAX_FAILURES"),
             activation_client_max_failures=_positive(config, "ACTIVATION_CLIENT_MAX_FAILURES"),
             activation_window=timedelta(seconds=_positive(config, "ACTIVATION_WINDOW_SECONDS")),
+            timezone=config.get("TIMEZONE") or DEFAULT_TIMEZONE,
         ),
         scan_async_commit=bool(config["SCAN_ASYNC_COMMIT"]),
         report_max_per_hour=_positive(config, "REPORT_MAX_PER_HOUR"),
         commission_max_api=_positive(config, "COMMISSION_MAX_API"),
+        timezone=config.get("TIMEZONE") or DEFAULT_TIMEZONE,
     )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from tests.factories import make_organization
+from datetime import UTC, date, datetime
+
+from app.clock import local_today
+from app.security import Role
+from tests.factories import make_organization, make_user
 from tests.traceability.factories import make_batch, part_path, record, stock_parts
 from traceability.commissioning import list_batch_parts
 from traceability.records import custody_summary, refresh_sale_price_ranges, sale_price_range
+from traceability.scan_render import warranty_status
 
 HTML = {"Accept": "text/html"}
 
@@ -53,3 +58,27 @@ def test_custody_summary_lists_commissioning_then_each_stage(session):
     assert [stage["stage"] for stage in summary] == ["commissioning", "shipping", "receiving", "retail_selling"]
     assert summary[-1]["city"] == "Zhengzhou"
     assert all("price" not in stage for stage in summary)
+
+
+def test_custody_summary_dates_are_local_dates_in_the_configured_time_zone(session):
+    parts = list_batch_parts(session, make_batch(session, quantity=1))
+    dealer = make_organization(session, kind="dealer")
+    # 17:30 UTC on 1 May is 01:30 on 2 May in Shanghai.
+    late = datetime(2026, 5, 1, 17, 30, tzinfo=UTC)
+    factory_staff = make_user(session, Role.FACTORY_STAFF, parts[0].holder)
+    record(session, factory_staff, "ship", parts, to=dealer.code, occurred_at=late)
+
+    def shipped(zone) -> str:
+        return next(stage["date"] for stage in custody_summary(session, parts[0], zone) if stage["stage"] == "shipping")
+
+    assert shipped({"TIMEZONE": "Asia/Shanghai"}) == "2026-05-02"
+    assert shipped("UTC") == "2026-05-01"
+
+
+def test_warranty_starts_on_the_local_date_of_installation():
+    installed = datetime(2026, 1, 31, 17, 0, tzinfo=UTC)  # 1 February, 01:00 in Shanghai
+
+    status = warranty_status(12, installed, date(2027, 2, 1), "Asia/Shanghai")
+
+    assert status == {"from": "2026-02-01", "until": "2027-02-01", "active": True}
+    assert local_today("Asia/Shanghai", now=installed) == date(2026, 2, 1)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app.clock import local_date
 from app.db import is_postgresql, make_sessionmaker
 from app.geo import LatLon
 from app.security import Role
@@ -162,7 +163,8 @@ def test_sell_keeps_the_latest_sale_and_shows_the_seller(session, client, parts)
 
     assert (state.sold_by_id, state.sold_at is not None) == (dealer.id, True)
     assert (body["seller"]["name"], body["seller"]["city"]) == (dealer.name, "Zhengzhou")
-    assert body["warranty"]["from"] == state.sold_at.date().isoformat()
+    # The warranty starts on the local date of the sale (TIMEZONE), not the UTC one.
+    assert body["warranty"]["from"] == local_date(state.sold_at, "Asia/Shanghai").isoformat()
 
 
 def test_install_and_remove_show_and_drop_the_installation(session, client, parts):
