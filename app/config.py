@@ -97,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_FAR_KM": 800,
     # How many of a part's most recent scans clone detection looks at.
     "CLONE_SCAN_HISTORY": 50,
+    # Scans of a part after which position signals of anonymous scans change the public verdict by themselves.
+    "CLONE_CORROBORATION_SCANS": 5,
     # PostgreSQL: commit scans that raise no alert without waiting for the WAL flush (a database crash may lose
     # the last fraction of a second of such scans; alerts, custody and everything else stay fully durable).
     "SCAN_ASYNC_COMMIT": True,

@@ -21,7 +21,16 @@ from traceability.places import locate
 from traceability.scan_render import outcome_to_dict
 from traceability.scan_storage import ScannedPart, read_part, store_scan
 from traceability.settings import ClonePolicy, TraceabilitySettings
-from traceability.verdicts import BUY_INTENT, ScanOutcome, clone_signals, decide, scan_state
+from traceability.verdicts import (
+    BUY_INTENT,
+    UNCORROBORATED_CAUSE,
+    ScanOutcome,
+    clone_signals,
+    corroborated,
+    decide,
+    scan_state,
+    split_uncorroborated,
+)
 
 COUNTERFEIT_BUCKET = "counterfeit_alerts"
 COUNTERFEIT_WINDOW = timedelta(hours=1)
@@ -86,11 +95,14 @@ def verify_scan(
     # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
     # they take turns with its kept state (the last located scan is then also the latest).
     now = utcnow()
+    held: list[str] = []
     if link is None:
         verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
     else:
         identity = _identity_reasons(session, ring, link, part, origin)
         signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
+        by_staff = actor is not None and actor.organization_id is not None
+        signals, held = split_uncorroborated(signals, part is None or corroborated(part, by_staff, policy))
         verdict, reasons = decide(part, identity, signals)
     known = part is not None and verdict != Verdict.COUNTERFEIT
     alerting = verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT)
@@ -110,10 +122,19 @@ def verify_scan(
         "scanned_at": now,
     }
     state = scan_state(part, coarse, city, now, policy) if known else None
-    store_scan(session, part.id if known else None, state, scan, durable=alerting or not async_commit)
+    store_scan(session, part.id if known else None, state, scan, durable=alerting or bool(held) or not async_commit)
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
     if alerting:
         _alert(session, outcome, part, link, actor, client, policy)
+    if held and known:
+        # The raw signal still reaches the OEM, under a cause that does not keep the part suspect.
+        raise_alert(
+            session,
+            UNCORROBORATED_CAUSE,
+            part=part,
+            organization_id=part.holder_id,
+            details={"signals": held, "city": city, "province": place.province if place else None},
+        )
     return outcome
 
 

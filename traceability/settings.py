@@ -19,6 +19,9 @@ class ClonePolicy:
     far_km: float
     history: int
     counterfeit_alerts_per_client_hour: int = 30
+    # Anonymous browser positions can be spoofed: their signals change the public verdict only once the part has
+    # more scans than this (or a staff scan gives the position).
+    corroboration_scans: int = 5
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,13 @@ class TraceabilitySettings:
     timezone: str = DEFAULT_TIMEZONE
 
 
-def _positive(config: Mapping, name: str, kind: type = int) -> float:
+def _positive(config: Mapping, name: str, kind: type = int, allow_zero: bool = False) -> float:
     value = config[name]
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{ENV_PREFIX}{name} must be a number, not {value!r}") from None
-    if isinstance(value, bool) or not number > 0 or number != number:
+    if isinstance(value, bool) or not (number > 0 or (allow_zero and number == 0)) or number != number:
         raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
     return number
 
@@ -67,6 +70,8 @@ def read_settings(config: Mapping) -> TraceabilitySettings:
             far_km=_positive(config, "CLONE_FAR_KM", float),
             history=_positive(config, "CLONE_SCAN_HISTORY"),
             counterfeit_alerts_per_client_hour=_positive(config, "COUNTERFEIT_ALERTS_PER_CLIENT_HOUR"),
+            # 0 trusts every position (a closed deployment where only staff scan).
+            corroboration_scans=_positive(config, "CLONE_CORROBORATION_SCANS", int, allow_zero=True),
         ),
         custody=CustodyLimits(
             max_parts=_positive(config, "EVENT_MAX_PARTS"),

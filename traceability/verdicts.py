@@ -29,6 +29,23 @@ PERSISTENT_SIGNALS = {
 SIGNAL_CAUSES = tuple(PERSISTENT_SIGNALS)
 SIGNAL_BITS = {cause: 1 << index for index, cause in enumerate(SIGNAL_CAUSES)}
 BUY_INTENT = "buy"
+# Signals read from the scan's own position: from an unauthenticated browser they may be spoofed.
+POSITION_SIGNALS = frozenset({"impossible_travel", "many_cities", "far_from_chain"})
+UNCORROBORATED_CAUSE = "uncorroborated_clone_signal"
+
+
+def corroborated(part: ScannedPart, by_staff: bool, policy: ClonePolicy) -> bool:
+    """Tell whether this scan's position signals may change the public verdict: the position comes from a staff
+    scan, or the part has been scanned more than `policy.corroboration_scans` times (this scan included)."""
+    return by_staff or part.scan_count + 1 > policy.corroboration_scans
+
+
+def split_uncorroborated(signals: list[str], trusted: bool) -> tuple[list[str], list[str]]:
+    """Return (signals for the verdict, position signals held back for the OEM only)."""
+    if trusted:
+        return signals, []
+    held = [signal for signal in signals if signal in POSITION_SIGNALS]
+    return [signal for signal in signals if signal not in held], held
 
 
 def signal_causes(bits: int) -> list[str]:

@@ -21,6 +21,14 @@ def parts(session):
     return list_batch_parts(session, make_batch(session, quantity=3))
 
 
+@pytest.fixture(autouse=True)
+def trust_every_position(request):
+    """These tests are about the clone rules themselves: every scan's position counts (row 26 is tested in
+    test_clone_corroboration.py). Only tests that use the app get it (race tests use their own engine)."""
+    if "client" in request.fixturenames or "app" in request.fixturenames:
+        request.getfixturevalue("app").config.update(CLONE_CORROBORATION_SCANS=0)
+
+
 def scan(client, part_or_url, **fields):
     url = part_or_url if isinstance(part_or_url, str) else part_url(part_or_url)
     return client.post("/api/v1/scans", json={"url": url, **fields})

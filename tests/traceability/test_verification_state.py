@@ -37,7 +37,7 @@ BEIJING = {"lat": 39.9042, "lon": 116.4074}
 GUANGZHOU = {"lat": 23.1291, "lon": 113.2644}
 CHANGSHA = {"lat": 28.23, "lon": 112.94}
 ZHENGZHOU = (34.75, 113.62)
-POLICY = ClonePolicy(max_speed_kmh=150, max_cities=3, far_km=800, history=50)
+POLICY = ClonePolicy(max_speed_kmh=150, max_cities=3, far_km=800, history=50, corroboration_scans=0)
 KEPT = (
     "scan_count",
     "last_scan_number",
@@ -55,6 +55,14 @@ KEPT = (
 @pytest.fixture
 def parts(session):
     return list_batch_parts(session, make_batch(session, quantity=3))
+
+
+@pytest.fixture(autouse=True)
+def trust_every_position(request):
+    """These tests are about the clone rules themselves: every scan's position counts (row 26 is tested in
+    test_clone_corroboration.py). Only tests that use the app get it (race tests use their own engine)."""
+    if "client" in request.fixturenames or "app" in request.fixturenames:
+        request.getfixturevalue("app").config.update(CLONE_CORROBORATION_SCANS=0)
 
 
 def scan(client, part, **fields):
