@@ -18,7 +18,18 @@ from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, page_size, paginate
-from traceability import alerts, catalogue, commissioning, custody, epcis, labels, recalls, records, scans
+from traceability import (
+    alerts,
+    catalogue,
+    commissioning,
+    custody,
+    custody_input,
+    epcis,
+    labels,
+    recalls,
+    records,
+    scans,
+)
 from traceability.codes import parse_digital_link, read_identifiers
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
@@ -158,7 +169,7 @@ def traceability_settings() -> TraceabilitySettings:
 def create_event(actor, body: EventIn):
     fields = body.model_dump()
     fields["parts"] = [part if isinstance(part, str) else part.model_dump() for part in body.parts]
-    request = custody.EventRequest(**fields)
+    request = custody_input.EventRequest(**fields)
     event = custody.record_event(
         db_session(), code_keyring(), actor, request, traceability_settings().custody, client_address()
     )

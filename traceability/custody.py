@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import partial
@@ -20,24 +19,30 @@ from app.crm.relations import register_vehicle_relation
 from app.crm.vehicles import find_vehicle
 from app.db import utcnow
 from app.errors import Conflict, CountedFailure, Forbidden, InvalidInput, NotFound
-from app.geo import parse_position
 from app.security import Role, User, ensure_attempts_left, is_oem, record_attempt
 from app.signing import KeyRing
 from traceability.alerts import raise_alert
 from traceability.catalogue import parse_money
 from traceability.chain import append_event, parts_digest
-from traceability.codes import is_activation_code, parse_digital_link, read_identifiers, tag_message
+from traceability.codes import is_activation_code
+from traceability.custody_input import (
+    EventRequest,
+    part_field,
+    read_occurred_at,
+    read_part_references,
+    read_position,
+    read_reason,
+)
+from traceability.custody_locks import load_parts
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part, PartState, Sale
 from traceability.scan_render import add_months
 from traceability.service_access import vehicle_is_at
 from traceability.settings import CustodyLimits
 
-LOOKUP_CHUNK = 500
 # Places kept per part for the far-from-chain check (parts.chain_places); a real chain names a handful.
 MAX_CHAIN_PLACES = 64
 INSTALLER_ROLES = (Role.SHOP_STAFF, Role.DEALER_STAFF)
 ACTIVATION_BUCKET = "activation"
-MAX_REASON = 500
 # What an event's rendering names, loaded with the events in one statement.
 EVENT_NAMES = (
     joinedload(CustodyEvent.organization),
@@ -97,109 +102,6 @@ class AlertedConflict(Conflict):
     """A refused move that also raised an alert; the alert is a kept write, so it survives the rollback."""
 
 
-@dataclass
-class EventRequest:
-    """What a custody event asks for, as the API received it."""
-
-    type: str
-    parts: list = field(default_factory=list)
-    to: str | None = None
-    vin: str | None = None
-    activation_code: str | None = None
-    price: object | None = None
-    buyer_phone: str | None = None
-    occurred_at: datetime | None = None
-    lat: object | None = None
-    lon: object | None = None
-    reason: str | None = None
-
-
-def _part_field(index: int) -> str:
-    return f"parts[{index}]"
-
-
-def read_part_references(ring: KeyRing, references: list, max_parts: int) -> list[tuple[str, str]]:
-    """Turn `{gtin, serial}` objects or scanned URLs into distinct (gtin, serial) pairs, in request order."""
-    if not references:
-        raise InvalidInput("name at least one part", field="parts")
-    if len(references) > max_parts:
-        raise InvalidInput(
-            "one event carries at most %(max_parts)s parts, not %(count)s",
-            field="parts",
-            max_parts=f"{max_parts:,}",
-            count=f"{len(references):,}",
-        )
-    pairs: list[tuple[str, str]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for index, reference in enumerate(references):
-        name = _part_field(index)
-        try:
-            if isinstance(reference, str):
-                link = parse_digital_link(reference, field=name)
-                if not ring.verify(tag_message(link.gtin, link.serial), link.tag):
-                    raise InvalidInput("the code's tag is not valid: this label is not genuine", field=name)
-            else:
-                link = read_identifiers(reference.get("gtin", ""), reference.get("serial", ""), "")
-        except InvalidInput as error:
-            raise InvalidInput("%(field)s: %(error_message)s", field=name, error_message=error.message) from None
-        pair = (link.gtin, link.serial)
-        if pair in seen:
-            raise InvalidInput("%(field)s repeats parts[%(value)s]", field=name, value=seen[pair])
-        seen[pair] = index
-        pairs.append(pair)
-    return pairs
-
-
-def load_parts(session: Session, pairs: list[tuple[str, str]]) -> list[Part]:
-    """Return the parts in request order, row-locked; 404 naming the first unknown one.
-
-    Every event locks its parts in one global order, (gtin, serial), whatever order the request names them in:
-    two events naming the same parts in different orders then queue instead of deadlocking."""
-    by_gtin: dict[str, list[str]] = {}
-    for gtin, serial in sorted(pairs):
-        by_gtin.setdefault(gtin, []).append(serial)
-    found: dict[tuple[str, str], Part] = {}
-    for gtin, serials in by_gtin.items():
-        for start in range(0, len(serials), LOOKUP_CHUNK):
-            chunk = serials[start : start + LOOKUP_CHUNK]
-            # FOR UPDATE: two events on the same parts queue here, so both cannot pass the state check.
-            statement = (
-                select(Part)
-                .where(Part.gtin == gtin, Part.serial.in_(chunk))
-                .order_by(Part.serial)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-            found.update(((part.gtin, part.serial), part) for part in session.scalars(statement))
-    parts = []
-    for index, pair in enumerate(pairs):
-        part = found.get(pair)
-        if part is None:
-            raise NotFound(
-                "no part with GTIN %(value)s and serial %(value2)s",
-                field=_part_field(index),
-                value=pair[0],
-                value2=pair[1],
-            )
-        parts.append(part)
-    return parts
-
-
-def _occurred_at(value: datetime | None) -> tuple[datetime, int]:
-    now = utcnow()
-    if value is None:
-        return now, 480
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(
-            "occurred_at needs a UTC offset (ISO 8601, e.g. 2026-05-01T08:00:00+08:00)", field="occurred_at"
-        )
-    if value > now + timedelta(minutes=5):
-        raise InvalidInput("occurred_at is in the future", field="occurred_at")
-    if value < now - timedelta(days=365 * 30):
-        raise InvalidInput("occurred_at is too far in the past", field="occurred_at")
-    return value, int(value.utcoffset().total_seconds() // 60)
-
-
 def _actor_organization(session: Session, actor: User) -> Organization:
     organization = session.get(Organization, actor.organization_id) if actor.organization_id else None
     if organization is None:
@@ -221,7 +123,7 @@ def check_transition(
     not hold it, whatever the part's state (an attempt that is also a clone signal still alerts the OEM)."""
     allowed, _target = TRANSITIONS[event_type]
     for index, part in enumerate(parts):
-        name = _part_field(index)
+        name = part_field(index)
         in_state = part.state in allowed
         if not in_state:
             cause = ALERTING_MOVES.get((event_type, part.state))
@@ -316,24 +218,6 @@ def warranty_end(installed_at: datetime, months: int, zone: str | None = None) -
     return add_months(local_date(installed_at, zone), months)
 
 
-def _reason(request: EventRequest, event_type: str) -> str | None:
-    reason = (request.reason or "").strip()
-    if event_type == EventType.REMOVE and not reason:
-        raise InvalidInput("a removal names its reason", field="reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput("the reason is at most %(max)s characters", field="reason", max=MAX_REASON)
-    return reason or None
-
-
-def _position(request: EventRequest) -> tuple[float | None, float | None]:
-    if request.lat is None and request.lon is None:
-        return None, None
-    if request.lat is None or request.lon is None:
-        raise InvalidInput("give both lat and lon, or neither", field="lat" if request.lat is None else "lon")
-    position = parse_position(request.lat, request.lon)
-    return round(position.lat, 6), round(position.lon, 6)
-
-
 def record_event(
     session: Session, ring: KeyRing, actor: User, request: EventRequest, limits: CustodyLimits, client: str
 ) -> CustodyEvent:
@@ -342,8 +226,8 @@ def record_event(
         raise InvalidInput(f"type is one of {', '.join(TRANSITIONS)}", field="type")
     event_type = EventType(request.type)
     organization = _actor_organization(session, actor)
-    occurred_at, offset = _occurred_at(request.occurred_at)
-    lat, lon = _position(request)
+    occurred_at, offset = read_occurred_at(request.occurred_at)
+    lat, lon = read_position(request)
     price = parse_money(request.price, "price") if request.price is not None else None
     if price is not None and event_type != EventType.SELL:
         raise InvalidInput("a price belongs to a sell event", field="price")
@@ -353,7 +237,7 @@ def record_event(
     parts = load_parts(session, pairs)
     check_transition(session, event_type, parts, actor, organization, limits.timezone)
     # After the holder check: a stranger learns only that it does not hold the part.
-    reason = _reason(request, event_type)
+    reason = read_reason(request, event_type)
 
     event = CustodyEvent(
         event_type=event_type,

@@ -20,7 +20,8 @@ from app.web.context import code_keyring
 from traceability.catalogue import create_part_type
 from traceability.codes import activation_code_for, build_part_url, parse_digital_link
 from traceability.commissioning import commission_batch, list_batch_parts
-from traceability.custody import CustodyLimits, EventRequest, record_event
+from traceability.custody import CustodyLimits, record_event
+from traceability.custody_input import EventRequest
 from traceability.models import Part
 from traceability.recalls import create_recall
 from traceability.scans import verify_scan
@@ -209,9 +210,10 @@ def _plant_cases(session, ring, base_url, installed, fresh, installers, staff) -
     genuine, clone = fresh[0], fresh[1]
     lines.append(f"Genuine part        {_url(base_url, genuine)}")
     link = parse_digital_link(_url(base_url, clone))
-    for lat, lon in ((39.90, 116.41), (23.13, 113.26)):  # Beijing, then Guangzhou minutes later
+    # Beijing, then Guangzhou minutes later: the second scan is a shop's, whose position corroborates (row 26).
+    for (lat, lon), actor in (((39.90, 116.41), None), ((23.13, 113.26), staff.of(installers[0]))):
         verify_scan(
-            session, ring, link, origin=origin, position=LatLon(lat, lon), intent=None, actor=None, policy=policy
+            session, ring, link, origin=origin, position=LatLon(lat, lon), intent=None, actor=actor, policy=policy
         )
     lines.append(f"Cloned code         {_url(base_url, clone)}")
     forged = _url(base_url, fresh[2]).rsplit("=", 1)[0] + "=B" + "7" * 16

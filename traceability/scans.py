@@ -102,7 +102,8 @@ def verify_scan(
         identity = _identity_reasons(session, ring, link, part, origin)
         signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
         by_staff = actor is not None and actor.organization_id is not None
-        signals, held = split_uncorroborated(signals, part is None or corroborated(part, by_staff, policy))
+        trusted = part is None or corroborated(part, by_staff, policy)
+        signals, held = split_uncorroborated(signals, trusted, part.alert_signals if part is not None else 0)
         verdict, reasons = decide(part, identity, signals)
     known = part is not None and verdict != Verdict.COUNTERFEIT
     alerting = verdict in (Verdict.SUSPECT, Verdict.VOID, Verdict.COUNTERFEIT)

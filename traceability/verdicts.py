@@ -40,11 +40,15 @@ def corroborated(part: ScannedPart, by_staff: bool, policy: ClonePolicy) -> bool
     return by_staff or part.scan_count + 1 > policy.corroboration_scans
 
 
-def split_uncorroborated(signals: list[str], trusted: bool) -> tuple[list[str], list[str]]:
-    """Return (signals for the verdict, position signals held back for the OEM only)."""
+def split_uncorroborated(signals: list[str], trusted: bool, alert_signals: int = 0) -> tuple[list[str], list[str]]:
+    """Return (signals for the verdict, position signals held back for the OEM only).
+
+    A signal the part already carries from an open alert (`alert_signals`) was corroborated when it was raised,
+    so it is never held back."""
     if trusted:
         return signals, []
-    held = [signal for signal in signals if signal in POSITION_SIGNALS]
+    kept = {PERSISTENT_SIGNALS[cause] for cause in signal_causes(alert_signals)}
+    held = [signal for signal in signals if signal in POSITION_SIGNALS and signal not in kept]
     return [signal for signal in signals if signal not in held], held
 
 

@@ -15,7 +15,8 @@ from tests.conftest import PUBLIC_BASE_URL, TEST_KEYS
 from tests.factories import make_organization, make_user
 from traceability.codes import activation_code_for, build_gtin, build_part_url
 from traceability.commissioning import commission_batch
-from traceability.custody import CustodyLimits, EventRequest, record_event
+from traceability.custody import CustodyLimits, record_event
+from traceability.custody_input import EventRequest
 from traceability.models import Batch, CustodyEvent, Part, PartType
 
 _sequence = itertools.count(1)

@@ -20,7 +20,8 @@ from tests.traceability.factories import (
 )
 from traceability.chain import verify_chain
 from traceability.commissioning import list_batch_parts
-from traceability.custody import EventRequest, record_event
+from traceability.custody import record_event
+from traceability.custody_input import EventRequest
 from traceability.models import Alert, CustodyEvent, Installation, PartState, Sale
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from app.db import is_postgresql, make_sessionmaker
 from tests.traceability.factories import make_batch
 from traceability.commissioning import list_batch_parts
-from traceability.custody import load_parts
+from traceability.custody_locks import load_parts
 
 
 def _wait_until_blocked(sessions, pid: int, seconds: float = 10.0) -> None:
