@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from app.db import SESSIONMAKER_KEY
+from app.jobs import JOBS, execute_job
+from milepost.jobs import load_all_tasks
 from tests.factories import make_organization
 from tests.traceability.factories import make_batch, part_path, record, stock_parts
 from traceability.commissioning import list_batch_parts
@@ -53,3 +58,16 @@ def test_custody_summary_lists_commissioning_then_each_stage(session):
     assert [stage["stage"] for stage in summary] == ["commissioning", "shipping", "receiving", "retail_selling"]
     assert summary[-1]["city"] == "Zhengzhou"
     assert all("price" not in stage for stage in summary)
+
+
+def test_the_hourly_job_refreshes_the_price_ranges_scan_pages_show(app, session, client):
+    load_all_tasks()
+    parts = _sell_at(session, ["100.00", "110.00", "120.00"])
+    assert sale_price_range(session, parts[0].part_type_id) is None
+
+    run = execute_job(app.extensions[SESSIONMAKER_KEY], app.config, "traceability.refresh_sale_price_ranges")
+
+    assert run.result == {"part_types": 1}
+    assert JOBS["traceability.refresh_sale_price_ranges"].every == timedelta(hours=1)
+    page = client.get(part_path(parts[0]) + "&lang=en", headers=HTML).get_data(as_text=True)
+    assert "¥102.00–¥118.00" in page
