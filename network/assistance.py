@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
 from app.crm.customers import find_customer_for_user, is_own_customer
-from app.crm.identifiers import mask_phone
+from app.crm.identifiers import mask_name, mask_phone
 from app.crm.models import Customer, Vehicle
 from app.crm.relations import register_vehicle_relation
 from app.db import utcnow
@@ -25,6 +25,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.geo import great_circle_km
 from app.jobs import QUEUE_KEY, enqueue
 from app.security import Role, User, is_oem, require_member
+from network.booking import lock_row
 from network.hours import is_open_at
 from network.models import (
     AssistanceOffer,
@@ -39,6 +40,8 @@ from network.search import NO_FILTERS, Filters, ShopIndex, nearest
 from network.settings import NetworkSettings
 
 WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
+# A request still being handled: a truck has at most one (row 7 of issue 10).
+OPEN_STATES = (*WAITING, AssistanceStatus.ACCEPTED)
 ADVANCE_JOB = "network.advance_assistance_request"
 # Shops the OEM desk is shown for an escalated request, to call and then assign.
 CANDIDATE_SHOPS = 5
@@ -148,6 +151,16 @@ def request_assistance(
         raise Forbidden("you can only ask for help for your own vehicles", field="vin")
     if not description.strip():
         raise InvalidInput("describe the problem", field="description")
+    # Row 7: one open request per truck. The vehicle's row lock makes two requests of one truck take turns, so
+    # the second one sees the first (PostgreSQL; SQLite runs writers one at a time).
+    lock_row(session, Vehicle, vehicle.id)
+    already = session.scalar(
+        select(AssistanceRequest.id).where(
+            AssistanceRequest.vehicle_id == vehicle.id, AssistanceRequest.status.in_(OPEN_STATES)
+        )
+    )
+    if already is not None:
+        raise Conflict("this vehicle already has open roadside request %(request)s", field="vin", request=already)
     now = utcnow()
     request = AssistanceRequest(
         customer=find_customer_for_user(session, actor) or vehicle.owner,
@@ -403,7 +416,8 @@ def request_to_dict(request: AssistanceRequest, actor: User | None, zone) -> dic
         "photos": list(request.photos),
         "vin": request.vehicle.vin,
         "plate": request.vehicle.plate,
-        "driver": request.customer.name,
+        # Row 14: shops only offered the job see the driver masked until one of them has it.
+        "driver": request.customer.name if full_contact or assigned_to_actor else mask_name(request.customer.name),
         "driver_phone": request.customer.phone
         if full_contact or assigned_to_actor
         else mask_phone(request.customer.phone),

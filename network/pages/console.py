@@ -47,7 +47,7 @@ def console():
     statement = booking.select_bookings_for(actor, shop).where(
         Booking.start >= today, Booking.start < today + timedelta(days=7)
     )
-    items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
+    items = [booking.booking_to_dict(item, settings.zone, actor) for item in session.scalars(statement)]
     requests = [
         assistance.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))

@@ -186,7 +186,7 @@ def my_bookings():
     # Coming bookings first (soonest first), then the past ones, most recent first: the booking just made and
     # the service just completed are at the top, not under years of history.
     ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
-    items = [booking.booking_to_dict(item, settings_.zone) for item in ordered]
+    items = [booking.booking_to_dict(item, settings_.zone, actor) for item in ordered]
     # Higher domains (reviews) register the links a booking may show; network names none of them.
     links = {item.id: booking_links(item, current_app.config, now) for item in ordered}
     requests = [
