@@ -10,7 +10,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.crm.customers import find_customer_for_user, is_own_customer
-from app.crm.identifiers import mask_name, mask_phone
 from app.crm.models import Vehicle
 from app.crm.relations import register_vehicle_relation
 from app.db import is_postgresql, utcnow
@@ -359,36 +358,6 @@ def shows_customer(actor: User | None, booking: Booking) -> bool:
         return True
     taken = booking.confirmed_at is not None or booking.checked_in_at is not None
     return taken and actor.organization_id == booking.shop.organization_id
-
-
-def booking_to_dict(booking: Booking, zone, actor: User | None = None) -> dict:
-    """Render a booking; times in the shop's zone with their offset; the customer masked unless `shows_customer`."""
-    full = shows_customer(actor, booking)
-
-    def local(moment: datetime | None) -> str | None:
-        return moment.astimezone(zone).isoformat() if moment else None
-
-    return {
-        "id": booking.id,
-        "shop": booking.shop.code,
-        "shop_name": booking.shop.name,
-        "vin": booking.vehicle.vin,
-        "plate": booking.vehicle.plate,
-        "customer": booking.customer.name if full else mask_name(booking.customer.name),
-        "customer_phone": booking.customer.phone if full else mask_phone(booking.customer.phone),
-        "service": booking.service,
-        "start": local(booking.start),
-        "end": local(booking.end),
-        "status": booking.status,
-        "note": booking.note,
-        "reason": booking.reason,
-        "created_at": local(booking.created_at),
-        "confirmed_at": local(booking.confirmed_at),
-        "checked_in_at": local(booking.checked_in_at),
-        "completed_at": local(booking.completed_at),
-        "closed_at": local(booking.closed_at),
-        "reviewable": booking.status == BookingStatus.COMPLETED,
-    }
 
 
 def _booked_at(organization_id: int):
