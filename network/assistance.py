@@ -27,6 +27,15 @@ from network.settings import NetworkSettings
 OPEN_STATES = (*WAITING, AssistanceStatus.ACCEPTED)
 
 
+def open_request_of(session: Session, vehicle_id: int) -> AssistanceRequest | None:
+    """Return the truck's open (waiting or accepted) roadside request, if it has one; it has at most one."""
+    return session.scalar(
+        select(AssistanceRequest).where(
+            AssistanceRequest.vehicle_id == vehicle_id, AssistanceRequest.status.in_(OPEN_STATES)
+        )
+    )
+
+
 def request_assistance(
     session: Session,
     actor: User,
@@ -48,13 +57,9 @@ def request_assistance(
     # Row 7: one open request per truck. The vehicle's row lock makes two requests of one truck take turns, so
     # the second one sees the first (PostgreSQL; SQLite runs writers one at a time).
     lock_row(session, Vehicle, vehicle.id)
-    already = session.scalar(
-        select(AssistanceRequest.id).where(
-            AssistanceRequest.vehicle_id == vehicle.id, AssistanceRequest.status.in_(OPEN_STATES)
-        )
-    )
+    already = open_request_of(session, vehicle.id)
     if already is not None:
-        raise Conflict("this vehicle already has open roadside request %(request)s", field="vin", request=already)
+        raise Conflict("this vehicle already has open roadside request %(request)s", field="vin", request=already.id)
     now = utcnow()
     request = AssistanceRequest(
         customer=find_customer_for_user(session, actor) or vehicle.owner,

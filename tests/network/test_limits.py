@@ -96,6 +96,15 @@ def test_the_cap_setting_is_validated(value):
         network_settings({**DEFAULTS, "BOOKING_MAX_OPEN_PER_SHOP_DAY": value})
 
 
+def test_a_bad_cap_stops_the_app_at_start_up(database_url, tmp_path, monkeypatch):
+    from milepost.factory import create_app
+    from tests.conftest import test_settings
+
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="BOOKING_MAX_OPEN_PER_SHOP_DAY"):
+        create_app(test_settings(database_url, BOOKING_MAX_OPEN_PER_SHOP_DAY=0))
+
+
 @pytest.mark.slow
 def test_two_concurrent_roadside_requests_of_one_truck_make_one(committed_engine, database_url):
     if not database_url.startswith("postgresql"):
