@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.crm.models import Organization
-from app.db import make_sessionmaker
-from app.errors import Conflict
 from network.highways import import_shipped_highways, load_route_network
 from network.models import AssistanceRequest, Shop
 from network.routes import RouteNetwork
 from network.shops import highways_by_code, snap_shop
 from network.versions import SHOPS, bump_version
 from tests.factories import make_driver, make_vehicle
-from tests.races import wait_until_blocked
 
 ZONE = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
@@ -86,46 +80,3 @@ def next_slot(hours_ahead: int = 3, slot_minutes: int = 60) -> datetime:
     moment = datetime.now(ZONE) + timedelta(hours=hours_ahead)
     minutes = (moment.hour * 60 + moment.minute) // slot_minutes * slot_minutes + slot_minutes
     return moment.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=minutes)
-
-
-def interleave(
-    engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object], timeout: float = 5.0
-) -> dict[str, str]:
-    """Run two writers in a fixed order: `first` acts and holds its transaction open until `second`, started
-    after it, waits on one of its locks; then `first` commits and `second` finishes. Return "ok", "conflict"
-    or the error for each.
-
-    Without a lock the second never waits, so `first` fails with the harness's "never waited" error and the
-    outcome shows the missing lock instead of a flaky pass.
-    """
-    maker = make_sessionmaker(engine)
-    acted = threading.Event()
-    outcomes: dict[str, str] = {}
-
-    def run(name: str, action: Callable[[Session], object]) -> None:
-        if name == "second":
-            acted.wait(timeout)
-        with maker() as session:
-            try:
-                action(session)
-                session.flush()
-                if name == "first":
-                    acted.set()
-                    wait_until_blocked(engine, timeout)
-                session.commit()
-                outcomes[name] = "ok"
-            except Conflict:
-                session.rollback()
-                outcomes[name] = "conflict"
-            except BaseException as error:  # noqa: BLE001 - reported as the outcome the test asserts on
-                session.rollback()
-                outcomes[name] = repr(error)
-            finally:
-                acted.set()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in (("first", first), ("second", second))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes

@@ -18,7 +18,8 @@ from network.models import AssistanceRequest, Booking, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle, sign_in_client
-from tests.network.factories import ZONE, interleave, make_shop
+from tests.network.factories import ZONE, make_shop
+from tests.races import interleave
 
 SETTINGS = network_settings(DEFAULTS)
 
