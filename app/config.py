@@ -121,6 +121,8 @@ DEFAULTS: dict[str, Any] = {
     "BOOKING_WINDOW_DAYS": 30,
     # Drivers may cancel until this many minutes before the start.
     "BOOKING_CANCEL_CUTOFF_MINUTES": 120,
+    # A driver may hold at most this many open (requested or confirmed) bookings at one shop on one day.
+    "BOOKING_MAX_OPEN_PER_SHOP_DAY": 2,
     # Roadside requests are offered within these radii (km), one round each, before escalating to the OEM.
     "ASSISTANCE_RADII_KM": ["30", "80", "200"],
     # How many of the nearest open roadside shops each round offers the job to.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from network.models import Booking, BookingSlot, BookingStatus, Shop, ShopStatus
 from network.settings import NetworkSettings
 
 ACTIVE_STATES = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+# Bookings still to come, which count against a driver's cap per shop and day.
+OPEN_STATES = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
 # transition name -> (states it may start from, state it ends in, who may do it, whether it frees the bay)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, bool]] = {
     "confirm": ((BookingStatus.REQUESTED,), BookingStatus.CONFIRMED, "shop", False),
@@ -41,23 +43,18 @@ def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSetting
     starts = slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, day, settings.zone)
     if not starts:
         return []
-    taken = dict(
-        session.execute(
-            select(BookingSlot.start, BookingSlot.booked).where(
-                BookingSlot.shop_id == shop.id, BookingSlot.start >= starts[0], BookingSlot.start <= starts[-1]
-            )
-        ).all()
-    )
+    length = timedelta(minutes=shop.slot_minutes)
+    intervals = _active_intervals(session, shop.id, starts[0], starts[-1] + length)
     now = utcnow()
     earliest = now + timedelta(minutes=settings.min_notice_minutes)
     latest = now + timedelta(days=settings.window_days)
     slots = []
     for start in starts:
-        left = max(shop.bays - taken.get(start, 0), 0)
+        left = max(shop.bays - _peak_use(intervals, start, start + length), 0)
         slots.append(
             {
                 "start": start.isoformat(),
-                "end": (start + timedelta(minutes=shop.slot_minutes)).isoformat(),
+                "end": (start + length).isoformat(),
                 "bays_left": left,
                 "bookable": left > 0 and earliest <= start <= latest and shop.status == ShopStatus.ACTIVE,
             }
@@ -113,6 +110,70 @@ def take_bay(session: Session, shop: Shop, start: datetime) -> bool:
     return result.rowcount == 1
 
 
+def lock_row(session: Session, model: type, row_id: int) -> None:
+    """Hold the row's lock until the transaction ends (PostgreSQL; SQLite has no row locks and needs none)."""
+    session.execute(select(model.id).where(model.id == row_id).with_for_update())
+
+
+Interval = tuple[datetime, datetime]
+
+
+def _active_intervals(session: Session, shop_id: int, start: datetime, end: datetime) -> list[Interval]:
+    """The [start, end) of the shop's active bookings that overlap [start, end), each with its own stored end."""
+    rows = session.execute(
+        select(Booking.start, Booking.end).where(
+            Booking.shop_id == shop_id,
+            Booking.status.in_(ACTIVE_STATES),
+            Booking.start < end,
+            Booking.end > start,
+        )
+    )
+    return [(first, last) for first, last in rows]
+
+
+def _peak_use(intervals: list[Interval], start: datetime, end: datetime) -> int:
+    """Return the most bookings that overlap at any one moment of [start, end).
+
+    Counting per slot start would miss a 60-minute booking made before the shop moved to 30-minute slots: it
+    fills the 09:30 slot too. A booking ending when another starts does not overlap it (ends sort first).
+    """
+    events = []
+    for first, last in intervals:
+        first, last = max(first, start), min(last, end)
+        if first < last:
+            events += [(first, 1), (last, -1)]
+    peak = level = 0
+    for _moment, change in sorted(events):
+        level += change
+        peak = max(peak, level)
+    return peak
+
+
+def _check_driver_cap(session: Session, actor: User, shop: Shop, start: datetime, settings: NetworkSettings) -> None:
+    """Refuse a booking beyond the driver's cap of open bookings at this shop on that (local) day (row 7)."""
+    day = start.astimezone(settings.zone).date()
+    day_start = datetime.combine(day, datetime.min.time(), settings.zone)
+    open_count = session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(
+            Booking.booked_by_id == actor.id,
+            Booking.shop_id == shop.id,
+            Booking.status.in_(OPEN_STATES),
+            Booking.start >= day_start,
+            Booking.start < day_start + timedelta(days=1),
+        )
+    )
+    if open_count >= settings.max_open_per_shop_day:
+        raise Conflict(
+            "you already have %(count)s open bookings at this shop on %(day)s; the limit is %(limit)s",
+            field="start",
+            count=open_count,
+            day=day.isoformat(),
+            limit=settings.max_open_per_shop_day,
+        )
+
+
 def release_bay(session: Session, shop_id: int, start: datetime) -> None:
     """Give a bay of the slot back."""
     session.execute(
@@ -143,16 +204,26 @@ def book_slot(
         raise Forbidden("you can only book for your own vehicles", field="vin")
     now = now or utcnow()
     check_bookable(shop, service, start, now, settings)
+    end = start + timedelta(minutes=shop.slot_minutes)
+    # Row 20: the vehicle's row lock makes two bookings of one truck take turns, so the second one's clash
+    # check sees the first (PostgreSQL; SQLite runs writers one at a time anyway).
+    lock_row(session, Vehicle, vehicle.id)
     clash = session.scalar(
         select(Booking.id).where(
             Booking.vehicle_id == vehicle.id,
             Booking.status.in_(ACTIVE_STATES),
-            Booking.start < start + timedelta(minutes=shop.slot_minutes),
+            Booking.start < end,
             Booking.end > start,
         )
     )
     if clash:
         raise Conflict("this vehicle already has booking %(booking)s at that time", field="start", booking=clash)
+    # The shop's row lock serializes its bookings: the interval count and the per-driver cap below are then
+    # exact (vehicle first, shop second, always in that order).
+    lock_row(session, Shop, shop.id)
+    _check_driver_cap(session, actor, shop, start, settings)
+    if _peak_use(_active_intervals(session, shop.id, start, end), start, end) >= shop.bays:
+        raise Conflict("this slot is full; choose another", field="start")
     if not take_bay(session, shop, start):
         raise Conflict("this slot is full; choose another", field="start")
     booking = Booking(
@@ -162,7 +233,7 @@ def book_slot(
         booked_by_id=actor.id,
         service=service,
         start=start,
-        end=start + timedelta(minutes=shop.slot_minutes),
+        end=end,
         note=note,
         created_at=now,
     )
@@ -278,32 +349,15 @@ def select_bookings_for(actor: User, shop: Shop | None = None, day_start: dateti
     return statement
 
 
-def booking_to_dict(booking: Booking, zone) -> dict:
-    """Render a booking; times in the shop's zone with their offset."""
-
-    def local(moment: datetime | None) -> str | None:
-        return moment.astimezone(zone).isoformat() if moment else None
-
-    return {
-        "id": booking.id,
-        "shop": booking.shop.code,
-        "shop_name": booking.shop.name,
-        "vin": booking.vehicle.vin,
-        "plate": booking.vehicle.plate,
-        "customer": booking.customer.name,
-        "service": booking.service,
-        "start": local(booking.start),
-        "end": local(booking.end),
-        "status": booking.status,
-        "note": booking.note,
-        "reason": booking.reason,
-        "created_at": local(booking.created_at),
-        "confirmed_at": local(booking.confirmed_at),
-        "checked_in_at": local(booking.checked_in_at),
-        "completed_at": local(booking.completed_at),
-        "closed_at": local(booking.closed_at),
-        "reviewable": booking.status == BookingStatus.COMPLETED,
-    }
+def shows_customer(actor: User | None, booking: Booking) -> bool:
+    """Whether the actor sees the customer's name and phone in full: the driver, the OEM, and the shop once it has
+    taken the job (confirmed or checked it in); a shop only asked for a bay sees them masked (row 14)."""
+    if actor is None:
+        return False
+    if is_oem(actor) or is_own_customer(actor, booking.customer):
+        return True
+    taken = booking.confirmed_at is not None or booking.checked_in_at is not None
+    return taken and actor.organization_id == booking.shop.organization_id
 
 
 def _booked_at(organization_id: int):

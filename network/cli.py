@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from app.commands import run_command
-from network import assistance, coverage
+from network import coverage, rounds
 from network.highways import DATA_FILE, SOURCE, import_highways, load_route_network
 from network.search import load_shop_index
 from network.settings import network_settings
@@ -79,7 +79,7 @@ def assistance_advance() -> None:
     settings = network_settings(current_app.config)
 
     def work(session: Session) -> str:
-        changed = assistance.advance_requests(session, load_shop_index(session), settings)
+        changed = rounds.advance_requests(session, load_shop_index(session), settings)
         return f"{changed} roadside requests moved to a wider radius or to the OEM."
 
     _run(work)

@@ -20,10 +20,10 @@ from app.crm.models import Customer, Vehicle
 from app.db import utcnow
 from app.errors import MilepostError
 from app.security import Role, User, create_user
-from network import assistance, booking
+from network import acceptance, assistance, booking
 from network.highways import import_shipped_highways, load_route_network
 from network.hours import slot_starts
-from network.models import Service, Shop
+from network.models import AssistanceRequest, Service, Shop
 from network.routes import Route, RouteNetwork
 from network.search import load_shop_index
 from network.settings import NetworkSettings, network_settings
@@ -260,8 +260,12 @@ def _roadside(session: Session, rng: random.Random, shops: list[Shop], settings:
     ).all()
     oem = session.scalar(select(User).where(User.role == Role.OEM_ADMIN).order_by(User.id))
     helpers = [shop for shop in shops if "roadside" in shop.services] or shops
+    open_of: dict[int, AssistanceRequest] = {}
     for number in range(count):
         user, vehicle = rng.choice(drivers)
+        if vehicle.id in open_of:
+            # A truck has one open request at a time: the earlier breakdown was sorted out some other way.
+            acceptance.close_request(session, user, open_of.pop(vehicle.id), "cancel")
         near = rng.choice(helpers)
         lat, lon = near.lat + rng.uniform(-0.08, 0.08), near.lon + rng.uniform(-0.08, 0.08)
         request = assistance.request_assistance(
@@ -275,8 +279,9 @@ def _roadside(session: Session, rng: random.Random, shops: list[Shop], settings:
             index,
             settings,
         )
+        open_of[vehicle.id] = request
         if number % 2 == 0 and request.offers:
-            assistance.accept_request(session, oem, request, request.offers[0].shop, settings)
+            acceptance.accept_request(session, oem, request, request.offers[0].shop, settings)
 
 
 def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:

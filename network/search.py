@@ -310,3 +310,10 @@ def shops_ahead(
     order = np.lexsort((index.ids[positions[keep]], ahead[keep]))
     chosen = np.flatnonzero(keep)[order]
     return [(int(positions[i]), float(ahead[i]), float(offsets[i])) for i in chosen]
+
+
+def shops_by_id(session: Session, ids: list[int]) -> dict[int, Shop]:
+    """Load the shops with these ids in one query."""
+    if not ids:
+        return {}
+    return {shop.id: shop for shop in session.scalars(select(Shop).where(Shop.id.in_(ids)))}

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from app.config import ConfigError
+
 
 @dataclass(frozen=True)
 class NetworkSettings:
@@ -19,6 +21,7 @@ class NetworkSettings:
     min_notice_minutes: int
     window_days: int
     cancel_cutoff_minutes: int
+    max_open_per_shop_day: int
     assistance_radii_km: tuple[float, ...]
     assistance_offer_shops: int
     assistance_timeout_seconds: int
@@ -28,8 +31,19 @@ class NetworkSettings:
     corridor_km: float
 
 
+def _positive(config: Mapping, name: str) -> int:
+    """Read a whole number of at least 1, or stop with a message naming the setting."""
+    try:
+        value = int(config[name])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"MILEPOST_{name} must be a whole number") from exc
+    if value < 1:
+        raise ConfigError(f"MILEPOST_{name} must be at least 1")
+    return value
+
+
 def network_settings(config: Mapping) -> NetworkSettings:
-    """Return the typed network settings from a configuration mapping."""
+    """Return the typed network settings from a configuration mapping (ConfigError on a bad value)."""
     return NetworkSettings(
         zone=ZoneInfo(config["TIMEZONE"]),
         snap_km=float(config["NETWORK_SNAP_KM"]),
@@ -39,6 +53,7 @@ def network_settings(config: Mapping) -> NetworkSettings:
         min_notice_minutes=int(config["BOOKING_MIN_NOTICE_MINUTES"]),
         window_days=int(config["BOOKING_WINDOW_DAYS"]),
         cancel_cutoff_minutes=int(config["BOOKING_CANCEL_CUTOFF_MINUTES"]),
+        max_open_per_shop_day=_positive(config, "BOOKING_MAX_OPEN_PER_SHOP_DAY"),
         assistance_radii_km=tuple(float(radius) for radius in config["ASSISTANCE_RADII_KM"]),
         assistance_offer_shops=int(config["ASSISTANCE_OFFER_SHOPS"]),
         assistance_timeout_seconds=int(config["ASSISTANCE_TIMEOUT_SECONDS"]),

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from app.jobs import JobContext, job
-from network import assistance, booking
-from network.assistance import ADVANCE_JOB
+from network import booking, rounds
 from network.caches import shop_index
 from network.models import AssistanceRequest
+from network.rounds import ADVANCE_JOB
 from network.search import ShopIndex
 from network.settings import network_settings
 
@@ -24,7 +24,7 @@ def _index(context: JobContext) -> ShopIndex:
 def assistance_rounds(context: JobContext) -> dict:
     """Widen or escalate every roadside request whose round timed out."""
     settings = network_settings(context.settings)
-    return {"advanced": assistance.advance_requests(context.session, _index(context), settings, context.now)}
+    return {"advanced": rounds.advance_requests(context.session, _index(context), settings, context.now)}
 
 
 @job(ADVANCE_JOB)
@@ -34,7 +34,7 @@ def advance_assistance_request(context: JobContext) -> dict:
     if request is None:
         return {"advanced": False}
     settings = network_settings(context.settings)
-    return {"advanced": assistance.advance_request(context.session, request, _index(context), settings, context.now)}
+    return {"advanced": rounds.advance_request(context.session, request, _index(context), settings, context.now)}
 
 
 @job("network.expire_booking_requests", every=timedelta(minutes=5))

@@ -1,19 +1,22 @@
-"""What the network's views share: typed settings and the per-worker caches (routes, shop index, samples)."""
+"""The network's views kit: the running app's typed settings and this worker's caches, and the two shop searches
+the API, the pages and other domains' pages share (searched by network.search, rendered by network.rendering).
+
+The caches themselves are logic (network.caches, which jobs use too); this module only binds them to Flask's
+current app.
+"""
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.geo import LatLon
 from network import caches, search
 from network.coverage import Samples
-from network.models import Shop
+from network.rendering import ahead_to_dict, nearest_to_dicts
 from network.routes import RouteNetwork
 from network.search import Filters, ShopIndex
 from network.settings import NetworkSettings, network_settings
-from network.shops import shop_to_dict
 
 
 def current_settings() -> NetworkSettings:
@@ -36,13 +39,6 @@ def coverage_samples(session: Session) -> Samples:
     return caches.coverage_samples(session, current_app.extensions, current_settings())
 
 
-def shops_by_id(session: Session, ids: list[int]) -> dict[int, Shop]:
-    """Load the shops with these ids in one query."""
-    if not ids:
-        return {}
-    return {shop.id: shop for shop in session.scalars(select(Shop).where(Shop.id.in_(ids)))}
-
-
 def nearest_shops(
     session: Session, position: LatLon, k: int, filters: Filters, max_km: float | None = None
 ) -> list[dict]:
@@ -51,8 +47,8 @@ def nearest_shops(
     search.check_search(k, max_km, settings)
     index = shop_index(session)
     found = search.nearest(index, position.lat, position.lon, k, filters, settings, max_km)
-    shops = shops_by_id(session, [int(index.ids[item]) for item, _ in found])
-    return [{**shop_to_dict(shops[int(index.ids[item])]), "distance_km": round(km, 3)} for item, km in found]
+    ids = [int(index.ids[item]) for item, _ in found]
+    return nearest_to_dicts(search.shops_by_id(session, ids), ids, found)
 
 
 def shops_ahead(
@@ -71,22 +67,5 @@ def shops_ahead(
     location, direction = search.locate_truck(routes, position.lat, position.lon, heading, highway, direction, settings)
     index = shop_index(session)
     found = search.shops_ahead(index, routes, location, direction, within_km, filters, settings)
-    shops = shops_by_id(session, [int(index.ids[item]) for item, _, _ in found])
-    sign = 1 if direction == "increasing" else -1
-    items = [
-        {
-            **shop_to_dict(shops[int(index.ids[item])]),
-            "km_ahead": round(ahead, 2),
-            "route_km": round(location.km + ahead * sign, 2),
-            "detour_km": round(2 * offset, 2),
-        }
-        for item, ahead, offset in found
-    ]
-    return {
-        "highway": location.route,
-        "km": round(location.km, 2),
-        "direction": direction,
-        "offset_km": round(location.offset_km, 3),
-        "within_km": within_km,
-        "items": items,
-    }
+    ids = [int(index.ids[item]) for item, _, _ in found]
+    return ahead_to_dict(location, direction, within_km, search.shops_by_id(session, ids), ids, found)

@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import make_sessionmaker
 from app.errors import Conflict
 
 
@@ -70,3 +71,46 @@ def wait_until_blocked(engine: Engine, timeout: float = 10.0) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("the second session never waited for the lock")
+
+
+def interleave(
+    engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object], timeout: float = 5.0
+) -> dict[str, str]:
+    """Run two writers in a fixed order: `first` acts and holds its transaction open until `second`, started
+    after it, waits on one of its locks; then `first` commits and `second` finishes. Return "ok", "conflict"
+    or the error for each.
+
+    Without a lock the second never waits, so `first` fails with the harness's "never waited" error and the
+    outcome shows the missing lock instead of a flaky pass.
+    """
+    maker = make_sessionmaker(engine)
+    acted = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, action: Callable[[Session], object]) -> None:
+        if name == "second":
+            acted.wait(timeout)
+        with maker() as session:
+            try:
+                action(session)
+                session.flush()
+                if name == "first":
+                    acted.set()
+                    wait_until_blocked(engine, timeout)
+                session.commit()
+                outcomes[name] = "ok"
+            except Conflict:
+                session.rollback()
+                outcomes[name] = "conflict"
+            except BaseException as error:  # noqa: BLE001 - reported as the outcome the test asserts on
+                session.rollback()
+                outcomes[name] = repr(error)
+            finally:
+                acted.set()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in (("first", first), ("second", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

@@ -24,6 +24,7 @@ from traceability.custody import CustodyLimits, record_event
 from traceability.custody_input import EventRequest
 from traceability.models import Part
 from traceability.recalls import create_recall
+from traceability.records import refresh_sale_price_ranges
 from traceability.scans import verify_scan
 from traceability.settings import ClonePolicy
 
@@ -195,6 +196,8 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
             notice_en="Parts of this lot may wear early; have them replaced free of charge at an authorized shop.",
         )
         lines.append(f"Recalled part       {_url(base_url, list_batch_parts(session, recalled)[0])}")
+    # Scan pages read kept price ranges (the hourly job keeps them); the demo should show them from the start.
+    refresh_sale_price_ranges(session)
     return lines
 
 

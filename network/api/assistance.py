@@ -11,7 +11,7 @@ from app.security import Role
 from app.web.context import db_session
 from app.web.endpoints import SIGNED_IN, Schema
 from app.web.pagination import PageQuery, paginate
-from network import assistance
+from network import acceptance, assistance, desk, rendering
 from network.api import api
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings, shop_index
@@ -64,7 +64,7 @@ def create_request(actor, body: AssistanceIn):
         shop_index(session),
         settings,
     )
-    return assistance.request_to_dict(request, actor, settings.zone), 201
+    return rendering.request_to_dict(request, actor, settings.zone), 201
 
 
 @api.endpoint(
@@ -74,21 +74,21 @@ def list_requests(actor, query: AssistanceQuery):
     session = db_session()
     settings = current_settings()
     statement = assistance.select_requests_for(actor, query.status)
-    return paginate(session, statement, query, lambda item: assistance.request_to_dict(item, actor, settings.zone))
+    return paginate(session, statement, query, lambda item: rendering.request_to_dict(item, actor, settings.zone))
 
 
 @api.endpoint("GET", "/assistance/<int:request_id>", access=SIGNED_IN, summary="Show a roadside request")
 def show_request(actor, request_id: int):
     request = _request_for(actor, request_id)
-    return assistance.request_to_dict(request, actor, current_settings().zone)
+    return rendering.request_to_dict(request, actor, current_settings().zone)
 
 
 @api.endpoint("POST", "/assistance/<int:request_id>/accept", access=[Role.SHOP_STAFF], summary="Take a roadside job")
 def accept(actor, request_id: int):
     session = db_session()
     settings = current_settings()
-    request = assistance.accept_request(session, actor, _request_for(actor, request_id), _actor_shop(actor), settings)
-    return assistance.request_to_dict(request, actor, settings.zone)
+    request = acceptance.accept_request(session, actor, _request_for(actor, request_id), _actor_shop(actor), settings)
+    return rendering.request_to_dict(request, actor, settings.zone)
 
 
 @api.endpoint(
@@ -97,8 +97,8 @@ def accept(actor, request_id: int):
 def decline(actor, request_id: int):
     session = db_session()
     request = _request_for(actor, request_id)
-    assistance.decline_request(session, actor, request, _actor_shop(actor))
-    return assistance.request_to_dict(request, actor, current_settings().zone)
+    acceptance.decline_request(session, actor, request, _actor_shop(actor))
+    return rendering.request_to_dict(request, actor, current_settings().zone)
 
 
 @api.endpoint(
@@ -111,8 +111,8 @@ def list_candidates(actor, request_id: int):
     session = db_session()
     settings = current_settings()
     request = _request_for(actor, request_id)
-    found = assistance.list_candidate_shops(session, shop_index(session), request, settings)
-    return {"items": [assistance.candidate_to_dict(shop, distance, settings) for shop, distance in found]}
+    found = desk.list_candidate_shops(session, shop_index(session), request, settings)
+    return {"items": [rendering.candidate_to_dict(shop, distance, settings) for shop, distance in found]}
 
 
 @api.endpoint(
@@ -126,15 +126,15 @@ def assign(actor, request_id: int, body: AssignIn):
     session = db_session()
     settings = current_settings()
     shop = get_shop(session, body.shop)
-    request = assistance.assign_request(session, actor, _request_for(actor, request_id), shop, settings)
-    return assistance.request_to_dict(request, actor, settings.zone)
+    request = desk.assign_request(session, actor, _request_for(actor, request_id), shop, settings)
+    return rendering.request_to_dict(request, actor, settings.zone)
 
 
 def _close(action: str):
     def view(actor, request_id: int):
         session = db_session()
-        request = assistance.close_request(session, actor, _request_for(actor, request_id), action)
-        return assistance.request_to_dict(request, actor, current_settings().zone)
+        request = acceptance.close_request(session, actor, _request_for(actor, request_id), action)
+        return rendering.request_to_dict(request, actor, current_settings().zone)
 
     view.__name__ = f"assistance_{action}"
     return view

@@ -12,7 +12,7 @@ from app.security import Role
 from app.web.context import db_session
 from app.web.endpoints import SIGNED_IN, QuerySchema, Schema
 from app.web.pagination import PageQuery, paginate
-from network import booking
+from network import booking, rendering
 from network.api import api
 from network.api.shops import parse_day
 from network.models import Booking, Service
@@ -51,7 +51,7 @@ def create_booking(actor, body: BookingIn):
     shop = get_shop(session, body.shop, field="shop")
     vehicle = get_vehicle_for(session, actor, body.vin)
     made = booking.book_slot(session, actor, shop, vehicle, body.service, body.start, settings, note=body.note)
-    return booking.booking_to_dict(made, settings.zone), 201
+    return rendering.booking_to_dict(made, settings.zone, actor), 201
 
 
 @api.endpoint("GET", "/bookings", access=SIGNED_IN, query=BookingListQuery, summary="List bookings you may see")
@@ -63,12 +63,12 @@ def list_bookings(actor, query: BookingListQuery):
         shop = find_shop_of_organization(session, actor.organization_id)
     day_start = datetime.combine(parse_day(query.day), time(0), tzinfo=settings.zone) if query.day else None
     statement = booking.select_bookings_for(actor, shop, day_start)
-    return paginate(session, statement, query, lambda item: booking.booking_to_dict(item, settings.zone))
+    return paginate(session, statement, query, lambda item: rendering.booking_to_dict(item, settings.zone, actor))
 
 
 @api.endpoint("GET", "/bookings/<int:booking_id>", access=SIGNED_IN, summary="Show a booking")
 def show_booking(actor, booking_id: int):
-    return booking.booking_to_dict(_get_booking(booking_id, actor), current_settings().zone)
+    return rendering.booking_to_dict(_get_booking(booking_id, actor), current_settings().zone, actor)
 
 
 def _transition(action: str):
@@ -78,7 +78,7 @@ def _transition(action: str):
         changed = booking.transition_booking(
             session, actor, _get_booking(booking_id, actor), action, settings, query.reason
         )
-        return booking.booking_to_dict(changed, settings.zone)
+        return rendering.booking_to_dict(changed, settings.zone, actor)
 
     view.__name__ = "booking_" + action.replace("-", "_")
     return view

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from app.security import Role
 from app.web.auth import page_actor  # noqa: F401 - the network's views import it from here
 from app.web.navigation import NavLink
+from network.settings import network_settings
 
 pages = Blueprint(
     "network",
@@ -30,6 +31,12 @@ NAVIGATION: list[NavLink] = [
     NavLink("network.coverage_page", "Coverage", (Role.OEM_ADMIN,)),
     NavLink("network.roadside_desk", "Roadside desk", (Role.OEM_ADMIN,)),
 ]
+
+
+@pages.record_once
+def _check_settings(state) -> None:
+    """Stop the app at start-up on a bad network setting (ConfigError names it), not at the first booking."""
+    network_settings(state.app.config)
 
 
 # Day names as opening hours are written ("mon-fri 08:00-18:00"), shown in the page's language.

@@ -12,7 +12,7 @@ from app.errors import Forbidden
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
-from network import assistance, booking
+from network import acceptance, assistance, booking, rendering
 from network.models import AssistanceStatus, Booking
 from network.pages import page_actor, pages
 from network.shops import find_shop_of_organization, get_shop
@@ -47,9 +47,9 @@ def console():
     statement = booking.select_bookings_for(actor, shop).where(
         Booking.start >= today, Booking.start < today + timedelta(days=7)
     )
-    items = [booking.booking_to_dict(item, settings.zone) for item in session.scalars(statement)]
+    items = [rendering.booking_to_dict(item, settings.zone, actor) for item in session.scalars(statement)]
     requests = [
-        assistance.request_to_dict(item, actor, settings.zone)
+        rendering.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))
     ]
     return render_template(
@@ -73,9 +73,9 @@ def console_assistance(request_id: int, action: str):
     shop = _console_shop(actor)
     job = assistance.get_request_for(session, actor, request_id)
     if action == "accept":
-        assistance.accept_request(session, actor, job, shop, settings)
+        acceptance.accept_request(session, actor, job, shop, settings)
     elif action == "decline":
-        assistance.decline_request(session, actor, job, shop)
+        acceptance.decline_request(session, actor, job, shop)
     else:
-        assistance.close_request(session, actor, job, "complete")
+        acceptance.close_request(session, actor, job, "complete")
     return redirect(url_for("network.console"))

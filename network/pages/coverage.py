@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from app.errors import InvalidInput
 from app.security import Role
 from app.web.context import db_session
-from network import assistance, coverage
+from network import assistance, coverage, rendering
 from network.models import AssistanceStatus
 from network.pages import page_actor, pages
 from network.pages.driver import map_config
@@ -52,7 +52,7 @@ def coverage_page():
     ]
     settings = current_settings()
     escalated = [
-        assistance.request_to_dict(item, actor, settings.zone)
+        rendering.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(50))
     ]
     return render_template(

@@ -10,7 +10,7 @@ from app.security import Role
 from app.web.context import db_session
 from app.web.csrf import check_csrf
 from app.web.transaction import discard_request_writes
-from network import assistance
+from network import assistance, desk, rendering
 from network.models import AssistanceStatus
 from network.pages import page_actor, pages
 from network.shops import get_shop
@@ -26,10 +26,10 @@ def _desk(actor, error: MilepostError | None = None, failed_id: int | None = Non
     waiting = session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(DESK_LIMIT))
     jobs = [
         {
-            **assistance.request_to_dict(job, actor, settings.zone),
+            **rendering.request_to_dict(job, actor, settings.zone),
             "candidates": [
-                assistance.candidate_to_dict(shop, distance, settings)
-                for shop, distance in assistance.list_candidate_shops(session, index, job, settings)
+                rendering.candidate_to_dict(shop, distance, settings)
+                for shop, distance in desk.list_candidate_shops(session, index, job, settings)
             ],
         }
         for job in waiting
@@ -64,7 +64,7 @@ def assign_help(request_id: int):
     try:
         job = assistance.get_request_for(session, actor, request_id)
         shop = get_shop(session, request.form.get("shop", ""))
-        assistance.assign_request(session, actor, job, shop, current_settings())
+        desk.assign_request(session, actor, job, shop, current_settings())
     except MilepostError as problem:
         discard_request_writes(problem)
         return _desk(actor, problem, request_id)

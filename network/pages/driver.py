@@ -19,7 +19,7 @@ from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
-from network import assistance, booking
+from network import assistance, booking, rendering
 from network.hours import is_open_at
 from network.links import booking_links
 from network.models import Booking, Service
@@ -186,11 +186,11 @@ def my_bookings():
     # Coming bookings first (soonest first), then the past ones, most recent first: the booking just made and
     # the service just completed are at the top, not under years of history.
     ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
-    items = [booking.booking_to_dict(item, settings_.zone) for item in ordered]
+    items = [rendering.booking_to_dict(item, settings_.zone, actor) for item in ordered]
     # Higher domains (reviews) register the links a booking may show; network names none of them.
     links = {item.id: booking_links(item, current_app.config, now) for item in ordered}
     requests = [
-        assistance.request_to_dict(item, actor, settings_.zone)
+        rendering.request_to_dict(item, actor, settings_.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
     ]
     return render_template(

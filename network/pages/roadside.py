@@ -12,7 +12,7 @@ from app.security import Role
 from app.web.context import db_session
 from app.web.csrf import check_csrf
 from app.web.transaction import discard_request_writes
-from network import assistance
+from network import assistance, rendering
 from network.pages import page_actor, pages
 from network.pages.driver import driver_vehicles
 from network.places import find_place
@@ -70,4 +70,4 @@ def help_status(request_id: int):
     session = db_session()
     settings = current_settings()
     job = assistance.get_request_for(session, actor, request_id)
-    return render_template("network/roadside_status.html", job=assistance.request_to_dict(job, actor, settings.zone))
+    return render_template("network/roadside_status.html", job=rendering.request_to_dict(job, actor, settings.zone))

@@ -11,8 +11,11 @@ from app.config import DEFAULTS
 from app.db import make_sessionmaker, utcnow
 from app.errors import Forbidden
 from app.security import Role, User
-from network.assistance import accept_request, advance_requests, assign_request, request_assistance
+from network.acceptance import accept_request
+from network.assistance import request_assistance
+from network.desk import assign_request
 from network.models import AssistanceOffer, AssistanceRequest, Shop
+from network.rounds import advance_requests
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle, sign_in_client

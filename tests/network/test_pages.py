@@ -137,7 +137,8 @@ def test_pages_switch_to_english(page, g4):
 
 def test_my_bookings_page_shows_who_is_coming_to_a_breakdown(page, committed_session, g4, driver):
     from app.config import DEFAULTS
-    from network.assistance import accept_request, request_assistance
+    from network.acceptance import accept_request
+    from network.assistance import request_assistance
     from network.search import load_shop_index
     from network.settings import network_settings
 

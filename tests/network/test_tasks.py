@@ -11,9 +11,11 @@ from app.config import DEFAULTS
 from app.db import SESSIONMAKER_KEY, make_sessionmaker
 from app.jobs import QUEUE_KEY, execute_job
 from app.security import Role, User
-from network.assistance import ADVANCE_JOB, accept_request, advance_request, request_assistance
+from network.acceptance import accept_request
+from network.assistance import request_assistance
 from network.booking import book_slot
 from network.models import AssistanceRequest, BookingSlot, Shop
+from network.rounds import ADVANCE_JOB, advance_request
 from network.search import load_shop_index
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle

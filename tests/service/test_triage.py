@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.config import load_settings
 from app.security import Role
@@ -83,6 +83,30 @@ def test_roadside_category_opens_an_assistance_request_linked_to_the_request(ses
     assert len(job_ids) == 1
     assert session.get(AssistanceRequest, job_ids[0]).vehicle_id == vehicle.id
     assert request.queue.code == "oem:desk"
+
+
+def test_roadside_request_of_a_truck_already_waiting_for_help_links_the_open_job(session):
+    user, customer = make_driver(session)
+    vehicle = make_vehicle(session, owner=customer)
+    waiting = make_assistance_request(session, customer=customer, vehicle=vehicle)
+    conversions = Conversions(index=load_shop_index(session), network=network_settings(load_settings()))
+
+    request = submit_driver_request(
+        session,
+        user,
+        category="roadside",
+        text="还在等救援",
+        vin=vehicle.vin,
+        lat=34.7,
+        lon=113.6,
+        channel="page",
+        settings=SETTINGS,
+        now=at("2026-11-30 09:00"),
+        conversions=conversions,
+    )
+
+    assert [link.ref_id for link in request.links if link.kind == LinkKind.ASSISTANCE] == [waiting.id]
+    assert session.scalar(select(func.count()).select_from(AssistanceRequest)) == 1
 
 
 def test_escalated_roadside_job_opens_one_desk_request(session):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from app.clock import local_today
+from app.db import SESSIONMAKER_KEY
+from app.jobs import JOBS, execute_job
 from app.security import Role
+from milepost.jobs import load_all_tasks
 from tests.factories import make_organization, make_user
 from tests.traceability.factories import make_batch, part_path, record, stock_parts
 from traceability.commissioning import list_batch_parts
@@ -82,3 +85,16 @@ def test_warranty_starts_on_the_local_date_of_installation():
 
     assert status == {"from": "2026-02-01", "until": "2027-02-01", "active": True}
     assert local_today("Asia/Shanghai", now=installed) == date(2026, 2, 1)
+
+
+def test_the_hourly_job_refreshes_the_price_ranges_scan_pages_show(app, session, client):
+    load_all_tasks()
+    parts = _sell_at(session, ["100.00", "110.00", "120.00"])
+    assert sale_price_range(session, parts[0].part_type_id) is None
+
+    run = execute_job(app.extensions[SESSIONMAKER_KEY], app.config, "traceability.refresh_sale_price_ranges")
+
+    assert run.result == {"part_types": 1}
+    assert JOBS["traceability.refresh_sale_price_ranges"].every == timedelta(hours=1)
+    page = client.get(part_path(parts[0]) + "&lang=en", headers=HTML).get_data(as_text=True)
+    assert "¥102.00–¥118.00" in page
