@@ -19,6 +19,7 @@ from app.web import auth, jobs, meta
 from app.web.context import KEYRING_KEY, SESSIONMAKER_KEY, SMS_KEY, close_db_session, current_actor
 from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
+from app.web.headers import install_security_headers
 from app.web.i18n import (
     error_text,
     language_switch_url,
@@ -142,6 +143,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     translation_directories = ";".join(str(ROOT.parent / package / "translations") for package in DOMAIN_PACKAGES)
     Babel(app, locale_selector=select_locale, default_translation_directories=translation_directories)
     register_error_handlers(app)
+    install_security_headers(app)
     app.teardown_appcontext(close_db_session)
     app.before_request(remember_locale_choice)
 
