@@ -23,6 +23,7 @@ from traceability import (
     catalogue,
     commissioning,
     custody,
+    custody_history,
     custody_input,
     epcis,
     labels,
@@ -173,7 +174,7 @@ def create_event(actor, body: EventIn):
     event = custody.record_event(
         db_session(), code_keyring(), actor, request, traceability_settings().custody, client_address()
     )
-    return custody.event_to_dict(event), 201
+    return custody_history.event_to_dict(event), 201
 
 
 class ScanIn(Schema):

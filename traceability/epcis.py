@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, joinedload
 from app.errors import InvalidInput
 from app.security import User, is_oem
 from traceability.codes import build_part_uri, normalize_gtin, normalize_serial, parse_digital_link
-from traceability.custody import BUSINESS_STEPS, price_text, select_part_event_ids
+from traceability.custody_history import price_text, select_part_event_ids
 from traceability.custody_locks import LOOKUP_CHUNK
+from traceability.custody_rules import BUSINESS_STEPS
 from traceability.models import Batch, CustodyEvent, CustodyEventPart, EventType, Part, PartType
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"

@@ -17,7 +17,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
-from traceability.custody import event_to_dict, list_part_events, list_vehicle_installations
+from traceability.custody_history import event_to_dict, list_part_events, list_vehicle_installations
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
 from traceability.scan_storage import ScannedPart
 from traceability.scans import find_part

@@ -1,0 +1,95 @@
+"""Custody history: a part's events and installations as the chain's organizations read them."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import CompoundSelect, select, union_all
+from sqlalchemy.orm import Session, joinedload
+
+from app.crm.models import Vehicle
+from app.crm.relations import register_vehicle_relation
+from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part
+
+# What an event's rendering names, loaded with the events in one statement.
+EVENT_NAMES = (
+    joinedload(CustodyEvent.organization),
+    joinedload(CustodyEvent.destination),
+    joinedload(CustodyEvent.vehicle),
+)
+
+
+def find_open_installation(session: Session, part: Part) -> Installation | None:
+    """Return the installation that currently holds a part on a vehicle, if any."""
+    return session.scalar(
+        select(Installation).where(Installation.part_id == part.id, Installation.removed_at.is_(None))
+    )
+
+
+def list_vehicle_installations(session: Session, vehicle: Vehicle) -> list[Installation]:
+    """Return the parts currently installed on a vehicle, newest first."""
+    return list(
+        session.scalars(
+            select(Installation)
+            .where(Installation.vehicle_id == vehicle.id, Installation.removed_at.is_(None))
+            .order_by(Installation.installed_at.desc())
+        )
+    )
+
+
+def list_part_events(session: Session, part) -> list[CustodyEvent]:
+    """Return a part's custody events (commissioning first), oldest first, with the organizations and vehicle
+    they name; `part` has id and batch_id."""
+    statement = (
+        select(CustodyEvent)
+        .options(*EVENT_NAMES)
+        .where(CustodyEvent.id.in_(select_part_event_ids(part.id, part.batch_id)))
+        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
+    )
+    return list(session.scalars(statement))
+
+
+def select_part_event_ids(part_id: int, batch_id: int) -> CompoundSelect:
+    """Return the query for the ids of the events that name a part or commission its batch."""
+    # A UNION of two indexed selects: an OR of the two conditions leaves PostgreSQL no index to use, and it
+    # walks the whole event table (D-06).
+    named = select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == part_id)
+    commissioned = select(CustodyEvent.id).where(
+        CustodyEvent.batch_id == batch_id, CustodyEvent.event_type == EventType.COMMISSION
+    )
+    return union_all(named, commissioned)
+
+
+def price_text(value: Decimal | None) -> str | None:
+    """Render an amount in CNY with two decimals."""
+    return None if value is None else f"{value:.2f}"
+
+
+def event_to_dict(event: CustodyEvent) -> dict:
+    """Render a custody event for the organizations in the chain (no personal data)."""
+    offset = timedelta(minutes=event.occurred_offset_minutes)
+    return {
+        "id": event.id,
+        "sequence": event.sequence,
+        "type": event.event_type,
+        "business_step": event.business_step,
+        "disposition": event.disposition,
+        "occurred_at": event.occurred_at.astimezone(timezone(offset)).isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "organization": event.organization.code,
+        "city": event.organization.city,
+        "to": event.destination.code if event.destination else None,
+        "vin": event.vehicle.vin if event.vehicle else None,
+        "price": price_text(event.price),
+        "part_count": event.part_count,
+        "hash": event.hash,
+    }
+
+
+def _serviced_by(organization_id: int):
+    return select(Installation.vehicle_id).where(Installation.organization_id == organization_id)
+
+
+# The staff of a shop that installed parts on a truck see that truck (app.crm.relations).
+register_vehicle_relation(_serviced_by)
