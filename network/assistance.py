@@ -26,6 +26,9 @@ from network.settings import NetworkSettings
 # A request still being handled: a truck has at most one (row 7 of issue 10).
 OPEN_STATES = (*WAITING, AssistanceStatus.ACCEPTED)
 
+# As long as the request's description column (AssistanceRequest.description).
+DESCRIPTION_MAX_LENGTH = 1000
+
 
 def open_request_of(session: Session, vehicle_id: int) -> AssistanceRequest | None:
     """Return the truck's open (waiting or accepted) roadside request, if it has one; it has at most one."""
@@ -54,6 +57,11 @@ def request_assistance(
         raise Forbidden("you can only ask for help for your own vehicles", field="vin")
     if not description.strip():
         raise InvalidInput("describe the problem", field="description")
+    if len(description.strip()) > DESCRIPTION_MAX_LENGTH:
+        # The page form reaches here without the API schema's limit; the column would refuse it with a 500.
+        raise InvalidInput(
+            "describe the problem in at most %(length)s characters", field="description", length=DESCRIPTION_MAX_LENGTH
+        )
     # Row 7: one open request per truck. The vehicle's row lock makes two requests of one truck take turns, so
     # the second one sees the first (PostgreSQL; SQLite runs writers one at a time).
     lock_row(session, Vehicle, vehicle.id)

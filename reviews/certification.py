@@ -93,16 +93,28 @@ def compute_kpis(
             bookings[shop_id]["overdue"] += ended
             count -= ended
         bookings[shop_id][status] += count
-    repairs = _grouped(
-        session,
-        select(Booking.shop_id, func.count())
-        .where(
-            Booking.status == BookingStatus.COMPLETED,
-            Booking.service.in_([str(service) for service in PART_SERVICES]),
-            Booking.start >= since,
+    # A shop's genuine-part ratio is judged only over repairs completed after its programme start: its first
+    # recorded genuine installation, or the OEM's roll-out day in its province if that came first. Before it, a
+    # shop with repairs and no recorded installs is "not yet measured" (None), neither passing nor failing.
+    started = programme_starts(session, shops, thresholds)
+    repair_rows = (
+        session.execute(
+            select(Booking.shop_id, Booking.start)
+            .where(
+                Booking.status == BookingStatus.COMPLETED,
+                Booking.service.in_([str(service) for service in PART_SERVICES]),
+                Booking.start >= since,
+                Booking.shop_id.in_(list(started)),
+            )
+            .execution_options(yield_per=5000)
         )
-        .group_by(Booking.shop_id),
+        if started
+        else ()
     )
+    repairs: dict[int, int] = defaultdict(int)
+    for shop_id, start in repair_rows:
+        if start >= started[shop_id]:
+            repairs[shop_id] += 1
     offers: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for shop_id, status, answered, count in session.execute(
         select(AssistanceOffer.shop_id, AssistanceOffer.status, AssistanceOffer.responded_at.is_not(None), func.count())
@@ -124,8 +136,6 @@ def compute_kpis(
         .where(Installation.installed_at >= since)
         .group_by(Installation.organization_id),
     )
-    # Until traceability records installations somewhere in the network there is nothing to judge by.
-    judge_genuine = bool(installs)
     incidents = _grouped(
         session,
         select(Alert.organization_id, func.count())
@@ -160,7 +170,7 @@ def compute_kpis(
             no_show_rate=_ratio(overdue, completed + overdue),
             roadside_acceptance_rate=_ratio(shop_offers.get("accepted", 0), judged),
             roadside_response_minutes=sum(minutes) / len(minutes) if minutes else None,
-            genuine_part_ratio=min(1.0, genuine / repair_count) if repair_count and judge_genuine else None,
+            genuine_part_ratio=min(1.0, genuine / repair_count) if repair_count else None,
             counterfeit_incidents=incidents.get(shop.organization_id, 0),
             flagged_reviews=flagged.get(shop.id, 0),
             bookings=total,
@@ -169,6 +179,28 @@ def compute_kpis(
             roadside_offers=judged,
         )
     return result
+
+
+def programme_starts(session: Session, shops: list[Shop], thresholds: Thresholds) -> dict[int, datetime]:
+    """Return when genuine-part tracking began for each shop that has begun: its first recorded installation, or
+    the roll-out day of its province, whichever came first."""
+    first = dict(
+        session.execute(
+            select(Installation.organization_id, func.min(Installation.installed_at)).group_by(
+                Installation.organization_id
+            )
+        ).all()
+    )
+    starts = {}
+    for shop in shops:
+        candidates = [
+            moment
+            for moment in (first.get(shop.organization_id), thresholds.rollout_start(shop.province or ""))
+            if moment is not None
+        ]
+        if candidates:
+            starts[shop.id] = min(candidates)
+    return starts
 
 
 def _ratio(part: int, whole: int) -> float | None:

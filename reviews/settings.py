@@ -6,8 +6,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from app.clock import zone
+from app.crm.regions import find_province
 from app.errors import InvalidInput
 
 DIMENSIONS = ("overall", "quality", "price", "timeliness", "honesty")
@@ -80,6 +84,16 @@ class Thresholds:
     levels: dict[str, dict[str, float]]
     max_counterfeit_incidents: int
     max_flagged_reviews: int
+    # The OEM's roll-out of genuine-part tracking per province (name -> first day): a shop's genuine-part ratio is
+    # judged over repairs from this day on, or from its own first recorded installation if that came earlier.
+    genuine_rollout: dict[str, date] = dataclass_field(default_factory=dict)
+
+    def rollout_start(self, province: str) -> datetime | None:
+        """Return the instant genuine-part tracking began in `province` (local midnight), if the OEM set one."""
+        day = self.genuine_rollout.get(province)
+        if day is None:
+            return None
+        return datetime.combine(day, time(0), tzinfo=zone(None)).astimezone(UTC)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the thresholds in their configuration shape (stored with every evaluation)."""
@@ -92,6 +106,11 @@ class Thresholds:
                 "max_counterfeit_incidents": self.max_counterfeit_incidents,
                 "max_flagged_reviews": self.max_flagged_reviews,
             },
+            **(
+                {"genuine_rollout": {name: day.isoformat() for name, day in self.genuine_rollout.items()}}
+                if self.genuine_rollout
+                else {}
+            ),
         }
 
 
@@ -150,7 +169,7 @@ def parse_thresholds(raw: object, field: str = "thresholds") -> Thresholds:
         except ValueError as exc:
             raise ThresholdsInvalid("%(field)s is not valid JSON: %(exc)s", field=field, exc=str(exc)) from None
     top = _mapping(raw, field)
-    _only_keys(top, {"window_days", "confirmations", "cure_days", "levels", "integrity"}, field)
+    _only_keys(top, {"window_days", "confirmations", "cure_days", "levels", "integrity", "genuine_rollout"}, field)
     for key in ("window_days", "confirmations", "cure_days", "levels", "integrity"):
         if key not in top:
             raise ThresholdsInvalid("%(setting)s.%(key)s is missing", field=f"{field}.{key}", setting=field, key=key)
@@ -185,7 +204,22 @@ def parse_thresholds(raw: object, field: str = "thresholds") -> Thresholds:
         max_flagged_reviews=_number(
             integrity.get("max_flagged_reviews", 0), f"{field}.integrity.max_flagged_reviews", whole=True
         ),
+        genuine_rollout=_rollout(top.get("genuine_rollout", {}), f"{field}.genuine_rollout"),
     )
+
+
+def _rollout(raw: object, field: str) -> dict[str, date]:
+    """Validate the per-province roll-out days: province names (Chinese or pinyin) to ISO dates."""
+    days: dict[str, date] = {}
+    for name, value in _mapping(raw, field).items():
+        province = find_province(str(name))
+        if province is None:
+            raise ThresholdsInvalid("%(field)s: %(name)s is not a province", field=f"{field}.{name}", name=str(name))
+        try:
+            days[province.name] = date.fromisoformat(str(value))
+        except ValueError:
+            raise ThresholdsInvalid("%(field)s must be a date (YYYY-MM-DD)", field=f"{field}.{name}") from None
+    return days
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,24 @@ def create_vehicle(actor, body: VehicleIn):
     session = db_session()
     owner = _owner_for(actor, body.owner_id)
     fields = body.model_dump(exclude={"owner_id", "fleet", "dealer"})
-    vehicle = vehicles.register_vehicle(session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, **fields)
+    # A dealer's or the OEM's record is a recorded sale: verified. A driver's own registration is not.
+    seller = actor if actor.role in (Role.DEALER_STAFF, Role.OEM_ADMIN) else None
+    vehicle = vehicles.register_vehicle(
+        session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, verified_by=seller, **fields
+    )
     return vehicles.vehicle_to_dict(session, vehicle, actor), 201
+
+
+@api.endpoint(
+    "POST",
+    "/vehicles/<vin>/verify",
+    access=[Role.OEM_ADMIN],
+    summary="Confirm a driver's own vehicle registration after checking it",
+)
+def verify_vehicle(actor, vin: str):
+    session = db_session()
+    vehicle = vehicles.verify_vehicle(session, actor, vehicles.get_vehicle_for(session, actor, vin))
+    return vehicles.vehicle_to_dict(session, vehicle, actor)
 
 
 @api.endpoint(

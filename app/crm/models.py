@@ -87,6 +87,9 @@ class Vehicle(Base):
     sale_date: Mapped[date | None]
     odometer_km: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a dealer's sale or an OEM check confirmed the record; a driver's own registration stays unverified and
+    # never blocks the real buyer's dealer from recording the sale (issue 10 row 7).
+    verified_at: Mapped[datetime | None]
 
     owner: Mapped[Customer] = relationship()
     fleet: Mapped[Organization | None] = relationship(foreign_keys=[fleet_id])

@@ -17,7 +17,7 @@ from app.crm.regions import parse_province
 from app.crm.relations import is_related_vehicle, related_vehicle_ids
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.security import Role, User
+from app.security import Role, User, require_role
 
 
 def register_vehicle(
@@ -33,10 +33,16 @@ def register_vehicle(
     dealer_code: str | None = None,
     sale_date: date | None = None,
     odometer_km: int | None = None,
+    verified_by: User | None = None,
 ) -> Vehicle:
-    """Register a vehicle and open its first ownership period."""
+    """Register a vehicle and open its first ownership period.
+
+    `verified_by` is the dealer staff or OEM recording a sale: the record is then verified, and it takes over a
+    VIN that only a driver's own (unverified) registration holds, so a stranger typing a VIN first never blocks
+    the real buyer's dealer."""
     vin = normalize_vin(vin)
-    if session.scalar(select(Vehicle.id).where(Vehicle.vin == vin)):
+    existing = session.scalar(select(Vehicle).where(Vehicle.vin == vin).with_for_update())
+    if existing is not None and (verified_by is None or existing.verified_at is not None):
         raise Conflict("a vehicle with VIN %(vin)s is registered", field="vin", vin=vin)
     if not model or not model.strip():
         raise InvalidInput("a model is required", field="model")
@@ -48,6 +54,21 @@ def register_vehicle(
         raise InvalidInput("odometer cannot be negative", field="odometer_km")
     if sale_date is not None and sale_date > utcnow().date():
         raise InvalidInput("sale date is in the future", field="sale_date")
+    if existing is not None:
+        return _replace_unverified(
+            session,
+            existing,
+            verified_by,
+            owner=owner,
+            model=model.strip(),
+            engine_serial=(engine_serial or "").strip() or None,
+            plate=plate,
+            province=plate_province(plate) or (parse_province(province) if province else existing.province),
+            fleet=fleet_of(session, fleet_code) or owner.fleet,
+            dealer=dealer,
+            sale_date=sale_date,
+            odometer_km=odometer_km,
+        )
     vehicle = Vehicle(
         vin=vin,
         model=model.strip(),
@@ -59,11 +80,38 @@ def register_vehicle(
         dealer=dealer,
         sale_date=sale_date,
         odometer_km=odometer_km,
+        verified_at=utcnow() if verified_by is not None else None,
     )
     session.add(vehicle)
     session.flush()
     session.add(VehicleOwnership(vehicle_id=vehicle.id, customer_id=owner.id, started_at=utcnow()))
     session.flush()
+    return vehicle
+
+
+def _replace_unverified(
+    session: Session, vehicle: Vehicle, actor: User, *, owner: Customer, **fields: object
+) -> Vehicle:
+    """Record a dealer's sale (or the OEM's record) over a driver's unverified registration of the same VIN."""
+    claimed_by = vehicle.owner_id
+    for name, value in fields.items():
+        setattr(vehicle, name, value)
+    vehicle.verified_at = utcnow()
+    if owner.id != claimed_by:
+        _move_vehicle(session, vehicle, owner, "an unverified registration replaced by the recorded sale")
+    session.flush()
+    record_activity(
+        session, actor, "crm.unverified_vehicle_replaced", "vehicle", vehicle.vin, claimed_by=claimed_by, owner=owner.id
+    )
+    return vehicle
+
+
+def verify_vehicle(session: Session, actor: User, vehicle: Vehicle) -> Vehicle:
+    """Confirm a vehicle record after an OEM check (of the registration papers, say)."""
+    require_role(actor, Role.OEM_ADMIN)
+    if vehicle.verified_at is None:
+        vehicle.verified_at = utcnow()
+        record_activity(session, actor, "crm.vehicle_verified", "vehicle", vehicle.vin)
     return vehicle
 
 
@@ -218,6 +266,7 @@ def vehicle_to_dict(session: Session, vehicle: Vehicle, actor: User | None, with
         "dealer": vehicle.dealer.code if vehicle.dealer else None,
         "sale_date": vehicle.sale_date.isoformat() if vehicle.sale_date else None,
         "odometer_km": vehicle.odometer_km,
+        "verified": vehicle.verified_at is not None,
     }
     if with_history:
         body["ownership"] = [

@@ -6,10 +6,11 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from app.errors import InvalidInput
 from app.security import require_actor, require_role
@@ -21,13 +22,52 @@ PUBLIC = "public"
 SIGNED_IN = "signed_in"
 
 
-class Schema(BaseModel):
+# Integers a request may carry: the database's INTEGER columns (ids, counts) hold 32 bits; a larger number
+# would reach PostgreSQL as an out-of-range error (a 500) instead of a 400 naming the field.
+SMALLEST_INTEGER, LARGEST_INTEGER = -(2**31), 2**31 - 1
+# Nesting a request body may have: the schemas nest a few levels; a deeper body is an attack on the parser.
+MAX_BODY_DEPTH = 32
+
+
+def refuse_hostile_value(value: Any) -> Any:
+    """Return `value` if the database can store it as given; raise ValueError naming what is wrong otherwise."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL bytes")
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not SMALLEST_INTEGER <= value <= LARGEST_INTEGER:
+            raise ValueError(f"must be between {SMALLEST_INTEGER} and {LARGEST_INTEGER}")
+    elif isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, for example 2026-12-01T08:00:00+08:00")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            refuse_hostile_value(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_hostile_value(key)
+            refuse_hostile_value(item)
+    return value
+
+
+class _CheckedModel(BaseModel):
+    """Every field of every request schema is checked for values the database would refuse with a 500."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_hostile(cls, value: Any) -> Any:
+        return refuse_hostile_value(value)
+
+
+class Schema(_CheckedModel):
     """Base of request schemas: unknown fields are errors, so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class QuerySchema(BaseModel):
+class QuerySchema(_CheckedModel):
     """Base of query-string schemas; unknown parameters are ignored, as browsers and caches add some."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -96,15 +136,31 @@ def parse_body(schema: type[BaseModel]) -> BaseModel:
         raise InvalidInput("a JSON body is required", field="body")
     if not request.is_json:
         raise InvalidInput("send the body as JSON (Content-Type: application/json)", field="body")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        payload = None
     if payload is None:
         raise InvalidInput("the body is not valid JSON", field="body")
+    if json_depth(payload) > MAX_BODY_DEPTH:
+        raise InvalidInput("the body is nested more than %(depth)s levels deep", field="body", depth=MAX_BODY_DEPTH)
     if not isinstance(payload, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     try:
         return schema.model_validate(payload)
     except ValidationError as error:
         raise validation_error(error, schema) from None
+
+
+def json_depth(value: Any) -> int:
+    """Return how deeply lists and objects nest in a parsed JSON value (iteratively: no recursion to exhaust)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def parse_query(schema: type[BaseModel]) -> BaseModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.db import keep_only_kept_writes
@@ -22,7 +23,10 @@ HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+    503: "unavailable",
 }
+# Seconds a caller is asked to wait when the database cannot be reached: a restart or a fail-over takes a few.
+DATABASE_RETRY_AFTER = 5
 
 
 def wants_json() -> bool:
@@ -69,6 +73,22 @@ def handle_http_error(error: HTTPException) -> Response:
     return _respond(status, {"error": {"code": code, "message": message}})
 
 
+def handle_database_unavailable(error: OperationalError | InterfaceError) -> Response:
+    """Answer 503 with Retry-After when the database is down or unreachable; the pool reconnects by itself."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    session = g.get("db_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except (OperationalError, InterfaceError):
+            session.invalidate()
+    response = _respond(
+        503, {"error": {"code": "unavailable", "message": "the service is briefly unavailable; try again shortly"}}
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
 def handle_unexpected(error: Exception) -> Response:
     """Log a bug and answer 500 without leaking internals."""
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -79,5 +99,7 @@ def register_error_handlers(app: Flask) -> None:
     """Attach the handlers to `app`."""
     app.register_error_handler(MilepostError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected)

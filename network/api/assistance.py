@@ -21,7 +21,7 @@ class AssistanceIn(Schema):
     lat: float | str
     lon: float | str
     vin: str
-    description: str = Field(min_length=1, max_length=1000)
+    description: str = Field(min_length=1, max_length=assistance.DESCRIPTION_MAX_LENGTH)
     photos: list[str] = Field(default_factory=list, max_length=5, description="photo URLs or upload ids")
 
 

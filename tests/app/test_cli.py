@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from app.crm.identifiers import normalize_vin
 from app.crm.models import Organization, Vehicle
@@ -24,6 +25,7 @@ from app.crm.regions import PROVINCES
 from app.db import make_engine
 from app.security import User
 from milepost.cli import main, served_origin
+from tests.factories import make_organization
 
 
 @pytest.fixture
@@ -120,7 +122,11 @@ def inspect_tables(url: str) -> set[str]:
 
 def test_users_create_staff_with_organization(milepost, cli_database_url):
     milepost("init")
-    milepost("demo", "--size", "small")
+    engine = make_engine(cli_database_url)
+    with Session(engine) as session:
+        make_organization(session, kind="dealer", code="DLR-0001")
+        session.commit()
+    engine.dispose()
 
     result = milepost(
         "users",

@@ -130,6 +130,20 @@ def test_two_concurrent_roadside_requests_of_one_truck_make_one(committed_engine
         assert check.scalar(count) == 1
 
 
+def test_an_over_long_roadside_description_from_the_page_form_is_a_400_naming_it(client, session):
+    # Row 16: the page form reaches the domain without the API schema's 1,000-character limit.
+    from app.errors import InvalidInput
+
+    user, customer = make_driver(session)
+    truck = make_vehicle(session, owner=customer)
+
+    with pytest.raises(InvalidInput) as refused:
+        request_assistance(session, user, truck, 34.75, 113.65, "漏油" * 501, [], load_shop_index(session), SETTINGS)
+
+    assert refused.value.field == "description"
+    assert session.scalar(select(func.count()).select_from(AssistanceRequest)) == 0
+
+
 # Row 14 -------------------------------------------------------------------------------------------------------
 
 

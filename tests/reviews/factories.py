@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.crm.models import Customer
@@ -17,7 +17,7 @@ from tests.factories import make_driver, make_user, make_vehicle
 
 # The one shop factory of the tests (it bumps the shop index stamp); re-exported for the reviews tests.
 from tests.network.factories import make_shop as make_shop
-from traceability.models import Part
+from traceability.models import Installation, Part
 
 
 def make_shop_staff(session: Session, shop: Shop) -> User:
@@ -75,8 +75,9 @@ def write_review(
     )
 
 
-def install_genuine_parts(session: Session, shop: Shop, count: int) -> None:
-    """Commission `count` parts, stock them at the shop and install them through traceability's services."""
+def install_genuine_parts(session: Session, shop: Shop, count: int, installed_at: datetime | None = None) -> None:
+    """Commission `count` parts, stock them at the shop and install them through traceability's services
+    (`installed_at` moves the installations back in time, as if the shop had installed them then)."""
     from tests.traceability.factories import activation_code, make_batch, record, stock_parts
 
     batch = make_batch(session, quantity=count)
@@ -85,3 +86,7 @@ def install_genuine_parts(session: Session, shop: Shop, count: int) -> None:
     for part in parts:
         vehicle = make_vehicle(session)
         record(session, staff, "install", [part], vin=vehicle.vin, activation_code=activation_code(part))
+    if installed_at is not None:
+        ids = [part.id for part in parts]
+        session.execute(update(Installation).where(Installation.part_id.in_(ids)).values(installed_at=installed_at))
+        session.flush()

@@ -60,7 +60,7 @@ def test_compute_kpis_counts_bookings_and_roadside(session):
         )
     )
     session.flush()
-    install_genuine_parts(session, shop, 2)
+    install_genuine_parts(session, shop, 2, installed_at=NOW - timedelta(days=10))
 
     kpis = compute_kpis(session, [shop], {shop.id: (4.2, 9)}, THRESHOLDS, NOW)[shop.id]
 
@@ -141,17 +141,64 @@ def test_evaluate_fake_reviews_suspend_at_once(session):
     assert tier_of(session, shop) == Tier.SUSPENDED
 
 
-def test_evaluate_without_genuine_parts_stays_candidate(session):
+def test_a_shop_with_repairs_and_no_recorded_installs_is_not_yet_measured_and_may_certify(session):
+    # Issue 10 row 28: one install elsewhere in the network no longer makes every other shop score 0.
     shop = good_shop(session)
-    install_genuine_parts(session, make_shop(session), 1)
+    install_genuine_parts(session, make_shop(session), 1, installed_at=NOW - timedelta(days=60))
     session.add(CertificationState(shop_id=shop.id, tier=Tier.CANDIDATE, kpis={}))
     session.flush()
 
     evaluate(session)
     evaluate(session, NOW + timedelta(minutes=1))
 
-    assert tier_of(session, shop) == Tier.CANDIDATE
+    assert session.get(CertificationState, shop.id).kpis["genuine_part_ratio"] is None
+    assert tier_of(session, shop) == Tier.CERTIFIED
+
+
+def test_the_genuine_ratio_counts_only_repairs_after_the_shops_first_install(session):
+    shop = make_shop(session)
+    for days_ago in (40, 30, 20, 5, 4):
+        make_booking(session, shop, start=NOW - timedelta(days=days_ago))
+    install_genuine_parts(session, shop, 1, installed_at=NOW - timedelta(days=10))
+
+    kpis = compute_kpis(session, [shop], {}, THRESHOLDS, NOW)[shop.id]
+
+    assert kpis.completed_repairs == 2
+    assert kpis.genuine_part_ratio == pytest.approx(1 / 2)
+
+
+def test_after_the_provinces_roll_out_a_shop_without_installs_is_judged_and_stays_candidate(session):
+    shop = good_shop(session)
+    shop.province = "Henan"
+    raw = copy.deepcopy(DEFAULT_THRESHOLDS) | {
+        "genuine_rollout": {"河南": (NOW - timedelta(days=90)).date().isoformat()}
+    }
+    thresholds = parse_thresholds(raw)
+    session.add(CertificationState(shop_id=shop.id, tier=Tier.CANDIDATE, kpis={}))
+    session.flush()
+
+    for moment in (NOW, NOW + timedelta(minutes=1)):
+        evaluate_certification(session, None, thresholds, ReviewSettings(), RING, moment)
+
     assert session.get(CertificationState, shop.id).kpis["genuine_part_ratio"] == 0.0
+    assert tier_of(session, shop) == Tier.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    ("rollout", "field"),
+    [
+        ({"Atlantis": "2026-01-01"}, "thresholds.genuine_rollout.Atlantis"),
+        ({"河南": "next spring"}, "thresholds.genuine_rollout.河南"),
+        (["河南"], "thresholds.genuine_rollout"),
+    ],
+)
+def test_bad_roll_out_days_are_refused_naming_the_key(rollout, field):
+    from reviews.settings import ThresholdsInvalid
+
+    with pytest.raises(ThresholdsInvalid) as refused:
+        parse_thresholds(copy.deepcopy(DEFAULT_THRESHOLDS) | {"genuine_rollout": rollout})
+
+    assert refused.value.field == field
 
 
 def test_evaluate_certifying_issues_a_plaque(session):

@@ -124,10 +124,12 @@ def test_bad_input_is_a_400_naming_the_field(client, session, desk_agent, body, 
     assert response.get_json()["error"]["field"] == field
 
 
-def test_nul_bytes_are_dropped_from_text(client, session, desk_agent):
+def test_nul_bytes_in_text_are_a_400_naming_the_field(client, session, desk_agent):
+    # Issue 10 row 16: hostile bytes are refused naming the field, as everywhere, not silently changed.
     response, _user = open_one(client, session, text="刹车\x00异响")
 
-    assert response.get_json()["subject"] == "刹车异响"
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "text"
 
 
 def test_survey_answer_twice_is_409_and_unknown_is_404(client, session, desk_agent):

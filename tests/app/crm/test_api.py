@@ -478,3 +478,76 @@ def test_a_shop_sees_the_trucks_booked_with_it(client, session):
     response = client.get(f"/api/v1/customers/{vehicle.owner_id}", headers=auth_header(session, staff))
 
     assert response.status_code == 200
+
+
+# Issue 10 row 7 (CRM): a driver's self-registered VIN is unverified and never blocks the real buyer's dealer.
+
+
+def _self_registered(client, session):
+    driver, _customer = make_driver(session)
+    vin = random_vin()
+    response = client.post("/api/v1/vehicles", json={"vin": vin, "model": "HOWO"}, headers=auth_header(session, driver))
+    assert response.status_code == 201
+    return driver, vin, response
+
+
+def test_a_drivers_self_registered_vin_is_unverified(client, session):
+    _driver, _vin, response = _self_registered(client, session)
+
+    assert response.json["verified"] is False
+
+
+def test_the_selling_dealer_registers_a_vin_a_stranger_self_registered_and_it_becomes_the_buyers(client, session):
+    squatter, vin, _response = _self_registered(client, session)
+    buyer = make_customer(session)
+    dealer_org = make_organization(session, kind="dealer", code="DLR-77")
+    dealer = make_user(session, Role.DEALER_STAFF, organization=dealer_org)
+
+    sold = client.post(
+        "/api/v1/vehicles",
+        json={"vin": vin, "model": "HOWO TX", "owner_id": buyer.id, "dealer": "DLR-77"},
+        headers=auth_header(session, dealer),
+    )
+    squatters_view = client.get(f"/api/v1/vehicles/{vin}", headers=auth_header(session, squatter))
+
+    assert sold.status_code == 201, sold.json
+    assert (sold.json["verified"], sold.json["dealer"], sold.json["model"]) == (True, "DLR-77", "HOWO TX")
+    assert squatters_view.status_code == 404
+    from app.crm.activity import select_activity
+
+    assert session.scalars(select_activity(action="crm.unverified_vehicle_replaced")).first() is not None
+
+
+def test_a_verified_vin_still_conflicts_for_another_dealer(client, session):
+    vehicle = make_vehicle(session)
+    dealer = make_user(session, Role.DEALER_STAFF)
+
+    response = client.post(
+        "/api/v1/vehicles",
+        json={"vin": vehicle.vin, "model": "HOWO", "owner_id": make_customer(session).id},
+        headers=auth_header(session, dealer),
+    )
+
+    assert response.status_code == 409
+
+
+def test_a_second_driver_cannot_take_an_unverified_vin(client, session):
+    _first, vin, _response = _self_registered(client, session)
+    second, _customer = make_driver(session)
+
+    response = client.post("/api/v1/vehicles", json={"vin": vin, "model": "HOWO"}, headers=auth_header(session, second))
+
+    assert response.status_code == 409
+
+
+def test_the_oem_verifies_a_self_registered_vin(client, session):
+    _driver, vin, _response = _self_registered(client, session)
+    oem = make_user(session, Role.OEM_ADMIN)
+
+    verified = client.post(f"/api/v1/vehicles/{vin}/verify", json={}, headers=auth_header(session, oem))
+    refused = client.post(
+        f"/api/v1/vehicles/{vin}/verify", json={}, headers=auth_header(session, make_user(session, Role.DEALER_STAFF))
+    )
+
+    assert verified.status_code == 200 and verified.json["verified"] is True
+    assert refused.status_code == 403
