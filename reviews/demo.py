@@ -166,10 +166,12 @@ def _legacy_tiers(session, rng, shops, profile_of, oem, thresholds, ring, now) -
     for shop in shops:
         kind = profile_of[shop.id]
         roll = rng.random()
+        # Most shops of a network the OEM has run for years hold a certificate; the evaluation then moves them by
+        # their KPIs, one step per confirmed run (issue 10 row 28: the tiers should look like a real network).
         if kind == "good":
-            tier = Tier.GOLD if roll < 0.15 else Tier.CERTIFIED if roll < 0.7 else None
+            tier = Tier.GOLD if roll < 0.2 else Tier.CERTIFIED if roll < 0.95 else Tier.CANDIDATE
         elif kind == "mediocre":
-            tier = Tier.CERTIFIED if roll < 0.3 else Tier.CANDIDATE if roll < 0.6 else None
+            tier = Tier.CERTIFIED if roll < 0.6 else Tier.CANDIDATE if roll < 0.9 else None
         else:
             tier = Tier.CERTIFIED if roll < 0.4 else Tier.WATCH if roll < 0.7 else Tier.PROBATION
         if tier is None:

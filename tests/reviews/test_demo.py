@@ -59,3 +59,23 @@ def test_seed_keeps_the_demo_staff_shop_honest(app, session, seed):
     assert DEMO_SHOP not in notes[0]
     assert reasons <= {"pair_cap"}
     assert session.get(CertificationState, featured.id).tier not in ("suspended", "revoked", "probation")
+
+
+def test_the_demo_networks_tiers_look_like_a_real_network(demo_database):
+    # Issue 10 row 28: most shops certified, a few gold, some on watch, a handful on probation or suspended.
+    from collections import Counter
+
+    from sqlalchemy.orm import Session
+
+    from app.db import make_engine
+
+    engine = make_engine(demo_database.url)
+    with Session(engine) as session:
+        tiers = Counter(session.scalars(select(CertificationState.tier)))
+    engine.dispose()
+    total = sum(tiers.values())
+
+    assert tiers["certified"] + tiers["gold"] > total / 2
+    assert 0 < tiers["gold"] < tiers["certified"]
+    assert 0 < tiers["watch"] < total / 4
+    assert 0 < tiers["probation"] + tiers["suspended"] < total / 10
