@@ -220,9 +220,10 @@ def report_page(kind: str, post_id: int):
         except MilepostError as problem:
             discard_request_writes(problem)
             error = problem
-    return render_template("community/report.html", kind=kind, post=post, question_id=question_id, error=error), (
-        error.status if error else 200
-    )
+    hours = int(current_settings().report_deadline.total_seconds() // 3600)
+    return render_template(
+        "community/report.html", kind=kind, post=post, question_id=question_id, report_hours=hours, error=error
+    ), (error.status if error else 200)
 
 
 def _moderation_view(actor, error: MilepostError | None = None):
