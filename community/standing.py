@@ -54,7 +54,7 @@ def needs_review(session: Session, actor: User, settings: CommunitySettings, now
     """Tell whether the actor's posts wait for a moderator: a new account, few published posts, a recent violation."""
     if is_oem(actor):
         return False
-    if actor.created_at > now - timedelta(days=settings.new_account_days):
+    if settings.new_account_days and actor.created_at > now - timedelta(days=settings.new_account_days):
         return True
     published = _count_posts(session, actor.id, lambda model: [model.status == PostStatus.PUBLISHED])
     if published < settings.trusted_posts:
