@@ -104,3 +104,16 @@ def test_report_with_an_unknown_reason_is_400_naming_reason(client, session):
 
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == "reason"
+
+
+def test_the_same_answer_sent_twice_is_one_record_and_a_409(client, session):
+    question = make_question(session, make_poster(session))
+    headers = auth_header(session, make_poster(session))
+    path = f"/api/v1/community/questions/{question.id}/answers"
+
+    first = client.post(path, json={"body": "换机油压力传感器"}, headers=headers)
+    second = client.post(path, json={"body": "换机油压力传感器"}, headers=headers)
+
+    session.expire_all()
+    assert (first.status_code, second.status_code) == (201, 409)
+    assert len(question.answers) == 1
