@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.crm.activity import record_activity
 from app.crm.regions import find_province
@@ -165,7 +165,9 @@ def select_questions(
     visible = Question.status == PostStatus.PUBLISHED
     if actor is not None:
         visible = or_(visible, Question.author_id == actor.id)
-    statement = select(Question).where(visible)
+    # A list shows each question's tags, poster and answer count: loaded in three queries, not three per row.
+    loads = (selectinload(Question.tags), selectinload(Question.author), selectinload(Question.answers))
+    statement = select(Question).options(*loads).where(visible)
     if query:
         statement = statement.where(text_matches(Question.search_text, query_terms(query)))
     if code:
