@@ -65,7 +65,22 @@ class TargetKind(StrEnum):
     ANSWER = "answer"
 
 
-class Question(Base):
+class ModeratedPost:
+    """What questions and answers share: who sees them (status), why they were held or hidden, the province."""
+
+    status: Mapped[str] = mapped_column(String(20), default=PostStatus.PUBLISHED)
+    hold_reason: Mapped[str | None] = mapped_column(String(20))
+    # The keyword-filter terms that held it, for the moderator.
+    held_terms: Mapped[str] = mapped_column(String(500), default="")
+    # The moderator's reason, shown to the author of a hidden post.
+    moderation_reason: Mapped[str | None] = mapped_column(String(500))
+    # The poster's province (IP属地), never anything finer.
+    province: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class Question(ModeratedPost, Base):
     """A driver's question; `solved_at` is set once, by the one conditional UPDATE that accepts an answer."""
 
     __tablename__ = "community_questions"
@@ -82,17 +97,7 @@ class Question(Base):
     body: Mapped[str] = mapped_column(Text)
     # SHA-256 of title and body: what makes a repeated submission the same question.
     digest: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default=PostStatus.PUBLISHED)
-    hold_reason: Mapped[str | None] = mapped_column(String(20))
-    # The keyword-filter terms that held it, for the moderator.
-    held_terms: Mapped[str] = mapped_column(String(500), default="")
-    # The moderator's reason, shown to the author of a hidden post.
-    moderation_reason: Mapped[str | None] = mapped_column(String(500))
-    # The poster's province (IP属地), never anything finer.
-    province: Mapped[str | None] = mapped_column(String(40))
     search_text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[datetime | None]
     solved_at: Mapped[datetime | None]
 
     author: Mapped[User] = relationship()
@@ -119,7 +124,7 @@ class QuestionTag(Base):
     question: Mapped[Question] = relationship(back_populates="tags")
 
 
-class Answer(Base):
+class Answer(ModeratedPost, Base):
     """An answer to a question; at most one per question is accepted (a partial unique index keeps it so)."""
 
     __tablename__ = "community_answers"
@@ -141,13 +146,6 @@ class Answer(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     body: Mapped[str] = mapped_column(Text)
     digest: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default=PostStatus.PUBLISHED)
-    hold_reason: Mapped[str | None] = mapped_column(String(20))
-    held_terms: Mapped[str] = mapped_column(String(500), default="")
-    moderation_reason: Mapped[str | None] = mapped_column(String(500))
-    province: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    published_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
     oem_verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     oem_verified_at: Mapped[datetime | None]
