@@ -173,6 +173,17 @@ DEFAULTS: dict[str, Any] = {
     "SERVICE_MERGE_WINDOW_HOURS": 72,
     # Largest photo accepted with a service request, in bytes.
     "SERVICE_PHOTO_MAX_BYTES": 3 * 1024 * 1024,
+    # Community: accounts younger than this many days are held for review before their posts appear (先审后发).
+    "COMMUNITY_NEW_ACCOUNT_DAYS": 7,
+    # ...and so are accounts with fewer published posts than this, or with a post hidden in the last 90 days.
+    "COMMUNITY_TRUSTED_POSTS": 3,
+    # Hours within which a moderator must look at a report; the worker flags later ones to the OEM.
+    "COMMUNITY_REPORT_HOURS": 24,
+    # Keyword list (one term a line, # comments) whose matches hold a post for review; empty: the shipped list.
+    "COMMUNITY_KEYWORDS_FILE": "",
+    # IP-to-province table (CSV: network,province) for the IP属地 shown on posts; empty: the poster's truck's
+    # province (drivers) or organization's (staff).
+    "COMMUNITY_IP_PROVINCES_FILE": "",
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.

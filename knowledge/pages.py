@@ -4,6 +4,7 @@ the booked shop's fault and fix entry."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -60,6 +61,15 @@ FIX_LABELS = {
     FixKind.REFILL: _l("Refilled"),
     FixKind.NO_FAULT_FOUND: _l("No fault found"),
 }
+# Links higher domains add under a looked-up code (community: "ask other drivers"), so that this page never
+# names them: key -> function of the code's short form returning (label, url).
+FaultPageLink = Callable[[str], tuple[str, str]]
+_FAULT_PAGE_LINKS: dict[str, FaultPageLink] = {}
+
+
+def register_fault_page_link(link: FaultPageLink, key: str) -> None:
+    """Add (or replace, by key) a link the fault page shows with a looked-up code."""
+    _FAULT_PAGE_LINKS[key] = link
 
 
 def ask_oem_url(code_short: str) -> str:
@@ -133,6 +143,7 @@ def fault_lookup():
         vehicles=vehicles,
         error=error,
         ask_oem=ask_oem_url(lookup.code.short) if lookup else None,
+        more_links=[link(lookup.code.short) for _key, link in sorted(_FAULT_PAGE_LINKS.items())] if lookup else [],
         fix_labels=FIX_LABELS,
         recorded=request.args.get("recorded"),
         active=[(vehicle, items) for vehicle, items in active if items],

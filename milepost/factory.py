@@ -33,12 +33,14 @@ from app.web.transaction import TransactionalFlask
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service")
+DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "community")
 
 
 def _blueprints() -> list:
     from app.crm import api as crm_api
     from app.crm import pages as crm_pages
+    from community import api as community_api
+    from community import pages as community_pages
     from knowledge import api as knowledge_api
     from knowledge import pages as knowledge_pages
     from network import api as network_api
@@ -68,18 +70,30 @@ def _blueprints() -> list:
         knowledge_pages.pages,
         service_api.api,
         service_pages.pages,
+        community_api.api,
+        community_pages.pages,
     ]
 
 
 def _navigation() -> list:
     from app.crm import pages as crm_pages
+    from community import pages as community_pages
     from knowledge import pages as knowledge_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs, service_pages)
+    modules = (
+        crm_pages,
+        traceability_pages,
+        network_pages,
+        reviews_pages,
+        knowledge_pages,
+        jobs,
+        service_pages,
+        community_pages,
+    )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -99,11 +113,15 @@ def default_database_url(instance_path: str) -> str:
 
 
 def _register_domain_hooks() -> None:
+    from community.pages import ask_community_link
+    from knowledge.pages import register_fault_page_link
     from network.presence import vehicle_at_shop
     from traceability.service_access import register_vehicle_presence
 
     # Traceability cannot name network (peers): the shell tells it which shop a vehicle is at.
     register_vehicle_presence(vehicle_at_shop, key="network")
+    # Knowledge cannot name community (a higher layer): the shell adds community's link to the fault page.
+    register_fault_page_link(ask_community_link, key="community")
 
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
@@ -186,6 +204,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 
 def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
+    from community.cli import COMMANDS as community_commands
     from knowledge.cli import COMMANDS as knowledge_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
@@ -198,5 +217,6 @@ def register_domain_commands(app: Flask) -> None:
         *reviews_commands,
         *knowledge_commands,
         *service_commands,
+        *community_commands,
     ]:
         app.cli.add_command(command)

@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "network.models",
     "reviews.models",
     "knowledge.models",
+    "community.models",
     "service.models",
 )
 

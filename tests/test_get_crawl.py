@@ -19,6 +19,7 @@ from app.crm.models import Customer, Organization, Vehicle
 from app.db import SESSIONMAKER_KEY, Base
 from app.jobs import JobRun
 from app.security import Role, User, issue_token
+from community.models import Answer, Question, Report
 from knowledge.models import Article
 from network.demo import DEMO_SHOP
 from network.models import AssistanceRequest, Booking
@@ -59,6 +60,11 @@ def _path_values(session: Session) -> dict[str, object]:
         "booking_id": _first(session, select(Booking.id).order_by(Booking.id)),
         "run_id": _first(session, select(JobRun.id).order_by(JobRun.id)),
         "slug": _first(session, select(Article.slug).order_by(Article.id)),
+        "question_id": _first(session, select(Question.id).order_by(Question.id)),
+        "answer_id": _first(session, select(Answer.id).order_by(Answer.id)),
+        "kind": "question",
+        "post_id": _first(session, select(Question.id).order_by(Question.id)),
+        "report_id": _first(session, select(Report.id).order_by(Report.id)),
     }
 
 
