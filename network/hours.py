@@ -80,6 +80,20 @@ def _local_spans(hours: dict, open_24h: bool, day: date) -> list[tuple[int, int]
     ]
 
 
+def longest_day_minutes(hours: dict, open_24h: bool) -> int | None:
+    """Return the minutes a shop is open on its longest day (None when no hours are recorded or readable)."""
+    if open_24h:
+        return 24 * 60
+    longest = None
+    for spans in (hours or {}).values():
+        try:
+            day = sum(max(0, _minutes(closes, "hours") - _minutes(opens, "hours")) for opens, closes in spans)
+        except (InvalidInput, TypeError, ValueError):
+            continue
+        longest = max(longest or 0, day)
+    return longest
+
+
 def is_open_at(hours: dict, open_24h: bool, moment: datetime, zone: ZoneInfo) -> bool:
     """Tell whether a shop with these hours is open at `moment`."""
     local = moment.astimezone(zone)

@@ -8,9 +8,10 @@ from flask import Response, request
 from pydantic import Field
 from sqlalchemy import select
 
+from app.config import ENV_PREFIX, ConfigError
 from app.crm.organizations import get_organization
 from app.db import utcnow
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.jobs import run_to_dict
 from app.security import Role, require_member
 from app.web.context import code_keyring, db_session, settings
@@ -26,6 +27,17 @@ from reviews.ratings import score_summary
 from reviews.settings import configured_thresholds, review_settings
 
 api = ApiBlueprint("reviews_api", __name__, tag="Reviews")
+
+
+@api.record_once
+def _check_settings(state) -> None:
+    """Stop the app at start-up on a bad reviews setting or thresholds JSON, not at the first review or run."""
+    try:
+        review_settings(state.app.config)
+        configured_thresholds(state.app.config)
+    except InvalidInput as error:
+        raise ConfigError(f"{ENV_PREFIX}{error.field}: {error.message}") from None
+
 
 DEVICE_COOKIE = "mp_device"
 DEVICE_HEADER = "X-Milepost-Device"
@@ -206,7 +218,7 @@ def evaluate(actor, body: EvaluateIn):
     summary="A shop's certification tier, KPI snapshot, pending change and history",
 )
 def show_certification(actor, code: str):
-    return certification.certification_summary(db_session(), find_shop(code))
+    return certification.certification_summary(db_session(), find_shop(code), actor)
 
 
 @api.endpoint(
@@ -238,7 +250,7 @@ def override(actor, code: str, body: OverrideIn):
     certification.override_tier(
         session, actor, shop, body.tier, body.reason, configured_thresholds(settings()), code_keyring(), utcnow()
     )
-    return certification.certification_summary(session, shop)
+    return certification.certification_summary(session, shop, actor)
 
 
 @api.endpoint(

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput
 from app.jobs import JobRun, enqueue
-from app.security import Role, User, require_role
+from app.security import Role, User, is_oem, require_role
 from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
 from reviews.models import CertificationChange, CertificationState, ChangeKind, EvaluationRun, Plaque
 from reviews.plaques import issue_plaque
@@ -384,22 +384,27 @@ def override_tier(
     return change
 
 
-def change_to_dict(change: CertificationChange) -> dict:
-    """Return one history entry."""
-    return {
+def change_to_dict(change: CertificationChange, show_staff: bool = False) -> dict:
+    """Return one history entry; who decided is "oem" or "evaluation", with the OEM user's id for OEM staff only."""
+    body = {
         "from": change.from_tier,
         "to": change.to_tier,
         "kind": change.kind,
         "reason": change.reason,
         "kpis": change.kpis,
-        "actor": change.actor_id,
+        "by": "oem" if change.actor_id is not None else "evaluation",
         "run": change.run_id,
         "at": change.created_at.isoformat(),
     }
+    if show_staff:
+        body["actor"] = change.actor_id
+    return body
 
 
-def certification_summary(session: Session, shop: Shop) -> dict:
-    """Return a shop's tier, its pending change, the last KPI snapshot and the history, newest first."""
+def certification_summary(session: Session, shop: Shop, actor: User | None = None) -> dict:
+    """Return a shop's tier, its pending change, the last KPI snapshot and the history, newest first.
+
+    The record is public (the plaque links to it): staff accounts appear only when OEM staff read it."""
     state = session.get(CertificationState, shop.id)
     history = session.scalars(
         select(CertificationChange)
@@ -421,7 +426,7 @@ def certification_summary(session: Session, shop: Shop) -> dict:
         "kpis": state.kpis if state else {},
         "evaluated_at": state.evaluated_at.isoformat() if state and state.evaluated_at else None,
         "plaque": plaque.number if plaque else None,
-        "history": [change_to_dict(change) for change in history],
+        "history": [change_to_dict(change, show_staff=is_oem(actor)) for change in history],
     }
 
 

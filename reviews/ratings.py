@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.crm.models import Customer
+from network.hours import longest_day_minutes
 from network.models import Shop
 from reviews.integrity import SHOP_MANIPULATION, IntegrityRules, ReviewFacts, ShopFacts, detect_manipulation
 from reviews.models import EvaluationRun, Review, ReviewFlag, ShopAffiliation, ShopScore
@@ -30,25 +31,11 @@ def integrity_rules(settings: ReviewSettings) -> IntegrityRules:
     )
 
 
-def _minutes(text: str) -> int:
-    parsed = time.fromisoformat(text)
-    return parsed.hour * 60 + parsed.minute
-
-
 def daily_capacity(shop: Shop) -> int:
     """Return how many services the shop's bays can complete on its longest day (bays x slots)."""
-    if shop.open_24h:
-        open_minutes = 24 * 60
-    else:
-        open_minutes = 0
-        for ranges in (shop.opening_hours or {}).values():
-            try:
-                day = sum(max(0, _minutes(end) - _minutes(start)) for start, end in ranges)
-            except (TypeError, ValueError):
-                continue
-            open_minutes = max(open_minutes, day)
-        # Hours not recorded: assume a 12-hour day rather than flag every review.
-        open_minutes = open_minutes or 12 * 60
+    # Hours as network reads them (24:00 closes at midnight); not recorded: assume a 12-hour day rather than
+    # flag every review.
+    open_minutes = longest_day_minutes(shop.opening_hours or {}, shop.open_24h) or 12 * 60
     return max(1, shop.bays * open_minutes // max(5, shop.slot_minutes))
 
 

@@ -17,9 +17,12 @@ from service import access, assignment, intake, replies, surveys
 from service.figures import DIMENSIONS, compute_figures
 from service.models import OPEN_STATUSES, ServiceRequest
 from service.queues import memberships_of
+from service.settings import service_settings
 from service.web import conversions, current_settings, request_to_dict, routes
 
 api = ApiBlueprint("service_api", __name__, tag="Service")
+# Bad service settings stop the application at start-up (ConfigError names them), not the first request.
+api.record_once(lambda state: service_settings(state.app.config))
 STAFF = (Role.OEM_ADMIN, Role.SHOP_STAFF, Role.DEALER_STAFF)
 
 

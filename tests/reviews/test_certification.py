@@ -344,3 +344,19 @@ def test_board_api_lists_pending(app, client, session):
     response = client.get("/api/v1/certification?pending=true", headers=oem)
 
     assert response.json["items"][0]["pending"]["tier"] == "candidate"
+
+
+def test_the_public_certification_record_names_no_staff_account(client, session):
+    # Issue 10 row 14: the history says an OEM decision was taken, never by which OEM user.
+    shop = make_shop(session)
+    oem = make_user(session, Role.OEM_ADMIN)
+    override_tier(session, oem, shop, Tier.WATCH, "complaints about parts pricing", THRESHOLDS, RING, NOW)
+
+    public = client.get(f"/api/v1/shops/{shop.code}/certification").json
+    staff = client.get(
+        f"/api/v1/shops/{shop.code}/certification", headers=auth_header(session, make_user(session, Role.OEM_ADMIN))
+    ).json
+
+    assert [entry["by"] for entry in public["history"]] == ["oem"]
+    assert all("actor" not in entry for entry in public["history"])
+    assert staff["history"][0]["actor"] == oem.id

@@ -129,3 +129,10 @@ def test_network_percentile_ranks_shops(session):
 
     assert network_percentile(session, session.get(ShopScore, good.id).overall) >= 50
     assert network_percentile(session, session.get(ShopScore, bad.id).overall) <= 50
+
+
+def test_a_shop_closing_at_24_00_has_the_capacity_of_its_whole_evening(session):
+    # Issue 10 (Also): reviews reads opening hours through network's own parser, which accepts 24:00.
+    shop = make_shop(session, bays=1, slot_minutes=60, open_24h=False, opening_hours={"fri": [["16:00", "24:00"]]})
+
+    assert daily_capacity(shop) == 8
