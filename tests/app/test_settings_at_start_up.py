@@ -23,7 +23,7 @@ from tests.conftest import test_settings as settings_for
         ({"BOOKING_MAX_OPEN_PER_SHOP_DAY": 0}, "BOOKING_MAX_OPEN_PER_SHOP_DAY"),
     ],
 )
-def test_a_bad_domain_setting_stops_the_app_at_start_up_naming_it(database_url, tmp_path, monkeypatch, overrides, named):
+def test_a_bad_domain_setting_stops_the_app_naming_it(database_url, tmp_path, monkeypatch, overrides, named):
     monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path))
 
     with pytest.raises(ConfigError, match=named):
