@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask
 from flask_babel import Babel
 from sqlalchemy.engine import Connection
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -29,6 +29,7 @@ from app.web.i18n import (
     select_locale,
 )
 from app.web.transaction import TransactionalFlask
+from milepost import landing
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
@@ -47,6 +48,7 @@ def _blueprints() -> list:
     from service import api as service_api
     from service import pages as service_pages
     from traceability import api as traceability_api
+    from traceability import counter_pages, factory_pages
     from traceability import pages as traceability_pages
 
     return [
@@ -59,6 +61,8 @@ def _blueprints() -> list:
         crm_pages.pages,
         traceability_api.api,
         traceability_pages.pages,
+        counter_pages.pages,
+        factory_pages.pages,
         network_api.api,
         network_pages.pages,
         reviews_api.api,
@@ -76,9 +80,20 @@ def _navigation() -> list:
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
+    from traceability import counter_pages, factory_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs, service_pages)
+    modules = (
+        crm_pages,
+        traceability_pages,
+        counter_pages,
+        factory_pages,
+        network_pages,
+        reviews_pages,
+        knowledge_pages,
+        jobs,
+        service_pages,
+    )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -166,10 +181,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
             "role_label": role_label,
         }
 
-    @app.route("/")
-    def home():
-        """Show the start page for the signed-in role, or the public one."""
-        return render_template("home.html")
+    app.add_url_rule("/", "home", landing.home)
 
     app.url_map.converters["int"] = DatabaseIntegerConverter
     for blueprint in _blueprints():
