@@ -153,3 +153,49 @@ def test_scan_page_opens_a_pasted_code_and_refuses_anything_else(session, client
 
     assert opened.status_code == 302 and f"/01/{part.gtin}/21/{part.serial}?c={part.tag}" in opened.location
     assert refused.status_code == 400
+
+
+def test_two_counters_receiving_the_same_parts_at_once_record_them_once(committed_engine, committed_session):
+    from app.db import make_sessionmaker
+    from app.security import User
+    from tests.races import race
+    from tests.traceability.factories import LIMITS, keyring_for_tests
+    from traceability.counter import CounterRequest, record_counter_event
+
+    session = committed_session
+    shop = make_organization(session, kind="shop")
+    parts = _shipped_to(session, shop, 3)
+    staff = [make_user(session, Role.SHOP_STAFF, shop).id for _ in range(2)]
+    serials = [part.serial for part in parts]
+    session.commit()
+    results = []
+
+    def prepare(worker, user_id):
+        actor = worker.get(User, user_id)
+
+        def act():
+            request = CounterRequest(action="receive", lines=serials)
+            results.append(record_counter_event(worker, keyring_for_tests(), actor, request, LIMITS, "198.51.100.9"))
+
+        return act
+
+    outcomes = race(make_sessionmaker(committed_engine), prepare, [(user_id,) for user_id in staff])
+
+    assert outcomes == ["ok", "ok"]
+    assert sorted(result.accepted for result in results) == [0, 3]
+    loser = next(result for result in results if result.accepted == 0)
+    assert {outcome.reason for outcome in loser.outcomes} == {"invalid_transition"}
+    session.expire_all()
+    assert _events(session, EventType.RECEIVE) == 1
+
+
+def test_english_counter_page_gives_reasons_in_english(session, client):
+    shop = make_organization(session, kind="shop")
+    staff = make_user(session, Role.SHOP_STAFF, shop)
+    csrf = sign_in_client(client, staff)
+
+    response = client.post("/counter?lang=en", data={"csrf_token": csrf, "action": "receive", "codes": "X" * 25})
+
+    assert "0 accepted, 1 refused" in response.text
+    assert "This is not a part code" in response.text
+    assert "柜台" not in response.text.split("<main>")[1]
