@@ -8,8 +8,11 @@ and remove name one part per event, so each of their codes is its own event, wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +27,8 @@ from traceability.custody_input import EventRequest
 from traceability.custody_locks import load_parts
 from traceability.models import CustodyEvent, EventType, Part
 from traceability.settings import CustodyLimits
+
+T = TypeVar("T")
 
 # What the counter records; destroying stays with the API (and the OEM's tools).
 ACTIONS = (
@@ -230,22 +235,24 @@ def _check_one(
     organization = session.get(Organization, actor.organization_id) if actor.organization_id else None
     if organization is None:
         raise Forbidden("custody events are recorded by the staff of an organization")
-    savepoint = session.begin_nested()
-    try:
-        check_transition(session, action, [part], actor, organization, limits.timezone)
-    except MilepostError as error:
-        savepoint.rollback()
-        _keep(session, error)
+    _result, error = _attempt(
+        session, lambda: check_transition(session, action, [part], actor, organization, limits.timezone)
+    )
+    if error is not None:
         _refuse(outcome, reason_of(error), error, state=part.state)
-    else:
-        savepoint.commit()
 
 
-def _keep(session: Session, error: MilepostError) -> None:
-    for write in error.kept_writes:
-        write(session)
-    if error.kept_writes:
-        session.flush()
+def _attempt(session: Session, work: Callable[[], T]) -> tuple[T | None, MilepostError | None]:
+    """Run `work` in a savepoint; on a domain error roll back to it, replay the error's kept writes, return it."""
+    try:
+        with session.begin_nested():
+            return work(), None
+    except MilepostError as error:
+        for write in error.kept_writes:
+            write(session)
+        if error.kept_writes:
+            session.flush()
+        return None, error
 
 
 def _event_request(request: CounterRequest, outcomes: list[CodeOutcome], code: str | None = None) -> EventRequest:
@@ -266,19 +273,15 @@ def _event_request(request: CounterRequest, outcomes: list[CodeOutcome], code: s
 
 def _record_one(session, ring, actor, request, outcomes, limits, client, code) -> CustodyEvent | None:
     """Record an install or remove of one part; a refusal of this part alone is its outcome."""
-    savepoint = session.begin_nested()
-    try:
-        event = record_event(session, ring, actor, _event_request(request, outcomes, code), limits, client)
-    except MilepostError as error:
-        savepoint.rollback()
-        _keep(session, error)
-        if error.field in EVENT_FIELDS and error.field != "vin":
-            raise
-        if error.field == "vin" and error.code != "conflict":
-            raise
+    event_request = _event_request(request, outcomes, code)
+    event, error = _attempt(session, lambda: record_event(session, ring, actor, event_request, limits, client))
+    if error is not None:
+        # The vehicle's own refusals (unknown VIN, a bad form) end the form; "not on that vehicle" is this part's.
+        if error.field in EVENT_FIELDS and not (error.field == "vin" and error.code == "conflict"):
+            raise error
         _refuse(outcomes[0], reason_of(error), error)
         return None
-    savepoint.commit()
+    assert event is not None
     _accept(outcomes, event)
     return event
 
@@ -287,18 +290,15 @@ def _record_together(session, ring, actor, request, outcomes, limits, client) ->
     """Record one event for all the parts; a part the event still refuses (a race) is refused and left out."""
     remaining = list(outcomes)
     while remaining:
-        savepoint = session.begin_nested()
-        try:
-            event = record_event(session, ring, actor, _event_request(request, remaining), limits, client)
-        except MilepostError as error:
-            savepoint.rollback()
-            _keep(session, error)
+        event_request = _event_request(request, remaining)
+        event, error = _attempt(session, partial(record_event, session, ring, actor, event_request, limits, client))
+        if error is not None:
             index = _part_index(error.field)
             if index is None or index >= len(remaining):
-                raise
+                raise error
             _refuse(remaining.pop(index), reason_of(error), error)
             continue
-        savepoint.commit()
+        assert event is not None
         _accept(remaining, event)
         return event
     return None
