@@ -120,3 +120,43 @@ def test_factory_commissions_a_batch_on_a_desktop_and_opens_its_labels(open_page
     with page.expect_download() as download:
         page.click("a[href$='labels.zip?page=1']")
     assert download.value.suggested_filename == f"labels-{lot}-1.zip"
+
+
+def test_vendored_decoder_reads_a_label_and_the_camera_button_shows_on_127_0_0_1(open_page, committed_session):
+    import base64
+
+    from traceability.labels import qr_png
+
+    staff = make_user(committed_session, Role.WAREHOUSE_STAFF, make_organization(committed_session, kind="warehouse"))
+    committed_session.commit()
+    url = "https://mp.test/01/06909999000012/21/7K3M9QX2ZP4A?c=B0123456789ABCDEF"
+    image = "data:image/png;base64," + base64.b64encode(qr_png(url)).decode()
+    page = open_page()
+    sign_in(page, staff.login, PASSWORD)
+    page.goto("/counter")
+
+    # 127.0.0.1 is a secure context: the camera button is offered, the https hint is not.
+    assert page.locator("[data-scanner-start]").is_visible()
+    assert not page.locator("[data-scanner-insecure]").is_visible()
+    decoded = page.evaluate(
+        """([source, image]) => new Promise((resolve, reject) => {
+            const script = document.createElement("script");
+            script.src = source;
+            script.onerror = reject;
+            script.onload = () => {
+                const picture = new Image();
+                picture.onload = () => {
+                    const canvas = document.createElement("canvas");
+                    canvas.width = picture.width; canvas.height = picture.height;
+                    const context = canvas.getContext("2d");
+                    context.drawImage(picture, 0, 0);
+                    const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+                    resolve(window.jsQR(pixels.data, canvas.width, canvas.height).data);
+                };
+                picture.src = image;
+            };
+            document.head.appendChild(script);
+        })""",
+        [page.get_attribute("[data-scanner]", "data-jsqr"), image],
+    )
+    assert decoded == url

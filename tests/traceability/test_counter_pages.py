@@ -199,3 +199,22 @@ def test_english_counter_page_gives_reasons_in_english(session, client):
     assert "0 accepted, 1 refused" in response.text
     assert "This is not a part code" in response.text
     assert "柜台" not in response.text.split("<main>")[1]
+
+
+def test_the_installing_shop_removes_a_part_with_its_reason_and_inspects_one(session, client):
+    shop = make_organization(session, kind="shop")
+    parts = list_batch_parts(session, make_batch(session, quantity=2))
+    staff = stock_parts(session, parts, shop)
+    vehicle = make_vehicle(session)
+    record(session, staff, "install", [parts[0]], vin=vehicle.vin, activation_code=activation_code(parts[0]))
+    csrf = sign_in_client(client, staff)
+
+    wrong_vehicle = _post(client, csrf, "remove", [parts[0].serial], vin=make_vehicle(session).vin, reason="漏油")
+    removed = _post(client, csrf, "remove", [parts[0].serial], vin=vehicle.vin, reason="漏油")
+    inspected = _post(client, csrf, "inspect", [parts[1].serial], reason="外观完好")
+
+    assert "零件没有安装在该车辆上" in wrong_vehicle.text
+    assert "1 个已接受，0 个被拒绝" in removed.text and "1 个已接受，0 个被拒绝" in inspected.text
+    session.expire_all()
+    assert parts[0].state == PartState.REMOVED and parts[0].vehicle_id is None
+    assert _events(session, EventType.INSPECT) == 1
