@@ -7,7 +7,9 @@ Every page of both journeys is checked for English left over (data such as seria
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from app.crm.models import Organization
 from app.security import Role
@@ -20,6 +22,14 @@ from traceability.commissioning import list_batch_parts
 DESKTOP = {"width": 1280, "height": 800}
 # Latin letters a Chinese page may show: units, standards and the language switch.
 ALLOWED_LATIN = {"VIN", "QR", "CNY", "zip", "English", "km", "https", "SN", "GTIN"}
+
+
+def _screenshot(page, name: str) -> None:
+    """Save the page to MILEPOST_SCREENSHOTS/<name>.png when that folder is given (how docs/screenshots are made)."""
+    folder = os.environ.get("MILEPOST_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def english_left(page, *data: str) -> list[str]:
@@ -61,6 +71,7 @@ def test_shop_receives_by_typed_code_installs_on_a_vin_and_the_driver_sees_the_p
     with page.expect_navigation():
         page.click(".counter-form button[type=submit]")
     assert "2 个已接受，0 个被拒绝" in page.inner_text(".outcomes")
+    _screenshot(page, "counter-receive")
     assert page.locator(".outcome.accepted").count() == 2
     assert english_left(page, *data) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -109,6 +120,7 @@ def test_factory_commissions_a_batch_on_a_desktop_and_opens_its_labels(open_page
         page.click(".commission-form button[type=submit]")
 
     assert "批次已赋码" in page.inner_text("main")
+    _screenshot(page, "factory-batch")
     lot = page.locator("h1").inner_text().split()[-1]
     assert english_left(page, staff.login, part_type.part_number, lot) == []
     with page.context.expect_page() as opened:
