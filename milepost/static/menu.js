@@ -4,6 +4,7 @@
   var bar = document.querySelector("[data-topbar]");
   if (!bar) { return; }
   var button = bar.querySelector(".menu-toggle");
+  if (!button) { return; }  // signed out: the few links all show
   var menu = document.getElementById(button.getAttribute("aria-controls"));
   bar.classList.add("foldable");
   button.hidden = false;
