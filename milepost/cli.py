@@ -111,12 +111,12 @@ def db_downgrade(target: str) -> None:
     click.echo(f"Database is at {target}.")
 
 
-def served_origin(bind: str) -> str | None:
-    """Return the http origin of a server bound to `bind`, or None when the host is a wildcard."""
+def served_origin(bind: str, https: bool = False) -> str | None:
+    """Return the http(s) origin of a server bound to `bind`, or None when the host is a wildcard."""
     host, _, port = bind.rpartition(":")
     if not port.isdigit() or host in ("", "0.0.0.0", "[::]", "::"):
         return None
-    return f"http://{bind}"
+    return f"{'https' if https else 'http'}://{bind}"
 
 
 @main.command("serve", with_appcontext=False)
@@ -124,12 +124,21 @@ def served_origin(bind: str) -> str | None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--demo", is_flag=True, help="load the demo data set when the database is empty")
 @click.option("--no-worker", is_flag=True, help="do not start the job worker (run `milepost worker` elsewhere)")
-def serve_command(bind: str, workers: int, demo: bool, no_worker: bool) -> None:
-    """Migrate, optionally load demo data, and serve with gunicorn beside the job worker."""
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="serve https with this certificate")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="the certificate's private key")
+def serve_command(
+    bind: str, workers: int, demo: bool, no_worker: bool, certfile: str | None, keyfile: str | None
+) -> None:
+    """Migrate, optionally load demo data, and serve with gunicorn beside the job worker.
+
+    With --certfile and --keyfile gunicorn speaks https (phone cameras on the counter pages need a secure
+    context on any address but 127.0.0.1; docs/traceability.md shows how to make a LAN certificate)."""
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("give both --certfile and --keyfile, or neither")
     ensure_instance(instance_path())
     # Printed QR codes and demo links must point at this server: on another port than the default, the
     # default PUBLIC_BASE_URL would send every scan to a server that is not there.
-    served_at = served_origin(bind)
+    served_at = served_origin(bind, https=bool(certfile))
     if served_at and ENV_PREFIX + "PUBLIC_BASE_URL" not in os.environ:
         os.environ[ENV_PREFIX + "PUBLIC_BASE_URL"] = served_at
     app = _create_app()
@@ -142,9 +151,10 @@ def serve_command(bind: str, workers: int, demo: bool, no_worker: bool) -> None:
     from milepost.server import run_gunicorn, start_worker_process, stop_process
 
     worker = None if no_worker else start_worker_process()
-    click.echo(f"Milepost on http://{bind}  (Ctrl-C stops)" + ("" if worker else "; no job worker"))
+    scheme = "https" if certfile else "http"
+    click.echo(f"Milepost on {scheme}://{bind}  (Ctrl-C stops)" + ("" if worker else "; no job worker"))
     try:
-        run_gunicorn(bind=bind, workers=workers)
+        run_gunicorn(bind=bind, workers=workers, certfile=certfile, keyfile=keyfile)
     finally:
         if worker is not None:
             stop_process(worker)

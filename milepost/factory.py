@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask
 from flask_babel import Babel
 from sqlalchemy.engine import Connection
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -30,6 +30,7 @@ from app.web.i18n import (
 )
 from app.web.input_guard import install_input_guard
 from app.web.transaction import TransactionalFlask
+from milepost import landing
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ def _blueprints() -> list:
     from service import api as service_api
     from service import pages as service_pages
     from traceability import api as traceability_api
+    from traceability import counter_pages, factory_pages
     from traceability import pages as traceability_pages
 
     return [
@@ -62,6 +64,8 @@ def _blueprints() -> list:
         crm_pages.pages,
         traceability_api.api,
         traceability_pages.pages,
+        counter_pages.pages,
+        factory_pages.pages,
         network_api.api,
         network_pages.pages,
         reviews_api.api,
@@ -82,11 +86,14 @@ def _navigation() -> list:
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
+    from traceability import counter_pages, factory_pages
     from traceability import pages as traceability_pages
 
     modules = (
         crm_pages,
         traceability_pages,
+        counter_pages,
+        factory_pages,
         network_pages,
         reviews_pages,
         knowledge_pages,
@@ -189,10 +196,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
             "role_label": role_label,
         }
 
-    @app.route("/")
-    def home():
-        """Show the start page for the signed-in role, or the public one."""
-        return render_template("home.html")
+    app.add_url_rule("/", "home", landing.home)
 
     app.url_map.converters["int"] = DatabaseIntegerConverter
     for blueprint in _blueprints():

@@ -25,9 +25,12 @@ class MilepostServer(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(bind: str, workers: int) -> None:
-    """Serve until interrupted."""
-    MilepostServer({"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60}).run()
+def run_gunicorn(bind: str, workers: int, certfile: str | None = None, keyfile: str | None = None) -> None:
+    """Serve until interrupted (https when given a certificate and its key)."""
+    options: dict = {"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60}
+    if certfile and keyfile:
+        options.update(certfile=certfile, keyfile=keyfile)
+    MilepostServer(options).run()
 
 
 def _die_with_parent() -> None:

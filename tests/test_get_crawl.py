@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from app.crm.models import Customer, Organization, Vehicle
 from app.db import SESSIONMAKER_KEY, Base
 from app.jobs import JobRun
-from app.security import Role, User, issue_token
+from app.security import Role, TokenKind, User, issue_token
+from app.web.context import SIGN_IN_KEY
 from community.models import Answer, Question, Report
 from knowledge.models import Article
 from network.demo import DEMO_SHOP
@@ -101,6 +102,8 @@ def _demo_user(session: Session, role: Role) -> User:
 def crawl(demo_app: Flask) -> Iterator:
     make_session = demo_app.extensions[SESSIONMAKER_KEY]
 
+    statuses: dict[str, int] = {}
+
     def run(role: Role | None, rules: list) -> tuple[dict[str, str], dict[str, str], list[str]]:
         client = demo_app.test_client()
         headers = {}
@@ -109,25 +112,30 @@ def crawl(demo_app: Flask) -> Iterator:
             if role is not None:
                 user = _demo_user(session, role)
                 token, _ = issue_token(session, user, timedelta(hours=1))
+                # Pages are crawled signed in through the browser's cookie, as the role sees them.
+                browser_token, _ = issue_token(session, user, timedelta(hours=1), kind=TokenKind.BROWSER)
                 session.commit()
                 headers = {"Authorization": f"Bearer {token}"}
                 with client.session_transaction() as cookie:
-                    cookie["user_id"] = user.id
+                    cookie[SIGN_IN_KEY] = browser_token
         with make_session() as session:
             before = _fingerprint(session)
         failures = []
+        statuses.clear()
         for rule in rules:
             url = _fill(rule, values)
             if url is None:
                 continue
             api = url.startswith("/api/")
             response = client.get(url, headers=headers if api else {})
+            statuses[url] = response.status_code
             if response.status_code >= 500:
                 failures.append(f"{url}: {response.status_code}")
         with make_session() as session:
             after = _fingerprint(session)
         return before, after, failures
 
+    run.statuses = statuses  # type: ignore[attr-defined]
     return run
 
 
@@ -146,6 +154,11 @@ def test_get_routes_and_pages_write_nothing(demo_app, crawl, role):
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == []
     assert failures == []
+    # Pages were read as the role (signed in), not bounced to the sign-in form.
+    if role in (Role.SHOP_STAFF, Role.DEALER_STAFF, Role.WAREHOUSE_STAFF, Role.FACTORY_STAFF):
+        assert crawl.statuses["/counter"] == 200
+    if role == Role.FACTORY_STAFF:
+        assert crawl.statuses["/factory/batches"] == 200
 
 
 @pytest.mark.parametrize("role", [None, Role.DRIVER, Role.SHOP_STAFF], ids=lambda role: role or "anonymous")

@@ -285,7 +285,7 @@ def _batch_labels(actor, batch_id: int, page: int):
 )
 def download_labels(actor, batch_id: int, query: LabelQuery):
     batch, items = _batch_labels(actor, batch_id, query.page)
-    response = Response(labels.labels_zip(items), mimetype="application/zip")
+    response = Response(labels.labels_zip(items, batch.lot), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="labels-{batch.lot}-{query.page}.zip"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -32,6 +32,8 @@ from traceability.codes import activation_code_for, hash_activation_code, new_se
 from traceability.models import Batch, CustodyEvent, EventType, Part, PartState, PartType
 
 CHUNK = 20_000
+# The worker job that commissions a large batch from the factory's form (traceability/tasks.py).
+COMMISSION_JOB = "traceability.commission_batch"
 # From this many parts the HMACs are computed in COMMISSION_PROCESSES other processes (CLI and bulk jobs).
 PARALLEL_FROM = 200_000
 COMMISSION_PROCESSES = 2
@@ -179,11 +181,8 @@ def write_parts(session: Session, ring: KeyRing, batch: Batch, gtin: str, serial
         _insert_rows(session, part_rows(ring, batch, gtin, serials), progress)
 
 
-def commission_batch(
-    session: Session,
-    ring: KeyRing,
+def check_batch_request(
     *,
-    part_type: PartType,
     factory: Organization,
     quantity: int,
     production_line: str,
@@ -191,11 +190,9 @@ def commission_batch(
     qc_result: str,
     qc_inspector: str,
     max_quantity: int,
-    created_by: User | None = None,
-    progress: Callable[[int], None] | None = None,
     today: date | None = None,
-) -> Batch:
-    """Create a batch and its `quantity` serialized parts, and record the commissioning event, atomically."""
+) -> None:
+    """Refuse (naming the field) a batch that cannot be commissioned; the form checks before queueing a job."""
     if factory.kind != OrganizationKind.FACTORY:
         raise InvalidInput("%(factory_code)s is not a factory", field="factory", factory_code=factory.code)
     if not 1 <= quantity <= max_quantity:
@@ -213,6 +210,35 @@ def commission_batch(
     for field, value in (("production_line", production_line), ("qc_inspector", qc_inspector)):
         if not value or not value.strip():
             raise InvalidInput("%(field)s is required", field=field)
+
+
+def commission_batch(
+    session: Session,
+    ring: KeyRing,
+    *,
+    part_type: PartType,
+    factory: Organization,
+    quantity: int,
+    production_line: str,
+    production_date: date,
+    qc_result: str,
+    qc_inspector: str,
+    max_quantity: int,
+    created_by: User | None = None,
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> Batch:
+    """Create a batch and its `quantity` serialized parts, and record the commissioning event, atomically."""
+    check_batch_request(
+        factory=factory,
+        quantity=quantity,
+        production_line=production_line,
+        production_date=production_date,
+        qc_result=qc_result,
+        qc_inspector=qc_inspector,
+        max_quantity=max_quantity,
+        today=today,
+    )
     batch = Batch(
         lot=_new_lot(session, production_date),
         part_type_id=part_type.id,

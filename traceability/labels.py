@@ -6,6 +6,7 @@ import csv
 import io
 import zipfile
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import qrcode
 import qrcode.image.svg
@@ -36,6 +37,8 @@ class Label:
     part_number: str
     url: str
     activation_code: str
+    part_name_zh: str = ""
+    part_name_en: str = ""
 
 
 def ensure_may_print(actor: User, batch: Batch) -> None:
@@ -61,7 +64,17 @@ def list_labels(session: Session, ring: KeyRing, batch: Batch, base_url: str, pa
             # The key the codes were derived under was retired from the ring; re-printing needs it back.
             raise Conflict("this batch was commissioned under an earlier signing key; its codes cannot be re-derived")
         url = build_part_url(base_url, part.gtin, part.serial, part.tag)
-        labels.append(Label(part.serial, batch.part_type.part_number, url, format_activation_code(code)))
+        part_type = batch.part_type
+        labels.append(
+            Label(
+                part.serial,
+                part_type.part_number,
+                url,
+                format_activation_code(code),
+                part_type.name_zh,
+                part_type.name_en,
+            )
+        )
     return labels
 
 
@@ -85,15 +98,62 @@ def qr_svg(url: str) -> str:
     return image.to_string(encoding="unicode")
 
 
-def labels_zip(labels: list[Label]) -> bytes:
-    """Return a zip with one PNG per label, named by serial, and manifest.csv (serial, url, activation code)."""
+def label_svg(label: Label, lot: str) -> str:
+    """Return one printable 62x40 mm label as SVG: QR code, serial, part number and name, lot, activation code."""
+    qr = _qr(label.url)
+    modules = qr.modules_count + 2 * qr.border
+    cells = "".join(
+        f'<rect x="{column + qr.border}" y="{row + qr.border}" width="1" height="1"/>'
+        for row, line in enumerate(qr.get_matrix()[qr.border : qr.border + qr.modules_count])
+        for column, dark in enumerate(line[qr.border : qr.border + qr.modules_count])
+        if dark
+    )
+    lines = [
+        ("bold", f"SN {label.serial}"),
+        ("", f"P/N {label.part_number}"),
+        ("", label.part_name_zh),
+        ("", label.part_name_en),
+        ("", f"LOT {lot}"),
+        ("", "扫码验真 Scan to verify"),
+    ]
+    bold = ' font-weight="700"'
+    text = "".join(
+        f'<text x="30" y="{5 + 4 * index}" font-size="3"{bold if style else ""}>{escape(value)}</text>'
+        for index, (style, value) in enumerate(lines)
+        if value
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="62mm" height="40mm" viewBox="0 0 62 40">'
+        f'<svg x="1" y="1" width="27" height="27" viewBox="0 0 {modules} {modules}">'
+        f'<rect width="{modules}" height="{modules}" fill="#fff"/><g fill="#000">{cells}</g></svg>'
+        f'<g font-family="PingFang SC, Microsoft YaHei, Noto Sans CJK SC, Arial, sans-serif">{text}</g>'
+        '<rect x="1" y="30" width="60" height="9" fill="none" stroke="#000" stroke-width="0.4"/>'
+        '<text x="2" y="33.5" font-size="2.2">安装激活码（刮开） Activation code (scratch off)</text>'
+        f'<text x="2" y="37.8" font-size="3.6" font-family="monospace" font-weight="700" data-area="scratch-off">'
+        f"{escape(label.activation_code)}</text></svg>"
+    )
+
+
+def labels_zip(labels: list[Label], lot: str = "") -> bytes:
+    """Return a zip with, per label and named by serial, a QR code PNG and a printable SVG label with the part's
+    name, and manifest.csv (serial, url, activation code, part number and names)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         manifest = io.StringIO()
         writer = csv.writer(manifest)
-        writer.writerow(["serial", "url", "activation_code"])
+        writer.writerow(["serial", "url", "activation_code", "part_number", "part_name_zh", "part_name_en"])
         for label in labels:
             archive.writestr(f"{label.serial}.png", qr_png(label.url))
-            writer.writerow([label.serial, label.url, label.activation_code])
+            archive.writestr(f"{label.serial}.svg", label_svg(label, lot))
+            writer.writerow(
+                [
+                    label.serial,
+                    label.url,
+                    label.activation_code,
+                    label.part_number,
+                    label.part_name_zh,
+                    label.part_name_en,
+                ]
+            )
         archive.writestr("manifest.csv", manifest.getvalue())
     return buffer.getvalue()

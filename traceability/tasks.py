@@ -1,14 +1,62 @@
-"""Traceability jobs for the worker: the sale-price ranges that scan pages show are recomputed off the request."""
+"""Traceability jobs for the worker: the sale-price ranges that scan pages show are recomputed off the request,
+and the factory's large batches are commissioned off the request with their progress."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from app.jobs import JobContext, job
+from app.clock import local_date
+from app.crm.models import Organization
+from app.errors import NotFound
+from app.jobs import JobContext, JobRun, job
+from app.security import User
+from app.signing import KeyRing
+from app.web.context import KEYRING_KEY
+from traceability.catalogue import get_part_type
+from traceability.commissioning import COMMISSION_JOB, commission_batch
 from traceability.records import refresh_sale_price_ranges
+from traceability.settings import read_settings
 
 
 @job("traceability.refresh_sale_price_ranges", every=timedelta(hours=1))
 def sale_price_ranges(context: JobContext) -> dict:
     """Recompute every part type's 10th-90th percentile of recent sale prices (a scan only reads the result)."""
     return {"part_types": refresh_sale_price_ranges(context.session)}
+
+
+@job(COMMISSION_JOB)
+def commission_batch_job(context: JobContext) -> dict:
+    """Commission a large batch from the factory's form off the request, reporting progress as parts are written."""
+    session = context.session
+    payload = context.payload
+    run = session.get(JobRun, context.run_id) if context.run_id is not None else None
+    actor = session.get(User, run.requested_by_id) if run is not None and run.requested_by_id else None
+    factory = session.get(Organization, int(payload["factory_id"]))
+    if factory is None:
+        raise NotFound("no factory %(factory_id)s", field="factory", factory_id=payload["factory_id"])
+    quantity = int(payload["quantity"])
+    written = 0
+
+    def progress(rows: int) -> None:
+        nonlocal written
+        written += rows
+        context.progress(min(written, quantity), quantity)
+
+    context.progress(0, quantity)
+    batch = commission_batch(
+        session,
+        context.extras.get(KEYRING_KEY) or KeyRing.from_spec(context.settings["CODE_KEYS"]),
+        part_type=get_part_type(session, payload["part_number"]),
+        factory=factory,
+        quantity=quantity,
+        production_line=payload["production_line"],
+        production_date=date.fromisoformat(payload["production_date"]),
+        qc_result=payload["qc_result"],
+        qc_inspector=payload["qc_inspector"],
+        max_quantity=read_settings(context.settings).commission_max_api,
+        created_by=actor,
+        progress=progress,
+        today=local_date(context.now, context.settings.get("TIMEZONE")),
+    )
+    context.progress(quantity, quantity)
+    return {"batch_id": batch.id, "lot": batch.lot, "quantity": quantity, "_progress": (quantity, quantity)}

@@ -221,6 +221,21 @@ def test_served_origin_is_the_bound_address_unless_it_is_a_wildcard(bind, origin
     assert served_origin(bind) == origin
 
 
+def test_served_origin_is_https_when_serving_with_a_certificate():
+    assert served_origin("192.168.1.20:8443", https=True) == "https://192.168.1.20:8443"
+
+
+def test_serve_hands_the_certificate_to_gunicorn(tmp_path, monkeypatch):
+    from milepost import server
+
+    seen = {}
+    monkeypatch.setattr(server.MilepostServer, "run", lambda self: seen.update(self.options))
+
+    server.run_gunicorn("0.0.0.0:8443", 1, certfile="lan.crt", keyfile="lan.key")
+
+    assert seen["certfile"] == "lan.crt" and seen["keyfile"] == "lan.key" and seen["bind"] == "0.0.0.0:8443"
+
+
 @pytest.mark.slow
 def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp_path):
     with socket.socket() as probe:

@@ -125,3 +125,24 @@ def test_error_with_named_details_is_filled_in_for_the_api_and_translated_for_pa
     assert error.to_dict()["error"]["message"] == "book at least 60 minutes ahead"
     with app.test_request_context("/"):
         assert error_text(error) == "请至少提前 60 分钟预约"
+
+
+def test_no_two_catalogues_translate_the_same_words_differently():
+    # Flask-Babel merges every package's catalogue into one: a msgid translated twice shows one package's words
+    # on the other's pages ("Open" a shop's hours vs. a service request's status). Same words, same translation;
+    # different meanings need different msgids.
+    chosen: dict[str, tuple[str, str]] = {}
+    conflicts = []
+    for po in sorted(ROOT.glob("*/translations/zh/LC_MESSAGES/messages.po")):
+        with po.open("rb") as handle:
+            for message in read_po(handle):
+                if not message.id or not message.string or message.fuzzy:
+                    continue
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                package = po.relative_to(ROOT).parts[0]
+                first = chosen.setdefault(msgid, (package, text))
+                if first[1] != text:
+                    conflicts.append((msgid, first, (package, text)))
+
+    assert conflicts == []

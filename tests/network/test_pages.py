@@ -164,6 +164,7 @@ def test_driver_asks_for_roadside_help_and_sees_who_is_coming(open_page, committ
     driver_page = open_page(geolocation={"latitude": 34.62, "longitude": 113.70}, permissions=["geolocation"])
     sign_in(driver_page, user.phone, PASSWORD)
     driver_page.goto("/")
+    driver_page.click(".menu-toggle")  # on a phone the top bar's menu opens first
     with driver_page.expect_navigation():
         driver_page.click("header nav a[href='/assistance']")
 
@@ -269,6 +270,7 @@ def test_oem_desk_assigns_an_escalated_request_and_the_driver_sees_who_is_coming
     desk = open_page()
     sign_in(desk, oem.email, PASSWORD)
     desk.goto("/")
+    desk.click(".menu-toggle")  # on a phone the top bar's menu opens first
     with desk.expect_navigation():
         desk.click("header nav a[href='/assistance/desk']")
 

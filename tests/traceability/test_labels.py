@@ -38,7 +38,8 @@ def test_labels_zip_has_png_per_serial_and_manifest(session, client):
     response = client.get(f"/api/v1/batches/{batch.id}/labels.zip", headers=auth_header(session, staff))
 
     archive = zipfile.ZipFile(io.BytesIO(response.data))
-    assert sorted(archive.namelist()) == sorted([f"{part.serial}.png" for part in parts] + ["manifest.csv"])
+    expected = [f"{part.serial}.{kind}" for part in parts for kind in ("png", "svg")]
+    assert sorted(archive.namelist()) == sorted([*expected, "manifest.csv"])
     rows = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
     by_serial = {row["serial"]: row for row in rows}
     for part in parts:
