@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
+from app.security import Role
 from app.signing import KeyError_, KeyRing
 from app.sms import make_sender
 from app.web import auth, jobs, meta
@@ -40,6 +41,7 @@ def _blueprints() -> list:
     from app.crm import pages as crm_pages
     from knowledge import api as knowledge_api
     from knowledge import pages as knowledge_pages
+    from milepost import dashboard_pages
     from network import api as network_api
     from network import pages as network_pages
     from reviews import api as reviews_api
@@ -47,6 +49,7 @@ def _blueprints() -> list:
     from service import api as service_api
     from service import pages as service_pages
     from traceability import api as traceability_api
+    from traceability import oem_pages as traceability_oem_pages
     from traceability import pages as traceability_pages
 
     return [
@@ -59,6 +62,8 @@ def _blueprints() -> list:
         crm_pages.pages,
         traceability_api.api,
         traceability_pages.pages,
+        traceability_oem_pages.pages,
+        dashboard_pages.pages,
         network_api.api,
         network_pages.pages,
         reviews_api.api,
@@ -73,12 +78,24 @@ def _blueprints() -> list:
 def _navigation() -> list:
     from app.crm import pages as crm_pages
     from knowledge import pages as knowledge_pages
+    from milepost import dashboard_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
+    from traceability import oem_pages as traceability_oem_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs, service_pages)
+    modules = (
+        dashboard_pages,
+        crm_pages,
+        traceability_pages,
+        traceability_oem_pages,
+        network_pages,
+        reviews_pages,
+        knowledge_pages,
+        jobs,
+        service_pages,
+    )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -175,6 +192,8 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
 
+    # Where a sign-in without `?next=` lands, per role (app.web.auth knows no endpoint above it).
+    auth.LANDING_PAGES[Role.OEM_ADMIN] = "dashboard.oem_dashboard"
     register_domain_commands(app)
     return app
 
