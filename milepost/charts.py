@@ -56,8 +56,8 @@ def stacked_columns(
     rows: Sequence[tuple[str, Mapping[str, int]]],
     order: Sequence[str],
     colours: Mapping[str, str],
-    width: int = 640,
-    plot_height: int = 180,
+    width: int = 480,
+    plot_height: int = 160,
 ) -> StackedColumns:
     """Lay out one column per row, stacked by series in `order` (series not in `order` go on top)."""
     maximum = max((sum(values.values()) for _label, values in rows), default=0)
@@ -106,7 +106,7 @@ class BarList:
     bar_height: int
 
 
-def bar_list(items: Sequence[tuple[str, int]], width: int = 640, offset: int = 220, bar_height: int = 22) -> BarList:
+def bar_list(items: Sequence[tuple[str, int]], width: int = 480, offset: int = 190, bar_height: int = 22) -> BarList:
     """Lay out one bar per (key, value), scaled to the largest value."""
     maximum = max((value for _key, value in items), default=0)
     room = width - offset - 48

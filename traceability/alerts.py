@@ -119,7 +119,7 @@ def select_alerts(status: str | None = None, cause: str | None = None, province:
     statement = select(Alert).outerjoin(Alert.organization).order_by(Alert.last_seen_at.desc(), Alert.id.desc())
     if status:
         if status not in AlertStatus.__members__.values():
-            raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
+            raise InvalidInput("status is one of %(choices)s", field="status", choices=", ".join(AlertStatus))
         statement = statement.where(Alert.status == status)
     if cause:
         statement = statement.where(Alert.cause == cause)
@@ -150,7 +150,7 @@ def select_alert_scans(alert: Alert) -> Select:
 def update_alert_status(session: Session, actor: User, alert_id: int, status: str, note: str = "") -> Alert:
     """Move an alert to open, investigating or closed, with a note, and log who did it."""
     if status not in AlertStatus.__members__.values():
-        raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
+        raise InvalidInput("status is one of %(choices)s", field="status", choices=", ".join(AlertStatus))
     alert = get_alert(session, alert_id)
     if alert.part_id is not None and alert.cause in SIGNAL_BITS:
         # Lock the part before the alert, in the order scans and custody events take them (part, then alert):
