@@ -332,7 +332,11 @@ def override_tier(
     target = parse_tier(tier)
     reason = (reason or "").strip()
     if len(reason) < MIN_OVERRIDE_REASON or len(reason) > 1000:
-        raise InvalidInput(f"a written reason of {MIN_OVERRIDE_REASON} to 1000 characters is required", field="reason")
+        raise InvalidInput(
+            "a written reason of %(minimum)s to 1000 characters is required",
+            field="reason",
+            minimum=MIN_OVERRIDE_REASON,
+        )
     state = get_state(session, shop)
     if state.tier == target:
         raise Conflict("the shop is already %(target)s", field="tier", target=target)
