@@ -337,6 +337,8 @@ def override_tier(
             field="reason",
             minimum=MIN_OVERRIDE_REASON,
         )
+    # Two staff approving one pending change at once: the second waits here and then sees the tier already set.
+    session.get(CertificationState, shop.id, with_for_update=True, populate_existing=True)
     state = get_state(session, shop)
     if state.tier == target:
         raise Conflict("the shop is already %(target)s", field="tier", target=target)
