@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.db import make_engine, make_sessionmaker
+from app.security import Role
 from app.signing import KeyError_, KeyRing
 from app.sms import make_sender
 from app.web import auth, jobs, meta
@@ -44,6 +45,7 @@ def _blueprints() -> list:
     from community import pages as community_pages
     from knowledge import api as knowledge_api
     from knowledge import pages as knowledge_pages
+    from milepost import dashboard_pages
     from network import api as network_api
     from network import pages as network_pages
     from reviews import api as reviews_api
@@ -52,6 +54,7 @@ def _blueprints() -> list:
     from service import pages as service_pages
     from traceability import api as traceability_api
     from traceability import counter_pages, factory_pages
+    from traceability import oem_pages as traceability_oem_pages
     from traceability import pages as traceability_pages
 
     return [
@@ -66,6 +69,8 @@ def _blueprints() -> list:
         traceability_pages.pages,
         counter_pages.pages,
         factory_pages.pages,
+        traceability_oem_pages.pages,
+        dashboard_pages.pages,
         network_api.api,
         network_pages.pages,
         reviews_api.api,
@@ -83,15 +88,19 @@ def _navigation() -> list:
     from app.crm import pages as crm_pages
     from community import pages as community_pages
     from knowledge import pages as knowledge_pages
+    from milepost import dashboard_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
     from traceability import counter_pages, factory_pages
+    from traceability import oem_pages as traceability_oem_pages
     from traceability import pages as traceability_pages
 
     modules = (
+        dashboard_pages,
         crm_pages,
         traceability_pages,
+        traceability_oem_pages,
         counter_pages,
         factory_pages,
         network_pages,
@@ -202,6 +211,8 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
 
+    # Where a sign-in without `?next=` lands, per role (app.web.auth knows no endpoint above it).
+    auth.LANDING_PAGES[Role.OEM_ADMIN] = "dashboard.oem_dashboard"
     register_domain_commands(app)
     return app
 

@@ -364,7 +364,13 @@ def override_tier(
     target = parse_tier(tier)
     reason = (reason or "").strip()
     if len(reason) < MIN_OVERRIDE_REASON or len(reason) > 1000:
-        raise InvalidInput(f"a written reason of {MIN_OVERRIDE_REASON} to 1000 characters is required", field="reason")
+        raise InvalidInput(
+            "a written reason of %(minimum)s to 1000 characters is required",
+            field="reason",
+            minimum=MIN_OVERRIDE_REASON,
+        )
+    # Two staff approving one pending change at once: the second waits here and then sees the tier already set.
+    session.get(CertificationState, shop.id, with_for_update=True, populate_existing=True)
     state = get_state(session, shop)
     if state.tier == target:
         raise Conflict("the shop is already %(target)s", field="tier", target=target)

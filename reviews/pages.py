@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from pydantic import Field
 from sqlalchemy import func, select
 
 from app.crm.customers import find_customer_for_user, is_own_customer
@@ -18,8 +19,10 @@ from app.jobs import QUEUE_KEY, JobRun, run_to_dict
 from app.security import Role, is_oem, require_role
 from app.web.context import code_keyring, current_actor, db_session
 from app.web.csrf import check_csrf
+from app.web.endpoints import parse_query
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
+from app.web.pagination import PageQuery, paginate
 from app.web.transaction import discard_request_writes
 from network.links import BookingLink, register_booking_link
 from network.models import Booking, BookingStatus, Shop
@@ -188,48 +191,79 @@ def reply(review_id: int):
     return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
 
 
-@pages.route("/certification/board", methods=["GET", "POST"])
-def board():
-    """Show the OEM's certification board; run an evaluation or override a tier."""
-    actor = require_role(current_actor(), Role.OEM_ADMIN)
-    session = db_session()
-    if request.method == "POST":
-        check_csrf()
-        thresholds = configured_thresholds(current_app.config)
-        if request.form.get("action") == "override":
-            shop = _shop_or_404(request.form.get("shop", ""))
-            certification.override_tier(
-                session,
-                actor,
-                shop,
-                request.form.get("tier", ""),
-                request.form.get("reason", ""),
-                thresholds,
-                code_keyring(),
-                utcnow(),
-            )
-        else:
-            run = certification.request_evaluation(session, actor, None, None, current_app.config)
-            return redirect(url_for("reviews.board", run=run.id))
+class BoardQuery(PageQuery):
+    tier: str | None = None
+    q: str | None = Field(None, max_length=100, description="shop code or name contains")
+
+
+def _board_page(session, error: MilepostError | None = None, failed_shop: str | None = None):
+    query = parse_query(BoardQuery)
     job = None
     if request.args.get("run", "").isdigit() and len(request.args["run"]) < 12:
         found = session.get(JobRun, int(request.args["run"]))
         if found is not None and found.name == certification.EVALUATION_JOB:
             job = run_to_dict(found, current_app.extensions.get(QUEUE_KEY))
-    tier_filter = request.args.get("tier") or None
     statement = select(CertificationState).join(Shop).order_by(CertificationState.tier, Shop.code)
-    if tier_filter:
-        statement = statement.where(CertificationState.tier == tier_filter)
-    states = session.scalars(statement.limit(300)).all()
+    if query.tier:
+        statement = statement.where(CertificationState.tier == query.tier)
+    if query.q:
+        text = query.q.strip()
+        matches = Shop.code.icontains(text, autoescape=True) | Shop.name.icontains(text, autoescape=True)
+        statement = statement.where(matches)
+    result = paginate(session, statement, query, lambda state: state)
     counts = dict(
         session.execute(select(CertificationState.tier, func.count()).group_by(CertificationState.tier)).all()
     )
     pending = session.scalars(
-        select(CertificationState).where(CertificationState.pending_tier.is_not(None)).limit(100)
+        select(CertificationState)
+        .join(Shop)
+        .where(CertificationState.pending_tier.is_not(None))
+        .order_by(Shop.code)
+        .limit(100)
     ).all()
-    return render_template(
-        "reviews/board.html", states=states, counts=counts, pending=pending, tiers=list(Tier), job=job
+    page = render_template(
+        "reviews/board.html",
+        result=result,
+        query=query,
+        counts=counts,
+        pending=pending,
+        tiers=list(Tier),
+        job=job,
+        error=error,
+        failed_shop=failed_shop,
+        changed=request.args.get("changed"),
     )
+    return page, (error.status if error else 200)
+
+
+@pages.route("/certification/board", methods=["GET", "POST"])
+def board():
+    """Show the OEM's certification board (paged, searchable); run an evaluation, approve or override a tier."""
+    actor = require_role(current_actor(), Role.OEM_ADMIN)
+    session = db_session()
+    if request.method == "POST":
+        check_csrf()
+        if request.form.get("action") in ("override", "approve"):
+            code = request.form.get("shop", "")
+            try:
+                shop = _shop_or_404(code)
+                certification.override_tier(
+                    session,
+                    actor,
+                    shop,
+                    request.form.get("tier", ""),
+                    request.form.get("reason", ""),
+                    configured_thresholds(current_app.config),
+                    code_keyring(),
+                    utcnow(),
+                )
+            except MilepostError as problem:
+                discard_request_writes(problem)
+                return _board_page(session, problem, code)
+            return redirect(url_for("reviews.board", changed=shop.code, q=request.args.get("q") or None))
+        run = certification.request_evaluation(session, actor, None, None, current_app.config)
+        return redirect(url_for("reviews.board", run=run.id))
+    return _board_page(session)
 
 
 @pages.route("/plaque/<shop_code>")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
+from app.crm.models import Organization
 from app.db import is_postgresql, utcnow
 from app.errors import InvalidInput, NotFound
 from app.security import User
-from traceability.models import Alert, AlertStatus, Part
+from traceability.models import Alert, AlertStatus, Part, Scan
 
 # The persistent-signal table lives with the verdict rules (one table); its names stay importable from here.
 from traceability.verdicts import SIGNAL_BITS, SIGNAL_CAUSES, signal_causes  # noqa: F401
@@ -104,25 +105,53 @@ def raise_alert(
     return alert_id
 
 
-def select_alerts(status: str | None = None, cause: str | None = None) -> Select:
-    """Return the query for alerts, newest activity first, optionally by status or cause."""
-    statement = select(Alert).order_by(Alert.last_seen_at.desc(), Alert.id.desc())
+UNKNOWN_PROVINCE = "unknown"
+
+
+def alert_province() -> ColumnElement[str]:
+    """Return the SQL for an alert's province: where the scan or report behind it was, else the concerned
+    organization's province, else "unknown" (the query must outer-join Alert.organization)."""
+    return func.coalesce(Alert.details["province"].as_string(), Organization.province, UNKNOWN_PROVINCE)
+
+
+def select_alerts(status: str | None = None, cause: str | None = None, province: str | None = None) -> Select:
+    """Return the query for alerts, newest activity first, optionally by status, cause or province."""
+    statement = select(Alert).outerjoin(Alert.organization).order_by(Alert.last_seen_at.desc(), Alert.id.desc())
     if status:
         if status not in AlertStatus.__members__.values():
-            raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
+            raise InvalidInput("status is one of %(choices)s", field="status", choices=", ".join(AlertStatus))
         statement = statement.where(Alert.status == status)
     if cause:
         statement = statement.where(Alert.cause == cause)
+    if province:
+        statement = statement.where(alert_province() == province)
     return statement
+
+
+def get_alert(session: Session, alert_id: int) -> Alert:
+    """Return the alert with `alert_id`, or raise 404."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("no alert %(alert_id)s", field="id", alert_id=alert_id)
+    return alert
+
+
+def select_alert_scans(alert: Alert) -> Select:
+    """Return the query for the scans behind an alert, newest first: the part's scans, or the unknown code's."""
+    if alert.part_id is not None:
+        behind = Scan.part_id == alert.part_id
+    elif alert.gtin or alert.serial:
+        behind = (Scan.gtin == alert.gtin) & (Scan.serial == alert.serial)
+    else:
+        behind = false()  # a flood alert names a client, not a code: no scan is its own
+    return select(Scan).where(behind).order_by(Scan.scanned_at.desc(), Scan.id.desc())
 
 
 def update_alert_status(session: Session, actor: User, alert_id: int, status: str, note: str = "") -> Alert:
     """Move an alert to open, investigating or closed, with a note, and log who did it."""
     if status not in AlertStatus.__members__.values():
-        raise InvalidInput(f"status is one of {', '.join(AlertStatus)}", field="status")
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound("no alert %(alert_id)s", field="id", alert_id=alert_id)
+        raise InvalidInput("status is one of %(choices)s", field="status", choices=", ".join(AlertStatus))
+    alert = get_alert(session, alert_id)
     if alert.part_id is not None and alert.cause in SIGNAL_BITS:
         # Lock the part before the alert, in the order scans and custody events take them (part, then alert):
         # the other order could deadlock with a scan of the part raising the same alert.

@@ -195,6 +195,7 @@ class StatsQuery(QuerySchema):
 class AlertQuery(PageQuery):
     status: str | None = Field(None, description="open, investigating or closed")
     cause: str | None = None
+    province: str | None = Field(None, description="where the scan or report was, else the organization's")
 
 
 class AlertUpdateIn(Schema):
@@ -238,7 +239,13 @@ def show_scan_stats(actor, query: StatsQuery):
 
 @api.endpoint("GET", "/alerts", access=[Role.OEM_ADMIN], query=AlertQuery, summary="List counterfeit and clone alerts")
 def list_alerts(actor, query: AlertQuery):
-    return paginate(db_session(), alerts.select_alerts(query.status, query.cause), query, alerts.alert_to_dict)
+    statement = alerts.select_alerts(query.status, query.cause, query.province)
+    return paginate(db_session(), statement, query, alerts.alert_to_dict)
+
+
+@api.endpoint("GET", "/alerts/<int:alert_id>", access=[Role.OEM_ADMIN], summary="Show an alert with its reports")
+def show_alert(actor, alert_id: int):
+    return alerts.alert_to_dict(alerts.get_alert(db_session(), alert_id))
 
 
 @api.endpoint(
@@ -331,6 +338,11 @@ def create_recall(actor, body: RecallIn):
         serials=[item.model_dump() for item in body.serials] if body.serials else None,
     )
     return recalls.recall_to_dict(recall), 201
+
+
+@api.endpoint("GET", "/recalls", access=[Role.OEM_ADMIN], query=PageQuery, summary="List recalls, newest first")
+def list_recalls(actor, query: PageQuery):
+    return paginate(db_session(), recalls.select_recalls(), query, recalls.recall_to_dict)
 
 
 @api.endpoint(

@@ -123,6 +123,9 @@ class Recall(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    batch: Mapped[Batch | None] = relationship()
+    part_type: Mapped[PartType | None] = relationship()
+
 
 class Part(Base):
     """One serialized part: its identity, signed tag, hashed activation code and current custody state."""

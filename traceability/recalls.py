@@ -3,6 +3,8 @@ the vehicles they are installed on with their owners for the OEM to contact."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 from sqlalchemy import Integer, Select, func, literal, select, update
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.errors import InvalidInput, NotFound
+from app.phones import mask_phone
 from app.security import User
 from app.signing import random_crockford
 from traceability.catalogue import get_part_type
@@ -123,11 +126,20 @@ def get_recall(session: Session, code: str) -> Recall:
     return recall
 
 
+def select_recalls() -> Select:
+    """Return the query for every recall, newest first."""
+    return select(Recall).order_by(Recall.created_at.desc(), Recall.id.desc())
+
+
 def recall_to_dict(recall: Recall) -> dict:
     """Render a recall for the OEM."""
     return {
         "code": recall.code,
         "scope": recall.scope,
+        "batch": recall.batch.lot if recall.batch else None,
+        "part_number": recall.part_type.part_number if recall.part_type else None,
+        "produced_from": recall.produced_from.isoformat() if recall.produced_from else None,
+        "produced_to": recall.produced_to.isoformat() if recall.produced_to else None,
         "notice_zh": recall.notice_zh,
         "notice_en": recall.notice_en,
         "part_count": recall.part_count,
@@ -135,14 +147,16 @@ def recall_to_dict(recall: Recall) -> dict:
     }
 
 
-def affected_vehicle_to_dict(installation: Installation) -> dict:
-    """Render one vehicle carrying a recalled part, with its owner's full contact (OEM only)."""
+def affected_vehicle_to_dict(installation: Installation, masked: bool = False) -> dict:
+    """Render one vehicle carrying a recalled part, with its owner's contact (OEM only; `masked` for screens)."""
     vehicle = installation.vehicle
+    phone = vehicle.owner.phone
     return {
         "vin": vehicle.vin,
         "plate": vehicle.plate,
         "owner": vehicle.owner.name,
-        "phone": vehicle.owner.phone,
+        "phone": mask_phone(phone) if masked else phone,
+        "part_number": installation.part.part_type.part_number,
         "gtin": installation.part.gtin,
         "serial": installation.part.serial,
         "installed_at": installation.installed_at.isoformat(),
@@ -158,3 +172,20 @@ def select_recall_vehicles(recall: Recall) -> Select:
         .where(RecalledPart.recall_id == recall.id, Installation.removed_at.is_(None))
         .order_by(Vehicle.vin)
     )
+
+
+CONTACT_COLUMNS = ("recall", "vin", "plate", "owner", "phone", "part_number", "gtin", "serial", "installed_at")
+
+
+def export_recall_contacts(session: Session, actor: User, recall: Recall) -> str:
+    """Return the call center's CSV of every vehicle to contact (full phone numbers) and log who took it."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CONTACT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    rows = 0
+    for installation in session.scalars(select_recall_vehicles(recall)):
+        writer.writerow({"recall": recall.code, **affected_vehicle_to_dict(installation)})
+        rows += 1
+    # Owners' phone numbers leave the system in this file: who took them, and how many, is on record.
+    record_activity(session, actor, "traceability.recall_contacts_exported", "recall", recall.code, rows=rows)
+    return buffer.getvalue()

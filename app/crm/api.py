@@ -37,6 +37,7 @@ class OrganizationIn(Schema):
 class OrganizationQuery(PageQuery):
     kind: OrganizationKind | None = None
     province: str | None = None
+    q: str | None = Field(None, max_length=100, description="name or code contains")
 
 
 class CustomerIn(Schema):
@@ -97,7 +98,7 @@ def create_organization(actor, body: OrganizationIn):
 
 @api.endpoint("GET", "/organizations", access=SIGNED_IN, query=OrganizationQuery, summary="List organizations")
 def list_organizations(actor, query: OrganizationQuery):
-    statement = organizations.select_organizations(query.kind, query.province)
+    statement = organizations.select_organizations(query.kind, query.province, query.q)
     return paginate(db_session(), statement, query, organization_to_dict)
 
 

@@ -72,9 +72,15 @@ def get_organization(session: Session, code: str, field: str = "org") -> Organiz
     return organization
 
 
-def select_organizations(kind: str | None = None, province: str | None = None) -> Select:
-    """Return the query listing organizations, optionally of one kind or province, by code."""
+def select_organizations(kind: str | None = None, province: str | None = None, text: str | None = None) -> Select:
+    """Return the query listing organizations, optionally of one kind or province or whose name or code contains
+    `text`, by code."""
     statement = select(Organization).order_by(Organization.code)
+    if text and text.strip():
+        needle = text.strip()
+        statement = statement.where(
+            Organization.name.icontains(needle, autoescape=True) | Organization.code.icontains(needle, autoescape=True)
+        )
     if kind:
         if kind not in OrganizationKind.__members__.values():
             raise InvalidInput("unknown kind %(kind)r", field="kind", kind=kind)

@@ -63,6 +63,7 @@ pages.add_app_template_filter(province_label, "province_label")
 class OrganizationPageQuery(PageQuery):
     kind: str | None = None
     province: str | None = None
+    q: str | None = None
 
 
 class SearchPageQuery(PageQuery):
@@ -111,7 +112,7 @@ def list_organizations():
     """List the network's organizations, by kind and province."""
     require_role(current_actor(), *STAFF)
     query = parse_query(OrganizationPageQuery)
-    statement = organizations.select_organizations(query.kind, query.province)
+    statement = organizations.select_organizations(query.kind, query.province, query.q)
     result = paginate(db_session(), statement, query, lambda organization: organization)
     return render_template(
         "crm/organizations.html", result=result, query=query, kinds=list(OrganizationKind), provinces=PROVINCES

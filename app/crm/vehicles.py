@@ -228,10 +228,14 @@ def list_vehicles_of(session: Session, customer: Customer) -> list[Vehicle]:
     return list(session.scalars(select(Vehicle).where(Vehicle.owner_id == customer.id).order_by(Vehicle.vin)))
 
 
+VIN_TAIL = 6
+
+
 def select_vehicles_for(actor: User, text: str | None) -> Select:
     """Return the query for vehicles the actor may list, matching a VIN, plate or owner phone when given.
 
-    Staff list the vehicles related to their organization by VIN prefix, plate or owner phone; any other vehicle
+    Staff list the vehicles related to their organization by VIN prefix, the VIN's last six characters, plate or
+    owner phone; any other vehicle
     only by its exact VIN or plate (and see it masked). The OEM lists everything.
     """
     statement = select(Vehicle).join(Vehicle.owner).order_by(Vehicle.vin)
@@ -244,6 +248,9 @@ def select_vehicles_for(actor: User, text: str | None) -> Select:
     cleaned = text.strip().upper().replace(" ", "")
     exact = [Vehicle.vin == cleaned, Vehicle.plate == cleaned]
     conditions = [Vehicle.vin.startswith(cleaned, autoescape=True), Vehicle.plate == cleaned]
+    if len(cleaned) == VIN_TAIL:
+        # What a call center hears or a shop reads off the dashboard plate: the VIN's last six characters.
+        conditions.append(Vehicle.vin.endswith(cleaned, autoescape=True))
     with contextlib.suppress(InvalidInput):
         conditions.append(Customer.phone == normalize_phone(text))
     if actor.role in (Role.DRIVER, Role.OEM_ADMIN):
@@ -264,6 +271,8 @@ def vehicle_to_dict(session: Session, vehicle: Vehicle, actor: User | None, with
         "owner": customer_to_dict(vehicle.owner, actor, related),
         "fleet": vehicle.fleet.code if vehicle.fleet else None,
         "dealer": vehicle.dealer.code if vehicle.dealer else None,
+        "fleet_name": vehicle.fleet.name if vehicle.fleet else None,
+        "dealer_name": vehicle.dealer.name if vehicle.dealer else None,
         "sale_date": vehicle.sale_date.isoformat() if vehicle.sale_date else None,
         "odometer_km": vehicle.odometer_km,
         "verified": vehicle.verified_at is not None,

@@ -41,6 +41,8 @@ from app.web.transaction import discard_request_writes
 
 api = ApiBlueprint("auth_api", __name__, tag="Auth")
 pages = Blueprint("auth", __name__, template_folder="templates")
+# Role -> endpoint a browser sign-in without `?next=` lands on; the shell fills it in (the start page otherwise).
+LANDING_PAGES: dict[str, str] = {}
 
 
 def page_actor(*roles: str) -> User | Response:
@@ -151,8 +153,13 @@ def login():
 
 
 def start_browser_session(user: User) -> Response:
-    """Sign `user` in on this browser (a fresh cookie session keeping the language) and go to `?next=`."""
+    """Sign `user` in on this browser (a fresh cookie session keeping the language) and go to `?next=`, or to
+    the role's landing page."""
     remember_sign_in(user)
+    landing = LANDING_PAGES.get(user.role)
+    # The top bar's sign-in link names the page it was on; from the start page that is no real destination.
+    if request.args.get("next") in (None, "", "/") and landing is not None:
+        return redirect(url_for(landing))
     return redirect(safe_next(request.args.get("next")))
 
 
