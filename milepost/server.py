@@ -25,12 +25,25 @@ class MilepostServer(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(bind: str, workers: int, certfile: str | None = None, keyfile: str | None = None) -> None:
-    """Serve until interrupted (https when given a certificate and its key)."""
-    options: dict = {"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60}
+# gunicorn's Tornado worker reads each request (headers and body) without blocking before the app sees it, and
+# writes answers out the same way: a client that sends its request a byte at a time (slowloris, or a truck's
+# phone on a weak signal) holds a socket, not a worker. The sync and gthread workers read in the worker, so a
+# few hundred slow connections stop the service (bench/slowloris.py measures both). Production still puts a
+# buffering proxy in front (README, deployment).
+WORKER_CLASS = "tornado"
+
+
+def gunicorn_options(bind: str, workers: int, certfile: str | None = None, keyfile: str | None = None) -> dict:
+    """Return the gunicorn settings `milepost serve` runs with."""
+    options: dict = {"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60, "worker_class": WORKER_CLASS}
     if certfile and keyfile:
         options.update(certfile=certfile, keyfile=keyfile)
-    MilepostServer(options).run()
+    return options
+
+
+def run_gunicorn(bind: str, workers: int, certfile: str | None = None, keyfile: str | None = None) -> None:
+    """Serve until interrupted (https when given a certificate and its key)."""
+    MilepostServer(gunicorn_options(bind, workers, certfile, keyfile)).run()
 
 
 def _die_with_parent() -> None:

@@ -238,20 +238,10 @@ def test_serve_hands_the_certificate_to_gunicorn(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("MILEPOST_")}
-    environment.update(MILEPOST_INSTANCE_PATH=str(tmp_path / "instance"), MILEPOST_DATABASE_URL=cli_database_url)
-    command = [sys.executable, "-c", "from milepost.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    port = _free_port()
+    server = _serve(cli_database_url, tmp_path, port)
     try:
-        deadline, health = time.monotonic() + 60, None
-        while health is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
-            except OSError:
-                time.sleep(0.3)
+        health = _wait_for_health(server, port)
         scan = urllib.request.Request(
             f"http://127.0.0.1:{port}/01/06901234000016/21/NOSUCHPART?c=A{'0' * 16}",
             headers={"Accept": "application/json"},
@@ -267,3 +257,48 @@ def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp
     assert verdict["verdict"] == "counterfeit"
     assert f"Milepost on http://127.0.0.1:{port}" in output
     assert stat.S_IMODE((tmp_path / "instance" / "secrets.json").stat().st_mode) == 0o600
+
+
+def test_serve_answers_while_slow_clients_hold_many_connections(cli_database_url, tmp_path):
+    # Issue 10 (Also): a few slow clients (slowloris, phones on a weak signal) must not freeze the service.
+    port = _free_port()
+    server = _serve(cli_database_url, tmp_path, port)
+    slow = []
+    try:
+        assert _wait_for_health(server, port) is not None
+        for _ in range(40):  # far more than the two workers a synchronous server would have
+            held = socket.create_connection(("127.0.0.1", port))
+            held.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(held)
+        time.sleep(1)
+        answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5))
+    finally:
+        for held in slow:
+            held.close()
+        server.terminate()
+        server.communicate(timeout=30)
+
+    assert answer["status"] == "ok"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve(database_url: str, tmp_path, port: int) -> subprocess.Popen:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MILEPOST_")}
+    environment.update(MILEPOST_INSTANCE_PATH=str(tmp_path / "instance"), MILEPOST_DATABASE_URL=database_url)
+    command = [sys.executable, "-c", "from milepost.cli import main; main()", "serve", "--bind", f"127.0.0.1:{port}"]
+    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for_health(server: subprocess.Popen, port: int) -> dict | None:
+    deadline, health = time.monotonic() + 60, None
+    while health is None and time.monotonic() < deadline and server.poll() is None:
+        try:
+            health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2))
+        except OSError:
+            time.sleep(0.3)
+    return health
