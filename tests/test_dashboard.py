@@ -188,3 +188,12 @@ def test_oem_lands_on_the_dashboard_after_signing_in(session, client):
         landings[user.role] = response.headers["Location"]
 
     assert landings == {Role.OEM_ADMIN: "/oem", Role.DRIVER: "/"}
+
+
+def test_every_declared_job_has_a_name_in_the_pages_language(app):
+    # The dashboard's job table shows each job by a translated label; a job without one showed its code name
+    # ("community.flag_overdue_reports") on a Chinese page.
+    from app.jobs import JOBS
+    from milepost.dashboard_pages import JOB_LABELS
+
+    assert sorted(set(JOBS) - set(JOB_LABELS)) == []

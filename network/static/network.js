@@ -31,7 +31,8 @@
         (config.lines || []).forEach(function (line) {
           L.geoJSON(line.geojson, { style: { color: line.color, weight: line.weight || 5 } }).addTo(map);
         });
-        if (!bounds.length && !config.center) map.fitBounds(layer.getBounds());
+        // No routes recorded yet (a new installation) leaves the layer without bounds: keep the default view.
+        if (!bounds.length && !config.center && layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
       });
     }
     if (config.center) map.setView([config.center.lat, config.center.lon], config.zoom || 9);
