@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "SMS_ALIYUN_SIGN_NAME": "",
     # The approved template code of the verification message; its one variable is ${code}.
     "SMS_ALIYUN_TEMPLATE_CODE": "",
+    # Aliyun template for inbox notifications sent as texts (one variable, ${text}); empty: texts are not sent.
+    "SMS_ALIYUN_NOTICE_TEMPLATE_CODE": "",
     # Seconds a texted one-time code stays valid.
     "PHONE_CODE_SECONDS": 300,
     # Wrong tries a texted code survives before it dies.
@@ -173,6 +175,23 @@ DEFAULTS: dict[str, Any] = {
     "SERVICE_MERGE_WINDOW_HOURS": 72,
     # Largest photo accepted with a service request, in bytes.
     "SERVICE_PHOTO_MAX_BYTES": 3 * 1024 * 1024,
+    # Leads a salesperson may hold at once (their private pool), unless their membership says otherwise.
+    "LEADS_CAP": 50,
+    # Leads a salesperson may claim from a pool in one local day.
+    "LEADS_DAILY_CLAIM_LIMIT": 20,
+    # Hours after an assignment by which a follow-up must be logged, or the lead goes back to its pool.
+    "LEADS_FIRST_FOLLOW_UP_HOURS": 24,
+    # Days without a logged follow-up after which a held lead goes back to its pool.
+    "LEADS_IDLE_DAYS": 15,
+    # Hours during which the owner a lead was taken from may not claim it back.
+    "LEADS_RECLAIM_COOLDOWN_HOURS": 12,
+    # Working hours (local) in which leads are dispatched between stages: weekday periods, then the weekdays.
+    "LEADS_WORKING_HOURS": ["08:30-12:00", "13:30-18:00"],
+    "LEADS_WORKING_DAYS": ["mon", "tue", "wed", "thu", "fri"],
+    # Lowest grade a new lead must have to be dispatched to sales (A best, C lowest).
+    "LEADS_QUALIFY_GRADE": "B",
+    # Reasons a salesperson picks from when a lead is lost.
+    "LEADS_LOST_REASONS": ["price", "bought_elsewhere", "no_need", "unreachable", "duplicate", "other"],
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.

@@ -253,6 +253,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
 def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     """Build the demo data set in one transaction and print the demo logins."""
     from knowledge import demo as knowledge_demo
+    from leads import demo as leads_demo
     from network import demo as network_demo
     from reviews import demo as reviews_demo
     from service import demo as service_demo
@@ -266,6 +267,7 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
         reviews_demo.seed,
         knowledge_demo.seed,
         service_demo.seed,
+        leads_demo.seed,
     )
 
     def work(session: Session) -> list[str]:

@@ -32,7 +32,7 @@ from app.web.transaction import TransactionalFlask
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service")
+DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "leads")
 
 
 def _blueprints() -> list:
@@ -40,6 +40,8 @@ def _blueprints() -> list:
     from app.crm import pages as crm_pages
     from knowledge import api as knowledge_api
     from knowledge import pages as knowledge_pages
+    from leads import api as leads_api
+    from leads import pages as leads_pages
     from network import api as network_api
     from network import pages as network_pages
     from reviews import api as reviews_api
@@ -67,18 +69,30 @@ def _blueprints() -> list:
         knowledge_pages.pages,
         service_api.api,
         service_pages.pages,
+        leads_api.api,
+        leads_pages.pages,
     ]
 
 
 def _navigation() -> list:
     from app.crm import pages as crm_pages
     from knowledge import pages as knowledge_pages
+    from leads import pages as leads_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
     from service import pages as service_pages
     from traceability import pages as traceability_pages
 
-    modules = (crm_pages, traceability_pages, network_pages, reviews_pages, knowledge_pages, jobs, service_pages)
+    modules = (
+        crm_pages,
+        traceability_pages,
+        network_pages,
+        reviews_pages,
+        knowledge_pages,
+        jobs,
+        service_pages,
+        leads_pages,
+    )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
 
@@ -182,6 +196,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
     from knowledge.cli import COMMANDS as knowledge_commands
+    from leads.cli import COMMANDS as leads_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
     from service.cli import COMMANDS as service_commands
@@ -193,5 +208,6 @@ def register_domain_commands(app: Flask) -> None:
         *reviews_commands,
         *knowledge_commands,
         *service_commands,
+        *leads_commands,
     ]:
         app.cli.add_command(command)

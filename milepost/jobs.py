@@ -30,6 +30,7 @@ TASK_MODULES = (
     "reviews.tasks",
     "knowledge.tasks",
     "service.tasks",
+    "leads.tasks",
 )
 RUN_TASK = "milepost.run_job"
 

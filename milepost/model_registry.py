@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "reviews.models",
     "knowledge.models",
     "service.models",
+    "leads.models",
 )
 
 
