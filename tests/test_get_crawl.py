@@ -20,6 +20,7 @@ from app.db import SESSIONMAKER_KEY, Base
 from app.jobs import JobRun
 from app.security import Role, User, issue_token
 from knowledge.models import Article
+from leads.models import Lead
 from network.demo import DEMO_SHOP
 from network.models import AssistanceRequest, Booking
 from traceability.models import Batch, Part, PartType, Recall
@@ -59,6 +60,7 @@ def _path_values(session: Session) -> dict[str, object]:
         "booking_id": _first(session, select(Booking.id).order_by(Booking.id)),
         "run_id": _first(session, select(JobRun.id).order_by(JobRun.id)),
         "slug": _first(session, select(Article.slug).order_by(Article.id)),
+        "lead_id": _first(session, select(Lead.id).order_by(Lead.id)),
     }
 
 

@@ -95,3 +95,14 @@ def lead_from_touch(session: Session, at: datetime, rules: LeadsSettings | None 
     touch(session, customer, at=at, vehicle=vehicle, **options)
     take_in_touchpoints(session, rules or settings(), at)
     return session.query(Lead).filter(Lead.phone == customer.phone).one()
+
+
+def pool_lead(session: Session, world: World, rules: LeadsSettings | None = None) -> Lead:
+    """Return a lead waiting in the dealer's pool in sales now (moved by the manager, whatever the hour)."""
+    from app.db import utcnow
+    from leads.stages import move_stage
+
+    now = utcnow()
+    lead = lead_from_touch(session, now, rules)
+    move_stage(session, world.manager, lead, "sales", rules or settings(), now)
+    return lead
