@@ -75,7 +75,12 @@ def _team(session: Session, oem_admin: User, dealer: Organization) -> list[User]
 
 def _extra_touchpoints(session: Session, rng: random.Random, start: datetime, count: int) -> None:
     """Walk-ins, campaign replies and shop referrals over the months before the demo's own activity."""
-    vehicles = list(session.scalars(select(Vehicle).order_by(Vehicle.id).limit(400)))
+    # Mostly people the demo's own bookings and scans do not know yet, so every channel starts leads.
+    known = set(session.scalars(select(Touchpoint.phone).distinct()))
+    vehicles = [
+        v for v in session.scalars(select(Vehicle).order_by(Vehicle.id).limit(1500)) if v.owner.phone not in known
+    ]
+    vehicles = vehicles[:400] or list(session.scalars(select(Vehicle).order_by(Vehicle.id).limit(400)))
     for number in range(count):
         vehicle = rng.choice(vehicles)
         channel = rng.choice([Channel.WALK_IN, Channel.CAMPAIGN, Channel.SHOP_REFERRAL, Channel.SCAN])
@@ -196,6 +201,26 @@ def _reactivate_some(session: Session, rng: random.Random, now: datetime, limit:
     return len(chosen)
 
 
+def _claim_recently(
+    session: Session, rng: random.Random, settings: LeadsSettings, sales: list[User], now: datetime
+) -> None:
+    """Leave leads claimed a day ago and not called yet: two overdue (the next tick returns them), three due soon."""
+    pooled = list(
+        session.scalars(
+            select(Lead)
+            .where(Lead.owner_id.is_(None), Lead.stage == Stage.SALES, Lead.reclaim_blocked_user_id.is_(None))
+            .order_by(Lead.id)
+            .limit(5)
+        )
+    )
+    for number, lead in enumerate(pooled):
+        hours_ago = 25 if number < 2 else 22
+        try:
+            claim_lead(session, sales[number % len(sales)], lead, settings, now - timedelta(hours=hours_ago))
+        except MilepostError:
+            continue
+
+
 def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
     """Add dealer territories, a sales team and leads with months of history; return notes to print."""
     oem_admin = session.scalar(select(User).where(User.role == Role.OEM_ADMIN).order_by(User.id))
@@ -219,6 +244,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
         if mark_processed(session, touchpoint, now):
             take_in(session, touchpoint, settings, touchpoint.occurred_at)
     dispatch_due(session, settings, now, rng)  # outside working hours this waits for the worker
+    _claim_recently(session, rng, settings, sales, now)
     leads = session.scalars(select(Lead)).all()
     held = sum(1 for lead in leads if lead.owner_id is not None and lead.stage in (Stage.QUALIFIED, Stage.SALES))
     return [

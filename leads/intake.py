@@ -120,11 +120,21 @@ def take_in(session: Session, touchpoint: Touchpoint, settings: LeadsSettings, n
     if touchpoint.consent_basis == ConsentBasis.MARKETING and lead.marketing_opt_out_at is None:
         lead.consent_basis = ConsentBasis.MARKETING
     lead.grade = grade_lead(session, vehicle, customer, at, now)
-    sleeping = lead.stage == Stage.LOST or (lead.owner_id is None and lead.stage in (Stage.QUALIFIED, Stage.SALES))
-    if sleeping:
+    if is_sleeping(lead):
         reactivate(session, lead, touchpoint, settings, at)
     session.flush()
     return lead
+
+
+def is_sleeping(lead: Lead) -> bool:
+    """Tell whether a lead sleeps: lost, or back in its pool after someone held it (returned or recycled).
+
+    A lead still waiting for its first claim is not asleep: another touch only adds to it.
+    """
+    if lead.stage == Stage.LOST:
+        return True
+    was_held = lead.reclaim_blocked_user_id is not None
+    return lead.owner_id is None and was_held and lead.stage in (Stage.QUALIFIED, Stage.SALES)
 
 
 def reactivate(session: Session, lead: Lead, touchpoint: Touchpoint, settings: LeadsSettings, at: datetime) -> None:

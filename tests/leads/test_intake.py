@@ -122,3 +122,15 @@ def test_lost_lead_reopens_on_booking_and_keeps_its_history(session):
     assert stages[-3:] == ["lost", "qualified", "sales"]
     managers_told = session.scalars(select(Notification.user_id).where(Notification.kind == "leads.reactivated")).all()
     assert managers_told == [world.sales[0].id]
+
+
+def test_another_touch_of_a_lead_waiting_for_its_first_claim_is_not_a_reactivation(session):
+    make_world(session)
+    rules = settings()
+    lead = lead_from_touch(session, local(2026, 3, 2, 10))
+    advance_leads(session, rules, local(2026, 3, 2, 10))
+
+    touch(session, lead.customer, at=local(2026, 3, 4, 10), channel="scan")
+    advance_leads(session, rules, local(2026, 3, 4, 10))
+
+    assert (lead.stage, lead.reactivated_at) == (Stage.SALES, None)
