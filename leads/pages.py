@@ -24,6 +24,7 @@ from app.web.transaction import discard_request_writes
 from leads import ownership, stages
 from leads.funnel import PERIODS, compute_funnel, funnel_csv, held_per_person, total_of
 from leads.models import OPEN_STAGES, STAGE_ORDER, Lead, LeadActivity, Stage, TeamRole
+from leads.settings import leads_settings
 from leads.team import LEAD_STAFF, find_member, get_lead_for, list_members, require_salesperson
 from leads.web import current_settings
 
@@ -83,6 +84,12 @@ LABELS = {
     "lost": LOST_LABELS,
     "interests": INTEREST_LABELS,
 }
+
+
+@pages.record_once
+def _check_settings(state) -> None:
+    """Stop the app at start-up on a bad leads setting (ConfigError names it), not at the first claim."""
+    leads_settings(state.app.config)
 
 
 @pages.app_context_processor
