@@ -61,6 +61,12 @@ DEFAULTS: dict[str, Any] = {
     "SMS_ALIYUN_TEMPLATE_CODE": "",
     # Aliyun template for inbox notifications sent as texts (one variable, ${text}); empty: texts are not sent.
     "SMS_ALIYUN_NOTICE_TEMPLATE_CODE": "",
+    # The mini-program's app id and secret for WeChat subscription messages; empty: no WeChat copies are sent.
+    "WECHAT_APP_ID": "",
+    # Its secret; keep it in the environment, never in the repository.
+    "WECHAT_APP_SECRET": "",
+    # Which approved subscription template carries which notification kind: kind=template_id, comma-separated.
+    "WECHAT_TEMPLATES": [],
     # Seconds a texted one-time code stays valid.
     "PHONE_CODE_SECONDS": 300,
     # Wrong tries a texted code survives before it dies.
@@ -187,6 +193,7 @@ DEFAULTS: dict[str, Any] = {
     "LEADS_RECLAIM_COOLDOWN_HOURS": 12,
     # Working hours (local) in which leads are dispatched between stages: weekday periods, then the weekdays.
     "LEADS_WORKING_HOURS": ["08:30-12:00", "13:30-18:00"],
+    # The weekdays those periods apply to (China's holidays and make-up working days come from the calendar data).
     "LEADS_WORKING_DAYS": ["mon", "tue", "wed", "thu", "fri"],
     # Lowest grade a new lead must have to be dispatched to sales (A best, C lowest).
     "LEADS_QUALIFY_GRADE": "B",
@@ -277,6 +284,10 @@ def validate_settings(settings: dict) -> None:
         ):
             if not settings[name]:
                 raise ConfigError(f"{ENV_PREFIX}{name} is required when {ENV_PREFIX}SMS_BACKEND is aliyun")
+    if bool(settings["WECHAT_APP_ID"]) != bool(settings["WECHAT_APP_SECRET"]):
+        raise ConfigError(f"{ENV_PREFIX}WECHAT_APP_ID and {ENV_PREFIX}WECHAT_APP_SECRET go together")
+    if any("=" not in str(item) for item in settings["WECHAT_TEMPLATES"]):
+        raise ConfigError(f"{ENV_PREFIX}WECHAT_TEMPLATES lists kind=template_id pairs")
     if int(settings["PROXY_COUNT"]) < 0:
         raise ConfigError(f"{ENV_PREFIX}PROXY_COUNT cannot be negative")
     try:

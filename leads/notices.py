@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.crm.notifications import INBOX, SMS, notify
+from app.crm.notifications import INBOX, SMS, WECHAT, notify
 from app.security import User
 from leads.models import Lead, TeamRole
 from leads.settings import LeadsSettings
@@ -44,7 +44,7 @@ def tell_assigned(session: Session, lead: Lead, owner: User, settings: LeadsSett
         zone=settings.zone,
         link=_link(lead),
         subject=("lead", lead.id),
-        channels=(INBOX, SMS),
+        channels=(INBOX, SMS, WECHAT),
     )
 
 

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
+from app.crm.wechat import WECHAT_KEY, make_wechat_sender
 from app.db import make_engine, make_sessionmaker
 from app.signing import KeyError_, KeyRing
 from app.sms import make_sender
@@ -142,6 +143,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
+    app.extensions[WECHAT_KEY] = make_wechat_sender(app.config)
     attach_queue(app)
     _register_domain_hooks()
     if settings["CODE_KEYS"]:

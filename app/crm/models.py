@@ -233,3 +233,18 @@ class NotificationPreference(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(default=False)
     marketing_text_version: Mapped[str | None] = mapped_column(String(40))
     marketing_changed_at: Mapped[datetime | None]
+
+
+class WechatGrant(Base):
+    """One WeChat one-time subscription a person accepted in the mini-program: it allows exactly one message."""
+
+    __tablename__ = "wechat_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    openid: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_wechat_grants_unused", "user_id", "template_id", "used_at"),)

@@ -1,4 +1,5 @@
-"""One notification inbox: domains write notifications here; the in-app inbox shows them, SMS carries some out.
+"""One notification inbox: domains write notifications here; the in-app inbox shows them, SMS and WeChat carry
+some out (WeChat: app.crm.wechat).
 
 `notify(...)` writes one row per channel. The inbox row is visible at once; an SMS row waits for its
 `deliver_at` (the end of the person's quiet hours) and is sent by the core's job through the SMS sender
@@ -14,14 +15,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.crm.models import Notification, NotificationPreference
+from app.crm.models import Notification, NotificationPreference, WechatGrant
 from app.errors import InvalidInput
 from app.security import User
 from app.sms import NOTIFICATION, SmsFailed, SmsSender
 
 INBOX = "inbox"
 SMS = "sms"
-CHANNELS = (INBOX, SMS)
+WECHAT = "wechat"
+CHANNELS = (INBOX, SMS, WECHAT)
 SERVICE = "service"
 MARKETING = "marketing"
 
@@ -123,7 +125,9 @@ def notify(
             raise InvalidInput("unknown channel %(channel)s", field="channel", channel=str(channel)[:20])
         if channel == SMS and (not preference.sms_enabled or not user.phone):
             continue
-        deliver_at = (quiet_until(preference, zone, now) or now) if channel == SMS else now
+        if channel == WECHAT and not has_wechat_grant(session, user.id):
+            continue  # a one-time subscription is needed per message: without one the inbox copy stands alone
+        deliver_at = (quiet_until(preference, zone, now) or now) if channel != INBOX else now
         row = Notification(
             user_id=user.id,
             channel=channel,
@@ -142,6 +146,14 @@ def notify(
         written.append(row)
     session.flush()
     return written
+
+
+def has_wechat_grant(session: Session, user_id: int) -> bool:
+    """Tell whether the user has an unused WeChat one-time subscription."""
+    found = session.scalar(
+        select(WechatGrant.id).where(WechatGrant.user_id == user_id, WechatGrant.used_at.is_(None)).limit(1)
+    )
+    return found is not None
 
 
 def render_text(notification: Notification, translate: Callable[[str], str] = str) -> str:

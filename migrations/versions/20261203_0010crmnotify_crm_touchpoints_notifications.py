@@ -94,8 +94,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_crm_touchpoints_vehicle_id"), ["vehicle_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_crm_touchpoints_vin"), ["vin"], unique=False)
 
+    op.create_table(
+        "wechat_grants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("openid", sa.String(length=64), nullable=False),
+        sa.Column("template_id", sa.String(length=64), nullable=False),
+        sa.Column("granted_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_wechat_grants_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wechat_grants")),
+    )
+    with op.batch_alter_table("wechat_grants", schema=None) as batch_op:
+        batch_op.create_index("ix_wechat_grants_unused", ["user_id", "template_id", "used_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("wechat_grants", schema=None) as batch_op:
+        batch_op.drop_index("ix_wechat_grants_unused")
+
+    op.drop_table("wechat_grants")
     with op.batch_alter_table("crm_touchpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crm_touchpoints_vin"))
         batch_op.drop_index(batch_op.f("ix_crm_touchpoints_vehicle_id"))
