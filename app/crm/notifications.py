@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.crm.models import Notification, NotificationPreference, WechatGrant
+from app.db import stamp_once
 from app.errors import InvalidInput
 from app.security import User
 from app.sms import NOTIFICATION, SmsFailed, SmsSender
@@ -178,15 +179,8 @@ def deliver_due(
     counts = {"sent": 0, "failed": 0}
     for row in due:
         # Claimed first, so that two workers never text one notification twice.
-        claimed = session.execute(
-            update(Notification)
-            .where(Notification.id == row.id, Notification.sent_at.is_(None))
-            .values(sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        if not stamp_once(session, row, "sent_at", now):
             continue
-        row.sent_at = now
         user = session.get(User, row.user_id)
         try:
             if user is None or not user.phone:

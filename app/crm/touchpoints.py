@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.crm.models import ConsentBasis, Customer, Touchpoint, Vehicle
-from app.db import utcnow
+from app.db import stamp_once, utcnow
 from app.errors import InvalidInput
 
 
@@ -96,13 +96,4 @@ def select_unprocessed(limit: int = 500) -> Select:
 
 def mark_processed(session: Session, touchpoint: Touchpoint, now: datetime) -> bool:
     """Claim a touchpoint for processing (one conditional UPDATE); tell whether this caller got it."""
-    result = session.execute(
-        update(Touchpoint)
-        .where(Touchpoint.id == touchpoint.id, Touchpoint.processed_at.is_(None))
-        .values(processed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:
-        touchpoint.processed_at = now
-        return True
-    return False
+    return stamp_once(session, touchpoint, "processed_at", now)

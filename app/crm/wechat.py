@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crm.models import Notification, WechatGrant
 from app.crm.notifications import WECHAT, render_text
+from app.db import stamp_once
 from app.errors import InvalidInput
 from app.security import User
 
@@ -116,13 +117,7 @@ def _take_grant(session: Session, user_id: int, template_id: str, now: datetime)
         .order_by(WechatGrant.id)
         .limit(3)
     ):
-        taken = session.execute(
-            update(WechatGrant)
-            .where(WechatGrant.id == grant.id, WechatGrant.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:
+        if stamp_once(session, grant, "used_at", now):
             return grant
     return None
 
@@ -144,15 +139,8 @@ def deliver_wechat_due(
     ).all()
     counts = {"sent": 0, "failed": 0, "no_grant": 0}
     for row in due:
-        claimed = session.execute(
-            update(Notification)
-            .where(Notification.id == row.id, Notification.sent_at.is_(None))
-            .values(sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        if not stamp_once(session, row, "sent_at", now):
             continue
-        row.sent_at = now
         template_id = sender.templates.get(row.kind)
         grant = _take_grant(session, row.user_id, template_id, now) if template_id else None
         if grant is None:
