@@ -191,7 +191,7 @@ DEFAULTS: dict[str, Any] = {
     "LEADS_IDLE_DAYS": 15,
     # Hours during which the owner a lead was taken from may not claim it back.
     "LEADS_RECLAIM_COOLDOWN_HOURS": 12,
-    # Working hours (local) in which leads are dispatched between stages: weekday periods, then the weekdays.
+    # Periods of a working day (local time) in which leads are dispatched between stages.
     "LEADS_WORKING_HOURS": ["08:30-12:00", "13:30-18:00"],
     # The weekdays those periods apply to (China's holidays and make-up working days come from the calendar data).
     "LEADS_WORKING_DAYS": ["mon", "tue", "wed", "thu", "fri"],

@@ -35,7 +35,9 @@ def extracted_messages(package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["milepost", "app", "network", "traceability", "reviews", "knowledge", "service"])
+@pytest.mark.parametrize(
+    "package", ["milepost", "app", "network", "traceability", "reviews", "knowledge", "service", "leads"]
+)
 def test_catalogue_translates_every_string_of_its_package(package):
     with (ROOT / package / "translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:
         catalogue = read_po(handle)
