@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "community")
+PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "community", "leads")
 
 
 def compile_catalogues(root: Path) -> list[Path]:

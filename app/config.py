@@ -59,6 +59,14 @@ DEFAULTS: dict[str, Any] = {
     "SMS_ALIYUN_SIGN_NAME": "",
     # The approved template code of the verification message; its one variable is ${code}.
     "SMS_ALIYUN_TEMPLATE_CODE": "",
+    # Aliyun template for inbox notifications sent as texts (one variable, ${text}); empty: texts are not sent.
+    "SMS_ALIYUN_NOTICE_TEMPLATE_CODE": "",
+    # The mini-program's app id and secret for WeChat subscription messages; empty: no WeChat copies are sent.
+    "WECHAT_APP_ID": "",
+    # Its secret; keep it in the environment, never in the repository.
+    "WECHAT_APP_SECRET": "",
+    # Which approved subscription template carries which notification kind: kind=template_id, comma-separated.
+    "WECHAT_TEMPLATES": [],
     # Seconds a texted one-time code stays valid.
     "PHONE_CODE_SECONDS": 300,
     # Wrong tries a texted code survives before it dies.
@@ -184,6 +192,24 @@ DEFAULTS: dict[str, Any] = {
     # IP-to-province table (CSV: network,province) for the IP属地 shown on posts; empty: the poster's truck's
     # province (drivers) or organization's (staff).
     "COMMUNITY_IP_PROVINCES_FILE": "",
+    # Leads a salesperson may hold at once (their private pool), unless their membership says otherwise.
+    "LEADS_CAP": 50,
+    # Leads a salesperson may claim from a pool in one local day.
+    "LEADS_DAILY_CLAIM_LIMIT": 20,
+    # Hours after an assignment by which a follow-up must be logged, or the lead goes back to its pool.
+    "LEADS_FIRST_FOLLOW_UP_HOURS": 24,
+    # Days without a logged follow-up after which a held lead goes back to its pool.
+    "LEADS_IDLE_DAYS": 15,
+    # Hours during which the owner a lead was taken from may not claim it back.
+    "LEADS_RECLAIM_COOLDOWN_HOURS": 12,
+    # Periods of a working day (local time) in which leads are dispatched between stages.
+    "LEADS_WORKING_HOURS": ["08:30-12:00", "13:30-18:00"],
+    # The weekdays those periods apply to (China's holidays and make-up working days come from the calendar data).
+    "LEADS_WORKING_DAYS": ["mon", "tue", "wed", "thu", "fri"],
+    # Lowest grade a new lead must have to be dispatched to sales (A best, C lowest).
+    "LEADS_QUALIFY_GRADE": "B",
+    # Reasons a salesperson picks from when a lead is lost.
+    "LEADS_LOST_REASONS": ["price", "bought_elsewhere", "no_need", "unreachable", "duplicate", "other"],
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.
@@ -269,6 +295,10 @@ def validate_settings(settings: dict) -> None:
         ):
             if not settings[name]:
                 raise ConfigError(f"{ENV_PREFIX}{name} is required when {ENV_PREFIX}SMS_BACKEND is aliyun")
+    if bool(settings["WECHAT_APP_ID"]) != bool(settings["WECHAT_APP_SECRET"]):
+        raise ConfigError(f"{ENV_PREFIX}WECHAT_APP_ID and {ENV_PREFIX}WECHAT_APP_SECRET go together")
+    if any("=" not in str(item) for item in settings["WECHAT_TEMPLATES"]):
+        raise ConfigError(f"{ENV_PREFIX}WECHAT_TEMPLATES lists kind=template_id pairs")
     if int(settings["PROXY_COUNT"]) < 0:
         raise ConfigError(f"{ENV_PREFIX}PROXY_COUNT cannot be negative")
     try:

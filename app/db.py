@@ -8,10 +8,11 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import MilepostError
@@ -180,3 +181,19 @@ def run_in_transaction(make_session: Callable[[], Session], work: Callable[[Sess
 def is_postgresql(session: Session) -> bool:
     """Tell whether the session talks to PostgreSQL (for the few dialect-specific fast paths)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def stamp_once(session: Session, row: Any, column: str, value: Any) -> bool:
+    """Set `row`'s `column` to `value` only if it is still NULL (one conditional UPDATE); tell whether this caller
+    did it. Two workers claiming the same row (a touchpoint to take in, a text to send) never both get it."""
+    model = type(row)
+    result = session.execute(
+        update(model)
+        .where(model.id == row.id, getattr(model, column).is_(None))
+        .values({column: value})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    set_committed_value(row, column, value)
+    return True

@@ -26,9 +26,14 @@ log = logging.getLogger(__name__)
 
 # The messages Milepost sends, by purpose; a provider maps each to its approved template.
 VERIFICATION_CODE = "verification_code"
-DEVELOPMENT_TEXTS = {VERIFICATION_CODE: "【Milepost】验证码 {code}，{minutes} 分钟内有效。请勿告诉他人。"}
+# A notification from the inbox (app.crm.notifications), its text in one variable.
+NOTIFICATION = "notification"
+DEVELOPMENT_TEXTS = {
+    VERIFICATION_CODE: "【Milepost】验证码 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+    NOTIFICATION: "【Milepost】{text}",
+}
 # The variables each provider template has; Aliyun's approved verification templates carry ${code} alone.
-TEMPLATE_VARIABLES = {VERIFICATION_CODE: ("code",)}
+TEMPLATE_VARIABLES = {VERIFICATION_CODE: ("code",), NOTIFICATION: ("text",)}
 SMS_BACKENDS = ("development", "aliyun")
 
 
@@ -128,6 +133,8 @@ class AliyunSender:
 
     def send(self, phone: str, purpose: str, parameters: dict[str, str]) -> None:
         """Send the message; anything but Code "OK" in the answer is an SmsFailed with the provider's reason."""
+        if not self.templates.get(purpose):
+            raise SmsFailed(f"no approved Aliyun template for {purpose} messages")
         try:
             answer = json.loads(self.transport(self.request_url(phone, purpose, parameters)))
         except (OSError, ValueError) as error:
@@ -144,6 +151,9 @@ def make_sender(settings: dict, instance_path: str | Path) -> SmsSender:
             access_key_id=settings["SMS_ALIYUN_ACCESS_KEY_ID"],
             access_key_secret=settings["SMS_ALIYUN_ACCESS_KEY_SECRET"],
             sign_name=settings["SMS_ALIYUN_SIGN_NAME"],
-            templates={VERIFICATION_CODE: settings["SMS_ALIYUN_TEMPLATE_CODE"]},
+            templates={
+                VERIFICATION_CODE: settings["SMS_ALIYUN_TEMPLATE_CODE"],
+                NOTIFICATION: settings.get("SMS_ALIYUN_NOTICE_TEMPLATE_CODE", ""),
+            },
         )
     return DevelopmentSender(Path(instance_path) / "sms.log")

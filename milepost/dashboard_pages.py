@@ -34,6 +34,11 @@ JOB_LABELS = {
     "core.prune_attempts": _l("Clear old failed-attempt counters"),
     "core.prune_job_runs": _l("Clear old job runs"),
     "traceability.refresh_sale_price_ranges": _l("Refresh sale price ranges"),
+    "traceability.commission_batch": _l("Commission a large batch"),
+    "community.flag_overdue_reports": _l("Flag overdue community reports"),
+    "core.deliver_notifications": _l("Text notifications after quiet hours"),
+    "core.deliver_wechat": _l("Send WeChat subscription messages"),
+    "leads.advance": _l("Lead intake, dispatch and returns"),
 }
 JOB_STATES = {
     JobState.QUEUED: _l("queued"),

@@ -256,6 +256,7 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     """Build the demo data set in one transaction and print the demo logins."""
     from community import demo as community_demo
     from knowledge import demo as knowledge_demo
+    from leads import demo as leads_demo
     from network import demo as network_demo
     from reviews import demo as reviews_demo
     from service import demo as service_demo
@@ -270,6 +271,7 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
         knowledge_demo.seed,
         service_demo.seed,
         community_demo.seed,
+        leads_demo.seed,
     )
 
     def work(session: Session) -> list[str]:

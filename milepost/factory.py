@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
+from app.crm.wechat import WECHAT_KEY, make_wechat_sender
 from app.db import make_engine, make_sessionmaker
 from app.security import Role
 from app.signing import KeyError_, KeyRing
@@ -35,7 +36,17 @@ from milepost import landing
 from milepost.jobs import attach_queue
 
 ROOT = Path(__file__).resolve().parent
-DOMAIN_PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "community")
+DOMAIN_PACKAGES = (
+    "milepost",
+    "app",
+    "traceability",
+    "network",
+    "reviews",
+    "knowledge",
+    "service",
+    "community",
+    "leads",
+)
 
 
 def _blueprints() -> list:
@@ -45,6 +56,8 @@ def _blueprints() -> list:
     from community import pages as community_pages
     from knowledge import api as knowledge_api
     from knowledge import pages as knowledge_pages
+    from leads import api as leads_api
+    from leads import pages as leads_pages
     from milepost import dashboard_pages
     from network import api as network_api
     from network import pages as network_pages
@@ -81,6 +94,8 @@ def _blueprints() -> list:
         service_pages.pages,
         community_api.api,
         community_pages.pages,
+        leads_api.api,
+        leads_pages.pages,
     ]
 
 
@@ -88,6 +103,7 @@ def _navigation() -> list:
     from app.crm import pages as crm_pages
     from community import pages as community_pages
     from knowledge import pages as knowledge_pages
+    from leads import pages as leads_pages
     from milepost import dashboard_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
@@ -109,6 +125,7 @@ def _navigation() -> list:
         jobs,
         service_pages,
         community_pages,
+        leads_pages,
     )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
@@ -166,6 +183,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
     app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
+    app.extensions[WECHAT_KEY] = make_wechat_sender(app.config)
     attach_queue(app)
     _register_domain_hooks()
     if settings["CODE_KEYS"]:
@@ -221,6 +239,7 @@ def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
     from community.cli import COMMANDS as community_commands
     from knowledge.cli import COMMANDS as knowledge_commands
+    from leads.cli import COMMANDS as leads_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
     from service.cli import COMMANDS as service_commands
@@ -233,5 +252,6 @@ def register_domain_commands(app: Flask) -> None:
         *knowledge_commands,
         *service_commands,
         *community_commands,
+        *leads_commands,
     ]:
         app.cli.add_command(command)

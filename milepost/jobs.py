@@ -31,6 +31,7 @@ TASK_MODULES = (
     "knowledge.tasks",
     "service.tasks",
     "community.tasks",
+    "leads.tasks",
 )
 RUN_TASK = "milepost.run_job"
 

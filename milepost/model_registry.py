@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "knowledge.models",
     "community.models",
     "service.models",
+    "leads.models",
 )
 
 

@@ -1,13 +1,20 @@
-"""Clean-up jobs of the core: failed-attempt counters and old job runs."""
+"""Jobs of the core: failed-attempt counters and old job runs are pruned, due notifications are texted
+or sent as WeChat subscription messages."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import delete
 
+from app.crm.notifications import deliver_due
+from app.crm.wechat import WECHAT_KEY, deliver_wechat_due
 from app.jobs import JobContext, job, prune_job_runs
 from app.security import Attempt
+from app.web.context import SMS_KEY
 
 # Longer than every attempt window (logins 15 minutes, activation codes and reports an hour by default).
 ATTEMPT_RETENTION = timedelta(days=2)
@@ -26,3 +33,40 @@ def prune_attempts(context: JobContext) -> dict:
 def prune_runs(context: JobContext) -> dict:
     """Delete finished job runs older than two weeks (failures after three months)."""
     return {"deleted": prune_job_runs(context.session, context.now)}
+
+
+@job("core.deliver_notifications", every=timedelta(minutes=1))
+def deliver_notifications(context: JobContext) -> dict:
+    """Text the notifications whose recipients' quiet hours are over."""
+    extras: Any = context.extras
+    sender = extras.get(SMS_KEY) if hasattr(extras, "get") else None
+    if sender is None:
+        return {"sent": 0, "failed": 0}
+    return deliver_due(context.session, sender, context.now, translate=_in_default_language(context.settings))
+
+
+@job("core.deliver_wechat", every=timedelta(minutes=1))
+def deliver_wechat(context: JobContext) -> dict:
+    """Send the WeChat subscription messages now due, each on a one-time grant of its own."""
+    extras: Any = context.extras
+    sender = extras.get(WECHAT_KEY) if hasattr(extras, "get") else None
+    if sender is None:
+        return {"sent": 0, "failed": 0, "no_grant": 0}
+    zone = ZoneInfo(str(context.settings.get("TIMEZONE") or "Asia/Shanghai"))
+    return deliver_wechat_due(
+        context.session, sender, context.now, zone, translate=_in_default_language(context.settings)
+    )
+
+
+def _in_default_language(settings: Any):
+    """Return a translator into the installation's default language, for texts sent outside a request."""
+    locale = str(settings.get("DEFAULT_LOCALE") or "zh")
+
+    def translate(text: str) -> str:
+        try:
+            with force_locale(locale):
+                return gettext(text)
+        except RuntimeError:
+            return text
+
+    return translate

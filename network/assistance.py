@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Customer, Vehicle
 from app.crm.relations import register_vehicle_relation
+from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.security import Role, User, is_oem
@@ -83,6 +84,11 @@ def request_assistance(
     session.add(request)
     session.flush()
     start_rounds(session, request, index, settings, now)
+    # A truck broken down on the road needs parts and service: a touchpoint for the leads domain.
+    record_touchpoint(
+        session, channel=Channel.ROADSIDE, kind="repair", source_type="assistance_request", source_id=request.id,
+        customer=request.customer, vehicle=vehicle, summary="asked for roadside help", occurred_at=now,
+    )  # fmt: skip
     session.flush()
     return request
 

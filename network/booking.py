@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Vehicle
 from app.crm.relations import register_vehicle_relation
+from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import is_postgresql, utcnow
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import Role, User, is_oem, require_member
@@ -239,6 +240,12 @@ def book_slot(
     )
     session.add(booking)
     session.flush()
+    # A booking is intent the dealers may follow up on that service (the leads domain reads touchpoints).
+    record_touchpoint(
+        session, channel=Channel.BOOKING, kind=service, source_type="booking", source_id=booking.id,
+        customer=booking.customer, vehicle=vehicle, province=shop.province, city=shop.city,
+        summary=f"booked {service} at {shop.name}", occurred_at=now,
+    )  # fmt: skip
     return booking
 
 

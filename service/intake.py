@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.identifiers import normalize_phone
 from app.crm.models import Customer, Organization, Vehicle
+from app.crm.touchpoints import Channel as TouchChannel
+from app.crm.touchpoints import record_touchpoint
 from app.errors import Forbidden, InvalidInput
 from app.security import Role, User
 from network.models import AssistanceRequest, Booking
@@ -137,6 +139,12 @@ def open_request(
             request.route_code, request.km = found[0].route, round(found[0].km, 1)
     session.add(request)
     _place(session, actor, request, new, settings, now, conversions, rng)
+    # A service request is intent the dealers may follow up on that matter (the leads domain reads touchpoints).
+    record_touchpoint(
+        session, channel=TouchChannel.SERVICE_REQUEST, kind=request.category, source_type="service_request",
+        source_id=request.id, customer=customer, phone=request.phone, vehicle=new.vehicle,
+        summary=f"service request: {request.category}", occurred_at=now,
+    )  # fmt: skip
     return request
 
 

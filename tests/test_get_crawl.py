@@ -22,6 +22,7 @@ from app.security import Role, TokenKind, User, issue_token
 from app.web.context import SIGN_IN_KEY
 from community.models import Answer, Question, Report
 from knowledge.models import Article
+from leads.models import Lead
 from network.demo import DEMO_SHOP
 from network.models import AssistanceRequest, Booking
 from traceability.models import Batch, Part, PartType, Recall
@@ -66,6 +67,7 @@ def _path_values(session: Session) -> dict[str, object]:
         "kind": "question",
         "post_id": _first(session, select(Question.id).order_by(Question.id)),
         "report_id": _first(session, select(Report.id).order_by(Report.id)),
+        "lead_id": _first(session, select(Lead.id).order_by(Lead.id)),
     }
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from app.crm.customers import find_customer_for_user
+from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import utcnow
 from app.geo import LatLon, coarsen
 from app.security import User, count_recent_attempts, record_attempt
@@ -250,7 +252,21 @@ def scan_part(
         async_commit=settings.scan_async_commit,
         client=client,
     )
-    return outcome_to_dict(outcome, today, settings.timezone), outcome.part
+    body = outcome_to_dict(outcome, today, settings.timezone)
+    if intent == BUY_INTENT and actor is not None and actor.organization_id is None:
+        _record_buy_intent(session, actor, body, outcome.city, outcome.province)
+    return body, outcome.part
+
+
+def _record_buy_intent(session: Session, actor: User, body: dict, city: str | None, province: str | None) -> None:
+    """A signed-in driver being sold a part is a parts lead for the dealers (written as a CRM touchpoint)."""
+    part = body.get("part") or {}
+    summary = f"scanned a {body.get('verdict')} {part.get('name_en') or 'part'} offered for sale at {city or '?'}"
+    record_touchpoint(
+        session, channel=Channel.SCAN, kind="parts", source_type="scan", source_id=part.get("serial") or "unknown",
+        customer=find_customer_for_user(session, actor), phone=actor.phone, province=province, city=city,
+        summary=summary,
+    )  # fmt: skip
 
 
 def scan_and_render(session: Session, ring: KeyRing, link: DigitalLink | None, **options: Any) -> dict:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext
 from pydantic import AwareDatetime, Field, StrictFloat, StrictInt
 
-from app.crm import activity, customers, organizations, vehicles
+from app.crm import activity, customers, notifications, organizations, vehicles
 from app.crm.models import Customer, CustomerKind, OrganizationKind, VehicleTransfer
 from app.crm.relations import is_related_customer
+from app.crm.wechat import record_grant
+from app.db import utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role
 from app.web.context import client_address, db_session, phone_code_rules, settings
@@ -314,3 +317,33 @@ class ActivityQuery(PageQuery):
 def list_activity(actor, query: ActivityQuery):
     filters = query.model_dump(exclude={"page", "per_page"})
     return paginate(db_session(), activity.select_activity(**filters), query, activity.activity_to_dict)
+
+
+class WechatGrantIn(Schema):
+    openid: str = Field(min_length=1, max_length=64, description="the person's openid in the mini-program")
+    template_ids: list[str] = Field(min_length=1, max_length=10, description="the templates the person accepted")
+
+
+@api.endpoint(
+    "POST", "/notifications/wechat-grants", access=SIGNED_IN, body=WechatGrantIn, status=201,
+    summary="Record one-time WeChat subscriptions the person just accepted",
+)  # fmt: skip
+def record_wechat_grants(actor, body: WechatGrantIn):
+    session = db_session()
+    grants = [record_grant(session, actor, body.openid, template, utcnow()) for template in body.template_ids]
+    return {"recorded": len(grants)}, 201
+
+
+@api.endpoint("GET", "/notifications", access=SIGNED_IN, summary="List my inbox, newest first")
+def list_my_notifications(actor):
+    rows = notifications.list_inbox(db_session(), actor.id)
+    return {
+        "unread": notifications.count_unread(db_session(), actor.id),
+        "items": [
+            {
+                "id": row.id, "kind": row.kind, "text": notifications.render_text(row, gettext), "link": row.link,
+                "created_at": row.created_at.isoformat(), "read": row.read_at is not None,
+            }
+            for row in rows
+        ],
+    }  # fmt: skip

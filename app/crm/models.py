@@ -149,3 +149,105 @@ class ActivityEntry(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_activity_log_subject", "subject_type", "subject_id"),)
+
+
+class ConsentBasis(StrEnum):
+    """Why Milepost may follow a person up: they asked for a service, opted in to marketing, or neither."""
+
+    SERVICE = "service"
+    MARKETING = "marketing"
+    NONE = "none"
+
+
+class Touchpoint(Base):
+    """A moment a person showed intent (a booking, a roadside call, a scan of a part someone sells them, ...).
+
+    Every domain writes these through app.crm.touchpoints; the leads domain above reads them. The row is also
+    the consent proof: the basis and the version of the consent text the person saw are kept with it.
+    """
+
+    __tablename__ = "crm_touchpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    vin: Mapped[str | None] = mapped_column(String(17), index=True)
+    channel: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    source_type: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[str] = mapped_column(String(60))
+    province: Mapped[str | None] = mapped_column(String(40))
+    city: Mapped[str | None] = mapped_column(String(100))
+    # What happened, in words a salesperson reads ("scanned a genuine oil filter at Zhengzhou"); no phone or name.
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    consent_basis: Mapped[str] = mapped_column(String(20), default=ConsentBasis.SERVICE)
+    # The service the person asked for, which a service-basis follow-up is limited to.
+    consent_topic: Mapped[str] = mapped_column(String(40), default="")
+    consent_text_version: Mapped[str | None] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set once a reader (the leads domain) has taken the touchpoint in; a conditional UPDATE claims it.
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_crm_touchpoints_source", "source_type", "source_id"),)
+
+
+class Notification(Base):
+    """One message to one user on one channel: the in-app inbox always, SMS when asked and allowed.
+
+    Quiet hours defer outside channels (deliver_at); the inbox shows a notification from its creation.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="inbox")
+    kind: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[str] = mapped_column(String(20), default="service")
+    # The message in English with %(name)s fields (a gettext msgid of the writing domain), and its values: the
+    # inbox shows it in the reader's language, the SMS job in the default one.
+    text: Mapped[str] = mapped_column(String(500))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    link: Mapped[str] = mapped_column(String(300), default="")
+    subject_type: Mapped[str] = mapped_column(String(40), default="")
+    subject_id: Mapped[str] = mapped_column(String(60), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deliver_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    failure: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (
+        Index("ix_notifications_user_read", "user_id", "channel", "read_at"),
+        Index("ix_notifications_due", "channel", "sent_at", "deliver_at"),
+    )
+
+
+class NotificationPreference(Base):
+    """A user's quiet hours (local time, may wrap past midnight), SMS choice and marketing consent."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    sms_enabled: Mapped[bool] = mapped_column(default=True)
+    marketing_opt_in: Mapped[bool] = mapped_column(default=False)
+    marketing_text_version: Mapped[str | None] = mapped_column(String(40))
+    marketing_changed_at: Mapped[datetime | None]
+
+
+class WechatGrant(Base):
+    """One WeChat one-time subscription a person accepted in the mini-program: it allows exactly one message."""
+
+    __tablename__ = "wechat_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    openid: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_wechat_grants_unused", "user_id", "template_id", "used_at"),)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from app import one_time_codes
-from app.crm import customers, organizations, vehicles
+from app.crm import customers, notifications, organizations, vehicles
 from app.crm.models import OrganizationKind
 from app.crm.regions import PROVINCES, find_province
 from app.crm.relations import is_related_customer
+from app.db import utcnow
 from app.errors import MilepostError
 from app.one_time_codes import CodePurpose
 from app.security import STAFF_ROLES, Role, require_actor, require_role
@@ -30,6 +31,7 @@ NAVIGATION: list[NavLink] = [
     NavLink("crm.list_vehicles", _l("My vehicles"), (Role.DRIVER,)),
     NavLink("crm.list_vehicles", _l("Vehicles"), STAFF),
     NavLink("crm.list_organizations", _l("Organizations"), STAFF),
+    NavLink("crm.inbox", _l("Inbox"), tuple(Role)),
 ]
 
 
@@ -170,3 +172,42 @@ def my_record():
     if customer is None:
         return redirect(url_for("home"))
     return redirect(url_for("crm.show_customer", customer_id=customer.id))
+
+
+@pages.app_template_global("unread_notifications")
+def unread_notifications() -> int:
+    """Return how many inbox notifications the signed-in person has not read (0 when nobody is signed in)."""
+    actor = current_actor()
+    return notifications.count_unread(db_session(), actor.id) if actor is not None else 0
+
+
+@pages.route("/inbox", methods=["GET", "POST"])
+def inbox():
+    """Show the signed-in person's notifications, newest first; mark them read."""
+    actor = require_actor(current_actor())
+    session = db_session()
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        try:
+            if request.form.get("action") == "preferences":
+                notifications.set_preferences(
+                    session,
+                    actor,
+                    quiet_start=request.form.get("quiet_start", "")[:5] or None,
+                    quiet_end=request.form.get("quiet_end", "")[:5] or None,
+                    sms_enabled=request.form.get("sms") == "1",
+                    now=utcnow(),
+                )
+            else:
+                notifications.mark_read(session, actor, utcnow())
+            return redirect(url_for("crm.inbox"))
+        except MilepostError as problem:
+            discard_request_writes(problem)
+            error = problem
+    rows = notifications.list_inbox(session, actor.id)
+    shown = [(row, notifications.render_text(row, gettext)) for row in rows]
+    preference = notifications.preference_of(session, actor.id)
+    return render_template("crm/inbox.html", shown=shown, preference=preference, error=error), (
+        error.status if error else 200
+    )

@@ -36,7 +36,7 @@ def extracted_messages(package: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "package", ["milepost", "app", "network", "traceability", "reviews", "knowledge", "service", "community"]
+    "package", ["milepost", "app", "network", "traceability", "reviews", "knowledge", "service", "community", "leads"]
 )
 def test_catalogue_translates_every_string_of_its_package(package):
     with (ROOT / package / "translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:

@@ -1,0 +1,103 @@
+"""Leads JSON API: a salesperson's leads and pool, claim, follow-ups, stage moves, and the funnel."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from pydantic import Field
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.web.context import db_session
+from app.web.endpoints import ApiBlueprint, QuerySchema, Schema
+from leads import ownership, stages
+from leads.funnel import compute_funnel
+from leads.models import OPEN_STAGES, Lead
+from leads.team import LEAD_STAFF, get_lead_for, require_salesperson
+from leads.web import current_settings, lead_to_dict
+
+api = ApiBlueprint("leads_api", __name__, tag="Leads")
+
+
+class FollowUpIn(Schema):
+    kind: str = Field("call", pattern="^(call|message|visit)$")
+    outcome: str = Field(max_length=40, description="reached, no_answer, call_back, interested, not_interested")
+    body: str = Field("", max_length=1000)
+    topic: str = Field("", max_length=40, description="what was offered; a service-basis lead allows its service only")
+
+
+class StageIn(Schema):
+    stage: str = Field(pattern="^(sales|won|lost)$")
+    lost_reason: str | None = Field(None, max_length=40)
+    note: str = Field("", max_length=200)
+
+
+class FunnelQuery(QuerySchema):
+    months: int = Field(6, ge=1, le=24)
+    period: str = Field("month", pattern="^(week|month)$")
+
+
+@api.endpoint("GET", "/leads/mine", access=LEAD_STAFF, summary="List my leads and my dealer's pool")
+def list_leads(actor):
+    session = db_session()
+    member = require_salesperson(session, actor)
+    mine = session.scalars(
+        select(Lead).where(Lead.owner_id == actor.id, Lead.stage.in_(OPEN_STAGES)).order_by(Lead.created_at)
+    ).all()
+    pool = ownership.list_pool(session, member)
+    return {"mine": [lead_to_dict(lead) for lead in mine], "pool": [lead_to_dict(lead) for lead in pool]}
+
+
+@api.endpoint("POST", "/leads/<int:lead_id>/claim", access=LEAD_STAFF, summary="Claim a lead from the pool")
+def claim(actor, lead_id: int):
+    session = db_session()
+    lead = get_lead_for(session, actor, lead_id)
+    ownership.claim_lead(session, actor, lead, current_settings(), utcnow())
+    return lead_to_dict(lead)
+
+
+@api.endpoint(
+    "POST", "/leads/<int:lead_id>/follow-ups", access=LEAD_STAFF, summary="Log a follow-up", body=FollowUpIn,
+    status=201,
+)  # fmt: skip
+def follow_up(actor, lead_id: int, body: FollowUpIn):
+    session = db_session()
+    lead = get_lead_for(session, actor, lead_id)
+    stages.log_follow_up(
+        session, actor, lead, kind=body.kind, outcome=body.outcome, body=body.body, topic=body.topic,
+        settings=current_settings(), now=utcnow(),
+    )  # fmt: skip
+    return lead_to_dict(lead), 201
+
+
+@api.endpoint("POST", "/leads/<int:lead_id>/stage", access=LEAD_STAFF, summary="Move a lead's stage", body=StageIn)
+def move(actor, lead_id: int, body: StageIn):
+    session = db_session()
+    lead = get_lead_for(session, actor, lead_id)
+    stages.move_stage(
+        session, actor, lead, body.stage, current_settings(), utcnow(), lost_reason=body.lost_reason, note=body.note
+    )
+    return lead_to_dict(lead)
+
+
+@api.endpoint("GET", "/leads/funnel", access=LEAD_STAFF, summary="Read the funnel by cohort", query=FunnelQuery)
+def funnel(actor, query: FunnelQuery):
+    session = db_session()
+    settings = current_settings()
+    scope = ownership.funnel_scope(session, actor)
+    today = utcnow().astimezone(settings.zone).date()
+    until = datetime.combine(today + timedelta(days=1), time(), settings.zone)
+    cohorts = compute_funnel(
+        session, since=until - timedelta(days=31 * query.months), until=until, zone=settings.zone,
+        first_follow_up=settings.first_follow_up, period=query.period, organization_id=scope,
+    )  # fmt: skip
+    return {
+        "cohorts": [
+            {
+                "period": c.period, "channel": c.channel, "province": c.province, "size": c.size,
+                "reached": c.reached, "recycled_share": c.recycled_share, "first_follow_up_sla": c.sla_share,
+                "lost_reasons": dict(c.lost_reasons),
+            }
+            for c in cohorts
+        ]
+    }  # fmt: skip

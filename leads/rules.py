@@ -1,0 +1,50 @@
+"""The pools' rules, run by the worker: no follow-up within 24 h of assignment, or none for 15 days, returns a
+lead to its pool (unless an open booking protects it), through the one ownership function."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from leads.intake import take_in_touchpoints
+from leads.models import OPEN_STAGES, Lead, Reason
+from leads.ownership import change_owner, is_protected
+from leads.settings import LeadsSettings
+from leads.stages import dispatch_due
+
+
+def recycle_due(session: Session, settings: LeadsSettings, now: datetime) -> dict[str, int]:
+    """Return to their pools the held leads whose first follow-up or idle time ran out; count by reason."""
+    due = session.scalars(
+        select(Lead)
+        .where(
+            Lead.owner_id.is_not(None),
+            Lead.stage.in_(OPEN_STAGES),
+            or_(Lead.first_follow_up_due_at <= now, Lead.recycle_at <= now),
+        )
+        .order_by(Lead.id)
+        .limit(1000)
+    ).all()
+    counts = {Reason.FIRST_FOLLOW_UP_TIMEOUT.value: 0, Reason.IDLE.value: 0, "protected": 0}
+    for lead in due:
+        if is_protected(session, lead):
+            counts["protected"] += 1
+            continue
+        timed_out = lead.first_follow_up_due_at is not None and lead.first_follow_up_due_at <= now
+        reason = Reason.FIRST_FOLLOW_UP_TIMEOUT if timed_out else Reason.IDLE
+        change_owner(session, None, lead, None, reason, settings, now)
+        counts[reason.value] += 1
+    return counts
+
+
+def advance_leads(
+    session: Session, settings: LeadsSettings, now: datetime, rng: random.Random | None = None
+) -> dict[str, int]:
+    """Run one tick: take in touchpoints, dispatch what working hours allow, return leads whose time ran out."""
+    counts = {"taken_in": take_in_touchpoints(session, settings, now)}
+    counts["dispatched"] = dispatch_due(session, settings, now, rng)
+    counts.update(recycle_due(session, settings, now))
+    return counts
