@@ -82,11 +82,15 @@ def _with_device_cookie(response: Response) -> Response:
 @pages.route("/my/reviews")
 def to_review():
     """List the signed-in driver's completed bookings that can still be reviewed, and their reviews."""
-    actor = require_role(current_actor(), Role.DRIVER)
+    return _my_reviews_page(require_role(current_actor(), Role.DRIVER))
+
+
+def _my_reviews_page(actor, error: MilepostError | None = None, failed_review: int | None = None):
     session = db_session()
     customer = find_customer_for_user(session, actor)
     settings = review_settings(current_app.config)
-    since = utcnow() - timedelta(days=settings.window_days)
+    now = utcnow()
+    since = now - timedelta(days=settings.window_days)
     bookings = []
     if customer is not None:
         bookings = session.scalars(
@@ -99,7 +103,42 @@ def to_review():
         review.booking_id: review
         for review in session.scalars(select(Review).where(Review.booking_id.in_([b.id for b in bookings])))
     }
-    return render_template("reviews/my_reviews.html", bookings=bookings, reviewed=reviewed, since=since)
+    page = render_template(
+        "reviews/my_reviews.html",
+        bookings=bookings,
+        reviewed=reviewed,
+        since=since,
+        follow_up_since=now - timedelta(days=settings.follow_up_days),
+        error=error,
+        failed_review=failed_review,
+        followed=request.args.get("followed"),
+    )
+    return page, (error.status if error else 200)
+
+
+@pages.route("/reviews/<int:review_id>/follow-up", methods=["POST"])
+def follow_up(review_id: int):
+    """Take the author's one follow-up to their review from "my reviews" (text, and stars if they changed)."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    check_csrf()
+    raw = request.form.get("overall", "")
+    try:
+        overall = int(raw) if raw.isdigit() else None
+        if raw and overall is None:
+            raise InvalidInput("overall must be a whole number of stars from 1 to 5", field="overall")
+        publishing.add_follow_up(
+            db_session(),
+            actor,
+            review_id,
+            request.form.get("text", ""),
+            overall,
+            review_settings(current_app.config),
+            utcnow(),
+        )
+    except MilepostError as failure:
+        discard_request_writes(failure)
+        return _my_reviews_page(actor, failure, review_id)
+    return redirect(url_for("reviews.to_review", followed=1))
 
 
 @pages.route("/bookings/<int:booking_id>/review", methods=["GET", "POST"])

@@ -59,4 +59,4 @@ def hours_label(text: str) -> str:
 
 
 # The views register themselves on `pages` when imported.
-from network.pages import console, coverage, desk, driver, roadside  # noqa: E402, F401
+from network.pages import console, coverage, desk, driver, roadside, vehicle  # noqa: E402, F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import current_app, redirect, render_template, request, url_for
+from pydantic import Field
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -17,6 +18,8 @@ from app.geo import parse_position
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
+from app.web.endpoints import QuerySchema, parse_query
+from app.web.pagination import PageQuery, paginate
 from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
 from network import assistance, booking, rendering
@@ -173,32 +176,50 @@ def shop_page(code: str):
     ), (400 if error else 200)
 
 
+class MyBookingsQuery(QuerySchema):
+    """Each list of "my bookings" pages on its own: the upcoming ones soonest first, the past ones latest first."""
+
+    upcoming_page: int = Field(1, ge=1, le=1_000_000, description="page of the bookings still to come")
+    past_page: int = Field(1, ge=1, le=1_000_000, description="page of the bookings whose slot has started")
+
+
 @pages.route("/bookings/mine")
 def my_bookings():
-    """List the signed-in driver's bookings with a cancel button where cancelling is still allowed."""
+    """List the signed-in driver's bookings, upcoming and past, with a cancel button where cancelling is allowed."""
     actor = page_actor(Role.DRIVER)
     if isinstance(actor, Response):
         return actor
     session = db_session()
     settings_ = current_settings()
+    query = parse_query(MyBookingsQuery)
     now = utcnow()
-    found = list(session.scalars(booking.select_bookings_for(actor)))
-    # Coming bookings first (soonest first), then the past ones, most recent first: the booking just made and
-    # the service just completed are at the top, not under years of history.
-    ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
-    items = [rendering.booking_to_dict(item, settings_.zone, actor) for item in ordered]
-    # Higher domains (reviews) register the links a booking may show; network names none of them.
-    links = {item.id: booking_links(item, current_app.config, now) for item in ordered}
+    mine = booking.select_bookings_for(actor)
+    # Coming bookings soonest first, past ones most recent first: the booking just made and the service just
+    # completed are at the top of their lists, not under years of history.
+    upcoming = mine.where(Booking.start >= now)
+    past = mine.where(Booking.start < now).order_by(None).order_by(Booking.start.desc(), Booking.id.desc())
+    lists = {}
+    for name, statement, page in (("upcoming", upcoming, query.upcoming_page), ("past", past, query.past_page)):
+        # Higher domains (reviews) register the links a booking may show; network names none of them.
+        lists[name] = paginate(
+            session,
+            statement,
+            PageQuery(page=page),
+            lambda item: {
+                **rendering.booking_to_dict(item, settings_.zone, actor),
+                "links": booking_links(item, current_app.config, now),
+            },
+        )
     requests = [
         rendering.request_to_dict(item, actor, settings_.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
     ]
     return render_template(
         "network/my_bookings.html",
-        items=items,
+        upcoming=lists["upcoming"],
+        past=lists["past"],
         requests=requests,
         booked=request.args.get("booked"),
-        links=links,
     )
 
 
