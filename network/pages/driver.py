@@ -23,6 +23,7 @@ from app.web.pagination import PageQuery, paginate
 from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
 from network import assistance, booking, rendering
+from network.highways import RouteCity, find_route_city, list_route_cities
 from network.hours import is_open_at
 from network.links import booking_links
 from network.models import Booking, Service
@@ -90,35 +91,53 @@ def find_shops():
 
 @pages.route("/shops/ahead")
 def ahead():
-    """List the shops ahead on the driver's route, in the driving direction."""
-    result, error = None, None
-    if request.args.get("lat") or request.args.get("lon"):
-        try:
-            position = parse_position(request.args.get("lat"), request.args.get("lon"))
-            heading = request.args.get("heading") or None
-            within = request.args.get("within_km") or "150"
-            try:
-                heading_value = float(heading) % 360 if heading is not None else None
-            except ValueError:
-                raise InvalidInput("heading is degrees from north", field="heading") from None
-            try:
-                within_km = float(within)
-            except ValueError:
-                raise InvalidInput("within_km is a number of km", field="within_km") from None
-            result = shops_ahead(
-                db_session(),
-                position,
-                heading_value,
-                request.args.get("highway") or None,
-                request.args.get("direction") or None,
-                within_km,
-                _filters(),
+    """List the shops ahead on the driver's route, towards a city on it (or along the GPS heading)."""
+    result, error, towards = None, None, None
+    try:
+        towards = find_route_city(request.args["towards"]) if request.args.get("towards") else None
+        if request.args.get("lat") or request.args.get("lon"):
+            result = _shops_ahead(towards)
+        elif towards is not None or request.args.get("heading"):
+            raise InvalidInput(
+                "your position is missing: tap “use my location and heading” or type latitude and longitude",
+                field="lat",
             )
-        except InvalidInput as problem:
-            error = problem
+    except InvalidInput as problem:
+        error = problem
     markers = _markers(result["items"]) if result else []
     return render_template(
-        "network/ahead.html", result=result, error=error, services=list(Service), map=map_config(markers=markers)
+        "network/ahead.html",
+        result=result,
+        error=error,
+        towards=towards,
+        route_cities=list_route_cities(),
+        services=list(Service),
+        map=map_config(markers=markers),
+    )
+
+
+def _shops_ahead(towards: RouteCity | None) -> dict:
+    position = parse_position(request.args.get("lat"), request.args.get("lon"))
+    heading = request.args.get("heading") or None
+    if towards is None and heading is None and not request.args.get("highway"):
+        raise InvalidInput("choose the city you are driving towards", field="towards")
+    try:
+        heading_value = float(heading) % 360 if heading is not None else None
+    except ValueError:
+        raise InvalidInput("heading is degrees from north", field="heading") from None
+    try:
+        within_km = float(request.args.get("within_km") or "150")
+    except ValueError:
+        raise InvalidInput("within_km is a number of km", field="within_km") from None
+    return shops_ahead(
+        db_session(),
+        position,
+        heading_value,
+        request.args.get("highway") or None,
+        request.args.get("direction") or None,
+        within_km,
+        _filters(),
+        towards,
     )
 
 
