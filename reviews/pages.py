@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -21,7 +21,7 @@ from app.web.csrf import check_csrf
 from app.web.errors import wants_json
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
-from network.links import BookingLink, register_booking_link
+from network.links import BookingLink, register_booking_link, register_shop_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
@@ -56,6 +56,19 @@ def _review_link(booking: Booking, config, now) -> BookingLink | None:
 
 
 register_booking_link("reviews.review", _review_link)
+
+
+def _is_shop_staff(actor, shop: Shop) -> bool:
+    return actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
+
+
+def _shop_reviews_link(shop: Shop, actor) -> BookingLink:
+    """The link from a shop's console and public page to its reviews, where its staff reply to them."""
+    label = _("Reviews and replies") if _is_shop_staff(actor, shop) else _("Reviews")
+    return BookingLink(label, url_for("reviews.shop_reviews", code=shop.code), "reviews-link")
+
+
+register_shop_link("reviews.shop_reviews", _shop_reviews_link)
 
 
 def _shop_or_404(code: str) -> Shop:
@@ -203,7 +216,7 @@ def shop_reviews(code: str):
     page = max(1, request.args.get("page", 1, type=int) or 1)
     reviews = session.scalars(publishing.select_shop_reviews(shop, actor).limit(20).offset((page - 1) * 20)).all()
     summary = score_summary(session, shop, review_settings(current_app.config), utcnow())
-    is_staff = actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
+    is_staff = _is_shop_staff(actor, shop)
     state = session.get(CertificationState, shop.id)
     return render_template(
         "reviews/shop_reviews.html",
@@ -224,6 +237,7 @@ def reply(review_id: int):
     check_csrf()
     session = db_session()
     reply = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
+    flash(_("Reply published under the review."), "success")
     return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from pydantic import Field
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -25,9 +25,9 @@ from app.web.transaction import discard_request_writes
 from network import assistance, booking, rendering
 from network.highways import RouteCity, find_route_city, list_route_cities
 from network.hours import is_open_at
-from network.links import booking_links
+from network.links import booking_links, shop_links
 from network.models import Booking, Service
-from network.pages import page_actor, pages
+from network.pages import DONE_MESSAGES, page_actor, pages
 from network.places import find_place
 from network.search import Filters
 from network.shops import get_shop, shop_to_dict
@@ -191,6 +191,7 @@ def shop_page(code: str):
         slots=slots,
         vehicles=driver_vehicles(actor),
         error=error,
+        links=shop_links(shop, actor),
         map=map_config(markers=_markers([details]), zoom=11),
     ), (400 if error else 200)
 
@@ -252,4 +253,5 @@ def change_booking(booking_id: int, action: str):
     if found is None or not booking.may_see_booking(actor, found):
         raise NotFound("no such booking", field="id")
     booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
+    flash(str(DONE_MESSAGES[action]), "success")
     return redirect(safe_next(request.form.get("next")))
