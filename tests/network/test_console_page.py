@@ -30,6 +30,7 @@ def test_console_refreshes_itself_and_counts_waiting_offers_in_the_title(client,
     assert '<meta http-equiv="refresh" content="30">' in page
     assert "<title>(1) " in page
     assert 'id="new-offers"' in page
+    assert f"/console/assistance/{request.id}/accept" in page
 
 
 def test_console_without_offers_has_no_badge(client, session):
