@@ -121,3 +121,22 @@ def test_my_bookings_splits_upcoming_from_past_and_pages_each(client, session, a
         past[1].start.astimezone(ZONE).strftime("%Y-%m-%d")
     )
     assert f"/bookings/{upcoming[2].id}/cancel" in second.split('id="past-bookings"')[0]
+
+
+def test_driver_cancels_from_my_bookings_and_is_told(client, session):
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    user, customer = make_driver(session)
+    booking = _booking_at(session, make_shop(session), customer, utcnow() + timedelta(days=2))
+    csrf = sign_in_client(client, user)
+    page = client.get("/bookings/mine", headers=ZH).text
+    form = page.split(f"/bookings/{booking.id}/cancel")[1].split("</form>")[0]
+    next_path = form.split('name="next" value="')[1].split('"')[0]
+
+    response = client.post(f"/bookings/{booking.id}/cancel", data={"csrf_token": csrf, "next": next_path})
+
+    assert "data-confirm=" in page.split(f"/bookings/{booking.id}/cancel")[1][:200]
+    assert response.headers["Location"].startswith("/bookings/mine")
+    assert "预约已取消。" in client.get(response.headers["Location"], headers=ZH).text
