@@ -62,6 +62,7 @@ def test_driver_adds_a_truck_sees_its_part_and_cancels_roadside_help(page, commi
     page.reload()
     parts_text = page.locator("#installed-parts").inner_text()
     truck_words = english_words(page, vin, serial, part_number)
+    truck_width = page.evaluate("document.documentElement.scrollWidth")
     page.goto(f"/assistance/{job_id}")
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
@@ -74,6 +75,7 @@ def test_driver_adds_a_truck_sees_its_part_and_cancels_roadside_help(page, commi
     assert truck_path == f"/crm/vehicles/{vin}"
     assert part_name in parts_text and "质保: 有效期至" in parts_text
     assert truck_words == []
+    assert truck_width <= 360
     assert "已取消" in page.locator(".roadside-status .status").inner_text()
     assert status_words == []
     committed_session.refresh(job)
