@@ -146,15 +146,21 @@ def default_database_url(instance_path: str) -> str:
 
 
 def _register_domain_hooks() -> None:
+    from app.crm.pages import register_vehicle_panel
     from community.pages import ask_community_link
     from knowledge.pages import register_fault_page_link
+    from network.pages.vehicle import vehicle_history_panel
     from network.presence import vehicle_at_shop
+    from traceability.pages import installed_parts_panel
     from traceability.service_access import register_vehicle_presence
 
     # Traceability cannot name network (peers): the shell tells it which shop a vehicle is at.
     register_vehicle_presence(vehicle_at_shop, key="network")
     # Knowledge cannot name community (a higher layer): the shell adds community's link to the fault page.
     register_fault_page_link(ask_community_link, key="community")
+    # CRM's vehicle page cannot name the domains above it: each adds its section of the truck's page.
+    register_vehicle_panel(installed_parts_panel, key="traceability", order=10)
+    register_vehicle_panel(vehicle_history_panel, key="network", order=20)
 
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:

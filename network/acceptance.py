@@ -16,6 +16,8 @@ from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus,
 from network.settings import NetworkSettings
 
 WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
+# A driver may call off a request while it waits and while a shop is on its way.
+DRIVER_CANCELLABLE = (*WAITING, AssistanceStatus.ACCEPTED)
 
 
 def eta_minutes(distance_km: float, settings: NetworkSettings) -> int:
@@ -98,7 +100,7 @@ def close_request(session: Session, actor: User, request: AssistanceRequest, act
     if action == "cancel":
         if not is_own_customer(actor, request.customer):
             raise Forbidden("only the driver who asked may cancel")
-        allowed = (*WAITING, AssistanceStatus.ACCEPTED)
+        allowed = DRIVER_CANCELLABLE
         target = AssistanceStatus.CANCELLED
     elif action == "complete":
         if request.accepted_shop is None:

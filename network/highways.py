@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -94,6 +96,47 @@ def import_highways(session: Session, text: str | bytes, source: str = "") -> li
 def import_shipped_highways(session: Session) -> list[Highway]:
     """Load the data set shipped in the package (see network/data/README.md for its source and limits)."""
     return import_highways(session, DATA_FILE.read_bytes(), source=SOURCE)
+
+
+@dataclass(frozen=True)
+class RouteCity:
+    """A control city of a route in the shipped data set, in the plan's order along the route."""
+
+    route: str
+    index: int
+    name_zh: str
+    name_en: str
+    lat: float
+    lon: float
+
+    @property
+    def key(self) -> str:
+        """Return how a form names the city: route code and position along the route ("G4:5")."""
+        return f"{self.route}:{self.index}"
+
+
+@cache
+def list_route_cities() -> dict[str, tuple[RouteCity, ...]]:
+    """Return each shipped route's control cities in order (shape waypoints left out), by route code."""
+    features = json.loads(DATA_FILE.read_bytes())["features"]
+    cities = {}
+    for feature in features:
+        properties = feature["properties"]
+        points = [point for point in properties.get("control_points", []) if not point.get("optional")]
+        cities[properties["code"]] = tuple(
+            RouteCity(properties["code"], index, point["name_zh"], point["name_en"], point["lat"], point["lon"])
+            for index, point in enumerate(points)
+        )
+    return cities
+
+
+def find_route_city(key: str) -> RouteCity:
+    """Return the city a form names as "route:index", or raise naming the `towards` field."""
+    route, _, index = (key or "").partition(":")
+    cities = list_route_cities().get(route.strip().upper(), ())
+    if not index.isdigit() or int(index) >= len(cities):
+        raise InvalidInput("choose the city you are driving towards", field="towards")
+    return cities[int(index)]
 
 
 def list_highways(session: Session) -> list[Highway]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.geo import EARTH_RADIUS_KM
+from network.highways import RouteCity
 from network.hours import is_open_at
 from network.models import Service, Shop, ShopStatus
 from network.routes import Location, RouteNetwork
@@ -254,6 +255,26 @@ def locate_truck(
         tied, key=lambda item: min(_angle_between(heading, item.bearing), _angle_between(heading, item.bearing + 180))
     )
     return location, ("increasing" if _angle_between(heading, location.bearing) <= 90 else "decreasing")
+
+
+def locate_truck_towards(
+    routes: RouteNetwork, lat: float, lon: float, city: RouteCity, settings: NetworkSettings
+) -> tuple[Location, str]:
+    """Snap the truck to the city's route and turn "towards that city" into the direction of kilometres."""
+    if city.route not in routes.by_code:
+        raise InvalidInput("unknown highway %(highway)r", field="towards", highway=city.route)
+    found = routes.snap(lat, lon, settings.snap_km, only=city.route)
+    if not found:
+        raise InvalidInput(
+            "the position is not within %(snap_km)s km of %(highway)s",
+            field="lat",
+            snap_km=f"{settings.snap_km:g}",
+            highway=city.route,
+        )
+    city_km = routes.by_code[city.route].locate(city.lat, city.lon).km
+    if abs(city_km - found[0].km) < settings.snap_km:
+        raise InvalidInput("you are at that city already: choose the next one on your way", field="towards")
+    return found[0], ("increasing" if city_km > found[0].km else "decreasing")
 
 
 def shops_on_route(

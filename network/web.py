@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.geo import LatLon
 from network import caches, search
 from network.coverage import Samples
+from network.highways import RouteCity
 from network.rendering import ahead_to_dict, nearest_to_dicts
 from network.routes import RouteNetwork
 from network.search import Filters, ShopIndex
@@ -59,12 +60,19 @@ def shops_ahead(
     direction: str | None,
     within_km: float,
     filters: Filters,
+    towards: RouteCity | None = None,
 ) -> dict:
-    """Snap the truck to its route and return where it is with the shops ahead, rendered."""
+    """Snap the truck to its route and return where it is with the shops ahead, rendered; `towards` (a city on
+    the route) decides the direction instead of a heading or a direction of kilometres."""
     settings = current_settings()
     routes = route_network(session)
     highway = highway.strip().upper() if highway else None
-    location, direction = search.locate_truck(routes, position.lat, position.lon, heading, highway, direction, settings)
+    if towards is not None:
+        location, direction = search.locate_truck_towards(routes, position.lat, position.lon, towards, settings)
+    else:
+        location, direction = search.locate_truck(
+            routes, position.lat, position.lon, heading, highway, direction, settings
+        )
     index = shop_index(session)
     found = search.shops_ahead(index, routes, location, direction, within_km, filters, settings)
     ids = [int(index.ids[item]) for item, _, _ in found]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import Field
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from app.web.errors import wants_json
 from app.web.navigation import NavLink
 from app.web.pagination import PageQuery, paginate
 from app.web.transaction import discard_request_writes
-from network.links import BookingLink, register_booking_link
+from network.links import BookingLink, register_booking_link, register_shop_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
@@ -61,6 +61,19 @@ def _review_link(booking: Booking, config, now) -> BookingLink | None:
 register_booking_link("reviews.review", _review_link)
 
 
+def _is_shop_staff(actor, shop: Shop) -> bool:
+    return actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
+
+
+def _shop_reviews_link(shop: Shop, actor) -> BookingLink:
+    """The link from a shop's console and public page to its reviews, where its staff reply to them."""
+    label = _("Reviews and replies") if _is_shop_staff(actor, shop) else _("Reviews")
+    return BookingLink(label, url_for("reviews.shop_reviews", code=shop.code), "reviews-link")
+
+
+register_shop_link("reviews.shop_reviews", _shop_reviews_link)
+
+
 def _shop_or_404(code: str) -> Shop:
     shop = find_shop(db_session(), code)
     if shop is None:
@@ -85,11 +98,15 @@ def _with_device_cookie(response: Response) -> Response:
 @pages.route("/my/reviews")
 def to_review():
     """List the signed-in driver's completed bookings that can still be reviewed, and their reviews."""
-    actor = require_role(current_actor(), Role.DRIVER)
+    return _my_reviews_page(require_role(current_actor(), Role.DRIVER))
+
+
+def _my_reviews_page(actor, error: MilepostError | None = None, failed_review: int | None = None):
     session = db_session()
     customer = find_customer_for_user(session, actor)
     settings = review_settings(current_app.config)
-    since = utcnow() - timedelta(days=settings.window_days)
+    now = utcnow()
+    since = now - timedelta(days=settings.window_days)
     bookings = []
     if customer is not None:
         bookings = session.scalars(
@@ -102,7 +119,42 @@ def to_review():
         review.booking_id: review
         for review in session.scalars(select(Review).where(Review.booking_id.in_([b.id for b in bookings])))
     }
-    return render_template("reviews/my_reviews.html", bookings=bookings, reviewed=reviewed, since=since)
+    page = render_template(
+        "reviews/my_reviews.html",
+        bookings=bookings,
+        reviewed=reviewed,
+        since=since,
+        follow_up_since=now - timedelta(days=settings.follow_up_days),
+        error=error,
+        failed_review=failed_review,
+        followed=request.args.get("followed"),
+    )
+    return page, (error.status if error else 200)
+
+
+@pages.route("/reviews/<int:review_id>/follow-up", methods=["POST"])
+def follow_up(review_id: int):
+    """Take the author's one follow-up to their review from "my reviews" (text, and stars if they changed)."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    check_csrf()
+    raw = request.form.get("overall", "")
+    try:
+        overall = int(raw) if raw.isdigit() else None
+        if raw and overall is None:
+            raise InvalidInput("overall must be a whole number of stars from 1 to 5", field="overall")
+        publishing.add_follow_up(
+            db_session(),
+            actor,
+            review_id,
+            request.form.get("text", ""),
+            overall,
+            review_settings(current_app.config),
+            utcnow(),
+        )
+    except MilepostError as failure:
+        discard_request_writes(failure)
+        return _my_reviews_page(actor, failure, review_id)
+    return redirect(url_for("reviews.to_review", followed=1))
 
 
 @pages.route("/bookings/<int:booking_id>/review", methods=["GET", "POST"])
@@ -167,7 +219,7 @@ def shop_reviews(code: str):
     page = max(1, request.args.get("page", 1, type=int) or 1)
     reviews = session.scalars(publishing.select_shop_reviews(shop, actor).limit(20).offset((page - 1) * 20)).all()
     summary = score_summary(session, shop, review_settings(current_app.config), utcnow())
-    is_staff = actor is not None and actor.role == Role.SHOP_STAFF and actor.organization_id == shop.organization_id
+    is_staff = _is_shop_staff(actor, shop)
     state = session.get(CertificationState, shop.id)
     return render_template(
         "reviews/shop_reviews.html",
@@ -188,6 +240,7 @@ def reply(review_id: int):
     check_csrf()
     session = db_session()
     reply = publishing.reply_to_review(session, actor, review_id, request.form.get("text", ""), utcnow())
+    flash(_("Reply published under the review."), "success")
     return redirect(url_for("reviews.shop_reviews", code=reply.review.shop.code))
 
 

@@ -269,7 +269,11 @@ def show_part(actor, gtin: str, serial: str):
 @api.endpoint("GET", "/vehicles/<vin>/parts", access=SIGNED_IN, summary="Parts installed on a vehicle")
 def list_vehicle_parts(actor, vin: str):
     vehicle = get_vehicle_for(db_session(), actor, vin)
-    return {"vin": vehicle.vin, "items": records.list_vehicle_parts(db_session(), vehicle)}
+    today = local_today(settings())
+    return {
+        "vin": vehicle.vin,
+        "items": records.list_vehicle_parts(db_session(), vehicle, today, settings()["TIMEZONE"]),
+    }
 
 
 class LabelQuery(QuerySchema):

@@ -1,20 +1,24 @@
-"""Traceability pages: the public scan page behind every part's QR code, and its report-a-problem form."""
+"""Traceability pages: the public scan page behind every part's QR code, its report-a-problem form, and the
+vehicle page's installed parts."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from app.clock import local_today
+from app.crm.models import Vehicle
 from app.errors import InvalidInput
 from app.geo import parse_position
+from app.security import User
 from app.web.context import client_address, code_keyring, current_actor, db_session, settings
 from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from traceability import reporting
 from traceability.codes import read_identifiers
-from traceability.records import custody_summary, sale_price_range
+from traceability.records import custody_summary, list_vehicle_parts, sale_price_range
 from traceability.scans import scan_part
 from traceability.settings import read_settings
 
@@ -31,6 +35,12 @@ VERDICT_COLOURS = {
     "void": "red",
     "counterfeit": "red",
 }
+
+
+def installed_parts_panel(session: Session, actor: User, vehicle: Vehicle) -> str:
+    """Render the vehicle page's section of installed parts, their warranty and any recall (the CRM page asks)."""
+    parts = list_vehicle_parts(session, vehicle, local_today(settings()), settings()["TIMEZONE"])
+    return render_template("traceability/_vehicle_parts.html", parts=parts)
 
 
 def _link_from_request(gtin: str, serial: str):

@@ -4,6 +4,7 @@ recorded sale prices, and what is installed on a vehicle."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
@@ -19,6 +20,7 @@ from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
 from traceability.custody_history import event_to_dict, list_part_events, list_vehicle_installations
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
+from traceability.scan_render import warranty_status
 from traceability.scan_storage import ScannedPart
 from traceability.scans import find_part
 
@@ -152,18 +154,30 @@ def sale_price_range(session: Session, part_type_id: int) -> dict | None:
     return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}
 
 
-def list_vehicle_parts(session: Session, vehicle: Vehicle) -> list[dict]:
-    """Return the parts installed on a vehicle with where and when they were fitted."""
+def list_vehicle_parts(session: Session, vehicle: Vehicle, today: date, zone: str | None = None) -> list[dict]:
+    """Return the parts installed on a vehicle with where and when they were fitted, their warranty (counted as
+    the scan page counts it, from the installation) and the notice of any recall they are under."""
     return [
-        {
-            "gtin": installation.part.gtin,
-            "serial": installation.part.serial,
-            "part_number": installation.part.part_type.part_number,
-            "name_zh": installation.part.part_type.name_zh,
-            "name_en": installation.part.part_type.name_en,
-            "installed_at": installation.installed_at.isoformat(),
-            "installed_by": installation.organization.code,
-            "recalled": installation.part.recall_id is not None,
-        }
+        _installed_part_to_dict(installation, today, zone)
         for installation in list_vehicle_installations(session, vehicle)
     ]
+
+
+def _installed_part_to_dict(installation: Installation, today: date, zone: str | None) -> dict:
+    part = installation.part
+    recall = part.recall
+    return {
+        "gtin": part.gtin,
+        "serial": part.serial,
+        "part_number": part.part_type.part_number,
+        "name_zh": part.part_type.name_zh,
+        "name_en": part.part_type.name_en,
+        "installed_at": installation.installed_at.isoformat(),
+        "installed_by": installation.organization.code,
+        "installed_by_name": installation.organization.name,
+        "recalled": recall is not None,
+        "recall": (
+            {"code": recall.code, "notice_zh": recall.notice_zh, "notice_en": recall.notice_en} if recall else None
+        ),
+        "warranty": warranty_status(part.part_type.warranty_months, installation.installed_at, today, zone),
+    }

@@ -52,16 +52,23 @@ def normalize_vin(raw: str, field: str = "vin") -> str:
     vin = (raw or "").strip().upper().replace(" ", "")
     if len(vin) != 17:
         raise InvalidInput("a VIN has 17 characters, this one has %(count)s", field=field, count=len(vin))
-    bad = sorted({char for char in vin if char not in VIN_TRANSLITERATION})
+    bad = [(position, char) for position, char in enumerate(vin, start=1) if char not in VIN_TRANSLITERATION]
     if bad:
+        # The check digit cannot be computed over a character outside the alphabet: name where it is instead.
+        position, char = bad[0]
         raise InvalidInput(
-            "a VIN may not contain %(value)r (I, O and Q are never used)", field=field, value="".join(bad)
+            "a VIN may not contain %(value)r (character %(position)s; I, O and Q are never used)",
+            field=field,
+            value=char,
+            position=position,
         )
     expected = vin_check_digit(vin)
     if vin[8] != expected:
         raise InvalidInput(
-            "the VIN's check digit (9th character) should be %(expected)s; is it mistyped?",
+            "the VIN's check digit (9th character) is %(typed)s but the other 16 characters give %(expected)s; "
+            "is one of them mistyped?",
             field=field,
+            typed=vin[8],
             expected=expected,
         )
     return vin

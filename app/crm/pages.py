@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from app import one_time_codes
 from app.crm import customers, notifications, organizations, vehicles
-from app.crm.models import OrganizationKind
+from app.crm.models import OrganizationKind, Vehicle
 from app.crm.regions import PROVINCES, find_province
 from app.crm.relations import is_related_customer
 from app.db import utcnow
-from app.errors import MilepostError
+from app.errors import MilepostError, NotFound
 from app.one_time_codes import CodePurpose
-from app.security import STAFF_ROLES, Role, require_actor, require_role
+from app.security import STAFF_ROLES, Role, User, require_actor, require_role
 from app.web.auth import start_browser_session
 from app.web.context import client_address, current_actor, db_session, phone_code_rules, settings, sms_sender
 from app.web.csrf import check_csrf
@@ -33,6 +37,24 @@ NAVIGATION: list[NavLink] = [
     NavLink("crm.list_organizations", _l("Organizations"), STAFF),
     NavLink("crm.inbox", _l("Inbox"), tuple(Role)),
 ]
+
+
+# Sections of the vehicle page that higher domains add (installed parts, bookings, roadside help): CRM cannot
+# name them, so each registers a renderer (session, actor, vehicle) -> HTML, or "" when it has nothing to show.
+VehiclePanel = Callable[[Session, User, Vehicle], str]
+_VEHICLE_PANELS: dict[str, tuple[int, VehiclePanel]] = {}
+
+
+def register_vehicle_panel(render: VehiclePanel, key: str, order: int = 50) -> None:
+    """Add (or replace, by key) a section of the vehicle page; lower `order` shows first."""
+    _VEHICLE_PANELS[key] = (order, render)
+
+
+def vehicle_panels(session: Session, actor: User, vehicle: Vehicle) -> list[Markup]:
+    """Render the registered sections of a vehicle's page for an actor who may see the vehicle."""
+    ordered = sorted(_VEHICLE_PANELS.items(), key=lambda item: (item[1][0], item[0]))
+    rendered = (render(session, actor, vehicle) for _key, (_order, render) in ordered)
+    return [Markup(html) for html in rendered if html]
 
 
 KIND_LABELS = {
@@ -142,14 +164,43 @@ def list_vehicles():
     return render_template("crm/vehicles.html", result=result, matches=matches, query=query)
 
 
+@pages.route("/crm/vehicles/new", methods=["GET", "POST"])
+def add_vehicle():
+    """Let a driver add a truck by VIN; a mistyped VIN is explained (which character, what it should be)."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    error, form = None, {}
+    if request.method == "POST":
+        check_csrf()
+        form = {name: request.form.get(name, "") for name in ("vin", "model", "plate", "engine_serial")}
+        session = db_session()
+        try:
+            owner = customers.find_customer_for_user(session, actor)
+            if owner is None:
+                raise NotFound("no customer record for this account", field="owner_id")
+            vehicle = vehicles.register_vehicle(
+                session,
+                vin=form["vin"],
+                model=form["model"],
+                owner=owner,
+                plate=form["plate"].strip() or None,
+                engine_serial=form["engine_serial"],
+            )
+            return redirect(url_for("crm.show_vehicle", vin=vehicle.vin, added=1))
+        except MilepostError as failure:
+            discard_request_writes(failure)
+            error = failure
+    return render_template("crm/add_vehicle.html", error=error, form=form), (error.status if error else 200)
+
+
 @pages.route("/crm/vehicles/<vin>")
 def show_vehicle(vin: str):
-    """Show a vehicle and who owned it when."""
+    """Show a vehicle, who owned it when, and what other domains know of it (parts, bookings, roadside help)."""
     actor = require_actor(current_actor())
     session = db_session()
     vehicle = vehicles.get_vehicle_for(session, actor, vin)
     record = vehicles.vehicle_to_dict(session, vehicle, actor, with_history=True)
-    return render_template("crm/vehicle.html", vehicle=record)
+    panels = vehicle_panels(session, actor, vehicle)
+    return render_template("crm/vehicle.html", vehicle=record, panels=panels, added=request.args.get("added"))
 
 
 @pages.route("/crm/customers/<int:customer_id>")

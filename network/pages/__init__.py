@@ -39,6 +39,19 @@ def _check_settings(state) -> None:
     network_settings(state.app.config)
 
 
+# What each step says once done (a flashed message on the page it returns to).
+DONE_MESSAGES = {
+    "confirm": _l("Booking confirmed."),
+    "reject": _l("Booking rejected; the bay is free again."),
+    "check-in": _l("Checked in."),
+    "complete": _l("Service completed."),
+    "no-show": _l("Recorded as a no-show."),
+    "cancel": _l("Booking cancelled."),
+    "accept": _l("Roadside job accepted: the driver sees you are coming."),
+    "decline": _l("Roadside job declined."),
+    "complete-job": _l("Roadside job completed."),
+}
+
 # Day names as opening hours are written ("mon-fri 08:00-18:00"), shown in the page's language.
 DAY_LABELS = {
     "mon": _l("Mon"),
@@ -59,4 +72,4 @@ def hours_label(text: str) -> str:
 
 
 # The views register themselves on `pages` when imported.
-from network.pages import console, coverage, desk, driver, roadside  # noqa: E402, F401
+from network.pages import console, coverage, desk, driver, roadside, vehicle  # noqa: E402, F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.db import utcnow
@@ -13,11 +13,14 @@ from app.security import Role, require_role
 from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
 from network import acceptance, assistance, booking, rendering
-from network.models import AssistanceStatus, Booking
-from network.pages import page_actor, pages
+from network.links import shop_links
+from network.models import Booking, OfferStatus
+from network.pages import DONE_MESSAGES, page_actor, pages
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings
 
+# Roadside offers expire within minutes: the console reloads itself this often (a meta refresh, no script).
+CONSOLE_REFRESH_SECONDS = 30
 NEXT_STEPS = {
     "requested": ("confirm", "reject"),
     "confirmed": ("check-in", "no-show", "reject"),
@@ -47,20 +50,35 @@ def console():
     statement = booking.select_bookings_for(actor, shop).where(
         Booking.start >= today, Booking.start < today + timedelta(days=7)
     )
-    items = [rendering.booking_to_dict(item, settings.zone, actor) for item in session.scalars(statement)]
+    now = utcnow()
+    items = [
+        {**rendering.booking_to_dict(item, settings.zone, actor), "steps": _next_steps(item, now)}
+        for item in session.scalars(statement)
+    ]
     requests = [
         rendering.request_to_dict(item, actor, settings.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(20))
     ]
+    offered = [job for job in requests if job["status"] in acceptance.WAITING and _is_offered(job)]
     return render_template(
         "network/console.html",
         shop=shop,
         today=today.date(),
         items=items,
-        next_steps=NEXT_STEPS,
         requests=requests,
-        waiting=(AssistanceStatus.OPEN, AssistanceStatus.ESCALATED),
+        offered_ids={job["id"] for job in offered},
+        links=shop_links(shop, actor),
+        refresh_seconds=CONSOLE_REFRESH_SECONDS,
     )
+
+
+def _next_steps(item: Booking, now: datetime) -> tuple[str, ...]:
+    """The booking's next steps; a no-show only once its slot has started (booking.transition_booking's rule)."""
+    return tuple(step for step in NEXT_STEPS.get(item.status, ()) if step != "no-show" or now >= item.start)
+
+
+def _is_offered(job: dict) -> bool:
+    return bool(job["offers"]) and job["offers"][0]["status"] == OfferStatus.OFFERED
 
 
 @pages.route("/console/assistance/<int:request_id>/<action>", methods=["POST"])
@@ -78,4 +96,6 @@ def console_assistance(request_id: int, action: str):
         acceptance.decline_request(session, actor, job, shop)
     else:
         acceptance.close_request(session, actor, job, "complete")
+        action = "complete-job"
+    flash(str(DONE_MESSAGES[action]), "success")
     return redirect(url_for("network.console"))

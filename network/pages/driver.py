@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
+from pydantic import Field
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -17,13 +18,16 @@ from app.geo import parse_position
 from app.security import Role, require_role
 from app.web.context import current_actor, db_session, settings
 from app.web.csrf import check_csrf
+from app.web.endpoints import QuerySchema, parse_query
+from app.web.pagination import PageQuery, paginate
 from app.web.redirects import safe_next
 from app.web.transaction import discard_request_writes
 from network import assistance, booking, rendering
+from network.highways import RouteCity, find_route_city, list_route_cities
 from network.hours import is_open_at
-from network.links import booking_links
+from network.links import booking_links, shop_links
 from network.models import Booking, Service
-from network.pages import page_actor, pages
+from network.pages import DONE_MESSAGES, page_actor, pages
 from network.places import find_place
 from network.search import Filters
 from network.shops import get_shop, shop_to_dict
@@ -87,35 +91,53 @@ def find_shops():
 
 @pages.route("/shops/ahead")
 def ahead():
-    """List the shops ahead on the driver's route, in the driving direction."""
-    result, error = None, None
-    if request.args.get("lat") or request.args.get("lon"):
-        try:
-            position = parse_position(request.args.get("lat"), request.args.get("lon"))
-            heading = request.args.get("heading") or None
-            within = request.args.get("within_km") or "150"
-            try:
-                heading_value = float(heading) % 360 if heading is not None else None
-            except ValueError:
-                raise InvalidInput("heading is degrees from north", field="heading") from None
-            try:
-                within_km = float(within)
-            except ValueError:
-                raise InvalidInput("within_km is a number of km", field="within_km") from None
-            result = shops_ahead(
-                db_session(),
-                position,
-                heading_value,
-                request.args.get("highway") or None,
-                request.args.get("direction") or None,
-                within_km,
-                _filters(),
+    """List the shops ahead on the driver's route, towards a city on it (or along the GPS heading)."""
+    result, error, towards = None, None, None
+    try:
+        towards = find_route_city(request.args["towards"]) if request.args.get("towards") else None
+        if request.args.get("lat") or request.args.get("lon"):
+            result = _shops_ahead(towards)
+        elif towards is not None or request.args.get("heading"):
+            raise InvalidInput(
+                "your position is missing: tap “use my location and heading” or type latitude and longitude",
+                field="lat",
             )
-        except InvalidInput as problem:
-            error = problem
+    except InvalidInput as problem:
+        error = problem
     markers = _markers(result["items"]) if result else []
     return render_template(
-        "network/ahead.html", result=result, error=error, services=list(Service), map=map_config(markers=markers)
+        "network/ahead.html",
+        result=result,
+        error=error,
+        towards=towards,
+        route_cities=list_route_cities(),
+        services=list(Service),
+        map=map_config(markers=markers),
+    )
+
+
+def _shops_ahead(towards: RouteCity | None) -> dict:
+    position = parse_position(request.args.get("lat"), request.args.get("lon"))
+    heading = request.args.get("heading") or None
+    if towards is None and heading is None and not request.args.get("highway"):
+        raise InvalidInput("choose the city you are driving towards", field="towards")
+    try:
+        heading_value = float(heading) % 360 if heading is not None else None
+    except ValueError:
+        raise InvalidInput("heading is degrees from north", field="heading") from None
+    try:
+        within_km = float(request.args.get("within_km") or "150")
+    except ValueError:
+        raise InvalidInput("within_km is a number of km", field="within_km") from None
+    return shops_ahead(
+        db_session(),
+        position,
+        heading_value,
+        request.args.get("highway") or None,
+        request.args.get("direction") or None,
+        within_km,
+        _filters(),
+        towards,
     )
 
 
@@ -169,36 +191,55 @@ def shop_page(code: str):
         slots=slots,
         vehicles=driver_vehicles(actor),
         error=error,
+        links=shop_links(shop, actor),
         map=map_config(markers=_markers([details]), zoom=11),
     ), (400 if error else 200)
 
 
+class MyBookingsQuery(QuerySchema):
+    """Each list of "my bookings" pages on its own: the upcoming ones soonest first, the past ones latest first."""
+
+    upcoming_page: int = Field(1, ge=1, le=1_000_000, description="page of the bookings still to come")
+    past_page: int = Field(1, ge=1, le=1_000_000, description="page of the bookings whose slot has started")
+
+
 @pages.route("/bookings/mine")
 def my_bookings():
-    """List the signed-in driver's bookings with a cancel button where cancelling is still allowed."""
+    """List the signed-in driver's bookings, upcoming and past, with a cancel button where cancelling is allowed."""
     actor = page_actor(Role.DRIVER)
     if isinstance(actor, Response):
         return actor
     session = db_session()
     settings_ = current_settings()
+    query = parse_query(MyBookingsQuery)
     now = utcnow()
-    found = list(session.scalars(booking.select_bookings_for(actor)))
-    # Coming bookings first (soonest first), then the past ones, most recent first: the booking just made and
-    # the service just completed are at the top, not under years of history.
-    ordered = [item for item in found if item.start >= now] + [item for item in reversed(found) if item.start < now]
-    items = [rendering.booking_to_dict(item, settings_.zone, actor) for item in ordered]
-    # Higher domains (reviews) register the links a booking may show; network names none of them.
-    links = {item.id: booking_links(item, current_app.config, now) for item in ordered}
+    mine = booking.select_bookings_for(actor)
+    # Coming bookings soonest first, past ones most recent first: the booking just made and the service just
+    # completed are at the top of their lists, not under years of history.
+    upcoming = mine.where(Booking.start >= now)
+    past = mine.where(Booking.start < now).order_by(None).order_by(Booking.start.desc(), Booking.id.desc())
+    lists = {}
+    for name, statement, page in (("upcoming", upcoming, query.upcoming_page), ("past", past, query.past_page)):
+        # Higher domains (reviews) register the links a booking may show; network names none of them.
+        lists[name] = paginate(
+            session,
+            statement,
+            PageQuery(page=page),
+            lambda item: {
+                **rendering.booking_to_dict(item, settings_.zone, actor),
+                "links": booking_links(item, current_app.config, now),
+            },
+        )
     requests = [
         rendering.request_to_dict(item, actor, settings_.zone)
         for item in session.scalars(assistance.select_requests_for(actor, None).limit(10))
     ]
     return render_template(
         "network/my_bookings.html",
-        items=items,
+        upcoming=lists["upcoming"],
+        past=lists["past"],
         requests=requests,
         booked=request.args.get("booked"),
-        links=links,
     )
 
 
@@ -212,4 +253,5 @@ def change_booking(booking_id: int, action: str):
     if found is None or not booking.may_see_booking(actor, found):
         raise NotFound("no such booking", field="id")
     booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
+    flash(str(DONE_MESSAGES[action]), "success")
     return redirect(safe_next(request.form.get("next")))

@@ -12,7 +12,7 @@ from app.security import Role
 from app.web.context import db_session
 from app.web.csrf import check_csrf
 from app.web.transaction import discard_request_writes
-from network import assistance, rendering
+from network import acceptance, assistance, rendering
 from network.pages import page_actor, pages
 from network.pages.driver import driver_vehicles
 from network.places import find_place
@@ -70,4 +70,22 @@ def help_status(request_id: int):
     session = db_session()
     settings = current_settings()
     job = assistance.get_request_for(session, actor, request_id)
-    return render_template("network/roadside_status.html", job=rendering.request_to_dict(job, actor, settings.zone))
+    return render_template(
+        "network/roadside_status.html",
+        job=rendering.request_to_dict(job, actor, settings.zone),
+        cancellable=job.status in acceptance.DRIVER_CANCELLABLE,
+        cancelled=request.args.get("cancelled"),
+    )
+
+
+@pages.route("/assistance/<int:request_id>/cancel", methods=["POST"])
+def cancel_help(request_id: int):
+    """Cancel the driver's own roadside request while no shop has finished it; the offers are withdrawn."""
+    check_csrf()
+    actor = page_actor(Role.DRIVER)
+    if isinstance(actor, Response):
+        return actor
+    session = db_session()
+    job = assistance.get_request_for(session, actor, request_id)
+    acceptance.close_request(session, actor, job, "cancel")
+    return redirect(url_for("network.help_status", request_id=job.id, cancelled=1))

@@ -110,3 +110,14 @@ def stock_parts(session: Session, parts: list[Part], organization: Organization)
 
 def activation_code(part: Part) -> str:
     return activation_code_for(keyring_for_tests(), part.gtin, part.serial)
+
+
+def install_part_on(session: Session, vin: str, shop_name: str = "郑州重汽服务站", **batch_overrides: object) -> Part:
+    """Commission one part, stock it at a new shop organization and install it on the vehicle `vin`."""
+    from sqlalchemy import select
+
+    batch = make_batch(session, quantity=1, **batch_overrides)
+    part = session.scalars(select(Part).where(Part.batch_id == batch.id)).one()
+    staff = stock_parts(session, [part], make_organization(session, kind="shop", name=shop_name))
+    record(session, staff, "install", [part], vin=vin, activation_code=activation_code(part))
+    return part

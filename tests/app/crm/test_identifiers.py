@@ -81,9 +81,18 @@ def test_normalize_vin_rejects_wrong_length_or_characters(raw):
     assert caught.value.field == "vin"
 
 
-def test_normalize_vin_names_the_expected_check_digit():
-    with pytest.raises(InvalidInput, match="should be X"):
+def test_normalize_vin_names_the_typed_and_the_expected_check_digit():
+    with pytest.raises(InvalidInput, match="is 1 but the other 16 characters give X") as caught:
         normalize_vin("1M8GDM9A1KP042788")
+
+    assert caught.value.details == {"typed": "1", "expected": "X"}
+
+
+def test_normalize_vin_names_the_position_of_a_character_never_used():
+    with pytest.raises(InvalidInput, match="character 4;") as caught:
+        normalize_vin("1M8QDM9AXKP042788")
+
+    assert caught.value.details["value"] == "Q"
 
 
 def test_vin_check_digit_matches_the_published_examples():
