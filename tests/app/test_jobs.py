@@ -13,7 +13,6 @@ from app.security import Attempt
 from milepost.jobs import HueyQueue, make_queue
 
 
-@job("test.count_attempts")
 def count_attempts(context: JobContext) -> dict:
     """Count attempt rows (a probe job of the tests)."""
     context.progress(1, 2)
@@ -22,12 +21,21 @@ def count_attempts(context: JobContext) -> dict:
     return {"attempts": total}
 
 
-@job("test.fails")
 def fails(context: JobContext) -> dict:
     """Fail after writing (a probe job of the tests)."""
     context.session.add(Attempt(bucket="job", key="from-a-failed-run"))
     context.session.flush()
     raise RuntimeError("the disk is full")
+
+
+@pytest.fixture(autouse=True)
+def probe_jobs():
+    """Declare the probe jobs for this module's tests only: other tests see the application's jobs alone."""
+    job("test.count_attempts")(count_attempts)
+    job("test.fails")(fails)
+    yield
+    JOBS.pop("test.count_attempts", None)
+    JOBS.pop("test.fails", None)
 
 
 @pytest.fixture
