@@ -10,7 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.crm.activity import record_activity
+from app.crm.customers import find_customer_for_user
 from app.crm.regions import find_province
+from app.crm.touchpoints import Channel as TouchChannel
+from app.crm.touchpoints import record_touchpoint
 from app.errors import Conflict, InvalidInput, NotFound
 from app.security import Role, User, is_oem
 from community.filtering import find_terms, mask_phones
@@ -125,7 +128,13 @@ def ask_question(
     )
     insert_once(session, question, "you have asked this question already")
     record_activity(session, actor, "community.question_asked", "question", question.id, status=status, hold=reason)
-    # TOUCHPOINT: the asker's question becomes a CRM touchpoint here once app.crm has them (not written yet).
+    customer = find_customer_for_user(session, actor)
+    if customer is not None:
+        # A driver asking about a fault or a part shows intent: the CRM's leads take it from here (issue 14).
+        record_touchpoint(
+            session, channel=TouchChannel.FORUM, kind="question", source_type="community_question",
+            source_id=question.id, customer=customer, summary=f"community question: {title[:80]}", occurred_at=now,
+        )  # fmt: skip
     return question
 
 

@@ -157,3 +157,17 @@ def _defaults() -> dict:
     from app.config import DEFAULTS
 
     return dict(DEFAULTS)
+
+
+def test_a_drivers_question_is_a_crm_touchpoint(session):
+    # Issue 14 item 1: a community question shows intent; the leads domain takes it from the core's touchpoints.
+    from sqlalchemy import select
+
+    from app.crm.touchpoints import Touchpoint
+
+    poster = make_poster(session)
+
+    question = ask_question(session, poster, "尿素泵不工作怎么办", "", SETTINGS, utcnow())
+
+    touchpoint = session.scalar(select(Touchpoint).where(Touchpoint.source_id == str(question.id)))
+    assert touchpoint is not None and touchpoint.channel == "forum"
