@@ -21,7 +21,10 @@ from app.db import Base, make_engine, make_sessionmaker
 from milepost import migrate
 from milepost.factory import create_app
 from milepost.model_registry import load_all_models
+from tests import rule_cache
 from tests.browser import CHROMIUM, LiveServer, PageWatch, launch_chromium, new_context
+
+rule_cache.install()
 
 TEST_KEYS = ",".join(
     [
