@@ -79,8 +79,12 @@ class DemoDatabase:
 
 @pytest.fixture(scope="session")
 def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
-    """Build the small demo once for the whole session (it costs seconds); tests read it, never rely on writes."""
-    from milepost.demo import load_demo
+    """Build the small demo once per test process with `milepost demo --size small`, as an operator would; tests
+    read it (and what requests record), never rely on their own writes. The command's output is kept: its
+    logins and planted label URLs (tests/app/test_cli.py checks them, so the CLI needs no demo of its own)."""
+    from click.testing import CliRunner
+
+    from milepost.cli import main as milepost_command
 
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
@@ -88,19 +92,16 @@ def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
     migrate.upgrade(url=url)
-    previous = os.environ.get("MILEPOST_INSTANCE_PATH")
-    os.environ["MILEPOST_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("demo-instance"))
-    try:
-        app = create_app(test_settings(url))
-        with app.app_context():
-            lines = load_demo(app, size="small")
-        app.extensions["milepost.engine"].dispose()
-    finally:
-        if previous is None:
-            os.environ.pop("MILEPOST_INSTANCE_PATH", None)
-        else:
-            os.environ["MILEPOST_INSTANCE_PATH"] = previous
-    yield DemoDatabase(url, lines)
+    environment = {
+        "MILEPOST_DATABASE_URL": url,
+        "MILEPOST_INSTANCE_PATH": str(tmp_path_factory.mktemp("demo-instance")),
+        "MILEPOST_SECRET_KEY": "test-secret",
+        "MILEPOST_CODE_KEYS": TEST_KEYS,
+        "MILEPOST_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    }
+    result = CliRunner().invoke(milepost_command, ["demo", "--size", "small"], env=environment, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    yield DemoDatabase(url, [line.strip() for line in result.output.splitlines()])
 
 
 @pytest.fixture
