@@ -5,7 +5,11 @@ The same suite runs on SQLite (always) and on PostgreSQL when TEST_DATABASE_URL 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,22 +82,13 @@ class DemoDatabase:
     instance: str
 
 
-@pytest.fixture(scope="session")
-def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
-    """Build the small demo once per test process with `milepost demo --size small`, as an operator would; tests
-    read it (and what requests record), never rely on their own writes. The command's output is kept: its
-    logins and planted label URLs (tests/app/test_cli.py checks them, so the CLI needs no demo of its own)."""
+def _build_demo(url: str, instance: str) -> list[str]:
+    """Run `milepost demo --size small` against `url` (migrated first) and return its output's lines."""
     from click.testing import CliRunner
 
     from milepost.cli import main as milepost_command
 
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        url = _fresh_postgresql_database(url, f"demo_{_worker_name()}")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
     migrate.upgrade(url=url)
-    instance = str(tmp_path_factory.mktemp("demo-instance"))
     environment = {
         "MILEPOST_DATABASE_URL": url,
         "MILEPOST_INSTANCE_PATH": instance,
@@ -103,7 +98,69 @@ def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     }
     result = CliRunner().invoke(milepost_command, ["demo", "--size", "small"], env=environment, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    yield DemoDatabase(url, [line.strip() for line in result.output.splitlines()], instance)
+    return [line.strip() for line in result.output.splitlines()]
+
+
+def _clone_postgresql_database(template_url: str, url: str) -> None:
+    """Make `url`'s database a copy of `template_url`'s (CREATE DATABASE ... TEMPLATE: a file copy)."""
+    template, target = make_url(template_url).database, make_url(url).database
+    admin = make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        # The builder's pooled connections would block the copy; nobody uses the template after the build.
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": template}
+        )
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
+    """Build the small demo once per test run with `milepost demo --size small`, as an operator would; tests
+    read it (and what requests record), never rely on their own writes. The command's output is kept: its
+    logins and planted label URLs (tests/app/test_cli.py checks them, so the CLI needs no demo of its own).
+
+    Under pytest-xdist the first process that needs it builds it once into a template beside the run's
+    temporary directories; every process then works on a copy of its own (a file copy on SQLite,
+    CREATE DATABASE ... TEMPLATE on PostgreSQL), so requests one process records never reach another's."""
+    base_url = os.environ.get("TEST_DATABASE_URL")
+    own_instance = tmp_path_factory.mktemp("demo-instance")
+    if base_url:
+        own_url = _fresh_postgresql_database(base_url, f"demo_{_worker_name()}")
+    else:
+        own_url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+    if _worker_name() == "main":
+        yield DemoDatabase(own_url, _build_demo(own_url, str(own_instance)), str(own_instance))
+        return
+    shared = tmp_path_factory.getbasetemp().parent / "shared-demo"
+    shared.mkdir(exist_ok=True)
+    if base_url:
+        template_url = make_url(base_url).set(database=f"{make_url(base_url).database}_demo_template")
+        template_url = template_url.render_as_string(hide_password=False)
+    else:
+        template_url = f"sqlite:///{shared / 'demo.sqlite3'}"
+    built = shared / "output.json"
+    with (shared / "lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            if base_url:
+                _fresh_postgresql_database(base_url, "demo_template")
+            lines = _build_demo(template_url, str(shared / "instance"))
+            built.write_text(json.dumps(lines))
+        lines = json.loads(built.read_text())
+        if base_url:
+            _clone_postgresql_database(template_url, own_url)
+        else:
+            # The backup API, not a file copy: the demo's last writes may still sit in the WAL file.
+            source, copy = sqlite3.connect(shared / "demo.sqlite3"), sqlite3.connect(make_url(own_url).database)
+            source.backup(copy)
+            source.close()
+            copy.close()
+        shutil.copytree(shared / "instance", own_instance, dirs_exist_ok=True)
+    yield DemoDatabase(own_url, lines, str(own_instance))
 
 
 @pytest.fixture
