@@ -235,48 +235,40 @@ def test_serve_hands_the_certificate_to_gunicorn(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_serve_runs_gunicorn_that_answers_health_and_scans(cli_database_url, tmp_path):
-    port = _free_port()
-    server = _serve(cli_database_url, tmp_path, port)
-    try:
-        health = _wait_for_health(server, port)
-        scan = urllib.request.Request(
-            f"http://127.0.0.1:{port}/01/06901234000016/21/NOSUCHPART?c=A{'0' * 16}",
-            headers={"Accept": "application/json"},
-        )
-        verdict = json.load(urllib.request.urlopen(scan, timeout=10))
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0].decode(errors="replace")
-
-    assert health == {"status": "ok", "database": "ok", "dialect": make_url(cli_database_url).get_backend_name()}, (
-        output
-    )
-    assert verdict["verdict"] == "counterfeit"
-    assert f"Milepost on http://127.0.0.1:{port}" in output
-    assert stat.S_IMODE((tmp_path / "instance" / "secrets.json").stat().st_mode) == 0o600
-
-
-def test_serve_answers_while_slow_clients_hold_many_connections(cli_database_url, tmp_path):
-    # Issue 10 (Also): a few slow clients (slowloris, phones on a weak signal) must not freeze the service.
+def test_serve_runs_gunicorn_that_answers_health_and_scans_while_slow_clients_hold_connections(
+    cli_database_url, tmp_path
+):
+    # One server boot for both (each boot migrates a fresh database). Issue 10 (Also): a few slow clients
+    # (slowloris, phones on a weak signal) must not freeze the service.
     port = _free_port()
     server = _serve(cli_database_url, tmp_path, port)
     slow = []
     try:
-        assert _wait_for_health(server, port) is not None
+        health = _wait_for_health(server, port)
         for _ in range(40):  # far more than the two workers a synchronous server would have
             held = socket.create_connection(("127.0.0.1", port))
             held.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             slow.append(held)
         time.sleep(1)
         answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5))
+        scan = urllib.request.Request(
+            f"http://127.0.0.1:{port}/01/06901234000016/21/NOSUCHPART?c=A{'0' * 16}",
+            headers={"Accept": "application/json"},
+        )
+        verdict = json.load(urllib.request.urlopen(scan, timeout=10))
     finally:
         for held in slow:
             held.close()
         server.terminate()
-        server.communicate(timeout=30)
+        output = server.communicate(timeout=30)[0].decode(errors="replace")
 
+    assert health == {"status": "ok", "database": "ok", "dialect": make_url(cli_database_url).get_backend_name()}, (
+        output
+    )
     assert answer["status"] == "ok"
+    assert verdict["verdict"] == "counterfeit"
+    assert f"Milepost on http://127.0.0.1:{port}" in output
+    assert stat.S_IMODE((tmp_path / "instance" / "secrets.json").stat().st_mode) == 0o600
 
 
 def _free_port() -> int:
