@@ -75,5 +75,6 @@ def test_a_large_recall_is_told_by_the_job(session, monkeypatch):
     summary = notify_recall_owners(JobContext(session=session, settings={}, now=utcnow(), payload=queued.payload))
 
     assert before == []
+    assert queued.payload == {"recall_id": recall.id}
     assert summary == {"told": 1}
     assert len(_told(session, driver)) == 2
