@@ -130,7 +130,7 @@ def create_recall(
 
 def tell_owners_soon(session: Session, recall: Recall, zone: ZoneInfo, now: datetime) -> None:
     """Tell the owners of the affected trucks now when they are few, else through the worker's job."""
-    affected = select_recall_vehicles(recall).with_only_columns(func.count())
+    affected = select_recall_vehicles(recall).order_by(None).with_only_columns(func.count())
     if session.scalar(affected) > NOTIFY_INLINE and QUEUE_KEY in session.info:
         enqueue(session, NOTIFY_JOB, {"recall_id": recall.id})
         return
