@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
+from app.crm.notifications import N_, notify
 from app.errors import Conflict, Forbidden
 from app.security import Role, User, require_actor, require_role
 from community.models import Answer, PostStatus, Question, TagKind
@@ -17,6 +18,8 @@ from community.standing import ensure_may_post, poster_province
 from knowledge.articles import save_article
 from knowledge.models import Article
 from traceability.models import PartType
+
+ANSWERED = N_('Your question "%(title)s" has a new answer.')
 
 
 def post_answer(
@@ -48,7 +51,19 @@ def post_answer(
     )
     insert_once(session, answer, "you have posted this answer already")
     record_activity(session, actor, "community.answer_posted", "answer", answer.id, status=status, hold=reason)
+    tell_asker(session, answer, now)
     return answer
+
+
+def tell_asker(session: Session, answer: Answer, now: datetime) -> None:
+    """Tell the asker their question has a published answer by someone else (when held, once it is published)."""
+    question = session.get(Question, answer.question_id)
+    if answer.status != PostStatus.PUBLISHED or question is None or question.author_id == answer.author_id:
+        return
+    notify(
+        session, question.author, "community.answered", ANSWERED, params={"title": question.title[:40]}, now=now,
+        link=f"/community/questions/{question.id}", subject=("question", question.id), key=f"answer:{answer.id}",
+    )  # fmt: skip
 
 
 def accept_answer(session: Session, actor: User | None, answer: Answer, now: datetime) -> Answer:

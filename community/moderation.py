@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput, NotFound
 from app.security import Role, User, require_actor, require_role
+from community.answers import tell_asker
 from community.models import Answer, PostStatus, Question, Report, ReportReason, ReportStatus, TargetKind
 from community.questions import clean_text, insert_once, may_see
 from community.settings import CommunitySettings
@@ -60,6 +61,8 @@ def moderate_post(session: Session, actor: User | None, post: Post, action: str,
     post.moderation_reason = reason if status == PostStatus.HIDDEN else None
     session.flush()
     record_activity(session, actor, f"community.post_{action}", kind_of(post), post.id, reason=reason)
+    if isinstance(post, Answer):
+        tell_asker(session, post, now)
     if status == PostStatus.HIDDEN:
         _close_reports(session, actor, post, ReportStatus.UPHELD, reason, now)
     return post

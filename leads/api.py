@@ -7,10 +7,14 @@ from datetime import datetime, time, timedelta
 from pydantic import Field
 from sqlalchemy import select
 
+from app.crm.models import Organization
+from app.crm.organizations import get_organization
 from app.db import utcnow
+from app.errors import InvalidInput
+from app.security import Role, is_oem
 from app.web.context import db_session
 from app.web.endpoints import ApiBlueprint, QuerySchema, Schema
-from leads import ownership, stages
+from leads import ownership, sources, stages
 from leads.funnel import compute_funnel
 from leads.models import OPEN_STAGES, Lead
 from leads.team import LEAD_STAFF, get_lead_for, require_salesperson
@@ -101,3 +105,76 @@ def funnel(actor, query: FunnelQuery):
             for c in cohorts
         ]
     }  # fmt: skip
+
+
+class PersonIn(Schema):
+    phone: str = Field(min_length=1, max_length=30, description="the person's mobile number")
+    vin: str | None = Field(None, max_length=30, description="their truck's VIN, when they gave it")
+    interest: str = Field("parts", max_length=30, description="parts, maintenance_plan, extended_warranty, ...")
+
+
+class ReferralIn(PersonIn):
+    dealer: str = Field(min_length=1, max_length=40, description="the dealer's organization code")
+    agreed: bool = Field(description="the driver agreed that the dealer calls them")
+
+
+class WalkInIn(PersonIn):
+    marketing_consent_text_version: str | None = Field(
+        None, max_length=40, description="the offers opt-in text the visitor agreed to, if they did"
+    )
+
+
+class CampaignIn(Schema):
+    code: str = Field(min_length=3, max_length=40, description="the page's address: /c/<code>")
+    organization: str | None = Field(None, max_length=40, description="the dealer's code (OEM only; default: yours)")
+    title_zh: str = Field(min_length=1, max_length=120)
+    title_en: str = Field(min_length=1, max_length=120)
+    interest: str = Field("extended_warranty", max_length=30)
+    consent_text_version: str = Field(min_length=1, max_length=40)
+
+
+def _touchpoint_to_dict(touchpoint) -> dict:
+    return {"id": touchpoint.id, "channel": touchpoint.channel, "kind": touchpoint.kind,
+            "province": touchpoint.province, "consent_basis": touchpoint.consent_basis}  # fmt: skip
+
+
+@api.endpoint(
+    "POST", "/leads/referrals", access=[Role.SHOP_STAFF], body=ReferralIn, status=201,
+    summary="Refer a driver and their truck to a dealer (a touchpoint for the dealer's pool)",
+)  # fmt: skip
+def refer(actor, body: ReferralIn):
+    touchpoint = sources.refer_to_dealer(
+        db_session(), actor, body.dealer, body.phone, body.vin, body.interest, body.agreed, utcnow()
+    )
+    return _touchpoint_to_dict(touchpoint), 201
+
+
+@api.endpoint(
+    "POST", "/leads/walk-ins", access=[Role.DEALER_STAFF], body=WalkInIn, status=201,
+    summary="Record a visitor at the dealer (a touchpoint for its pool)",
+)  # fmt: skip
+def walk_in(actor, body: WalkInIn):
+    touchpoint = sources.record_walk_in(
+        db_session(), actor, body.phone, body.vin, body.interest, utcnow(),
+        marketing_version=body.marketing_consent_text_version,
+    )  # fmt: skip
+    return _touchpoint_to_dict(touchpoint), 201
+
+
+@api.endpoint(
+    "POST", "/leads/campaigns", access=LEAD_STAFF, body=CampaignIn, status=201,
+    summary="Open a campaign page /c/<code> (the dealer's lead managers or the OEM)",
+)  # fmt: skip
+def open_campaign(actor, body: CampaignIn):
+    session = db_session()
+    organization = (
+        get_organization(session, body.organization, field="organization") if body.organization and is_oem(actor)
+        else session.get(Organization, actor.organization_id) if actor.organization_id else None
+    )  # fmt: skip
+    if organization is None:
+        raise InvalidInput("name the dealer the campaign is for", field="organization")
+    campaign = sources.create_campaign(
+        session, actor, organization, body.code, body.title_zh, body.title_en, body.interest,
+        body.consent_text_version,
+    )  # fmt: skip
+    return {"code": campaign.code, "url": f"/c/{campaign.code}", "active": campaign.active}, 201

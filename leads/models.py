@@ -192,3 +192,23 @@ class LeadTransition(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     __table_args__ = (Index("ix_lead_transitions_owner_at", "to_owner_id", "reason", "at"),)
+
+
+class LeadCampaign(Base):
+    """A campaign a dealer (or the OEM) runs: its public page /c/<code> takes a visitor's phone with their opt-in."""
+
+    __tablename__ = "lead_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    title_zh: Mapped[str] = mapped_column(String(120))
+    title_en: Mapped[str] = mapped_column(String(120))
+    interest: Mapped[str] = mapped_column(String(30), default=Interest.EXTENDED_WARRANTY)
+    # The version of the consent text shown on the page: the proof kept with each landing's touchpoint.
+    consent_text_version: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -15,18 +16,19 @@ from app.crm.notifications import preference_of
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError, NotFound
 from app.phones import mask_phone
-from app.security import Role, User
+from app.security import Role, User, ensure_attempts_left, record_attempt
 from app.web.auth import page_actor
-from app.web.context import db_session
+from app.web.context import client_address, db_session
 from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
-from leads import ownership, stages
+from leads import ownership, sources, stages
 from leads.funnel import PERIODS, compute_funnel, funnel_csv, held_per_person, total_of
 from leads.models import OPEN_STAGES, STAGE_ORDER, Lead, LeadActivity, Stage, TeamRole
 from leads.settings import leads_settings
 from leads.team import LEAD_STAFF, find_member, get_lead_for, list_members, require_salesperson
 from leads.web import current_settings
+from network.links import BookingLink, register_shop_link
 
 pages = Blueprint("leads", __name__, template_folder="templates", static_folder="static",
                   static_url_path="/leads/static")  # fmt: skip
@@ -35,6 +37,9 @@ NAVIGATION: list[NavLink] = [
     NavLink("leads.my_leads", _l("Leads"), LEAD_STAFF),
     NavLink("leads.funnel", _l("Lead funnel"), LEAD_STAFF),
 ]
+CAMPAIGN_BUCKET = "leads.campaign"
+# Landings one address may leave per hour on campaign pages (a family or a depot shares an address; a script stops).
+CAMPAIGN_PER_HOUR = 20
 STAGE_LABELS = {
     Stage.NEW: _l("New"),
     Stage.QUALIFIED: _l("Qualified"),
@@ -341,3 +346,88 @@ def marketing():
         stages.opt_out(session, actor, customer, utcnow())
         done = True
     return render_template("leads/marketing.html", preference=preference_of(session, actor.id), done=done)
+
+
+def _source_form(template: str, done: bool = False, error: MilepostError | None = None, **context):
+    page = render_template(
+        template, interests=list(INTEREST_LABELS), form=request.form, done=done, error=error, **context
+    )
+    return page, (error.status if error else 200)
+
+
+@pages.route("/leads/refer", methods=["GET", "POST"])
+def refer():
+    """Let a shop refer a driver (who agreed) and their truck to a dealer."""
+    actor = page_actor(Role.SHOP_STAFF)
+    if isinstance(actor, WerkzeugResponse):
+        return actor
+    session = db_session()
+    dealers = sources.list_dealers(session)
+    if request.method == "POST":
+        check_csrf()
+        form = request.form
+        try:
+            sources.refer_to_dealer(
+                session, actor, form.get("dealer", "")[:40], form.get("phone", "")[:30], form.get("vin", "")[:30],
+                form.get("interest", ""), form.get("agreed") == "1", utcnow(),
+            )  # fmt: skip
+        except MilepostError as problem:
+            discard_request_writes(problem)
+            return _source_form("leads/refer.html", error=problem, dealers=dealers)
+        return redirect(url_for("leads.refer", done=1))
+    return _source_form("leads/refer.html", done=request.args.get("done") == "1", dealers=dealers)
+
+
+@pages.route("/leads/walk-in", methods=["GET", "POST"])
+def walk_in():
+    """Let a dealer record a visitor: phone, the truck's VIN if they gave it, what they came for."""
+    actor = page_actor(Role.DEALER_STAFF)
+    if isinstance(actor, WerkzeugResponse):
+        return actor
+    if request.method == "POST":
+        check_csrf()
+        form = request.form
+        version = sources.WALK_IN_CONSENT_VERSION if form.get("offers") == "1" else None
+        try:
+            sources.record_walk_in(
+                db_session(), actor, form.get("phone", "")[:30], form.get("vin", "")[:30], form.get("interest", ""),
+                utcnow(), marketing_version=version,
+            )  # fmt: skip
+        except MilepostError as problem:
+            discard_request_writes(problem)
+            return _source_form("leads/walk_in.html", error=problem)
+        return redirect(url_for("leads.walk_in", done=1))
+    return _source_form("leads/walk_in.html", done=request.args.get("done") == "1")
+
+
+@pages.route("/c/<code>", methods=["GET", "POST"])
+def campaign(code: str):
+    """Show a campaign's public page; only the visitor's explicit POST with the box ticked records them."""
+    session = db_session()
+    found = sources.get_active_campaign(session, code[:40])
+    if request.method == "POST":
+        check_csrf()
+        form = request.form
+        try:
+            # Counted before the write, so a script filling the form with numbers is stopped at the limit.
+            ensure_attempts_left(session, CAMPAIGN_BUCKET, [client_address()], CAMPAIGN_PER_HOUR, timedelta(hours=1))
+            record_attempt(session, CAMPAIGN_BUCKET, client_address())
+            sources.land_on_campaign(
+                session, found, form.get("phone", "")[:30], form.get("vin", "")[:30], form.get("agreed") == "1",
+                utcnow(),
+            )  # fmt: skip
+        except MilepostError as problem:
+            discard_request_writes(problem)
+            return _source_form("leads/campaign.html", error=problem, campaign=found)
+        return redirect(url_for("leads.campaign", code=found.code, done=1))
+    return _source_form("leads/campaign.html", done=request.args.get("done") == "1", campaign=found)
+
+
+def _referral_link(shop, actor) -> BookingLink | None:
+    """The link from a shop's console to the referral form (for its own staff only)."""
+    if actor is None or actor.role != Role.SHOP_STAFF or actor.organization_id != shop.organization_id:
+        return None
+    return BookingLink(_("Refer a driver to a dealer"), url_for("leads.refer"), "referral-link")
+
+
+register_shop_link("leads.refer", _referral_link)

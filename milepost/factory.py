@@ -243,6 +243,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 
 def register_domain_commands(app: Flask) -> None:
     """Add each domain's commands to the app's CLI (the `milepost` group picks them up)."""
+    from app.crm.cli import COMMANDS as crm_commands
     from community.cli import COMMANDS as community_commands
     from knowledge.cli import COMMANDS as knowledge_commands
     from leads.cli import COMMANDS as leads_commands
@@ -252,6 +253,7 @@ def register_domain_commands(app: Flask) -> None:
     from traceability.cli import COMMANDS as traceability_commands
 
     for command in [
+        *crm_commands,
         *traceability_commands,
         *network_commands,
         *reviews_commands,

@@ -59,12 +59,12 @@ def deliver_wechat(context: JobContext) -> dict:
 
 
 def _in_default_language(settings: Any):
-    """Return a translator into the installation's default language, for texts sent outside a request."""
-    locale = str(settings.get("DEFAULT_LOCALE") or "zh")
+    """Return a translator into a recipient's language (or the installation's default), outside a request."""
+    default = str(settings.get("DEFAULT_LOCALE") or "zh")
 
-    def translate(text: str) -> str:
+    def translate(text: str, locale: str | None) -> str:
         try:
-            with force_locale(locale):
+            with force_locale(locale or default):
                 return gettext(text)
         except RuntimeError:
             return text

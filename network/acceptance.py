@@ -4,15 +4,18 @@ shop). Every race is decided by one conditional UPDATE, so an acceptance is neve
 from __future__ import annotations
 
 import math
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.crm.customers import is_own_customer
+from app.crm.notifications import DEFAULT_ZONE
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import Role, User, require_member
 from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, OfferStatus, Shop
+from network.notices import tell_roadside_accepted
 from network.settings import NetworkSettings
 
 WAITING = (AssistanceStatus.OPEN, AssistanceStatus.ESCALATED)
@@ -39,13 +42,19 @@ def accept_request(
     offer = find_offer(session, request, shop)
     if offer is None:
         raise Forbidden("shop %(shop_code)s was not offered this job", field="shop", shop_code=shop.code)
-    return give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=None)
+    eta = eta_minutes(offer.distance_km, settings)
+    return give_to(session, request, offer, eta, assigned_by=None, zone=settings.zone)
 
 
 def give_to(
-    session: Session, request: AssistanceRequest, offer: AssistanceOffer, eta: int, assigned_by: User | None
+    session: Session,
+    request: AssistanceRequest,
+    offer: AssistanceOffer,
+    eta: int,
+    assigned_by: User | None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> AssistanceRequest:
-    """Hand the request to the offer's shop if it is still waiting; the other open offers are lost."""
+    """Hand the request to the offer's shop if it is still waiting (the driver is told); other open offers lose."""
     now = utcnow()
     # One conditional UPDATE decides the race: only the first shop (or the OEM) finds the request still waiting.
     result = session.execute(
@@ -77,6 +86,7 @@ def give_to(
     offer.responded_at = now
     session.flush()
     session.refresh(request)
+    tell_roadside_accepted(session, request, zone, now)
     return request
 
 

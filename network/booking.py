@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Vehicle
+from app.crm.notifications import DEFAULT_ZONE
 from app.crm.relations import register_vehicle_relation
 from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import is_postgresql, utcnow
@@ -18,6 +20,7 @@ from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import Role, User, is_oem, require_member
 from network.hours import is_slot_start, slot_starts
 from network.models import Booking, BookingSlot, BookingStatus, Shop, ShopStatus
+from network.notices import tell_booking
 from network.settings import NetworkSettings
 
 ACTIVE_STATES = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
@@ -310,10 +313,11 @@ def transition_booking(
     if frees_bay:
         release_bay(session, booking.shop_id, booking.start)
     session.refresh(booking)
+    tell_booking(session, booking, settings.zone, now)
     return booking
 
 
-def expire_unanswered(session: Session, now: datetime) -> int:
+def expire_unanswered(session: Session, now: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> int:
     """Expire every booking still `requested` at its start and give its bay back; return how many.
 
     An unanswered request holds a bay and, were it left alone, would flatter the shop's rejection rate; an
@@ -335,6 +339,7 @@ def expire_unanswered(session: Session, now: datetime) -> int:
         )
         if result.rowcount == 1:
             release_bay(session, shop_id, start)
+            tell_booking(session, session.get(Booking, booking_id, populate_existing=True), zone, now)
             expired += 1
     return expired
 

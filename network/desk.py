@@ -34,7 +34,8 @@ def assign_request(
         )
         session.add(offer)
         session.flush()
-    given = give_to(session, request, offer, eta_minutes(offer.distance_km, settings), assigned_by=actor)
+    eta = eta_minutes(offer.distance_km, settings)
+    given = give_to(session, request, offer, eta, assigned_by=actor, zone=settings.zone)
     record_activity(session, actor, "network.roadside_assigned", "assistance_request", request.id, shop=shop.code)
     return given
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.jobs import QUEUE_KEY, enqueue
 from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, Service
+from network.notices import tell_roadside_escalated
 from network.search import Filters, ShopIndex, nearest
 from network.settings import NetworkSettings
 
@@ -84,6 +85,7 @@ def start_rounds(
         if request.round + 1 >= len(radii):
             request.status = AssistanceStatus.ESCALATED
             request.escalated_at = now
+            tell_roadside_escalated(session, request, settings.zone, now)
             return
         request.round += 1
 
@@ -116,7 +118,10 @@ def advance_request(
     if request.status != AssistanceStatus.OPEN or now < round_deadline(request, settings):
         return False
     if request.round + 1 >= len(settings.assistance_radii_km):
-        return _claim_round(session, request, {"status": AssistanceStatus.ESCALATED, "escalated_at": now})
+        escalated = _claim_round(session, request, {"status": AssistanceStatus.ESCALATED, "escalated_at": now})
+        if escalated:
+            tell_roadside_escalated(session, request, settings.zone, now)
+        return escalated
     if not _claim_round(session, request, {"round": request.round + 1, "round_started_at": now}):
         return False
     start_rounds(session, request, index, settings, now)

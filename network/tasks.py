@@ -40,4 +40,5 @@ def advance_assistance_request(context: JobContext) -> dict:
 @job("network.expire_booking_requests", every=timedelta(minutes=5))
 def expire_booking_requests(context: JobContext) -> dict:
     """Expire booking requests no shop answered before their start, freeing their bays."""
-    return {"expired": booking.expire_unanswered(context.session, context.now)}
+    zone = network_settings(context.settings).zone
+    return {"expired": booking.expire_unanswered(context.session, context.now, zone)}

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.crm.models import Customer
+from app.crm.notifications import INBOX, N_, SMS, WECHAT, notify_customer
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import Role, User
 from service.access import may_see_request, may_work_request
@@ -38,6 +40,7 @@ AGENT_STATUSES = frozenset(
     }
 )
 OUTCOMES = ("upheld", "not_upheld", "settled")
+REPLIED = N_("The service desk answered your request %(request)s (%(subject)s).")
 
 
 def add_reply(
@@ -75,7 +78,21 @@ def add_reply(
             request.status = RequestStatus.OPEN
     request.updated_at = now
     session.flush()
+    if visibility == Visibility.CUSTOMER:
+        tell_customer(session, request, message, settings, now)
     return message
+
+
+def tell_customer(
+    session: Session, request: ServiceRequest, message: Message, settings: ServiceSettings, now: datetime
+) -> None:
+    """Tell the customer an agent answered (inbox, text, WeChat), once per reply; internal notes stay silent."""
+    customer = session.get(Customer, request.customer_id) if request.customer_id else None
+    notify_customer(
+        session, customer, "service.replied", REPLIED, params={"request": request.id, "subject": request.subject[:40]},
+        now=now, zone=settings.zone, link=f"/service/mine/{request.id}", subject=("service_request", request.id),
+        channels=(INBOX, SMS, WECHAT), key=f"message:{message.id}",
+    )  # fmt: skip
 
 
 def add_customer_message(

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Response, jsonify, render_template, request
 from pydantic import Field
 
-from app.clock import local_today
+from app.clock import local_today, zone
 from app.crm.vehicles import get_vehicle_for
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound
@@ -340,6 +340,7 @@ def create_recall(actor, body: RecallIn):
         produced_from=body.produced_from,
         produced_to=body.produced_to,
         serials=[item.model_dump() for item in body.serials] if body.serials else None,
+        zone=zone(settings()),
     )
     return recalls.recall_to_dict(recall), 201
 

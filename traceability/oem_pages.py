@@ -282,6 +282,7 @@ def create_recall():
             actor,
             notice_zh=form.get("notice_zh", ""),
             notice_en=form.get("notice_en", ""),
+            zone=zone(settings()),
             **_recall_scope(form),
         )
     except MilepostError as problem:

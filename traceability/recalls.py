@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
 from app.crm.models import Vehicle
+from app.crm.notifications import DEFAULT_ZONE, INBOX, N_, SMS, notify_customer
+from app.db import utcnow
 from app.errors import InvalidInput, NotFound
+from app.jobs import QUEUE_KEY, enqueue
 from app.phones import mask_phone
 from app.security import User
 from app.signing import random_crockford
@@ -22,6 +26,10 @@ from traceability.models import Batch, Installation, Part, Recall, RecalledPart
 
 MAX_SERIALS = 10_000
 CHUNK = 1000
+NOTIFY_JOB = "traceability.notify_recall_owners"
+# Up to this many affected trucks, their owners are told inside the recall's own transaction; more go to a job.
+NOTIFY_INLINE = 200
+RECALL_TEXT = N_("Recall %(recall)s concerns a part on your truck %(vehicle)s: please have it checked at a shop.")
 
 
 def _affected_parts(
@@ -76,8 +84,9 @@ def create_recall(
     produced_from: date | None = None,
     produced_to: date | None = None,
     serials: list[dict] | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> Recall:
-    """Recall parts: every scan of them shows `recalled`, and they can no longer be sold or installed."""
+    """Recall parts: every scan shows `recalled`, they can no longer be sold or installed, and owners are told."""
     for field, notice in (("notice_zh", notice_zh), ("notice_en", notice_en)):
         if not notice or not notice.strip():
             raise InvalidInput("a recall needs its notice in Chinese and English", field=field)
@@ -115,7 +124,36 @@ def create_recall(
         session, actor, "traceability.recall_created", "recall", recall.code, scope=scope, parts=recall.part_count
     )
     session.expire_all()
+    tell_owners_soon(session, recall, zone, utcnow())
     return recall
+
+
+def tell_owners_soon(session: Session, recall: Recall, zone: ZoneInfo, now: datetime) -> None:
+    """Tell the owners of the affected trucks now when they are few, else through the worker's job."""
+    affected = select_recall_vehicles(recall).order_by(None).with_only_columns(func.count())
+    if session.scalar(affected) > NOTIFY_INLINE and QUEUE_KEY in session.info:
+        enqueue(session, NOTIFY_JOB, {"recall_id": recall.id})
+        return
+    tell_owners(session, recall, zone, now)
+
+
+def tell_owners(session: Session, recall: Recall, zone: ZoneInfo, now: datetime, progress=None) -> int:
+    """Notify the owner of every truck carrying a recalled part (once per recall and truck, so a rerun is safe)."""
+    installations = session.scalars(select_recall_vehicles(recall)).all()
+    told = 0
+    for done, installation in enumerate(installations, start=1):
+        vehicle = installation.vehicle
+        told += bool(
+            notify_customer(
+                session, vehicle.owner, "traceability.recall", RECALL_TEXT,
+                params={"recall": recall.code, "vehicle": vehicle.plate or vehicle.vin},
+                now=now, zone=zone, link=f"/crm/vehicles/{vehicle.vin}", subject=("recall", recall.code),
+                channels=(INBOX, SMS), key=f"recall:{recall.id}:vehicle:{vehicle.id}",
+            )
+        )  # fmt: skip
+        if progress is not None and done % CHUNK == 0:
+            progress(done, len(installations))
+    return told
 
 
 def get_recall(session: Session, code: str) -> Recall:

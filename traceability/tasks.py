@@ -1,11 +1,12 @@
 """Traceability jobs for the worker: the sale-price ranges that scan pages show are recomputed off the request,
-and the factory's large batches are commissioned off the request with their progress."""
+the factory's large batches are commissioned off the request with their progress, and the owners of the trucks a
+large recall affects are told."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from app.clock import local_date
+from app.clock import local_date, zone
 from app.crm.models import Organization
 from app.errors import NotFound
 from app.jobs import JobContext, JobRun, job
@@ -14,6 +15,8 @@ from app.signing import KeyRing
 from app.web.context import KEYRING_KEY
 from traceability.catalogue import get_part_type
 from traceability.commissioning import COMMISSION_JOB, commission_batch
+from traceability.models import Recall
+from traceability.recalls import NOTIFY_JOB, tell_owners
 from traceability.records import refresh_sale_price_ranges
 from traceability.settings import read_settings
 
@@ -60,3 +63,13 @@ def commission_batch_job(context: JobContext) -> dict:
     )
     context.progress(quantity, quantity)
     return {"batch_id": batch.id, "lot": batch.lot, "quantity": quantity, "_progress": (quantity, quantity)}
+
+
+@job(NOTIFY_JOB)
+def notify_recall_owners(context: JobContext) -> dict:
+    """Tell the owner of every truck carrying a part of a large recall, off the request, with progress."""
+    recall = context.session.get(Recall, int(context.payload.get("recall_id", 0)))
+    if recall is None:
+        return {"told": 0}
+    told = tell_owners(context.session, recall, zone(context.settings), context.now, progress=context.progress)
+    return {"told": told}

@@ -217,10 +217,14 @@ class Notification(Base):
     sent_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     failure: Mapped[str] = mapped_column(String(200), default="")
+    # Names the event ("booking 12 confirmed"): a retried request or job, or a second click, finds the row
+    # already written for this person and kind and writes nothing (the unique index decides a race).
+    dedupe_key: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (
         Index("ix_notifications_user_read", "user_id", "channel", "read_at"),
         Index("ix_notifications_due", "channel", "sent_at", "deliver_at"),
+        Index("uq_notifications_once", "user_id", "channel", "kind", "dedupe_key", unique=True),
     )
 
 
@@ -236,6 +240,9 @@ class NotificationPreference(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(default=False)
     marketing_text_version: Mapped[str | None] = mapped_column(String(40))
     marketing_changed_at: Mapped[datetime | None]
+    # The language texts and WeChat messages are written in (the inbox follows the page's language); None: the
+    # installation's default.
+    locale: Mapped[str | None] = mapped_column(String(5))
 
 
 class WechatGrant(Base):

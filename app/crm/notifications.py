@@ -4,6 +4,9 @@ some out (WeChat: app.crm.wechat).
 `notify(...)` writes one row per channel. The inbox row is visible at once; an SMS row waits for its
 `deliver_at` (the end of the person's quiet hours) and is sent by the core's job through the SMS sender
 interface (app.sms). Marketing notifications need the person's explicit opt-in; without it nothing is written.
+A `key` names the event: the same person, kind and key is written once, however often the caller runs (a
+double click, a retried request or job). Texts are stored as English msgids with their values and shown in the
+reader's language: the inbox in the page's, SMS and WeChat in the one the person chose (`preference.locale`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.crm.models import Notification, NotificationPreference, WechatGrant
+from app.clock import DEFAULT_TIMEZONE
+from app.crm.models import Customer, Notification, NotificationPreference, WechatGrant
 from app.db import stamp_once
 from app.errors import InvalidInput
 from app.security import User
@@ -27,6 +31,20 @@ WECHAT = "wechat"
 CHANNELS = (INBOX, SMS, WECHAT)
 SERVICE = "service"
 MARKETING = "marketing"
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+LOCALES = ("zh", "en")
+# Translates a stored msgid into a language (None: the installation's default).
+Translator = Callable[[str, str | None], str]
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext marker's usual name; the reader's language is chosen on show
+    """Mark a notification text for translation; it is stored in English and shown in the reader's language."""
+    return text
+
+
+def untranslated(text: str, _locale: str | None) -> str:
+    """Return the text as stored (a translator for tests and scripts without catalogues)."""
+    return text
 
 
 def _parse_clock(text: str | None, field_name: str) -> time | None:
@@ -55,8 +73,11 @@ def set_preferences(
     quiet_end: str | None,
     sms_enabled: bool,
     now: datetime,
+    locale: str | None = None,
 ) -> NotificationPreference:
-    """Set the actor's own quiet hours (both or neither) and whether they want texts."""
+    """Set the actor's own quiet hours (both or neither), whether they want texts and in which language."""
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput("language is zh or en", field="locale")
     start, end = _parse_clock(quiet_start, "quiet_start"), _parse_clock(quiet_end, "quiet_end")
     if (start is None) != (end is None) or (start is not None and start == end):
         raise InvalidInput("give both ends of the quiet hours, and different ones", field="quiet_end")
@@ -65,6 +86,7 @@ def set_preferences(
         found = NotificationPreference(user_id=actor.id, marketing_opt_in=False)
         session.add(found)
     found.quiet_start, found.quiet_end, found.sms_enabled = quiet_start or None, quiet_end or None, sms_enabled
+    found.locale = locale or found.locale
     session.flush()
     return found
 
@@ -109,16 +131,22 @@ def notify(
     text: str,
     *,
     now: datetime,
-    zone: ZoneInfo,
+    zone: ZoneInfo = DEFAULT_ZONE,
     params: dict | None = None,
     link: str = "",
     subject: tuple[str, object] | None = None,
     purpose: str = SERVICE,
     channels: Iterable[str] = (INBOX,),
+    key: str | None = None,
 ) -> list[Notification]:
-    """Write a notification to `user` on each channel allowed (consent, SMS choice, a phone); return the rows."""
+    """Write a notification to `user` on each channel allowed (consent, SMS choice, a phone); return the rows.
+
+    With a `key`, a notification of this kind and key already written to the person makes this call write nothing.
+    """
     preference = preference_of(session, user.id)
     if purpose == MARKETING and not preference.marketing_opt_in:
+        return []
+    if key is not None and _was_written(session, user.id, kind, key):
         return []
     written = []
     for channel in dict.fromkeys(channels):
@@ -142,11 +170,31 @@ def notify(
             created_at=now,
             deliver_at=deliver_at,
             sent_at=now if channel == INBOX else None,
+            dedupe_key=key[:80] if key is not None else None,
         )
         session.add(row)
         written.append(row)
     session.flush()
     return written
+
+
+def _was_written(session: Session, user_id: int, kind: str, key: str) -> bool:
+    found = session.scalar(
+        select(Notification.id)
+        .where(Notification.user_id == user_id, Notification.kind == kind[:60], Notification.dedupe_key == key[:80])
+        .limit(1)
+    )
+    return found is not None
+
+
+def notify_customer(session: Session, customer: Customer | None, kind: str, text: str, **options) -> list[Notification]:
+    """Notify the person behind a customer record (`notify`'s options); nothing when they have no account."""
+    if customer is None or customer.user_id is None:
+        return []
+    user = session.get(User, customer.user_id)
+    if user is None or not user.is_active:
+        return []
+    return notify(session, user, kind, text, **options)
 
 
 def has_wechat_grant(session: Session, user_id: int) -> bool:
@@ -166,8 +214,15 @@ def render_text(notification: Notification, translate: Callable[[str], str] = st
         return template
 
 
+def recipient_translation(session: Session, row: Notification, translate: Translator) -> Callable[[str], str]:
+    """Return the translator into the language the row's recipient chose (outside a request: texts, WeChat)."""
+    found = session.get(NotificationPreference, row.user_id)
+    locale = found.locale if found is not None else None
+    return lambda text: translate(text, locale)
+
+
 def deliver_due(
-    session: Session, sender: SmsSender, now: datetime, translate: Callable[[str], str] = str, limit: int = 200
+    session: Session, sender: SmsSender, now: datetime, translate: Translator = untranslated, limit: int = 200
 ) -> dict[str, int]:
     """Send the texts whose quiet hours are over; a failure is kept on the row and not retried."""
     due = session.scalars(
@@ -185,7 +240,8 @@ def deliver_due(
         try:
             if user is None or not user.phone:
                 raise SmsFailed("no phone")
-            sender.send(user.phone, NOTIFICATION, {"text": render_text(row, translate)[:70]})
+            text = render_text(row, recipient_translation(session, row, translate))
+            sender.send(user.phone, NOTIFICATION, {"text": text[:70]})
             counts["sent"] += 1
         except SmsFailed as error:
             row.failure = str(error)[:200]
@@ -203,15 +259,13 @@ def count_unread(session: Session, user_id: int) -> int:
     )
 
 
-def list_inbox(session: Session, user_id: int, limit: int = 50) -> list[Notification]:
-    """Return a user's inbox, newest first."""
+def list_inbox(session: Session, user_id: int, limit: int = 50, unread_only: bool = False) -> list[Notification]:
+    """Return a user's inbox (or only what they have not read), newest first."""
+    statement = select(Notification).where(Notification.user_id == user_id, Notification.channel == INBOX)
+    if unread_only:
+        statement = statement.where(Notification.read_at.is_(None))
     return list(
-        session.scalars(
-            select(Notification)
-            .where(Notification.user_id == user_id, Notification.channel == INBOX)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(limit)
-        )
+        session.scalars(statement.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     )
 
 

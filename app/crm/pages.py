@@ -232,6 +232,16 @@ def unread_notifications() -> int:
     return notifications.count_unread(db_session(), actor.id) if actor is not None else 0
 
 
+@pages.app_template_global("latest_notifications")
+def latest_notifications(limit: int = 3) -> list[tuple[object, str]]:
+    """Return the signed-in person's newest unread inbox notifications with their text in the page's language."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    rows = notifications.list_inbox(db_session(), actor.id, limit=limit, unread_only=True)
+    return [(row, notifications.render_text(row, gettext)) for row in rows]
+
+
 @pages.route("/inbox", methods=["GET", "POST"])
 def inbox():
     """Show the signed-in person's notifications, newest first; mark them read."""
@@ -249,6 +259,7 @@ def inbox():
                     quiet_end=request.form.get("quiet_end", "")[:5] or None,
                     sms_enabled=request.form.get("sms") == "1",
                     now=utcnow(),
+                    locale=request.form.get("locale", "")[:5] or None,
                 )
             else:
                 notifications.mark_read(session, actor, utcnow())

@@ -13,7 +13,7 @@ import json
 import logging
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crm.models import Notification, WechatGrant
-from app.crm.notifications import WECHAT, render_text
+from app.crm.notifications import WECHAT, Translator, recipient_translation, render_text, untranslated
 from app.db import stamp_once
 from app.errors import InvalidInput
 from app.security import User
@@ -127,7 +127,7 @@ def deliver_wechat_due(
     sender: WechatSender,
     now: datetime,
     zone: ZoneInfo,
-    translate: Callable[[str], str] = str,
+    translate: Translator = untranslated,
     limit: int = 200,
 ) -> dict[str, int]:
     """Send the WeChat copies now due, each on a grant of its own; without a grant the inbox copy stands alone."""
@@ -149,13 +149,25 @@ def deliver_wechat_due(
             continue
         try:
             when = row.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            sender.send(grant.openid, template_id, render_text(row, translate), when)
+            text = render_text(row, recipient_translation(session, row, translate))
+            sender.send(grant.openid, template_id, text, when)
             counts["sent"] += 1
         except WechatFailed as error:
             row.failure = str(error)[:200]
             counts["failed"] += 1
     session.flush()
     return counts
+
+
+def templates_to_ask(sender: WechatSender | None, kinds: Iterable[str]) -> list[str]:
+    """Return the templates the mini-program should ask the person to accept now for the `kinds` that may follow.
+
+    The natural moments are right after a booking or a roadside request: the answers the person is waiting for
+    come next, and each accepted template is one grant (reported back through POST /notifications/wechat-grants).
+    """
+    if sender is None:
+        return []
+    return list(dict.fromkeys(sender.templates[kind] for kind in kinds if kind in sender.templates))
 
 
 def make_wechat_sender(settings: dict) -> WechatSender | None:

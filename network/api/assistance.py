@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from pydantic import Field
 
 from app.crm.vehicles import get_vehicle_for
+from app.crm.wechat import WECHAT_KEY, templates_to_ask
 from app.errors import Forbidden
 from app.geo import parse_position
 from app.security import Role
@@ -13,6 +15,7 @@ from app.web.endpoints import SIGNED_IN, Schema
 from app.web.pagination import PageQuery, paginate
 from network import acceptance, assistance, desk, rendering
 from network.api import api
+from network.notices import AFTER_ROADSIDE
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings, shop_index
 
@@ -64,7 +67,9 @@ def create_request(actor, body: AssistanceIn):
         shop_index(session),
         settings,
     )
-    return rendering.request_to_dict(request, actor, settings.zone), 201
+    # The moment to ask for WeChat grants: who is coming (or that the desk took over) is the next news.
+    ask = templates_to_ask(current_app.extensions.get(WECHAT_KEY), AFTER_ROADSIDE)
+    return {**rendering.request_to_dict(request, actor, settings.zone), "wechat_subscribe": ask}, 201
 
 
 @api.endpoint(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from flask import current_app
 from pydantic import Field
 
 from app.crm.vehicles import get_vehicle_for
+from app.crm.wechat import WECHAT_KEY, templates_to_ask
 from app.errors import NotFound
 from app.security import Role
 from app.web.context import db_session
@@ -16,6 +18,7 @@ from network import booking, rendering
 from network.api import api
 from network.api.shops import parse_day
 from network.models import Booking, Service
+from network.notices import AFTER_BOOKING
 from network.shops import find_shop_of_organization, get_shop
 from network.web import current_settings
 
@@ -51,7 +54,9 @@ def create_booking(actor, body: BookingIn):
     shop = get_shop(session, body.shop, field="shop")
     vehicle = get_vehicle_for(session, actor, body.vin)
     made = booking.book_slot(session, actor, shop, vehicle, body.service, body.start, settings, note=body.note)
-    return rendering.booking_to_dict(made, settings.zone, actor), 201
+    # The moment to ask for WeChat grants: the shop's answer is what the driver waits for next.
+    ask = templates_to_ask(current_app.extensions.get(WECHAT_KEY), AFTER_BOOKING)
+    return {**rendering.booking_to_dict(made, settings.zone, actor), "wechat_subscribe": ask}, 201
 
 
 @api.endpoint("GET", "/bookings", access=SIGNED_IN, query=BookingListQuery, summary="List bookings you may see")

@@ -23,7 +23,7 @@ from app.crm.notifications import (
     set_preferences,
 )
 from app.errors import InvalidInput
-from app.security import Role
+from app.security import Role, User
 from app.sms import DevelopmentSender, read_outbox
 from tests.factories import make_user
 
@@ -130,3 +130,65 @@ def test_failed_text_is_kept_on_the_row(session):
 
     assert counts == {"sent": 0, "failed": 1}
     assert session.query(Notification).filter_by(user_id=user.id).one().failure == "quota"
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("zh", "已确认您"), ("en", "confirmed your booking")])
+def test_texts_are_written_in_the_language_the_recipient_chose(app, session, tmp_path, locale, expected):
+    from app.jobs import JobContext
+    from app.web.context import SMS_KEY
+    from milepost.tasks import deliver_notifications
+    from network.notices import BOOKING_TEXTS
+
+    user = make_user(session, Role.DRIVER)
+    set_preferences(session, user, quiet_start=None, quiet_end=None, sms_enabled=True, now=at(9), locale=locale)
+    notify(session, user, "network.booking_confirmed", BOOKING_TEXTS["confirmed"], params={"shop": "S", "when": "9:00"},
+           now=at(10), zone=ZONE, channels=(INBOX, SMS))  # fmt: skip
+    sender = DevelopmentSender(tmp_path / "sms.log")
+
+    with app.app_context():
+        deliver_notifications(JobContext(session=session, settings=app.config, now=at(10), extras={SMS_KEY: sender}))
+
+    assert expected in read_outbox(tmp_path / "sms.log")[0]["text"]
+
+
+def test_a_language_other_than_zh_or_en_names_the_field(session):
+    user = make_user(session, Role.DRIVER)
+
+    with pytest.raises(InvalidInput) as refused:
+        set_preferences(session, user, quiet_start=None, quiet_end=None, sms_enabled=True, now=at(9), locale="fr")
+
+    assert refused.value.field == "locale"
+
+
+def test_the_same_key_is_written_once_per_person_and_kind(session):
+    user, other = make_user(session, Role.DRIVER), make_user(session, Role.DRIVER)
+
+    first = notify(session, user, "k", "x", now=at(10), channels=(INBOX, SMS), key="booking:1")
+    again = notify(session, user, "k", "x", now=at(11), channels=(INBOX, SMS), key="booking:1")
+    theirs = notify(session, other, "k", "x", now=at(10), key="booking:1")
+
+    assert (len(first), again, len(theirs)) == (2, [], 1)
+
+
+def test_two_writers_of_one_event_at_once_leave_one_notification(committed_engine):
+    from sqlalchemy import func, select
+
+    from app.db import make_sessionmaker
+    from tests.races import race
+
+    maker = make_sessionmaker(committed_engine)
+    with maker() as setup:
+        user_id = make_user(setup, Role.DRIVER).id
+        setup.commit()
+
+    def prepare(session):
+        user = session.get(User, user_id)
+        return lambda: notify(session, user, "k", "x", now=at(10), key="booking:7")
+
+    outcomes = race(maker, prepare, [(), ()])
+
+    with maker() as check:
+        count = check.scalar(select(func.count()).select_from(Notification).where(Notification.user_id == user_id))
+    # The loser's unique violation is what makes its request retry (the retry then finds the row and writes nothing).
+    assert count == 1
+    assert "ok" in outcomes
