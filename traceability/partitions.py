@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, text, update
 from sqlalchemy.orm import Session
 
 from app.db import is_postgresql
@@ -19,10 +19,11 @@ from traceability.settings import LocationRetention
 
 PARTITIONED = {"scans": "scanned_at", "custody_events": "occurred_at"}
 # How the migration and this module name partitions: `scans_p2026_05`, `scans_default`.
-PARTITION_NAME = re.compile(r"^(?:%s)_(?:p\d{4}_\d{2}|default)$" % "|".join(PARTITIONED))
+PARTITION_NAME = re.compile("^(" + "|".join(PARTITIONED) + r")_(?:p\d{4}_\d{2}|default)$")
 # Creating a partition briefly locks the default partition; a job that cannot get it soon gives up and tries
 # again on its next run rather than queueing every scan behind a long report.
 LOCK_TIMEOUT = "5s"
+PARTITION_LOCK = 120_012  # the advisory lock of partition maintenance (any constant no other code uses)
 
 
 def month_start(moment: datetime, months: int = 0) -> datetime:
@@ -35,6 +36,12 @@ def month_start(moment: datetime, months: int = 0) -> datetime:
 def partition_name(table: str, month: datetime) -> str:
     """Return the name of `table`'s partition for `month`."""
     return f"{table}_p{month:%Y_%m}"
+
+
+def parent_table(name: str) -> str:
+    """Return the partitioned table a partition belongs to (any other name unchanged)."""
+    match = PARTITION_NAME.match(name)
+    return match.group(1) if match else name
 
 
 def is_partitioned(session: Session, table: str = "scans") -> bool:
@@ -78,17 +85,23 @@ def create_partition(session: Session, table: str, month: datetime) -> bool:
     return True
 
 
-def create_partitions_ahead(session: Session, now: datetime, months_ahead: int) -> list[str]:
-    """Make sure both tables have a partition for this month and each of the next `months_ahead`; return the
-    ones created (none on SQLite, and none when they all exist: the job may run any number of times)."""
+def create_partitions_ahead(
+    session: Session, now: datetime, months_ahead: int, since: datetime | None = None
+) -> list[str]:
+    """Make sure both tables have a partition for this month and each of the next `months_ahead` (and every month
+    from `since`'s on); return the ones created (none on SQLite, and none when they all exist: the job may run
+    any number of times)."""
     if not is_partitioned(session):
         return []
+    # Two workers running the job at once take turns; the second finds the partitions made.
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     created = []
     for table in PARTITIONED:
-        for offset in range(months_ahead + 1):
-            month = month_start(now, offset)
+        month, last = month_start(min(since or now, now)), month_start(now, months_ahead)
+        while month <= last:
             if create_partition(session, table, month):
                 created.append(partition_name(table, month))
+            month = month_start(month, 1)
     return created
 
 
@@ -110,8 +123,8 @@ def apply_location_retention(
     session: Session, now: datetime, retention: LocationRetention, since: datetime | None = None
 ) -> tuple[int, datetime | None]:
     """Coarsen or drop the locations of scans older than the retention; return how many scans changed and the
-    cutoff used (None: retention is off). `since` (the previous run's cutoff) bounds the work to scans not yet seen; scans already
-    treated are never written again, so any run may be repeated."""
+    cutoff used (None: retention is off). `since` (the previous run's cutoff) bounds the work to scans not yet
+    seen; scans already treated are never written again, so any run may be repeated."""
     if retention.months <= 0:
         return 0, None
     # Whole months, like the partitions: on 3 May with 12 months, every scan before 1 May of last year.
