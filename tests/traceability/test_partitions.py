@@ -16,7 +16,7 @@ from tests.factories import make_organization, make_vehicle
 from tests.traceability.factories import activation_code, keyring_for_tests, make_batch, record, stock_parts
 from traceability.chain import verify_chain
 from traceability.commissioning import list_batch_parts
-from traceability.models import Scan
+from traceability.models import CustodyEvent, Scan
 from traceability.partitions import (
     apply_location_retention,
     create_partition,
@@ -187,3 +187,17 @@ def test_migration_keeps_every_row_and_the_chain_verifies(postgresql, connection
     assert postgresql.scalar(text(f"SELECT count(*) FROM {oldest}")) == 1
     assert verify_chain(postgresql, keyring_for_tests()) == (before["custody_events"], None)
     assert postgresql.scalar(select(func.max(Scan.id))) < _scan(postgresql, utcnow()).id
+
+
+def test_chain_verify_reports_a_repeated_sequence_number(session):
+    _custody(session)
+    columns = [name for name in CustodyEvent.__table__.c.keys() if name != "id"]
+    listed = ", ".join(columns)
+    # What the dropped unique key used to refuse: a second event under a number the chain already has.
+    session.execute(
+        text(f"INSERT INTO custody_events ({listed}) SELECT {listed} FROM custody_events WHERE sequence = 1")
+    )
+
+    _checked, problem = verify_chain(session, keyring_for_tests())
+
+    assert problem is not None
