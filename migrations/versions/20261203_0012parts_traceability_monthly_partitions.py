@@ -66,6 +66,7 @@ def _definitions(connection, table: str) -> tuple[list[str], list[str]]:
 def _rebuild(connection, table: str, key: str, partitioned: bool) -> None:
     """Replace `table` by a copy with every row, partitioned by month on `key` or plain again."""
     indexes, foreign_keys = _definitions(connection, table)
+    oldest = connection.execute(sa.text(f"SELECT min({key}) FROM {table}")).scalar()  # while it has its index
     old = f"{table}_before_0012parts"
     execute = op.execute
     execute(f"ALTER TABLE {table} RENAME TO {old}")
@@ -81,7 +82,6 @@ def _rebuild(connection, table: str, key: str, partitioned: bool) -> None:
     execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS){shape}")
     execute(f"ALTER SEQUENCE {table}_id_seq OWNED BY {table}.id")
     if partitioned:
-        oldest = connection.execute(sa.text(f"SELECT min({key}) FROM {old}")).scalar()
         now = datetime.now(UTC)
         month = _month(min(oldest, now) if oldest is not None else now)
         while month <= _month(now, MONTHS_AHEAD):

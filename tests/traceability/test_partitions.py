@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from app.config import DEFAULTS
 from app.db import utcnow
-from app.jobs import JobContext
+from app.jobs import JobContext, JobRun
 from milepost import migrate
 from tests.factories import make_organization, make_vehicle
 from tests.traceability.factories import activation_code, keyring_for_tests, make_batch, record, stock_parts
@@ -26,7 +26,7 @@ from traceability.partitions import (
     partition_name,
 )
 from traceability.settings import LocationRetention
-from traceability.tasks import create_partitions, scan_location_retention
+from traceability.tasks import RETENTION_JOB, create_partitions, scan_location_retention
 
 COUNTED = ("scans", "custody_events", "custody_event_parts", "sales", "installations")
 
@@ -201,3 +201,18 @@ def test_chain_verify_reports_a_repeated_sequence_number(session):
     _checked, problem = verify_chain(session, keyring_for_tests())
 
     assert problem is not None
+
+
+def test_retention_job_starts_where_its_last_run_under_the_same_setting_stopped(session):
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    earlier = _scan(session, datetime(2025, 9, 1, tzinfo=UTC))
+    later = _scan(session, datetime(2025, 11, 1, tzinfo=UTC))
+    done = {"scans": 0, "cutoff": "2025-10-01T00:00:00+00:00", "setting": [12, "coarsen"]}
+    session.add(JobRun(name=RETENTION_JOB, trigger="periodic", state="succeeded", result=done, finished_at=now))
+    session.flush()
+
+    result = scan_location_retention(_context(session, now))
+
+    session.expire_all()
+    assert result["scans"] == 1
+    assert (earlier.lat, round(later.lat, 6)) == (34.75, 34.8)  # the earlier one counts as done
