@@ -13,6 +13,7 @@ from app.db import utcnow
 from app.jobs import JobContext, JobRun
 from milepost import migrate
 from tests.factories import make_organization, make_vehicle
+from tests.races import interleave
 from tests.traceability.factories import activation_code, keyring_for_tests, make_batch, record, stock_parts
 from traceability.chain import verify_chain
 from traceability.commissioning import list_batch_parts
@@ -191,7 +192,7 @@ def test_migration_keeps_every_row_and_the_chain_verifies(postgresql, connection
 
 def test_chain_verify_reports_a_repeated_sequence_number(session):
     _custody(session)
-    columns = [name for name in CustodyEvent.__table__.c.keys() if name != "id"]
+    columns = [column.name for column in CustodyEvent.__table__.c if column.name != "id"]
     listed = ", ".join(columns)
     # What the dropped unique key used to refuse: a second event under a number the chain already has.
     session.execute(
@@ -216,3 +217,23 @@ def test_retention_job_starts_where_its_last_run_under_the_same_setting_stopped(
     session.expire_all()
     assert result["scans"] == 1
     assert (earlier.lat, round(later.lat, 6)) == (34.75, 34.8)  # the earlier one counts as done
+
+
+def test_two_workers_making_the_same_partitions_take_turns(committed_engine):
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    now = month_start(utcnow(), 20)
+    made: dict[str, list[str]] = {}
+
+    def worker(name: str):
+        return lambda session: made.setdefault(name, create_partitions_ahead(session, now, 0))
+
+    try:
+        outcomes = interleave(committed_engine, worker("first"), worker("second"))
+    finally:
+        with committed_engine.begin() as connection:
+            for table in ("scans", "custody_events"):
+                connection.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, now)}"))
+
+    assert outcomes == {"first": "ok", "second": "ok"}
+    assert (len(made["first"]), made["second"]) == (2, [])
