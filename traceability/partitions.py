@@ -89,20 +89,31 @@ def create_partitions_ahead(
     session: Session, now: datetime, months_ahead: int, since: datetime | None = None
 ) -> list[str]:
     """Make sure both tables have a partition for this month and each of the next `months_ahead` (and every month
-    from `since`'s on); return the ones created (none on SQLite, and none when they all exist: the job may run
-    any number of times)."""
+    from `since`'s on, and every month of a row waiting in the default partition); return the ones created (none
+    on SQLite, and none when they all exist: the job may run any number of times)."""
     if not is_partitioned(session):
         return []
     # Two workers running the job at once take turns; the second finds the partitions made.
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     created = []
-    for table in PARTITIONED:
+    for table, key in PARTITIONED.items():
+        waiting = session.scalars(text(f"SELECT DISTINCT date_trunc('month', {key}, 'UTC') FROM {table}_default"))
+        months = {month_start(value) for value in waiting}
         month, last = month_start(min(since or now, now)), month_start(now, months_ahead)
         while month <= last:
+            months.add(month)
+            month = month_start(month, 1)
+        for month in sorted(months):
             if create_partition(session, table, month):
                 created.append(partition_name(table, month))
-            month = month_start(month, 1)
     return created
+
+
+def analyze_partitioned_tables(session: Session) -> None:
+    """Refresh the planner's statistics of both partitioned tables: autovacuum analyzes each partition but never
+    the partitioned table itself, whose statistics the planner uses for joins across months."""
+    if is_partitioned(session):
+        session.execute(text(f"ANALYZE {', '.join(PARTITIONED)}"))
 
 
 def count_default_rows(session: Session) -> dict[str, int]:

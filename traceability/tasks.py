@@ -18,7 +18,12 @@ from app.signing import KeyRing
 from app.web.context import KEYRING_KEY
 from traceability.catalogue import get_part_type
 from traceability.commissioning import COMMISSION_JOB, commission_batch
-from traceability.partitions import apply_location_retention, count_default_rows, create_partitions_ahead
+from traceability.partitions import (
+    analyze_partitioned_tables,
+    apply_location_retention,
+    count_default_rows,
+    create_partitions_ahead,
+)
 from traceability.records import refresh_sale_price_ranges
 from traceability.settings import LocationRetention, read_settings
 
@@ -36,6 +41,7 @@ def create_partitions(context: JobContext) -> dict:
     """Keep this month's and the next PARTITION_MONTHS_AHEAD months' partitions ready (PostgreSQL; idempotent)."""
     months = read_settings(context.settings).partition_months_ahead
     created = create_partitions_ahead(context.session, context.now, months)
+    analyze_partitioned_tables(context.session)
     return {"created": created, "default_rows": count_default_rows(context.session)}
 
 

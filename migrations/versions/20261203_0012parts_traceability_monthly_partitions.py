@@ -99,6 +99,9 @@ def _rebuild(connection, table: str, key: str, partitioned: bool) -> None:
         execute(index)
     for foreign_key in foreign_keys:
         execute(f"ALTER TABLE {table} {foreign_key}")
+    # New tables have no statistics until autovacuum comes by: without them the planner guesses hundreds of rows
+    # per id and reads every partition whole for a part's custody history (measured: 125 ms instead of 0.3 ms).
+    execute(f"ANALYZE {table}")
 
 
 def upgrade() -> None:

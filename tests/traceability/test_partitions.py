@@ -104,6 +104,17 @@ def test_row_of_a_month_without_partition_waits_in_default_and_moves_into_it(pos
     assert postgresql.scalar(text("SELECT count(*) FROM scans_default")) == 0
 
 
+def test_partition_job_gives_a_past_month_in_the_default_partition_its_own(postgresql):
+    month = month_start(utcnow(), -30)  # before the oldest partition, like a demo's or a back-dated event
+    scan = _scan(postgresql, month + timedelta(days=2))
+
+    result = create_partitions(_context(postgresql, utcnow()))
+
+    assert result["created"] == [partition_name("scans", month)]
+    assert result["default_rows"] == {"scans": 0, "custody_events": 0}
+    assert _partition_of(postgresql, scan) == partition_name("scans", month)
+
+
 def test_partition_job_creates_months_ahead_and_is_idempotent(postgresql):
     now = month_start(utcnow(), 6) + timedelta(days=10)
 
