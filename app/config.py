@@ -110,6 +110,13 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL: commit scans that raise no alert without waiting for the WAL flush (a database crash may lose
     # the last fraction of a second of such scans; alerts, custody and everything else stay fully durable).
     "SCAN_ASYNC_COMMIT": True,
+    # Months after which a scan's location is coarsened further or dropped (SCAN_LOCATION_AFTER); 0 keeps it.
+    "SCAN_LOCATION_MONTHS": 12,
+    # What happens to it then: "coarsen" (0.1 degree, about 10 km) or "drop" (coordinates and city; the
+    # province stays for the OEM's statistics).
+    "SCAN_LOCATION_AFTER": "coarsen",
+    # PostgreSQL: months of scan and custody-event partitions the worker keeps ready ahead of the current one.
+    "PARTITION_MONTHS_AHEAD": 3,
     # Problem reports accepted per client address per hour from scan pages.
     "REPORT_MAX_PER_HOUR": 10,
     # Counterfeit scans per client address per hour that raise alerts of their own; beyond it they are counted in

@@ -40,9 +40,11 @@ from traceability.catalogue import CATEGORIES
 from traceability.chain import GENESIS_HASH, event_hash
 from traceability.codes import build_gtin, read_identifiers
 from traceability.models import Batch, Part, PartType, Recall
+from traceability.partitions import create_partitions_ahead
 from traceability.records import refresh_sale_price_ranges
 from traceability.verification import ClonePolicy, verify_scan
 
+MONTHS_AHEAD = int(DEFAULTS["PARTITION_MONTHS_AHEAD"])
 KEYS = "A:YmVuY2gta2V5LW5vdC1hLXNlY3JldC0wMTIzNDU2Nzg5"
 OEM_PASSWORD = "milepost-bench"
 FULL_YEAR = {
@@ -300,7 +302,12 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
         migrate.upgrade(connection=connection)
-    say("schema built by the migrations")
+    with Session(engine) as session:
+        # The year reaches back 365 days: its months need their partitions before the COPY (PostgreSQL would
+        # put the rows in the default partition otherwise).
+        made = create_partitions_ahead(session, now, MONTHS_AHEAD, since=now - timedelta(days=366))
+        session.commit()
+    say(f"schema built by the migrations, {len(made)} more monthly partitions")
     network = generate_network.Network()
     ring = KeyRing.from_spec(KEYS)
     with Session(engine) as session:

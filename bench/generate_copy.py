@@ -62,9 +62,10 @@ def copy_rows(connection: psycopg.Connection, table: str, columns: Sequence[str]
 
 
 def set_aside_indexes(connection: psycopg.Connection, tables: Sequence[str]) -> list[str]:
-    """Drop the foreign keys, unique and primary keys and indexes of `tables`; return the statements that
-    rebuild them exactly as the migrations made them (primary keys, then unique, then indexes, then
-    foreign keys). Loading into bare tables and indexing once is several times faster than indexing per row."""
+    """Drop the foreign keys, unique and primary keys and indexes of `tables` (of a partitioned table: on the
+    parent, which takes its partitions' along); return the statements that rebuild them exactly as the
+    migrations made them (primary keys, then unique, then indexes, then foreign keys). Loading into bare
+    tables and indexing once is several times faster than indexing per row."""
     rebuild: dict[str, list[str]] = {"p": [], "u": [], "i": [], "f": []}
     drops: list[str] = []
     with connection.cursor() as cursor:
@@ -92,7 +93,8 @@ def set_aside_indexes(connection: psycopg.Connection, tables: Sequence[str]) -> 
         )
         for name, definition in cursor.fetchall():
             drops.append(f"DROP INDEX {name}")
-            rebuild["i"].append(definition)
+            # A partitioned table's index reads ON ONLY (the parent alone): rebuild it on every partition.
+            rebuild["i"].append(definition.replace(" ON ONLY ", " ON "))
         for statement in drops:
             cursor.execute(statement)
     return rebuild["p"] + rebuild["u"] + rebuild["i"] + rebuild["f"]

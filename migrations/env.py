@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from app.db import Base, make_engine
+from milepost.migrate import include_name
 from milepost.model_registry import load_all_models
 
 load_all_models()
@@ -20,6 +21,7 @@ def _configure(connection) -> None:
         render_as_batch=True,  # SQLite can only ALTER by copying the table; batch mode does that.
         compare_type=True,
         compare_server_default=False,
+        include_name=include_name,
     )
 
 

@@ -36,6 +36,8 @@ JOB_LABELS = {
     "traceability.refresh_sale_price_ranges": _l("Refresh sale price ranges"),
     "traceability.commission_batch": _l("Commission a large batch"),
     "traceability.notify_recall_owners": _l("Tell the owners of recalled trucks"),
+    "traceability.create_partitions": _l("Create next months' partitions"),
+    "traceability.scan_location_retention": _l("Coarsen old scan locations"),
     "community.flag_overdue_reports": _l("Flag overdue community reports"),
     "core.deliver_notifications": _l("Text notifications after quiet hours"),
     "core.deliver_wechat": _l("Send WeChat subscription messages"),

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
+from traceability.partitions import PARTITION_NAME
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
 
@@ -22,6 +24,11 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Leave the monthly partitions out of Alembic's comparisons: the models describe their parent tables."""
+    return not (type_ == "table" and name is not None and PARTITION_NAME.match(name))
 
 
 def upgrade(url: str | None = None, connection: Connection | None = None, target: str = "heads") -> None:

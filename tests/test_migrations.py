@@ -10,7 +10,7 @@ from milepost import migrate
 
 
 def test_migrations_match_models(connection):
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": migrate.include_name})
 
     differences = compare_metadata(context, Base.metadata)
 

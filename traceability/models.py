@@ -193,7 +193,9 @@ class CustodyEvent(Base):
     """One append-only custody event in its organization's keyed chain (EPCIS-shaped: what, when, where, why, who)."""
 
     __tablename__ = "custody_events"
-    __table_args__ = (UniqueConstraint("organization_id", "sequence", name="uq_custody_events_organization_sequence"),)
+    # Partitioned by month of `occurred_at` on PostgreSQL (docs/scale.md, "Partitions"), whose unique keys must
+    # then contain the month: the chain head's row lock keeps (organization, sequence) unique instead.
+    __table_args__ = (Index("ix_custody_events_organization_sequence", "organization_id", "sequence"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Position in the acting organization's chain, gap-free from 1; `previous_hash` is the MAC of the event
@@ -235,7 +237,9 @@ class CustodyEventPart(Base):
 
     __tablename__ = "custody_event_parts"
 
-    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("custody_events.id"), primary_key=True)
+    # No foreign key: a key into a partitioned table must contain its month (docs/scale.md, "Partitions"). The
+    # row is written in the transaction that appends its event, and events are never deleted.
+    event_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     part_id: Mapped[int] = mapped_column(BigId, ForeignKey("parts.id"), primary_key=True, index=True)
 
 
@@ -258,7 +262,7 @@ class Installation(Base):
     part_id: Mapped[int] = mapped_column(BigId, ForeignKey("parts.id"), index=True)
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("custody_events.id"))
+    event_id: Mapped[int] = mapped_column(BigId)  # the custody event (no foreign key: see CustodyEventPart)
     installed_at: Mapped[datetime] = mapped_column(index=True)
     removed_at: Mapped[datetime | None]
 
@@ -280,7 +284,7 @@ class Sale(Base):
     buyer_organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     buyer_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     price: Mapped[Decimal | None] = mapped_column(Money)
-    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("custody_events.id"))
+    event_id: Mapped[int] = mapped_column(BigId)  # the custody event (no foreign key: see CustodyEventPart)
     sold_at: Mapped[datetime]
 
     seller: Mapped[Organization] = relationship(foreign_keys=[seller_id])
@@ -300,8 +304,10 @@ class SalePriceRange(Base):
 
 
 class Scan(Base):
-    """One scan of a code, stored with its verdict and a location coarsened to about 1 km."""
+    """One scan of a code, stored with its verdict and a location coarsened to about 1 km (further, or dropped,
+    after SCAN_LOCATION_MONTHS: traceability/partitions.py)."""
 
+    # Partitioned by month of `scanned_at` on PostgreSQL; the primary key there is (id, scanned_at).
     __tablename__ = "scans"
     __table_args__ = (
         Index("ix_scans_part_scanned_at", "part_id", "scanned_at"),

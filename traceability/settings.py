@@ -37,6 +37,18 @@ class CustodyLimits:
 
 
 @dataclass(frozen=True)
+class LocationRetention:
+    """What becomes of a scan's location once it is `months` old: "coarsen" (0.1 degree, about 10 km) or
+    "drop" (coordinates and city removed, the province kept); 0 months keeps locations as recorded."""
+
+    months: int = 12
+    mode: str = "coarsen"
+
+
+RETENTION_MODES = ("coarsen", "drop")
+
+
+@dataclass(frozen=True)
 class TraceabilitySettings:
     """Everything the traceability views hand to the domain functions."""
 
@@ -47,6 +59,9 @@ class TraceabilitySettings:
     report_max_per_hour: int
     commission_max_api: int
     timezone: str = DEFAULT_TIMEZONE
+    location_retention: LocationRetention = LocationRetention()
+    # PostgreSQL: months of partitions kept ready ahead of the current one (traceability/partitions.py).
+    partition_months_ahead: int = 3
 
 
 def _positive(config: Mapping, name: str, kind: type = int, allow_zero: bool = False) -> float:
@@ -84,4 +99,13 @@ def read_settings(config: Mapping) -> TraceabilitySettings:
         report_max_per_hour=_positive(config, "REPORT_MAX_PER_HOUR"),
         commission_max_api=_positive(config, "COMMISSION_MAX_API"),
         timezone=config.get("TIMEZONE") or DEFAULT_TIMEZONE,
+        location_retention=_location_retention(config),
+        partition_months_ahead=_positive(config, "PARTITION_MONTHS_AHEAD"),
     )
+
+
+def _location_retention(config: Mapping) -> LocationRetention:
+    mode = config["SCAN_LOCATION_AFTER"]
+    if mode not in RETENTION_MODES:
+        raise ConfigError(f"{ENV_PREFIX}SCAN_LOCATION_AFTER must be one of {', '.join(RETENTION_MODES)}, not {mode!r}")
+    return LocationRetention(months=_positive(config, "SCAN_LOCATION_MONTHS", int, allow_zero=True), mode=mode)

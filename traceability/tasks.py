@@ -1,30 +1,76 @@
 """Traceability jobs for the worker: the sale-price ranges that scan pages show are recomputed off the request,
-the factory's large batches are commissioned off the request with their progress, and the owners of the trucks a
-large recall affects are told."""
+the factory's large batches are commissioned off the request with their progress, the owners of the trucks a
+large recall affects are told, next months' partitions are made ahead and old scan locations coarsened."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.clock import local_date, zone
 from app.crm.models import Organization
 from app.errors import NotFound
-from app.jobs import JobContext, JobRun, job
+from app.jobs import JobContext, JobRun, JobState, job
 from app.security import User
 from app.signing import KeyRing
 from app.web.context import KEYRING_KEY
 from traceability.catalogue import get_part_type
 from traceability.commissioning import COMMISSION_JOB, commission_batch
 from traceability.models import Recall
+from traceability.partitions import (
+    analyze_partitioned_tables,
+    apply_location_retention,
+    count_default_rows,
+    create_partitions_ahead,
+)
 from traceability.recalls import NOTIFY_JOB, tell_owners
 from traceability.records import refresh_sale_price_ranges
-from traceability.settings import read_settings
+from traceability.settings import LocationRetention, read_settings
+
+RETENTION_JOB = "traceability.scan_location_retention"
 
 
 @job("traceability.refresh_sale_price_ranges", every=timedelta(hours=1))
 def sale_price_ranges(context: JobContext) -> dict:
     """Recompute every part type's 10th-90th percentile of recent sale prices (a scan only reads the result)."""
     return {"part_types": refresh_sale_price_ranges(context.session)}
+
+
+@job("traceability.create_partitions", every=timedelta(days=1))
+def create_partitions(context: JobContext) -> dict:
+    """Keep this month's and the next PARTITION_MONTHS_AHEAD months' partitions ready (PostgreSQL; idempotent)."""
+    months = read_settings(context.settings).partition_months_ahead
+    created = create_partitions_ahead(context.session, context.now, months)
+    analyze_partitioned_tables(context.session)
+    return {"created": created, "default_rows": count_default_rows(context.session)}
+
+
+def _previous_cutoff(session: Session, retention: LocationRetention) -> datetime | None:
+    """Return the cutoff of the last successful retention run under the same setting (its older scans are done)."""
+    result = session.scalar(
+        select(JobRun.result)
+        .where(JobRun.name == RETENTION_JOB, JobRun.state == JobState.SUCCEEDED)
+        .order_by(JobRun.finished_at.desc())
+        .limit(1)
+    )
+    if not result or not result.get("cutoff") or result.get("setting") != [retention.months, retention.mode]:
+        return None
+    return datetime.fromisoformat(result["cutoff"])
+
+
+@job(RETENTION_JOB, every=timedelta(days=1))
+def scan_location_retention(context: JobContext) -> dict:
+    """Coarsen (or drop) the locations of scans older than SCAN_LOCATION_MONTHS, as SCAN_LOCATION_AFTER says."""
+    retention = read_settings(context.settings).location_retention
+    since = _previous_cutoff(context.session, retention)
+    changed, cutoff = apply_location_retention(context.session, context.now, retention, since)
+    return {
+        "scans": changed,
+        "cutoff": cutoff.isoformat() if cutoff else None,
+        "setting": [retention.months, retention.mode],
+    }
 
 
 @job(COMMISSION_JOB)

@@ -28,7 +28,9 @@ from network.models import Shop
 from reviews.models import Plaque
 from tests import conftest
 from tests.factories import auth_header, make_user
-from traceability.models import Installation, Part
+from traceability.alerts import select_alert_scans
+from traceability.models import Alert, Installation, Part
+from traceability.partitions import list_partitions, parent_table
 
 # Tables that grow with the year: what the generator loads in bulk (but plaques, one per shop), and the
 # rate-limit attempts and activity log.
@@ -54,7 +56,7 @@ def full_reads(plan: dict, leading: dict[str, str], limited: bool = False) -> It
     """Yield a description of every node that reads a large table whole (or through a filter, or through an
     index whose leading column it does not constrain: PostgreSQL then walks the whole index)."""
     node = plan["Node Type"]
-    relation = plan.get("Relation Name")
+    relation = parent_table(plan.get("Relation Name") or "")
     if node == "Bitmap Index Scan":
         relation = plan.get("Index Name", "").removeprefix("ix_").removeprefix("uq_")
     if relation in LARGE_TABLES or node == "Bitmap Index Scan":
@@ -252,3 +254,50 @@ def test_html_scan_adds_only_what_the_page_shows(data: Volume):
 
     # The custody summary (one statement) and the sale-price range (one read of a kept aggregate).
     assert len(data.recorder.plans) <= json_statements + 2
+
+
+def _partitions_read(data: Volume, table: str) -> set[str]:
+    """Return the partitions of `table` that the recorded plans read."""
+
+    def walk(plan: dict) -> Iterator[str]:
+        name = plan.get("Relation Name") or ""
+        if name != table and parent_table(name) == table:
+            yield name
+        for child in plan.get("Plans", ()):
+            yield from walk(child)
+
+    return {name for plan in data.recorder.plans for name in walk(plan["Plan"])}
+
+
+def _months(first: date, last: date) -> Iterator[str]:
+    month = date(first.year, first.month, 1)
+    while month <= last:
+        yield f"{month:%Y_%m}"
+        month = (month + timedelta(days=32)).replace(day=1)
+
+
+def test_query_by_time_reads_only_its_months(data: Volume):
+    since, until = date.today() - timedelta(days=40), date.today() - timedelta(days=10)
+
+    data.get(f"/api/v1/epcis/events?since={since}T00:00:00%2B00:00&until={until}T00:00:00%2B00:00", **data.oem)
+
+    # Both bounds inside partitions made for them: the other months and the default partition are pruned.
+    expected = {f"custody_events_p{month}" for month in _months(since, until - timedelta(days=1))}
+    assert _partitions_read(data, "custody_events") == expected
+
+
+def test_query_by_part_probes_every_months_index(data: Volume):
+    alert = data.session.scalars(select(Alert).where(Alert.part_id.is_not(None)).limit(1)).one()
+    months = set(list_partitions(data.session, "scans"))
+
+    data.record(lambda: data.session.scalars(select_alert_scans(alert).limit(100)).all())
+
+    # A part's scans (the alert page) carry no time bound: one index probe per month, by design
+    # (docs/scale.md, "Partitions", measures the cost).
+    assert _partitions_read(data, "scans") == months
+    # On the months still empty (ahead, and the default partition) any plan is as cheap; on the others, an index
+    # condition on the part.
+    empty = {name for name in months if data.session.scalar(text(f"SELECT count(*) FROM {name}")) == 0}
+    leading = leading_columns(data.session)
+    problems = [problem for plan in data.recorder.plans for problem in full_reads(plan["Plan"], leading)]
+    assert [problem for problem in problems if not any(f" {name}_" in problem for name in empty)] == []

@@ -21,7 +21,15 @@ def test_defaults_read_as_typed_settings():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CLONE_MAX_CITIES", 0), ("CLONE_FAR_KM", "far"), ("EVENT_MAX_PARTS", -1), ("CLONE_MAX_SPEED_KMH", "nan")],
+    [
+        ("CLONE_MAX_CITIES", 0),
+        ("CLONE_FAR_KM", "far"),
+        ("EVENT_MAX_PARTS", -1),
+        ("CLONE_MAX_SPEED_KMH", "nan"),
+        ("SCAN_LOCATION_AFTER", "forget"),
+        ("SCAN_LOCATION_MONTHS", -1),
+        ("PARTITION_MONTHS_AHEAD", 0),
+    ],
 )
 def test_a_bad_traceability_setting_stops_the_app_at_start_up(database_url, tmp_path, monkeypatch, name, value):
     monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
