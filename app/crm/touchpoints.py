@@ -29,6 +29,7 @@ class Channel(StrEnum):
     WALK_IN = "walk_in"
     IMPORT = "import"
     CAMPAIGN = "campaign"
+    MAINTENANCE = "maintenance"
 
 
 CHANNELS = frozenset(Channel)
