@@ -34,7 +34,7 @@ from network.web import nearest_shops, shops_ahead
 
 pages = Blueprint("maintenance", __name__, template_folder="templates")
 NAVIGATION = [NavLink("maintenance.list_plans", _l("Maintenance plans"), (Role.OEM_ADMIN,))]
-STATUS_LABELS = {Status.OK: _l("OK"), Status.DUE_SOON: _l("Due soon"), Status.OVERDUE: _l("Overdue")}
+STATUS_LABELS = {Status.OK: _l("OK"), Status.DUE_SOON: _l("Due soon"), Status.OVERDUE: _l("Past due")}
 DUTY_LABELS = {
     DutyCycle.LONG_HAUL: _l("Long haul"),
     DutyCycle.REGIONAL: _l("Regional"),
@@ -81,15 +81,18 @@ def left_text(due: Due) -> str:
     return " · ".join(parts)
 
 
-@pages.context_processor
-def _helpers() -> dict:
-    return {
-        "item_label": item_label,
-        "left_text": left_text,
-        "status_labels": STATUS_LABELS,
-        "duty_labels": DUTY_LABELS,
-        "field_labels": FIELD_LABELS,
-    }
+def _render(template: str, **context: object) -> str:
+    """Render a maintenance template with its helpers (the truck page's section renders in CRM's request)."""
+    return render_template(template, **HELPERS, **context)
+
+
+HELPERS = {
+    "item_label": item_label,
+    "left_text": left_text,
+    "status_labels": STATUS_LABELS,
+    "duty_labels": DUTY_LABELS,
+    "field_labels": FIELD_LABELS,
+}
 
 
 def _may_act(actor: User, vehicle: Vehicle) -> bool:
@@ -117,7 +120,7 @@ def maintenance_panel(session: Session, actor: User, vehicle: Vehicle) -> str:
     context = _panel_context(session, actor, vehicle)
     if not context["items"]:
         return ""
-    return render_template("maintenance/_panel.html", **context)
+    return _render("maintenance/_panel.html", **context)
 
 
 @pages.route("/maintenance")
@@ -132,7 +135,7 @@ def my_maintenance():
         {"vehicle": vehicle, **_panel_context(session, actor, vehicle)}
         for vehicle in (list_vehicles_of(session, customer) if customer else [])
     ]
-    return render_template("maintenance/mine.html", trucks=trucks)
+    return _render("maintenance/mine.html", trucks=trucks)
 
 
 def _reading_value(name: str) -> int | None:
@@ -174,7 +177,7 @@ def vehicle_page(vin: str):
             discard_request_writes(problem)
             error = problem
     context = _panel_context(session, actor, vehicle)
-    return render_template("maintenance/vehicle.html", vehicle=vehicle, error=error, **context), (
+    return _render("maintenance/vehicle.html", vehicle=vehicle, error=error, **context), (
         error.status if error else 200
     )
 
@@ -220,9 +223,9 @@ def book(vin: str):
         error = problem
     context = _panel_context(session, actor, vehicle)
     items = [due for due in context["items"] if due.item.shop_service == service and due.status != Status.OK]
-    return render_template(
-        "maintenance/book.html", vehicle=vehicle, service=service, items=items, shops=shops, error=error
-    ), (error.status if error else 200)
+    return _render("maintenance/book.html", vehicle=vehicle, service=service, items=items, shops=shops, error=error), (
+        error.status if error else 200
+    )
 
 
 @pages.route("/maintenance/plans")
@@ -231,7 +234,7 @@ def list_plans():
     actor = page_actor(Role.OEM_ADMIN)
     if isinstance(actor, Response):
         return actor
-    return render_template("maintenance/plans.html", plans=plans.list_current_plans(db_session()))
+    return _render("maintenance/plans.html", plans=plans.list_current_plans(db_session()))
 
 
 def _form_items() -> list[dict]:
@@ -278,7 +281,7 @@ def edit_plan():
         except MilepostError as problem:
             discard_request_writes(problem)
             error = problem
-    return render_template(
+    return _render(
         "maintenance/edit_plan.html",
         plan=plan,
         code=code,

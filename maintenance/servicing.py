@@ -38,19 +38,18 @@ def _booking_meter(session: Session, booking: Booking, kind: str) -> int | None:
 def installations_during(session: Session, booking: Booking, until: datetime) -> list[tuple[Installation, Part]]:
     """Return the parts the booking's shop installed on its truck between the booking's start and `until`."""
     since = min(booking.start, booking.checked_in_at or booking.start) - INSTALL_WINDOW_BEFORE
-    return list(
-        session.execute(
-            select(Installation, Part)
-            .join(Part, Part.id == Installation.part_id)
-            .where(
-                Installation.vehicle_id == booking.vehicle_id,
-                Installation.organization_id == booking.shop.organization_id,
-                Installation.installed_at >= since,
-                Installation.installed_at <= until,
-            )
-            .order_by(Installation.installed_at)
-        ).tuples()
+    rows = session.execute(
+        select(Installation, Part)
+        .join(Part, Part.id == Installation.part_id)
+        .where(
+            Installation.vehicle_id == booking.vehicle_id,
+            Installation.organization_id == booking.shop.organization_id,
+            Installation.installed_at >= since,
+            Installation.installed_at <= until,
+        )
+        .order_by(Installation.installed_at)
     )
+    return [(installation, part) for installation, part in rows]
 
 
 def record_booking_service(

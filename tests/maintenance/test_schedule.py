@@ -93,7 +93,8 @@ def test_reset_counts_from_the_service_actually_done_not_the_old_due_value(sessi
     read(session, truck, 36540, date(2026, 9, 1))
     assert _oil(session, truck, date(2026, 9, 1)).status == Status.OVERDUE  # due at 35 120
 
-    reset_item(session, truck, plan.items[0], done_km=36540, done_hours=None, done_on=date(2026, 9, 1), source="booking")
+    done = date(2026, 9, 1)
+    reset_item(session, truck, plan.items[0], done_km=36540, done_hours=None, done_on=done, source="booking")
     due = _oil(session, truck, date(2026, 9, 1))
 
     assert (due.next_due_km, due.next_due_on, due.status) == (66540, date(2027, 3, 1), Status.OK)
