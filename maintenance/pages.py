@@ -3,8 +3,6 @@ shop ahead that offers the service, the driver's trucks, and the OEM's plans wit
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
@@ -17,7 +15,6 @@ from app.crm.models import Vehicle
 from app.crm.vehicles import get_vehicle_for, list_vehicles_of
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError, NotFound
-from app.geo import parse_position
 from app.security import Role, User, is_oem, require_role
 from app.web.auth import page_actor
 from app.web.context import current_actor, db_session
@@ -29,8 +26,7 @@ from maintenance.models import DutyCycle, MeterKind, ReadingSource, Rule, Status
 from maintenance.schedule import Due, list_due
 from maintenance.web import current_settings
 from network.models import Service
-from network.search import Filters
-from network.web import nearest_shops, shops_ahead
+from network.web import shops_for_service
 
 pages = Blueprint("maintenance", __name__, template_folder="templates")
 NAVIGATION = [NavLink("maintenance.list_plans", _l("Maintenance plans"), (Role.OEM_ADMIN,))]
@@ -184,25 +180,8 @@ def vehicle_page(vin: str):
 
 def _shops_for(session: Session, service: str) -> dict | None:
     """Return the shops ahead on the driver's road offering `service` (the nearest ones when off the expressways)."""
-    lat, lon, heading = request.args.get("lat"), request.args.get("lon"), request.args.get("heading")
-    if not lat and not lon:
-        return None
-    position = parse_position(lat, lon)
-    filters = Filters(service=service)
-    if heading:
-        try:
-            heading_value = float(heading) % 360
-        except ValueError:
-            heading_value = math.nan
-        if not math.isfinite(heading_value):
-            raise InvalidInput("heading is degrees from north", field="heading")
-        try:
-            result = shops_ahead(session, position, heading_value, None, None, LOOK_AHEAD_KM, filters)
-            return {"mode": "ahead", **result, "items": result["items"][:SHOPS_SHOWN]}
-        except InvalidInput as problem:
-            if problem.field != "lat":
-                raise
-    return {"mode": "nearest", "items": nearest_shops(session, position, SHOPS_SHOWN, filters)}
+    arguments = (request.args.get(name) for name in ("lat", "lon", "heading"))
+    return shops_for_service(session, service, *arguments, look_ahead_km=LOOK_AHEAD_KM, shown=SHOPS_SHOWN)
 
 
 @pages.route("/maintenance/vehicles/<vin>/book")
