@@ -99,15 +99,14 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     settings = maintenance_settings(load_settings())
     now = utcnow()
     _publish(session, oem)
-    counts = {Status.OK: 0, Status.DUE_SOON: 0, Status.OVERDUE: 0}
+    shares = {Status.OK: 6, Status.DUE_SOON: 2, Status.OVERDUE: 2}
     vehicles = list(session.scalars(select(Vehicle).order_by(Vehicle.id)))
     for vehicle in track(vehicles, "Maintenance schedules"):
-        wanted = Status.DUE_SOON if vehicle.plate == DEMO_PLATE else rng.choices(list(counts), (6, 2, 2))[0]
+        wanted = Status.DUE_SOON if vehicle.plate == DEMO_PLATE else rng.choices(list(shares), list(shares.values()))[0]
         _place(rng, vehicle, wanted, session, settings.zone, now)
-        counts[wanted] += 1
     session.flush()
     sent = send_reminders(session, settings, now)
     return [
-        f"Maintenance: {len(PLANS)} plans; oil changes fine {counts[Status.OK]}, due soon {counts[Status.DUE_SOON]}, "
-        f"overdue {counts[Status.OVERDUE]}; {sent['reminders']} reminders sent (the driver's {DEMO_PLATE} is due soon)"
+        f"Maintenance: {len(PLANS)} plans, {sent['vehicles']} trucks on them; reminders sent: {sent[Status.DUE_SOON]} "
+        f"due soon, {sent[Status.OVERDUE]} past due (the driver's {DEMO_PLATE} is due soon)"
     ]

@@ -79,7 +79,14 @@ def _claim(session: Session, vehicle: Vehicle, due: Due, now: datetime) -> Remin
 def send_reminders(session: Session, settings: MaintenanceSettings, now: datetime) -> dict:
     """Remind each truck's owner of items due soon or overdue, once per occurrence; return the counts."""
     today = local_date(now, settings.zone)
-    counts = {"vehicles": 0, "reminders": 0, "notifications": 0, "touchpoints": 0}
+    counts = {
+        "vehicles": 0,
+        "reminders": 0,
+        Status.DUE_SOON: 0,
+        Status.OVERDUE: 0,
+        "notifications": 0,
+        "touchpoints": 0,
+    }
     for vehicle in _vehicles_on_plans(session):
         counts["vehicles"] += 1
         for due in list_due(session, vehicle, today, settings.zone):
@@ -89,6 +96,7 @@ def send_reminders(session: Session, settings: MaintenanceSettings, now: datetim
             if reminder is None:
                 continue
             counts["reminders"] += 1
+            counts[due.status] += 1
             owner = vehicle.owner
             if owner.user is not None and owner.user.is_active:
                 written = notify(
