@@ -1,22 +1,26 @@
 """Two readings of one truck at once: the vehicle's row lock makes them take turns, so the one that would go
-backwards against the other is refused instead of both being stored out of order."""
+backwards against the other is refused instead of both being stored out of order. Two reminder rounds at once:
+the reminder's unique key lets one of them tell a due item."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
 
-from app.crm.models import Vehicle
-from app.db import make_sessionmaker, run_in_transaction
+from app.config import load_settings
+from app.crm.models import Touchpoint, Vehicle
+from app.db import make_sessionmaker, run_in_transaction, utcnow
 from app.errors import InvalidInput
 from maintenance.meters import MAX_KM_PER_DAY, record_reading
-from maintenance.models import MeterReading
-from tests.factories import make_vehicle
-from tests.maintenance.factories import ZONE
-from tests.races import wait_until_blocked
+from maintenance.models import MeterReading, Reminder
+from maintenance.reminders import send_reminders
+from maintenance.settings import maintenance_settings
+from tests.factories import make_driver, make_vehicle
+from tests.maintenance.factories import ZONE, make_plan
+from tests.races import race, wait_until_blocked
 
 pytestmark = pytest.mark.slow
 EARLY, LATE = datetime(2026, 11, 30, 10, tzinfo=ZONE), datetime(2026, 11, 30, 11, tzinfo=ZONE)
@@ -64,3 +68,25 @@ def test_a_higher_earlier_and_a_lower_later_reading_at_once_store_only_one(commi
     with sessions() as check:
         stored = check.scalars(select(MeterReading.value).where(MeterReading.vehicle_id == vehicle_id)).all()
         assert stored == [41000]
+
+
+def test_two_reminder_rounds_at_once_tell_a_due_item_once(committed_engine):
+    sessions = make_sessionmaker(committed_engine)
+    with sessions() as setup:
+        make_plan(setup)
+        _user, customer = make_driver(setup)
+        truck = make_vehicle(setup, owner=customer, model="HOWO TX", sale_date=date.today(), odometer_km=4200)
+        truck_id = truck.id
+        setup.commit()
+    settings = maintenance_settings(load_settings())
+
+    def prepare(session):
+        return lambda: send_reminders(session, settings, utcnow())
+
+    outcomes = race(sessions, prepare, [(), ()])
+
+    with sessions() as check:
+        reminders = check.scalars(select(Reminder).where(Reminder.vehicle_id == truck_id)).all()
+        touchpoints = check.scalars(select(Touchpoint).where(Touchpoint.vehicle_id == truck_id)).all()
+    assert outcomes == ["ok", "ok"]
+    assert (len(reminders), len(touchpoints)) == (1, 1)
