@@ -15,7 +15,7 @@ from app.crm.models import Vehicle
 from app.crm.vehicles import get_vehicle_for, list_vehicles_of
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError, NotFound
-from app.security import Role, User, is_oem, require_role
+from app.security import Role, User, require_role
 from app.web.auth import page_actor
 from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
@@ -269,5 +269,4 @@ def edit_plan():
         fields=ITEM_FIELDS,
         services=list(Service),
         duty_cycles=list(DutyCycle),
-        is_oem=is_oem(actor),
     ), (error.status if error else 200)

@@ -157,7 +157,7 @@ def _register_domain_hooks() -> None:
     from community.pages import ask_community_link
     from knowledge.pages import register_fault_page_link
     from maintenance.pages import maintenance_panel
-    from maintenance.web import booking_listener
+    from maintenance.servicing import record_booking_service
     from network.booking import register_booking_listener
     from network.pages.vehicle import vehicle_history_panel
     from network.presence import vehicle_at_shop
@@ -173,7 +173,7 @@ def _register_domain_hooks() -> None:
     register_vehicle_panel(vehicle_history_panel, key="network", order=20)
     register_vehicle_panel(maintenance_panel, key="maintenance", order=5)
     # Network cannot name maintenance: maintenance listens to check-ins and completions for the shop's meters.
-    register_booking_listener(booking_listener, key="maintenance")
+    register_booking_listener(record_booking_service, key="maintenance")
 
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
