@@ -12,7 +12,7 @@ from app.errors import NotFound
 from app.security import Role
 from app.web.context import db_session
 from app.web.endpoints import SIGNED_IN, ApiBlueprint, Schema
-from maintenance import meters, plans
+from maintenance import meters, plans, schedule
 from maintenance.models import DutyCycle, ReadingSource, Rule
 from maintenance.web import current_settings, vehicle_maintenance
 
@@ -45,6 +45,10 @@ class PlanIn(Schema):
     name_zh: str = Field("", max_length=200)
     name_en: str = Field("", max_length=200)
     items: list[PlanItemIn] = Field(min_length=1, max_length=40)
+
+
+class DutyCycleIn(Schema):
+    duty_cycle: DutyCycle = Field(description="long_haul, regional or severe: chooses the plan")
 
 
 class ReadingIn(Schema):
@@ -98,3 +102,15 @@ def record_meter(actor, vin: str, body: ReadingIn):
         max_km_per_day=current_settings().max_km_per_day, field="value",
     )  # fmt: skip
     return meters.reading_to_dict(reading), 201
+
+
+@api.endpoint(
+    "PUT", "/vehicles/<vin>/maintenance/duty-cycle", access=[Role.DRIVER, Role.OEM_ADMIN], body=DutyCycleIn,
+    summary="Set a truck's duty cycle (it moves to that plan; shared items keep their last service)",
+)  # fmt: skip
+def set_duty_cycle(actor, vin: str, body: DutyCycleIn):
+    session = db_session()
+    vehicle = get_vehicle_for(session, actor, vin)
+    settings = current_settings()
+    schedule.set_duty_cycle(session, actor, vehicle, body.duty_cycle, settings.zone, utcnow())
+    return vehicle_maintenance(session, vehicle, utcnow(), settings)

@@ -21,7 +21,7 @@ from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from app.web.transaction import discard_request_writes
-from maintenance import meters, plans
+from maintenance import meters, plans, schedule
 from maintenance.models import DutyCycle, MeterKind, ReadingSource, Rule, Status
 from maintenance.schedule import Due, list_due
 from maintenance.web import current_settings
@@ -106,6 +106,8 @@ def _panel_context(session: Session, actor: User, vehicle: Vehicle) -> dict:
         "due_count": len(due),
         "book_service": due[0].item.shop_service if due else None,
         "may_act": _may_act(actor, vehicle),
+        "duty_cycle": plans.plan_of_vehicle(session, vehicle).duty_cycle if items else None,
+        "duty_cycles": list(DutyCycle),
         "odometer": meters.current_meter(session, vehicle, MeterKind.KM),
         "hours": meters.current_meter(session, vehicle, MeterKind.HOURS),
     }
@@ -176,6 +178,25 @@ def vehicle_page(vin: str):
     return _render("maintenance/vehicle.html", vehicle=vehicle, error=error, **context), (
         error.status if error else 200
     )
+
+
+@pages.route("/maintenance/vehicles/<vin>/duty-cycle", methods=["POST"])
+def change_duty_cycle(vin: str):
+    """Move the driver's truck to the plan of another duty cycle, then go back to the truck page."""
+    check_csrf()
+    actor = require_role(current_actor(), Role.DRIVER, Role.OEM_ADMIN)
+    session = db_session()
+    vehicle = get_vehicle_for(session, actor, vin)
+    try:
+        schedule.set_duty_cycle(
+            session, actor, vehicle, request.form.get("duty_cycle", ""), current_settings().zone, utcnow()
+        )
+    except InvalidInput as problem:
+        discard_request_writes(problem)
+        context = _panel_context(session, actor, vehicle)
+        return _render("maintenance/vehicle.html", vehicle=vehicle, error=problem, **context), problem.status
+    flash(gettext("Duty cycle changed."), "success")
+    return redirect(url_for("crm.show_vehicle", vin=vehicle.vin, _anchor="maintenance"))
 
 
 def _shops_for(session: Session, service: str) -> dict | None:

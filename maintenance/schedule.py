@@ -15,10 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import local_date
+from app.crm.activity import record_activity
+from app.crm.customers import is_own_customer
 from app.crm.models import Vehicle
+from app.errors import Forbidden, InvalidInput
+from app.security import Role, User, is_oem
 from maintenance.meters import current_meter
-from maintenance.models import MeterKind, PlanItem, Rule, Status, VehiclePlan, VehicleSchedule
-from maintenance.plans import add_months, plan_of_vehicle
+from maintenance.models import DutyCycle, MeterKind, PlanItem, Rule, Status, VehiclePlan, VehicleSchedule
+from maintenance.plans import add_months, match_plan, plan_of_vehicle
 
 RANK = {Status.OK: 0, Status.DUE_SOON: 1, Status.OVERDUE: 2}
 
@@ -193,3 +197,54 @@ def due_to_dict(due: Due) -> dict:
         "last_done_on": due.last_done_on.isoformat() if due.last_done_on else None,
         "genuine_parts": due.genuine_parts,
     }
+
+
+def set_duty_cycle(
+    session: Session, actor: User, vehicle: Vehicle, duty_cycle: str, zone: ZoneInfo, now: datetime
+) -> VehiclePlan:
+    """Move the truck to the plan of its model for `duty_cycle` (its driver or the OEM): items the plans share keep
+    their last service, counted with the new intervals; new items start from the new plan's first service."""
+    if not (is_oem(actor) or (actor.role == Role.DRIVER and is_own_customer(actor, vehicle.owner))):
+        raise Forbidden("only the truck's driver or the OEM may change its duty cycle")
+    if duty_cycle not in DutyCycle.__members__.values():
+        raise InvalidInput("duty cycle is long_haul, regional or severe", field="duty_cycle")
+    plan = match_plan(session, vehicle.model, duty_cycle)
+    if plan is None:
+        raise InvalidInput("no plan covers this truck model in that duty cycle", field="duty_cycle")
+    assigned = session.get(VehiclePlan, vehicle.id)
+    if assigned is None:
+        assigned = VehiclePlan(vehicle_id=vehicle.id, plan_id=plan.id, duty_cycle=duty_cycle, assigned_at=now)
+        session.add(assigned)
+    elif assigned.plan_id == plan.id:
+        return assigned
+    stored = session.scalars(select(VehicleSchedule).where(VehicleSchedule.vehicle_id == vehicle.id)).all()
+    done = {row.item.service_code: row for row in stored if row.last_done_on is not None}
+    for row in stored:
+        session.delete(row)
+    session.flush()
+    for item in plan.items:
+        last = done.get(item.service_code)
+        row = VehicleSchedule(vehicle_id=vehicle.id, plan_item_id=item.id)
+        if last is None:
+            row.next_due_km, row.next_due_hours, row.next_due_on = initial_due(item, vehicle, zone)
+        else:
+            row.last_done_km, row.last_done_hours, row.last_done_on = (
+                last.last_done_km,
+                last.last_done_hours,
+                last.last_done_on,
+            )
+            row.next_due_km, row.next_due_hours, row.next_due_on = due_after_service(
+                item, last.last_done_km, last.last_done_hours, last.last_done_on
+            )
+            row.reset_source, row.service_record_id, row.genuine_parts = (
+                last.reset_source,
+                last.service_record_id,
+                last.genuine_parts,
+            )
+        session.add(row)
+    assigned.plan_id, assigned.duty_cycle, assigned.assigned_at = plan.id, duty_cycle, now
+    session.flush()
+    record_activity(
+        session, actor, "maintenance.duty_cycle_set", "vehicle", vehicle.vin, duty_cycle=duty_cycle, plan=plan.code
+    )
+    return assigned

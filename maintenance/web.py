@@ -27,7 +27,7 @@ def vehicle_maintenance(session: Session, vehicle: Vehicle, now: datetime, setti
     meters = {kind.value: latest_reading(session, vehicle.id, kind) for kind in MeterKind}
     return {
         "vin": vehicle.vin,
-        "plan": {"code": plan.code, "version": plan.version} if plan else None,
+        "plan": {"code": plan.code, "version": plan.version, "duty_cycle": plan.duty_cycle} if plan else None,
         "meters": {kind: reading_to_dict(reading) if reading else None for kind, reading in meters.items()},
         "items": [
             due_to_dict(due) for due in list_due(session, vehicle, local_date(now, settings.zone), settings.zone)

@@ -82,3 +82,25 @@ def test_a_strangers_truck_is_404(client, session):
     recorded = client.post(f"/api/v1/vehicles/{stranger.vin}/meters", json={"value": 1}, headers=headers)
 
     assert (shown.status_code, recorded.status_code) == (404, 404)
+
+
+def test_driver_sets_the_duty_cycle_and_the_truck_follows_that_plan(client, session):
+    make_plan(session)
+    make_plan(session, {"service_code": "engine_oil", "every_km": 15000}, code="HOWO-SV", duty_cycle="severe")
+    driver, customer = make_driver(session)
+    truck = make_vehicle(session, owner=customer, model="HOWO TX", odometer_km=100)
+    headers = auth_header(session, driver)
+
+    moved = client.put(
+        f"/api/v1/vehicles/{truck.vin}/maintenance/duty-cycle", json={"duty_cycle": "severe"}, headers=headers
+    )
+    refused = client.put(
+        f"/api/v1/vehicles/{truck.vin}/maintenance/duty-cycle", json={"duty_cycle": "regional"}, headers=headers
+    )
+
+    assert (moved.status_code, moved.json["plan"]["code"], moved.json["items"][0]["next_due_km"]) == (
+        200,
+        "HOWO-SV",
+        15000,
+    )
+    assert (refused.status_code, refused.json["error"]["field"]) == (400, "duty_cycle")

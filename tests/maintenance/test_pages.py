@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app.security import Role
-from maintenance.models import MaintenancePlan, MeterReading
+from maintenance.models import MaintenancePlan, MeterReading, VehiclePlan
 from tests.factories import PAGE_CSRF, make_driver, make_user, make_vehicle, sign_in_client
 from tests.maintenance.factories import make_plan
 from tests.network.factories import make_shop
@@ -144,3 +144,21 @@ def test_drivers_may_not_open_the_plan_editor(client, session):
     _driver_with_due_truck(session, client)
 
     assert client.get("/maintenance/plans/edit").status_code == 403
+
+
+def test_driver_changes_the_duty_cycle_from_the_truck_page(client, session):
+    _driver, truck = _driver_with_due_truck(session, client)
+    make_plan(session, {"service_code": "engine_oil", "every_km": 15000}, code="HOWO-SV", duty_cycle="severe")
+
+    page = client.get(f"/crm/vehicles/{truck.vin}").get_data(as_text=True)
+    response = client.post(
+        f"/maintenance/vehicles/{truck.vin}/duty-cycle", data={"csrf_token": PAGE_CSRF, "duty_cycle": "severe"}
+    )
+    refused = client.post(
+        f"/maintenance/vehicles/{truck.vin}/duty-cycle", data={"csrf_token": PAGE_CSRF, "duty_cycle": "regional"}
+    )
+
+    assert 'name="duty_cycle"' in page
+    assert response.status_code == 302
+    assert session.get(VehiclePlan, truck.id).duty_cycle == "severe"
+    assert refused.status_code == 400

@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
+from app.errors import InvalidInput
 from maintenance.models import MeterKind, Status
-from maintenance.schedule import ensure_schedule, list_due, reset_item
-from tests.factories import make_vehicle
+from maintenance.schedule import ensure_schedule, list_due, reset_item, set_duty_cycle
+from tests.factories import make_driver, make_vehicle
 from tests.maintenance.factories import OIL, ZONE, at, make_plan, read
 
 
@@ -128,3 +129,29 @@ def test_a_new_plan_version_leaves_trucks_on_the_old_one(session):
 
     assert _oil(session, truck, date(2026, 1, 11)).next_due_km == 5000
     assert _oil(session, newcomer, date(2026, 1, 11)).next_due_km == 8000
+
+
+def test_a_duty_cycle_change_moves_the_truck_to_that_plan_keeping_its_last_service(session):
+    long_haul = make_plan(session)
+    make_plan(session, {**OIL, "every_km": 15000, "every_months": 3}, code="HOWO-SV", duty_cycle="severe")
+    driver, customer = make_driver(session)
+    truck = make_vehicle(session, owner=customer, model="HOWO TX", sale_date=date(2026, 1, 10), odometer_km=100)
+    ensure_schedule(session, truck, ZONE, at(date(2026, 1, 10)))
+    done = date(2026, 4, 1)
+    reset_item(session, truck, long_haul.items[0], done_km=5100, done_hours=None, done_on=done, source="booking")
+
+    set_duty_cycle(session, driver, truck, "severe", ZONE, at(date(2026, 4, 2)))
+    due = _oil(session, truck, date(2026, 4, 2))
+
+    assert (due.last_done_km, due.next_due_km, due.next_due_on) == (5100, 20100, date(2026, 7, 1))
+
+
+def test_a_duty_cycle_without_a_plan_is_refused_naming_it(session):
+    make_plan(session)
+    driver, customer = make_driver(session)
+    truck = make_vehicle(session, owner=customer, model="HOWO TX")
+
+    with pytest.raises(InvalidInput) as refused:
+        set_duty_cycle(session, driver, truck, "regional", ZONE, at(date(2026, 4, 2)))
+
+    assert refused.value.field == "duty_cycle"
