@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGES = ("milepost", "app", "traceability", "network", "reviews", "knowledge", "service", "community", "leads")
+PACKAGES = (
+    "milepost",
+    "app",
+    "traceability",
+    "network",
+    "reviews",
+    "knowledge",
+    "service",
+    "community",
+    "leads",
+    "maintenance",
+)
 
 
 def compile_catalogues(root: Path) -> list[Path]:

@@ -217,6 +217,10 @@ DEFAULTS: dict[str, Any] = {
     "LEADS_QUALIFY_GRADE": "B",
     # Reasons a salesperson picks from when a lead is lost.
     "LEADS_LOST_REASONS": ["price", "bought_elsewhere", "no_need", "unreachable", "duplicate", "other"],
+    # Kilometres a day above which an odometer reading is kept but flagged as doubtful.
+    "MAINTENANCE_MAX_KM_PER_DAY": 1500,
+    # Channels a maintenance reminder goes out on besides the in-app inbox (sms, wechat).
+    "MAINTENANCE_REMINDER_CHANNELS": ["sms"],
     # Debug mode (never in production).
     "DEBUG": False,
     # Test mode: relaxes the SECRET_KEY requirement.

@@ -3,7 +3,6 @@ the booked shop's fault and fix entry."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -16,7 +15,6 @@ from werkzeug.wrappers import Response
 from app.crm.vehicles import get_vehicle_for
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError, NotFound
-from app.geo import parse_position
 from app.security import Role
 from app.web.context import current_actor, db_session
 from app.web.csrf import check_csrf
@@ -29,9 +27,8 @@ from knowledge.models import FixKind, VehicleFault
 from network.models import Booking
 from network.pages import page_actor
 from network.pages.driver import driver_vehicles
-from network.search import Filters
 from network.shops import find_shop_of_organization
-from network.web import nearest_shops, shops_ahead
+from network.web import shops_for_service
 from traceability.models import PartType
 
 pages = Blueprint(
@@ -78,31 +75,10 @@ def ask_oem_url(code_short: str) -> str:
 
 
 def shops_for_fault(session, service: str, lat: str | None, lon: str | None, heading: str | None) -> dict | None:
-    """Return the three nearest shops ahead that offer `service` and are open now (or the nearest when off a road).
-
-    The same search as GET /api/v1/shops/ahead with service and open_now, cut to three.
-    """
-    if not lat or not lon:
-        return None
-    position = parse_position(lat, lon)
-    filters = Filters(service=service, open_at=utcnow())
-    heading_value = None
-    if heading:
-        try:
-            heading_value = float(heading) % 360
-        except ValueError:
-            heading_value = math.nan
-        if not math.isfinite(heading_value):
-            raise InvalidInput("heading is degrees from north", field="heading")
-    if heading_value is not None:
-        try:
-            result = shops_ahead(session, position, heading_value, None, None, LOOK_AHEAD_KM, filters)
-            return {"mode": "ahead", **result, "items": result["items"][:SHOPS_SHOWN]}
-        except InvalidInput as problem:
-            if problem.field != "lat":
-                raise
-    # Off the expressways (or no heading from the phone): the nearest open shops that can do the work.
-    return {"mode": "nearest", "items": nearest_shops(session, position, SHOPS_SHOWN, filters)}
+    """Return the three nearest shops ahead that offer `service` and are open now (or the nearest when off a road)."""
+    return shops_for_service(
+        session, service, lat, lon, heading, look_ahead_km=LOOK_AHEAD_KM, shown=SHOPS_SHOWN, open_at=utcnow()
+    )
 
 
 @pages.route("/faults")

@@ -57,6 +57,7 @@ CHANNEL_LABELS = {
     "walk_in": _l("Dealer walk-in"),
     "import": _l("Import"),
     "campaign": _l("Campaign"),
+    "maintenance": _l("Maintenance reminder"),
 }
 KIND_LABELS = {"call": _l("Call"), "message": _l("Message"), "visit": _l("Visit"), "touchpoint": _l("Came back")}
 OUTCOME_LABELS = {

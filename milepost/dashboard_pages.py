@@ -42,6 +42,7 @@ JOB_LABELS = {
     "core.deliver_notifications": _l("Text notifications after quiet hours"),
     "core.deliver_wechat": _l("Send WeChat subscription messages"),
     "leads.advance": _l("Lead intake, dispatch and returns"),
+    "maintenance.send_reminders": _l("Maintenance due reminders"),
 }
 JOB_STATES = {
     JobState.QUEUED: _l("queued"),

@@ -260,6 +260,7 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     from community import demo as community_demo
     from knowledge import demo as knowledge_demo
     from leads import demo as leads_demo
+    from maintenance import demo as maintenance_demo
     from network import demo as network_demo
     from reviews import demo as reviews_demo
     from service import demo as service_demo
@@ -275,6 +276,7 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
         service_demo.seed,
         community_demo.seed,
         leads_demo.seed,
+        maintenance_demo.seed,
     )
 
     def work(session: Session) -> list[str]:

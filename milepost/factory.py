@@ -46,6 +46,7 @@ DOMAIN_PACKAGES = (
     "service",
     "community",
     "leads",
+    "maintenance",
 )
 
 
@@ -58,6 +59,8 @@ def _blueprints() -> list:
     from knowledge import pages as knowledge_pages
     from leads import api as leads_api
     from leads import pages as leads_pages
+    from maintenance import api as maintenance_api
+    from maintenance import pages as maintenance_pages
     from milepost import dashboard_pages
     from network import api as network_api
     from network import pages as network_pages
@@ -96,6 +99,8 @@ def _blueprints() -> list:
         community_pages.pages,
         leads_api.api,
         leads_pages.pages,
+        maintenance_api.api,
+        maintenance_pages.pages,
     ]
 
 
@@ -104,6 +109,7 @@ def _navigation() -> list:
     from community import pages as community_pages
     from knowledge import pages as knowledge_pages
     from leads import pages as leads_pages
+    from maintenance import pages as maintenance_pages
     from milepost import dashboard_pages
     from network import pages as network_pages
     from reviews import pages as reviews_pages
@@ -126,6 +132,7 @@ def _navigation() -> list:
         service_pages,
         community_pages,
         leads_pages,
+        maintenance_pages,
     )
     return [item for module in modules for item in getattr(module, "NAVIGATION", [])]
 
@@ -149,6 +156,9 @@ def _register_domain_hooks() -> None:
     from app.crm.pages import register_vehicle_panel
     from community.pages import ask_community_link
     from knowledge.pages import register_fault_page_link
+    from maintenance.pages import maintenance_panel
+    from maintenance.servicing import record_booking_service
+    from network.booking import register_booking_listener
     from network.pages.vehicle import vehicle_history_panel
     from network.presence import vehicle_at_shop
     from traceability.pages import installed_parts_panel
@@ -161,6 +171,9 @@ def _register_domain_hooks() -> None:
     # CRM's vehicle page cannot name the domains above it: each adds its section of the truck's page.
     register_vehicle_panel(installed_parts_panel, key="traceability", order=10)
     register_vehicle_panel(vehicle_history_panel, key="network", order=20)
+    register_vehicle_panel(maintenance_panel, key="maintenance", order=5)
+    # Network cannot name maintenance: maintenance listens to check-ins and completions for the shop's meters.
+    register_booking_listener(record_booking_service, key="maintenance")
 
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
@@ -247,6 +260,7 @@ def register_domain_commands(app: Flask) -> None:
     from community.cli import COMMANDS as community_commands
     from knowledge.cli import COMMANDS as knowledge_commands
     from leads.cli import COMMANDS as leads_commands
+    from maintenance.cli import COMMANDS as maintenance_commands
     from network.cli import COMMANDS as network_commands
     from reviews.cli import COMMANDS as reviews_commands
     from service.cli import COMMANDS as service_commands
@@ -261,5 +275,6 @@ def register_domain_commands(app: Flask) -> None:
         *service_commands,
         *community_commands,
         *leads_commands,
+        *maintenance_commands,
     ]:
         app.cli.add_command(command)

@@ -32,6 +32,7 @@ TASK_MODULES = (
     "service.tasks",
     "community.tasks",
     "leads.tasks",
+    "maintenance.tasks",
 )
 RUN_TASK = "milepost.run_job"
 

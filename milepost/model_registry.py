@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "community.models",
     "service.models",
     "leads.models",
+    "maintenance.models",
 )
 
 

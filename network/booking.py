@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,11 +36,23 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, bool]] = {
     "no-show": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.NO_SHOW, "shop", False),
     "cancel": ((BookingStatus.REQUESTED, BookingStatus.CONFIRMED), BookingStatus.CANCELLED, "driver", True),
 }
+# Higher domains (maintenance) act on a check-in or a completion with what the shop read off the truck (odometer_km,
+# engine_hours); network cannot name them, so each registers a listener (session, actor, booking, action, readings,
+# settings, now). A listener's error undoes the transition with the rest of the request.
+BookingListener = Callable[[Session, User, Booking, str, Mapping[str, int], NetworkSettings, datetime], None]
+_LISTENERS: dict[str, BookingListener] = {}
+# The meters a shop may read off the truck at check-in and completion (API query fields, console form fields).
+READING_FIELDS = ("odometer_km", "engine_hours")
 TIMESTAMP_OF = {
     BookingStatus.CONFIRMED: "confirmed_at",
     BookingStatus.CHECKED_IN: "checked_in_at",
     BookingStatus.COMPLETED: "completed_at",
 }
+
+
+def register_booking_listener(listener: BookingListener, key: str) -> None:
+    """Add (or replace, by key) a listener to bookings' transitions."""
+    _LISTENERS[key] = listener
 
 
 def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSettings) -> list[dict]:
@@ -269,8 +282,10 @@ def transition_booking(
     settings: NetworkSettings,
     reason: str = "",
     now: datetime | None = None,
+    readings: Mapping[str, int] | None = None,
 ) -> Booking:
-    """Move a booking along one allowed transition, atomically (a second, concurrent one gets 409)."""
+    """Move a booking along one allowed transition, atomically (a second, concurrent one gets 409); `readings` are
+    the meters the shop read at check-in or completion, for the registered listeners."""
     if action not in TRANSITIONS:
         raise InvalidInput("unknown action %(action)r", field="action", action=action)
     sources, target, who, frees_bay = TRANSITIONS[action]
@@ -314,6 +329,8 @@ def transition_booking(
         release_bay(session, booking.shop_id, booking.start)
     session.refresh(booking)
     tell_booking(session, booking, settings.zone, now)
+    for _key, listener in sorted(_LISTENERS.items()):
+        listener(session, actor, booking, action, readings or {}, settings, now)
     return booking
 
 

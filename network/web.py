@@ -7,10 +7,14 @@ current app.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.geo import LatLon
+from app.errors import InvalidInput
+from app.geo import LatLon, parse_position
 from network import caches, search
 from network.coverage import Samples
 from network.highways import RouteCity
@@ -77,3 +81,42 @@ def shops_ahead(
     found = search.shops_ahead(index, routes, location, direction, within_km, filters, settings)
     ids = [int(index.ids[item]) for item, _, _ in found]
     return ahead_to_dict(location, direction, within_km, search.shops_by_id(session, ids), ids, found)
+
+
+def shops_for_service(
+    session: Session,
+    service: str,
+    lat: str | None,
+    lon: str | None,
+    heading: str | None,
+    *,
+    look_ahead_km: float,
+    shown: int,
+    open_at: datetime | None = None,
+) -> dict | None:
+    """Return the first `shown` shops ahead on the driver's road that offer `service` (and are open at `open_at`),
+    or the nearest ones when the truck is off the expressways or gave no heading; None without a position.
+
+    The search of GET /api/v1/shops/ahead with a service filter, as the pages that end at a shop use it (a fault
+    lookup, a maintenance booking): `mode` says which of the two answered.
+    """
+    if not lat or not lon:
+        return None
+    position = parse_position(lat, lon)
+    filters = Filters(service=service, open_at=open_at)
+    heading_value = None
+    if heading:
+        try:
+            heading_value = float(heading) % 360
+        except ValueError:
+            heading_value = math.nan
+        if not math.isfinite(heading_value):
+            raise InvalidInput("heading is degrees from north", field="heading")
+    if heading_value is not None:
+        try:
+            result = shops_ahead(session, position, heading_value, None, None, look_ahead_km, filters)
+            return {"mode": "ahead", **result, "items": result["items"][:shown]}
+        except InvalidInput as problem:
+            if problem.field != "lat":
+                raise
+    return {"mode": "nearest", "items": nearest_shops(session, position, shown, filters)}

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app", "milepost", "traceability", "network", "reviews", "knowledge", "community")
+PACKAGES = ("app", "milepost", "traceability", "network", "reviews", "knowledge", "community", "maintenance")
 # The transaction owners: the request (app/web/transaction.py and its error handler), commands and jobs
 # (app.db.run_in_transaction). Nothing else commits.
 OWNERS = {"app/db.py", "app/web/transaction.py", "app/web/errors.py"}

@@ -35,6 +35,7 @@ class Channel(StrEnum):
     WALK_IN = "walk_in"
     IMPORT = "import"
     CAMPAIGN = "campaign"
+    MAINTENANCE = "maintenance"
 
 
 CHANNELS = frozenset(Channel)

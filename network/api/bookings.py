@@ -38,6 +38,8 @@ class BookingListQuery(PageQuery):
 
 class TransitionQuery(QuerySchema):
     reason: str = Field("", max_length=500, description="why (reject, cancel)")
+    odometer_km: int | None = Field(None, ge=0, le=10_000_000, description="odometer read at check-in or completion")
+    engine_hours: int | None = Field(None, ge=0, le=10_000_000, description="engine hours read then")
 
 
 def _get_booking(booking_id: int, actor) -> Booking:
@@ -80,8 +82,9 @@ def _transition(action: str):
     def view(actor, booking_id: int, query: TransitionQuery):
         session = db_session()
         settings = current_settings()
+        readings = {name: getattr(query, name) for name in booking.READING_FIELDS if getattr(query, name) is not None}
         changed = booking.transition_booking(
-            session, actor, _get_booking(booking_id, actor), action, settings, query.reason
+            session, actor, _get_booking(booking_id, actor), action, settings, query.reason, readings=readings
         )
         return rendering.booking_to_dict(changed, settings.zone, actor)
 

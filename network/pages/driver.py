@@ -243,6 +243,19 @@ def my_bookings():
     )
 
 
+def _readings() -> dict[str, int]:
+    """Return the meters the shop typed on the console (blank ones left out)."""
+    readings = {}
+    for name in booking.READING_FIELDS:
+        text = (request.form.get(name) or "").replace(",", "").strip()
+        if not text:
+            continue
+        if not text.isdigit() or len(text) > 8:
+            raise InvalidInput("a meter reading is a whole number", field=name)
+        readings[name] = int(text)
+    return readings
+
+
 @pages.route("/bookings/<int:booking_id>/<action>", methods=["POST"])
 def change_booking(booking_id: int, action: str):
     """Cancel (driver) or move along (shop staff) a booking from a page, then go back."""
@@ -252,6 +265,8 @@ def change_booking(booking_id: int, action: str):
     found = session.get(Booking, booking_id)
     if found is None or not booking.may_see_booking(actor, found):
         raise NotFound("no such booking", field="id")
-    booking.transition_booking(session, actor, found, action, current_settings(), request.form.get("reason", ""))
+    booking.transition_booking(
+        session, actor, found, action, current_settings(), request.form.get("reason", ""), readings=_readings()
+    )
     flash(str(DONE_MESSAGES[action]), "success")
     return redirect(safe_next(request.form.get("next")))

@@ -36,7 +36,19 @@ def extracted_messages(package: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "package", ["milepost", "app", "network", "traceability", "reviews", "knowledge", "service", "community", "leads"]
+    "package",
+    [
+        "milepost",
+        "app",
+        "network",
+        "traceability",
+        "reviews",
+        "knowledge",
+        "service",
+        "community",
+        "leads",
+        "maintenance",
+    ],
 )
 def test_catalogue_translates_every_string_of_its_package(package):
     with (ROOT / package / "translations/zh/LC_MESSAGES/messages.po").open("rb") as handle:
