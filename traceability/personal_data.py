@@ -7,9 +7,10 @@ loses the link to the account.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from app.crm.models import VehicleOwnership
 from app.crm.personal_data import Person, record_to_dict, register_eraser, register_exporter
 from traceability.models import CustodyEvent, Installation, Part, Sale, Scan
 
@@ -17,10 +18,17 @@ from traceability.models import CustodyEvent, Installation, Part, Sale, Scan
 def export_traceability(session: Session, person: Person) -> dict:
     """Return the parts bought by the person, the parts fitted to their trucks, and their own scans."""
     sales = session.scalars(select(Sale).where(Sale.buyer_customer_id == person.customer_id).order_by(Sale.id))
+    # Parts fitted while the truck was the person's: a later owner's repairs are that owner's record.
+    owned = VehicleOwnership
     installed = session.execute(
         select(Installation, Part.gtin, Part.serial)
         .join(Part, Part.id == Installation.part_id)
-        .where(Installation.vehicle_id.in_(person.vehicle_ids))
+        .join(owned, owned.vehicle_id == Installation.vehicle_id)
+        .where(
+            owned.customer_id == person.customer_id,
+            Installation.installed_at >= owned.started_at,
+            or_(owned.ended_at.is_(None), Installation.installed_at < owned.ended_at),
+        )
         .order_by(Installation.id)
     )
     events = session.scalars(

@@ -338,3 +338,20 @@ def test_the_retention_job_runs_with_the_settings(session):
     result = spec.function(JobContext(session=session, now=utcnow(), settings=SETTINGS))
 
     assert result["anonymized"] > 0
+
+
+def test_the_oem_erases_a_customer_a_dealer_entered_who_never_had_an_account(client, session):
+    from tests.factories import make_customer, make_vehicle
+
+    customer = make_customer(session, name="慕容长风", phone="13711112222")
+    make_vehicle(session, owner=customer, plate="豫C11111")
+    oem = make_user(session, Role.OEM_ADMIN)
+
+    response = client.post(
+        f"/api/v1/customers/{customer.id}/erase", json={"reason": "SR-7"}, headers=auth_header(session, oem)
+    )
+
+    assert response.status_code == 200, response.get_json()
+    session.expire_all()
+    assert tables_containing(session, "13711112222") == []
+    assert tables_containing(session, "慕容长风") == []
