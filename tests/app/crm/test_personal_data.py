@@ -355,3 +355,17 @@ def test_the_oem_erases_a_customer_a_dealer_entered_who_never_had_an_account(cli
     session.expire_all()
     assert tables_containing(session, "13711112222") == []
     assert tables_containing(session, "慕容长风") == []
+
+
+@pytest.mark.parametrize("role", [Role.DRIVER, Role.SHOP_STAFF])
+def test_the_customer_page_form_is_a_404_for_anyone_but_the_oem(client, session, role):
+    person, other = make_two(session)
+    csrf = sign_in_client(client, other.user if role == Role.DRIVER else make_user(session, role))
+
+    response = client.post(
+        f"/crm/customers/{person.customer.id}/personal-data",
+        data={"csrf_token": csrf, "action": "erase", "reason": "x", "confirm": "1"},
+    )
+
+    assert response.status_code == 404
+    assert session.get(Customer, person.customer.id).erased_at is None
