@@ -77,6 +77,12 @@ DEFAULTS: dict[str, Any] = {
     "PHONE_CODE_SENDS_PER_CLIENT_HOUR": 20,
     # Driver accounts one client address may register per hour.
     "REGISTRATIONS_PER_CLIENT_HOUR": 10,
+    # Touchpoints (consent proofs) older than this many months are dropped or anonymized by the retention job;
+    # never fewer than 5 (the consent proofs' minimum).
+    "TOUCHPOINT_RETENTION_MONTHS": 24,
+    # What the retention job does to old touchpoints: "anonymize" (keep channel, kind, province, consent basis)
+    # or "drop".
+    "TOUCHPOINT_RETENTION_ACTION": "anonymize",
     # Items per page when a list request does not say.
     "PAGE_SIZE": 50,
     # Largest page a list request may ask for.
@@ -295,6 +301,10 @@ def validate_settings(settings: dict) -> None:
     ):
         if int(settings[name]) <= 0:
             raise ConfigError(f"{ENV_PREFIX}{name} must be positive")
+    if int(settings["TOUCHPOINT_RETENTION_MONTHS"]) < 5:
+        raise ConfigError(f"{ENV_PREFIX}TOUCHPOINT_RETENTION_MONTHS keeps consent proofs at least 5 months")
+    if settings["TOUCHPOINT_RETENTION_ACTION"] not in ("anonymize", "drop"):
+        raise ConfigError(f"{ENV_PREFIX}TOUCHPOINT_RETENTION_ACTION must be anonymize or drop")
     if settings["SMS_BACKEND"] not in ("development", "aliyun"):
         raise ConfigError(f"{ENV_PREFIX}SMS_BACKEND must be development or aliyun")
     if settings["SMS_BACKEND"] == "aliyun":

@@ -32,6 +32,7 @@ class CodePurpose(StrEnum):
 
     REGISTER = "register"
     SIGN_IN = "sign_in"
+    CLOSE_ACCOUNT = "close_account"
 
 
 class PhoneCode(Base):

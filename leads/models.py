@@ -169,7 +169,7 @@ class LeadActivity(Base):
     outcome: Mapped[str] = mapped_column(String(40), default="")
     topic: Mapped[str] = mapped_column(String(40), default="")
     body: Mapped[str] = mapped_column(String(1000), default="")
-    touchpoint_id: Mapped[int | None] = mapped_column(ForeignKey("crm_touchpoints.id"))
+    touchpoint_id: Mapped[int | None] = mapped_column(ForeignKey("crm_touchpoints.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

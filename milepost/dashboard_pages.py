@@ -33,6 +33,7 @@ JOB_LABELS = {
     "knowledge.expire_stale_faults": _l("Retire stale vehicle faults"),
     "core.prune_attempts": _l("Clear old failed-attempt counters"),
     "core.prune_job_runs": _l("Clear old job runs"),
+    "core.touchpoint_retention": _l("Drop or anonymize old touchpoints"),
     "traceability.refresh_sale_price_ranges": _l("Refresh sale price ranges"),
     "traceability.commission_batch": _l("Commission a large batch"),
     "traceability.notify_recall_owners": _l("Tell the owners of recalled trucks"),

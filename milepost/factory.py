@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,23 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'milepost.sqlite3'}"
 
 
+# Each domain's part of a person's data copy and erasure (app.crm.personal_data); importing one registers it.
+PERSONAL_DATA_MODULES = (
+    "traceability.personal_data",
+    "network.personal_data",
+    "reviews.personal_data",
+    "service.personal_data",
+    "community.personal_data",
+    "leads.personal_data",
+)
+
+
+def load_personal_data_parts() -> None:
+    """Import every domain's personal-data module, so that exports and erasures cover every domain."""
+    for name in PERSONAL_DATA_MODULES:
+        importlib.import_module(name)
+
+
 def _register_domain_hooks() -> None:
     from app.crm.pages import register_vehicle_panel
     from community.pages import ask_community_link
@@ -174,6 +192,7 @@ def _register_domain_hooks() -> None:
     register_vehicle_panel(maintenance_panel, key="maintenance", order=5)
     # Network cannot name maintenance: maintenance listens to check-ins and completions for the shop's meters.
     register_booking_listener(record_booking_service, key="maintenance")
+    load_personal_data_parts()
 
 
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:

@@ -1,5 +1,5 @@
-"""Jobs of the core: failed-attempt counters and old job runs are pruned, due notifications are texted
-or sent as WeChat subscription messages."""
+"""Jobs of the core: failed-attempt counters, old job runs and old touchpoints are pruned, due notifications are
+texted or sent as WeChat subscription messages."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import delete
 
 from app.crm.notifications import deliver_due
+from app.crm.personal_data import apply_touchpoint_retention
 from app.crm.wechat import WECHAT_KEY, deliver_wechat_due
 from app.jobs import JobContext, job, prune_job_runs
 from app.security import Attempt
@@ -33,6 +34,17 @@ def prune_attempts(context: JobContext) -> dict:
 def prune_runs(context: JobContext) -> dict:
     """Delete finished job runs older than two weeks (failures after three months)."""
     return {"deleted": prune_job_runs(context.session, context.now)}
+
+
+@job("core.touchpoint_retention", every=timedelta(days=1))
+def touchpoint_retention(context: JobContext) -> dict:
+    """Drop or anonymize the touchpoints past their retention (TOUCHPOINT_RETENTION_MONTHS)."""
+    return apply_touchpoint_retention(
+        context.session,
+        context.now,
+        int(context.settings["TOUCHPOINT_RETENTION_MONTHS"]),
+        str(context.settings["TOUCHPOINT_RETENTION_ACTION"]),
+    )
 
 
 @job("core.deliver_notifications", every=timedelta(minutes=1))

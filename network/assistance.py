@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Customer, Vehicle
+from app.crm.personal_data import ensure_not_erased
 from app.crm.relations import register_vehicle_relation
 from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import utcnow
@@ -63,6 +64,7 @@ def request_assistance(
         raise InvalidInput(
             "describe the problem in at most %(length)s characters", field="description", length=DESCRIPTION_MAX_LENGTH
         )
+    ensure_not_erased(session, (find_customer_for_user(session, actor) or vehicle.owner).id)
     # Row 7: one open request per truck. The vehicle's row lock makes two requests of one truck take turns, so
     # the second one sees the first (PostgreSQL; SQLite runs writers one at a time).
     lock_row(session, Vehicle, vehicle.id)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.crm.customers import find_customer_for_user, is_own_customer
 from app.crm.models import Vehicle
 from app.crm.notifications import DEFAULT_ZONE
+from app.crm.personal_data import ensure_not_erased
 from app.crm.relations import register_vehicle_relation
 from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import is_postgresql, utcnow
@@ -222,6 +223,9 @@ def book_slot(
     now = now or utcnow()
     check_bookable(shop, service, start, now, settings)
     end = start + timedelta(minutes=shop.slot_minutes)
+    customer = find_customer_for_user(session, actor) or vehicle.owner
+    # A booking racing the person's erasure waits for it and is refused, or lands first and is erased with the rest.
+    ensure_not_erased(session, customer.id)
     # Row 20: the vehicle's row lock makes two bookings of one truck take turns, so the second one's clash
     # check sees the first (PostgreSQL; SQLite runs writers one at a time anyway).
     lock_row(session, Vehicle, vehicle.id)
@@ -245,7 +249,7 @@ def book_slot(
         raise Conflict("this slot is full; choose another", field="start")
     booking = Booking(
         shop=shop,
-        customer=find_customer_for_user(session, actor) or vehicle.owner,
+        customer=customer,
         vehicle=vehicle,
         booked_by_id=actor.id,
         service=service,

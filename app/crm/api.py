@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from flask_babel import gettext
 from pydantic import AwareDatetime, Field, StrictFloat, StrictInt
 
-from app.crm import activity, customers, notifications, organizations, vehicles
+from app.crm import activity, customers, notifications, organizations, personal_data, vehicles
 from app.crm.models import Customer, CustomerKind, OrganizationKind, VehicleTransfer
 from app.crm.relations import is_related_customer
+from app.crm.web import personal_data_download
 from app.crm.wechat import record_grant
 from app.db import utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.security import Role
+from app.security import Role, is_oem
 from app.web.context import client_address, db_session, phone_code_rules, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 from app.web.pagination import PageQuery, paginate
@@ -184,6 +186,69 @@ def show_my_customer(actor):
 def show_customer(actor, customer_id: int):
     customer = customers.get_customer_for(db_session(), actor, customer_id)
     return customers.customer_to_dict(customer, actor)
+
+
+class PersonalDataIn(Schema):
+    format: Literal["json", "zip"] = Field("json", description="json, or zip with a readable summary")
+    reason: str = Field(
+        "", max_length=200, description="OEM staff: the request this answers (a service request number)"
+    )
+
+
+class EraseIn(Schema):
+    reason: str = Field(min_length=1, max_length=200, description="the request this answers")
+
+
+class CloseAccountIn(Schema):
+    code: str = Field(max_length=20, description="the code texted by POST /auth/phone-codes (purpose close_account)")
+
+
+def _export_for(actor, customer: Customer, body: PersonalDataIn):
+    export = personal_data.export_personal_data(db_session(), actor, customer, settings(), utcnow(), body.reason)
+    return personal_data_download(export, body.format)
+
+
+@api.endpoint(
+    "POST", "/customers/me/personal-data", access=[Role.DRIVER], body=PersonalDataIn,
+    produces="application/octet-stream",
+    summary="Download everything Milepost holds about you (a POST: the request is logged)",
+)  # fmt: skip
+def export_my_data(actor, body: PersonalDataIn):
+    customer = customers.find_customer_for_user(db_session(), actor)
+    if customer is None:
+        raise NotFound("no customer record is linked to this account")
+    return _export_for(actor, customer, body)
+
+
+@api.endpoint(
+    "POST", "/customers/me/close", access=[Role.DRIVER], body=CloseAccountIn,
+    summary="Close your account: your personal data is erased or anonymized (needs a texted code)",
+)  # fmt: skip
+def close_my_account(actor, body: CloseAccountIn):
+    counts = personal_data.close_account(db_session(), actor, body.code, phone_code_rules(), settings(), utcnow())
+    return {"closed": True, "erased": counts}
+
+
+@api.endpoint(
+    "POST", "/customers/<int:customer_id>/personal-data", access=SIGNED_IN, body=PersonalDataIn,
+    produces="application/octet-stream",
+    summary="OEM staff: export a customer's personal data for the request they made (the reason is logged)",
+)  # fmt: skip
+def export_customer_data(actor, customer_id: int, body: PersonalDataIn):
+    return _export_for(actor, personal_data.get_subject_for(db_session(), actor, customer_id), body)
+
+
+@api.endpoint(
+    "POST", "/customers/<int:customer_id>/erase", access=SIGNED_IN, body=EraseIn,
+    summary="OEM staff: erase a customer's personal data for the request they made (the reason is logged)",
+)  # fmt: skip
+def erase_customer(actor, customer_id: int, body: EraseIn):
+    if not is_oem(actor):
+        raise NotFound("no such customer")
+    session = db_session()
+    customer = personal_data.get_subject_for(session, actor, customer_id)
+    counts = personal_data.erase_person(session, actor, customer, settings(), utcnow(), reason=body.reason)
+    return {"customer": customer_id, "erased": counts}
 
 
 def _owner_for(actor, owner_id: int | None) -> Customer:

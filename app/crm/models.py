@@ -64,6 +64,9 @@ class Customer(Base):
     fleet_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person closed the account or the OEM erased them (app.crm.personal_data): the row stays as the
+    # anonymous anchor of the shop's bookings and the truck's history, with no name or phone left in it.
+    erased_at: Mapped[datetime | None]
 
     fleet: Mapped[Organization | None] = relationship()
     user: Mapped[User | None] = relationship()

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from app import one_time_codes
-from app.crm import customers, notifications, organizations, vehicles
+from app.crm import customers, notifications, organizations, personal_data, vehicles
 from app.crm.models import OrganizationKind, Vehicle
 from app.crm.regions import PROVINCES, find_province
 from app.crm.relations import is_related_customer
+from app.crm.web import personal_data_download
 from app.db import utcnow
-from app.errors import MilepostError, NotFound
+from app.errors import InvalidInput, MilepostError, NotFound
 from app.one_time_codes import CodePurpose
-from app.security import STAFF_ROLES, Role, User, require_actor, require_role
+from app.security import STAFF_ROLES, Role, User, is_oem, require_actor, require_role
 from app.web.auth import start_browser_session
 from app.web.context import client_address, current_actor, db_session, phone_code_rules, settings, sms_sender
 from app.web.csrf import check_csrf
@@ -212,7 +214,75 @@ def show_customer(customer_id: int):
     owned = [
         vehicles.vehicle_to_dict(session, vehicle, actor) for vehicle in vehicles.list_vehicles_of(session, customer)
     ]
-    return render_template("crm/customer.html", customer=customers.customer_to_dict(customer, actor), vehicles=owned)
+    return render_template(
+        "crm/customer.html",
+        customer=customers.customer_to_dict(customer, actor),
+        vehicles=owned,
+        is_self=customer.user_id == actor.id,
+        may_answer_requests=is_oem(actor) and customer.erased_at is None,
+        erased=customer.erased_at is not None,
+    )
+
+
+@pages.route("/crm/customers/<int:customer_id>/personal-data", methods=["POST"])
+def answer_data_request(customer_id: int):
+    """Let OEM staff answer a person's request made through the service center: a copy, or erasure."""
+    actor = require_actor(current_actor())
+    check_csrf()
+    session = db_session()
+    customer = personal_data.get_subject_for(session, actor, customer_id)
+    if not is_oem(actor):
+        raise NotFound("no such customer")
+    reason = request.form.get("reason", "")
+    if request.form.get("action") == "erase":
+        _require_confirmation()
+        personal_data.erase_person(session, actor, customer, settings(), utcnow(), reason=reason)
+        return redirect(url_for("crm.show_customer", customer_id=customer.id))
+    export = personal_data.export_personal_data(session, actor, customer, settings(), utcnow(), reason)
+    return personal_data_download(export, request.form.get("format", "zip"))
+
+
+def _require_confirmation() -> None:
+    if request.form.get("confirm") != "1":
+        raise InvalidInput("tick the box to confirm", field="confirm")
+
+
+@pages.route("/me/data", methods=["GET", "POST"])
+def my_data():
+    """Let a driver download everything held about them, or close the account with a texted code."""
+    actor = require_role(current_actor(), Role.DRIVER)
+    session = db_session()
+    customer = customers.find_customer_for_user(session, actor)
+    if customer is None or actor.phone is None:
+        raise NotFound("no customer record for this account")
+    error, code_sent = None, False
+    if request.method == "POST":
+        check_csrf()
+        action = request.form.get("action")
+        try:
+            if action == "export":
+                export = personal_data.export_personal_data(session, actor, customer, settings(), utcnow())
+                return personal_data_download(export, request.form.get("format", "zip"))
+            if action == "send_code":
+                one_time_codes.send_phone_code(
+                    session, sms_sender(), actor.phone, CodePurpose.CLOSE_ACCOUNT, client_address(), phone_code_rules()
+                )
+                code_sent = True
+            else:
+                _require_confirmation()
+                code = request.form.get("code", "")
+                personal_data.close_account(session, actor, code, phone_code_rules(), settings(), utcnow())
+                language = cookie_session.get("lang")
+                cookie_session.clear()
+                if language:
+                    cookie_session["lang"] = language
+                g.actor = None
+                return render_template("crm/account_closed.html")
+        except MilepostError as failure:
+            discard_request_writes(failure)
+            error = failure
+    page = render_template("crm/personal_data.html", error=error, code_sent=code_sent)
+    return page, (error.status if error else 200)
 
 
 @pages.route("/me")
