@@ -8,6 +8,7 @@ import math
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import is_own_customer
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, InvalidInput
@@ -127,4 +128,5 @@ def close_request(session: Session, actor: User, request: AssistanceRequest, act
         .execution_options(synchronize_session=False)
     )
     session.refresh(request)
+    record_activity(session, actor, f"network.roadside_{target}", "assistance_request", request.id)
     return request
