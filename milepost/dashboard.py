@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
-from app.jobs import JobState, list_job_status
+from app.jobs import JobQueue, JobRun, JobState, list_job_status, run_to_dict
 from network import coverage
 from network.coverage import Samples
 from network.models import AssistanceRequest, AssistanceStatus, Shop, ShopStatus
@@ -171,3 +171,15 @@ def scan_cells(session: Session, period: Period) -> list[dict]:
             {"lat": cell_lat, "lon": cell_lon, "verdicts": verdicts, "total": sum(verdicts.values()), "worst": worst}
         )
     return rendered
+
+
+def demo_build(session: Session, queue: JobQueue | None) -> dict | None:
+    """Return how far the worker got building the rest of the demo (state, steps done and total), or None once
+    it is built or when no such build was ever queued."""
+    from milepost.demo import DEMO_JOB
+
+    run = session.scalar(select(JobRun).where(JobRun.name == DEMO_JOB).order_by(JobRun.id.desc()).limit(1))
+    if run is None or run.state == JobState.SUCCEEDED:
+        return None
+    shown = run_to_dict(run, queue)
+    return {"state": run.state, **shown["progress"]}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from app.clock import local_today, zone
 from app.db import utcnow
-from app.jobs import JobState
+from app.jobs import QUEUE_KEY, JobState
 from app.security import Role
 from app.web.auth import page_actor
 from app.web.context import db_session, settings
@@ -39,6 +39,7 @@ JOB_LABELS = {
     "core.deliver_notifications": _l("Text notifications after quiet hours"),
     "core.deliver_wechat": _l("Send WeChat subscription messages"),
     "leads.advance": _l("Lead intake, dispatch and returns"),
+    "core.build_demo": _l("Build the rest of the demo data"),
 }
 JOB_STATES = {
     JobState.QUEUED: _l("queued"),
@@ -102,6 +103,7 @@ def oem_dashboard():
         "pending_changes": dashboard.pending_certification_changes(session),
         "escalations": dashboard.roadside_escalations(session, now),
         "jobs": dashboard.job_health(session, now),
+        "demo_build": dashboard.demo_build(session, current_app.extensions.get(QUEUE_KEY)),
         "map": map_config(markers=[_cell_marker(cell) for cell in cells], fit="markers"),
         "map_cells": len(cells),
         "scan_days": SCAN_DAYS,
