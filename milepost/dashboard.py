@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.jobs import JobQueue, JobRun, JobState, list_job_status, run_to_dict
 from network import coverage
-from network.coverage import Samples
 from network.models import AssistanceRequest, AssistanceStatus, Shop, ShopStatus
-from network.routes import RouteNetwork
 from reviews.models import CertificationState
 from reviews.tiers import Tier
 from traceability.alerts import alert_province
@@ -103,11 +101,16 @@ def open_alerts(session: Session) -> dict:
     }
 
 
-def coverage_percent(session: Session, samples: Samples, routes: RouteNetwork, radius_km: float) -> float:
-    """Return the percent of expressway km within `radius_km` of an active certified shop (network.coverage)."""
-    lats, lons = coverage.eligible_shops(session, certified_only=True)
-    covered = coverage.covered_samples(samples, lats, lons, radius_km)
-    return coverage.coverage_report(samples, covered, routes, radius_km)["percent"]
+def kept_coverage(session: Session, radius_km: float, now: datetime) -> dict:
+    """Return the percent of expressway km within `radius_km` of an active certified shop as the worker last kept
+    it (network.refresh_coverage), with its age in minutes; both None before its first run."""
+    rollup = coverage.find_coverage_rollup(session, radius_km)
+    if rollup is None:
+        return {"percent": None, "age_minutes": None}
+    computed_at = rollup.computed_at
+    if computed_at.tzinfo is None:
+        computed_at = computed_at.replace(tzinfo=ZoneInfo("UTC"))
+    return {"percent": float(rollup.percent), "age_minutes": max(0, int((now - computed_at).total_seconds() // 60))}
 
 
 def tier_distribution(session: Session) -> list[tuple[str, int]]:

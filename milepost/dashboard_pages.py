@@ -18,7 +18,7 @@ from app.web.context import db_session, settings
 from app.web.navigation import NavLink
 from milepost import charts, dashboard
 from network.pages.driver import map_config
-from network.web import coverage_samples, current_settings, route_network
+from network.web import current_settings
 from traceability.oem_pages import CAUSE_LABELS, VERDICT_LABELS
 
 pages = Blueprint("dashboard", __name__)
@@ -28,6 +28,7 @@ JOB_LABELS = {
     "network.assistance_rounds": _l("Roadside request rounds"),
     "network.advance_assistance_request": _l("Advance one roadside request"),
     "network.expire_booking_requests": _l("Expire unanswered bookings"),
+    "network.refresh_coverage": _l("Recompute the coverage figure"),
     "reviews.evaluate_certification": _l("Certification evaluation"),
     "service.advance": _l("Service desk clocks and notifications"),
     "knowledge.expire_stale_faults": _l("Retire stale vehicle faults"),
@@ -95,9 +96,7 @@ def oem_dashboard():
         "verdict_labels": VERDICT_LABELS,
         "job_labels": JOB_LABELS,
         "job_states": JOB_STATES,
-        "coverage_percent": dashboard.coverage_percent(
-            session, coverage_samples(session), route_network(session), network.coverage_radius_km
-        ),
+        "coverage": dashboard.kept_coverage(session, network.coverage_radius_km, now),
         "coverage_radius": network.coverage_radius_km,
         "tiers": dashboard.tier_distribution(session),
         "pending_changes": dashboard.pending_certification_changes(session),

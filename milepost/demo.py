@@ -311,8 +311,25 @@ def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
         DemoStep("community", community_demo.seed),
         DemoStep("leads", leads_demo.seed),
         DemoStep("work", seed_work),
+        DemoStep("coverage", seed_coverage),
     ]
     return first, rest
+
+
+def seed_coverage(session: Session, rng: random.Random, size: str, track) -> list[str]:
+    """Keep the dashboard's coverage figure for the demo network now (the worker refreshes it every 15 minutes)."""
+    from app.config import load_settings
+    from network.caches import coverage_samples, route_network
+    from network.coverage import refresh_coverage_rollup
+    from network.settings import network_settings
+
+    settings = network_settings(load_settings())
+    caches: dict = {}
+    samples, routes = coverage_samples(session, caches, settings), route_network(session, caches, settings)
+    rollup = refresh_coverage_rollup(session, samples, routes, settings.coverage_radius_km, utcnow())
+    return [
+        f"Coverage: {rollup.percent} % of expressway km within {settings.coverage_radius_km:g} km of a certified shop"
+    ]
 
 
 def _rngs(seed: int) -> tuple[random.Random, random.Random]:

@@ -134,7 +134,8 @@ def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[
     offered = _roadside_offer(session, shop)
     return [
         f"Open work: {AT_FACTORY} parts of lot {batch.lot} at {factory.code}, {TO_WAREHOUSE} on their way to "
-        f"{warehouse.code} and {WAREHOUSE_STOCK} in its stock, {TO_DEALER} to {dealer.code} and {DEALER_STOCK} in its stock, {TO_SHOP} to {DEMO_SHOP} and {SHOP_STOCK} in its stock; "
+        f"{warehouse.code} and {WAREHOUSE_STOCK} in its stock, {TO_DEALER} to {dealer.code} and {DEALER_STOCK} "
+        f"in its stock, {TO_SHOP} to {DEMO_SHOP} and {SHOP_STOCK} in its stock; "
         f"recall {recall.code} on {len(trucks)} trucks (the demo driver's among them); "
         f"{reported} driver reports on one alert; roadside offer to {DEMO_SHOP}: {'yes' if offered else 'no'}"
     ]
