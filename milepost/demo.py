@@ -32,9 +32,10 @@ DEMO_LOGINS_FILE = "demo-logins.txt"
 DEMO_DRIVER_PHONE = "13800138000"
 # The job that builds the rest of the demo in the worker after `milepost serve --demo` built the first steps.
 DEMO_JOB = "core.build_demo"
-# A pause between the worker's demo steps: SQLite writers waiting on the busy timeout (a sign-in, a scan, another
-# job) take the write lock in it instead of waiting behind the next step.
-STEP_PAUSE_SECONDS = 0.5
+# The worker commits its demo work about once a second and then pauses briefly: SQLite writers waiting on the busy
+# timeout (a sign-in, a scan, another job) take the write lock in the pause instead of waiting behind the build.
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_PAUSE_SECONDS = 0.1
 Seeder = Callable[[Session, random.Random, str, Callable[[Iterable, str], Iterable]], list[str]]
 SIZES = {"small": {"dealers": 20, "customers": 60}, "full": {"dealers": 200, "customers": 3000}}
 TRUCK_MODELS = (
@@ -402,8 +403,8 @@ def build_demo_rest(
     seed: int,
     progress: Callable[[int, int], None],
 ) -> dict:
-    """Build the rest of the demo after its first steps, one transaction per step when given a session factory
-    (so that sign-ins, scans and other jobs get the SQLite write lock between steps), else in `session`."""
+    """Build the rest of the demo after its first steps, committing as it goes when given a session factory (so
+    that sign-ins, scans and other jobs get SQLite's one write lock in between), else all in `session`."""
     _first, rest = demo_steps()
     _first_rng, rng = _rngs(seed)
     path = Path(instance_path) / DEMO_LOGINS_FILE
@@ -414,16 +415,37 @@ def build_demo_rest(
         if make_session is None:
             lines = step.seed(session, rng, size, _quiet)
         else:
-            lines = run_in_transaction(
-                make_session, lambda fresh, step=step: step.seed(fresh, rng, size, _quiet), retries=0
-            )
-            time.sleep(STEP_PAUSE_SECONDS)
+            with make_session() as own:
+                lines = step.seed(own, rng, size, _checkpoints(own))
+                own.commit()
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
         seconds[step.name] = round(time.perf_counter() - started, 1)
         if lines:
             with path.open("a", encoding="utf-8") as handle:
                 handle.write("\n".join(lines) + "\n")
         progress(number, len(rest))
     return {"seconds": seconds, "_progress": (len(rest), len(rest))}
+
+
+def _checkpoints(session: Session) -> Callable[[Iterable, str], Iterator]:
+    """Return a `track` for the seeders that commits their work about every CHECKPOINT_SECONDS between items.
+
+    A demo step holds SQLite's one write lock for as long as its transaction lasts (a minute or more for the
+    network or the reviews under load), longer than the busy timeout other writers wait: sign-ins would fail.
+    Every seeder walks its bulk through `track`, so committing there keeps each transaction short. The demo is
+    rebuilt from scratch if a step fails, so a half-built step is no harm."""
+    last = time.monotonic()
+
+    def track(iterable: Iterable, _label: str) -> Iterator:
+        nonlocal last
+        for item in iterable:
+            yield item
+            if time.monotonic() - last > CHECKPOINT_SECONDS:
+                session.commit()
+                time.sleep(CHECKPOINT_PAUSE_SECONDS)
+                last = time.monotonic()
+
+    return track
 
 
 def _quiet(iterable: Iterable, _label: str) -> Iterable:

@@ -40,7 +40,9 @@ def english_left(page, *data: str) -> list[str]:
     return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in ALLOWED_LATIN]
 
 
-def test_shop_receives_installs_a_scanned_code_on_a_vin_and_the_drivers_truck_page_shows_the_part(open_page, committed_session):
+def test_shop_receives_installs_a_scanned_code_on_a_vin_and_the_drivers_truck_page_shows_the_part(
+    open_page, committed_session
+):
     session = committed_session
     shop = make_shop(session, name="郑州东服务站")
     organization = session.get(Organization, shop.organization_id)
