@@ -120,7 +120,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     for shop in track(shops, "Scores"):
         reassess_shop_reviews(session, shop, settings)
         refresh_shop_score(session, shop, settings, now)
-    _legacy_tiers(session, rng, shops, profile_of, oem, thresholds, ring, now)
+    _legacy_tiers(session, rng, track(shops, "Legacy tiers"), profile_of, oem, thresholds, ring, now)
     return [f"Reviews: {len(shops)} shops scored; planted manipulation at {', '.join(planted)}"]
 
 
