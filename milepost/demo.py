@@ -22,7 +22,7 @@ from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
 from app.crm.organizations import create_organization
 from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
 from app.crm.vehicles import register_vehicle
-from app.db import SESSIONMAKER_KEY, run_in_transaction, utcnow
+from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow
 from app.one_time_codes import PhoneProof
 from app.security import Role, User, create_user
 
@@ -415,9 +415,9 @@ def build_demo_rest(
         if make_session is None:
             lines = step.seed(session, rng, size, _quiet)
         else:
-            with make_session() as own:
-                lines = step.seed(own, rng, size, _checkpoints(own))
-                own.commit()
+            lines = run_in_transaction(
+                make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
+            )
             time.sleep(CHECKPOINT_PAUSE_SECONDS)
         seconds[step.name] = round(time.perf_counter() - started, 1)
         if lines:
@@ -441,7 +441,7 @@ def _checkpoints(session: Session) -> Callable[[Iterable, str], Iterator]:
         for item in iterable:
             yield item
             if time.monotonic() - last > CHECKPOINT_SECONDS:
-                session.commit()
+                commit_checkpoint(session)
                 time.sleep(CHECKPOINT_PAUSE_SECONDS)
                 last = time.monotonic()
 
