@@ -178,6 +178,14 @@ def run_in_transaction(make_session: Callable[[], Session], work: Callable[[Sess
     raise AssertionError("unreachable")
 
 
+def commit_checkpoint(session: Session) -> None:
+    """Commit a long build's work so far inside its transaction owner's run (the demo that the worker builds).
+
+    SQLite has one write lock: a transaction of minutes would outlast every other writer's busy timeout. Only work
+    that may be left half done when it fails (it is rebuilt from scratch) checkpoints."""
+    session.commit()
+
+
 def is_postgresql(session: Session) -> bool:
     """Tell whether the session talks to PostgreSQL (for the few dialect-specific fast paths)."""
     return session.get_bind().dialect.name == "postgresql"

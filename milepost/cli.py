@@ -147,7 +147,8 @@ def serve_command(
 
     with app.app_context():
         if demo:
-            load_demo_if_empty(app)
+            # With a worker beside the server, only what the first pages need is built before it answers.
+            load_demo_if_empty(app, in_worker=not no_worker)
         else:
             # While the demo data is there, every start prints its logins again (they scroll away with the log).
             print_demo_logins(app)

@@ -11,11 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
-from app.jobs import JobState, list_job_status
+from app.jobs import JobQueue, JobRun, JobState, list_job_status, run_to_dict
 from network import coverage
-from network.coverage import Samples
 from network.models import AssistanceRequest, AssistanceStatus, Shop, ShopStatus
-from network.routes import RouteNetwork
 from reviews.models import CertificationState
 from reviews.tiers import Tier
 from traceability.alerts import alert_province
@@ -103,11 +101,16 @@ def open_alerts(session: Session) -> dict:
     }
 
 
-def coverage_percent(session: Session, samples: Samples, routes: RouteNetwork, radius_km: float) -> float:
-    """Return the percent of expressway km within `radius_km` of an active certified shop (network.coverage)."""
-    lats, lons = coverage.eligible_shops(session, certified_only=True)
-    covered = coverage.covered_samples(samples, lats, lons, radius_km)
-    return coverage.coverage_report(samples, covered, routes, radius_km)["percent"]
+def kept_coverage(session: Session, radius_km: float, now: datetime) -> dict:
+    """Return the percent of expressway km within `radius_km` of an active certified shop as the worker last kept
+    it (network.refresh_coverage), with its age in minutes; both None before its first run."""
+    rollup = coverage.find_coverage_rollup(session, radius_km)
+    if rollup is None:
+        return {"percent": None, "age_minutes": None}
+    computed_at = rollup.computed_at
+    if computed_at.tzinfo is None:
+        computed_at = computed_at.replace(tzinfo=ZoneInfo("UTC"))
+    return {"percent": float(rollup.percent), "age_minutes": max(0, int((now - computed_at).total_seconds() // 60))}
 
 
 def tier_distribution(session: Session) -> list[tuple[str, int]]:
@@ -171,3 +174,15 @@ def scan_cells(session: Session, period: Period) -> list[dict]:
             {"lat": cell_lat, "lon": cell_lon, "verdicts": verdicts, "total": sum(verdicts.values()), "worst": worst}
         )
     return rendered
+
+
+def demo_build(session: Session, queue: JobQueue | None) -> dict | None:
+    """Return how far the worker got building the rest of the demo (state, steps done and total), or None once
+    it is built or when no such build was ever queued."""
+    from milepost.demo import DEMO_JOB
+
+    run = session.scalar(select(JobRun).where(JobRun.name == DEMO_JOB).order_by(JobRun.id.desc()).limit(1))
+    if run is None or run.state == JobState.SUCCEEDED:
+        return None
+    shown = run_to_dict(run, queue)
+    return {"state": run.state, **shown["progress"]}

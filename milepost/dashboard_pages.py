@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from app.clock import local_today, zone
 from app.db import utcnow
-from app.jobs import JobState
+from app.jobs import QUEUE_KEY, JobState
 from app.security import Role
 from app.web.auth import page_actor
 from app.web.context import db_session, settings
 from app.web.navigation import NavLink
 from milepost import charts, dashboard
 from network.pages.driver import map_config
-from network.web import coverage_samples, current_settings, route_network
+from network.web import current_settings
 from traceability.oem_pages import CAUSE_LABELS, VERDICT_LABELS
 
 pages = Blueprint("dashboard", __name__)
@@ -28,6 +28,7 @@ JOB_LABELS = {
     "network.assistance_rounds": _l("Roadside request rounds"),
     "network.advance_assistance_request": _l("Advance one roadside request"),
     "network.expire_booking_requests": _l("Expire unanswered bookings"),
+    "network.refresh_coverage": _l("Recompute the coverage figure"),
     "reviews.evaluate_certification": _l("Certification evaluation"),
     "service.advance": _l("Service desk clocks and notifications"),
     "knowledge.expire_stale_faults": _l("Retire stale vehicle faults"),
@@ -44,6 +45,7 @@ JOB_LABELS = {
     "core.deliver_wechat": _l("Send WeChat subscription messages"),
     "leads.advance": _l("Lead intake, dispatch and returns"),
     "maintenance.send_reminders": _l("Maintenance due reminders"),
+    "core.build_demo": _l("Build the rest of the demo data"),
 }
 JOB_STATES = {
     JobState.QUEUED: _l("queued"),
@@ -99,14 +101,13 @@ def oem_dashboard():
         "verdict_labels": VERDICT_LABELS,
         "job_labels": JOB_LABELS,
         "job_states": JOB_STATES,
-        "coverage_percent": dashboard.coverage_percent(
-            session, coverage_samples(session), route_network(session), network.coverage_radius_km
-        ),
+        "coverage": dashboard.kept_coverage(session, network.coverage_radius_km, now),
         "coverage_radius": network.coverage_radius_km,
         "tiers": dashboard.tier_distribution(session),
         "pending_changes": dashboard.pending_certification_changes(session),
         "escalations": dashboard.roadside_escalations(session, now),
         "jobs": dashboard.job_health(session, now),
+        "demo_build": dashboard.demo_build(session, current_app.extensions.get(QUEUE_KEY)),
         "map": map_config(markers=[_cell_marker(cell) for cell in cells], fit="markers"),
         "map_cells": len(cells),
         "scan_days": SCAN_DAYS,

@@ -6,6 +6,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,13 +22,21 @@ from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
 from app.crm.organizations import create_organization
 from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
 from app.crm.vehicles import register_vehicle
-from app.db import SESSIONMAKER_KEY, run_in_transaction, utcnow
+from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow
 from app.one_time_codes import PhoneProof
 from app.security import Role, User, create_user
 
 DEMO_PASSWORD = "milepost-demo"
 DEMO_OEM_EMAIL = "oem@milepost.demo"
 DEMO_LOGINS_FILE = "demo-logins.txt"
+DEMO_DRIVER_PHONE = "13800138000"
+# The job that builds the rest of the demo in the worker after `milepost serve --demo` built the first steps.
+DEMO_JOB = "core.build_demo"
+# The worker commits its demo work about once a second and then pauses briefly: SQLite writers waiting on the busy
+# timeout (a sign-in, a scan, another job) take the write lock in the pause instead of waiting behind the build.
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_PAUSE_SECONDS = 0.1
+Seeder = Callable[[Session, random.Random, str, Callable[[Iterable, str], Iterable]], list[str]]
 SIZES = {"small": {"dealers": 20, "customers": 60}, "full": {"dealers": 200, "customers": 3000}}
 TRUCK_MODELS = (
     "HOWO TX 6x4 tractor",
@@ -157,7 +166,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
                 lon=city["lon"] + rng.uniform(-0.05, 0.05),
             )
         )
-    fleets = [
+    for index, city in enumerate(cities[:10], start=1):
         create_organization(
             session,
             kind=OrganizationKind.FLEET,
@@ -166,8 +175,6 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
             province=city["province"],
             city=city["name"],
         )
-        for index, city in enumerate(cities[:10], start=1)
-    ]
 
     create_user(
         session,
@@ -204,11 +211,9 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         display_name=dealers[0].name,
     )
 
-    used_phones: set[str] = {"13800138000"}
     driver = register_driver(
-        session, name="王师傅", proof=PhoneProof.by_operator("13800138000"), password=DEMO_PASSWORD
+        session, name="王师傅", proof=PhoneProof.by_operator(DEMO_DRIVER_PHONE), password=DEMO_PASSWORD
     )
-    today = date.today()
     register_vehicle(
         session,
         vin=make_vin(rng),
@@ -216,10 +221,38 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         owner=driver,
         plate="豫A12345",
         dealer_code=dealers[0].code,
-        sale_date=today - timedelta(days=400),
+        sale_date=date.today() - timedelta(days=400),
         odometer_km=182000,
     )
-    for _ in track(range(counts["customers"]), "Customers and vehicles"):
+    # Every demo truck was sold by a demo dealer: its record is verified, as the dealer's sale would make it.
+    session.execute(update(Vehicle).values(verified_at=utcnow()))
+    return [
+        f"OEM network manager  oem@milepost.demo / {DEMO_PASSWORD}",
+        f"Factory staff        factory@milepost.demo / {DEMO_PASSWORD}",
+        f"Warehouse staff      warehouse@milepost.demo / {DEMO_PASSWORD}",
+        f"Dealer staff         dealer@milepost.demo / {DEMO_PASSWORD}",
+        f"Driver               {DEMO_DRIVER_PHONE} / {DEMO_PASSWORD}",
+        "Text messages (sign-up codes) are not sent in the demo: each is printed here and kept in instance/sms.log",
+    ]
+
+
+def seed_customers(
+    session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]
+) -> list[str]:
+    """Add the drivers and fleet customers with their trucks, sold by the demo dealers."""
+    dealers = list(
+        session.scalars(
+            select(Organization).where(Organization.kind == OrganizationKind.DEALER).order_by(Organization.code)
+        )
+    )
+    fleets = list(
+        session.scalars(
+            select(Organization).where(Organization.kind == OrganizationKind.FLEET).order_by(Organization.code)
+        )
+    )
+    used_phones = set(session.scalars(select(Customer.phone).where(Customer.phone.is_not(None))))
+    today = date.today()
+    for _ in track(range(SIZES[size]["customers"]), "Customers and vehicles"):
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
         fleet = rng.choice(fleets) if rng.random() < 0.3 else None
         customer = create_customer(
@@ -243,44 +276,95 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
                 sale_date=today - timedelta(days=rng.randrange(30, 2500)),
                 odometer_km=rng.randrange(5000, 900000),
             )
-    # Every demo truck was sold by a demo dealer: its record is verified, as the dealer's sale would make it.
-    session.execute(update(Vehicle).values(verified_at=utcnow()))
-    return [
-        f"OEM network manager  oem@milepost.demo / {DEMO_PASSWORD}",
-        f"Factory staff        factory@milepost.demo / {DEMO_PASSWORD}",
-        f"Warehouse staff      warehouse@milepost.demo / {DEMO_PASSWORD}",
-        f"Dealer staff         dealer@milepost.demo / {DEMO_PASSWORD}",
-        f"Driver               13800138000 / {DEMO_PASSWORD}",
-        "Text messages (sign-up codes) are not sent in the demo: each is printed here and kept in instance/sms.log",
-    ]
+    session.execute(update(Vehicle).where(Vehicle.verified_at.is_(None)).values(verified_at=utcnow()))
+    return []
 
 
-def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
-    """Build the demo data set in one transaction and print the demo logins."""
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of the demo build: a domain's seeder (session, rng, size, track) -> lines to print."""
+
+    name: str
+    seed: Seeder
+
+
+def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
+    """Return the steps that build what the first pages need (every login, the demo driver's truck), then the rest."""
     from community import demo as community_demo
     from knowledge import demo as knowledge_demo
     from leads import demo as leads_demo
     from maintenance import demo as maintenance_demo
+    from milepost.demo_work import seed_work
     from network import demo as network_demo
     from reviews import demo as reviews_demo
     from service import demo as service_demo
     from traceability import demo as traceability_demo
 
-    rng = random.Random(seed)
-    seeders = (
-        seed_core,
-        network_demo.seed,
-        traceability_demo.seed,
-        reviews_demo.seed,
-        knowledge_demo.seed,
-        service_demo.seed,
-        community_demo.seed,
-        leads_demo.seed,
-        maintenance_demo.seed,
-    )
+    first = [DemoStep("core", seed_core)]
+    rest = [
+        DemoStep("customers", seed_customers),
+        DemoStep("network", network_demo.seed),
+        DemoStep("traceability", traceability_demo.seed),
+        DemoStep("reviews", reviews_demo.seed),
+        # The two evaluation runs are the heaviest part of the reviews demo: a step (a transaction) of their own.
+        DemoStep("certification", reviews_demo.seed_certification),
+        DemoStep("knowledge", knowledge_demo.seed),
+        DemoStep("service", service_demo.seed),
+        DemoStep("community", community_demo.seed),
+        DemoStep("leads", leads_demo.seed),
+        DemoStep("maintenance", maintenance_demo.seed),
+        DemoStep("work", seed_work),
+        DemoStep("coverage", seed_coverage),
+    ]
+    return first, rest
+
+
+def seed_coverage(session: Session, rng: random.Random, size: str, track) -> list[str]:
+    """Keep the dashboard's coverage figure for the demo network now (the worker refreshes it every 15 minutes)."""
+    from app.config import load_settings
+    from network.caches import coverage_samples, route_network
+    from network.coverage import refresh_coverage_rollup
+    from network.settings import network_settings
+
+    settings = network_settings(load_settings())
+    caches: dict = {}
+    samples, routes = coverage_samples(session, caches, settings), route_network(session, caches, settings)
+    rollup = refresh_coverage_rollup(session, samples, routes, settings.coverage_radius_km, utcnow())
+    return [
+        f"Coverage: {rollup.percent} % of expressway km within {settings.coverage_radius_km:g} km of a certified shop"
+    ]
+
+
+def _rngs(seed: int) -> tuple[random.Random, random.Random]:
+    # The rest has a generator of its own, so that it draws the same whether it runs in this process right after
+    # the first steps (`milepost demo`) or later in the worker (`milepost serve --demo`): same seed, same data.
+    return random.Random(seed), random.Random(f"{seed}:rest")
+
+
+def _run_steps(
+    session: Session, steps: list[DemoStep], rng: random.Random, size: str, track, report=None, offset: int = 0
+) -> list[str]:
+    lines = []
+    for number, step in enumerate(steps, start=offset + 1):
+        started = time.perf_counter()
+        lines.extend(step.seed(session, rng, size, track))
+        if report is not None:
+            report(number, step, time.perf_counter() - started)
+    return lines
+
+
+def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
+    """Build the whole demo data set in one transaction, printing each step's progress, and print the logins."""
+    first, rest = demo_steps()
+    first_rng, rest_rng = _rngs(seed)
+    total = len(first) + len(rest)
+
+    def report(number: int, step: DemoStep, seconds: float) -> None:
+        click.echo(f"[{number}/{total}] {step.name} in {seconds:.1f} s")
 
     def work(session: Session) -> list[str]:
-        return [line for seeder in seeders for line in seeder(session, rng, size, track_with_bar)]
+        lines = _run_steps(session, first, first_rng, size, track_with_bar, report)
+        return lines + _run_steps(session, rest, rest_rng, size, track_with_bar, report, offset=len(first))
 
     with _timed("Demo data loaded"):
         logins = run_in_transaction(app.extensions[SESSIONMAKER_KEY], work, retries=0)
@@ -288,6 +372,86 @@ def load_demo(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
     _logins_file(app).write_text("\n".join(logins) + "\n", encoding="utf-8")
     _echo_logins(logins)
     return logins
+
+
+def load_demo_first(app: Flask, size: str = "full", seed: int = 2026) -> list[str]:
+    """Build what the first pages need now and queue the rest for the job worker (DEMO_JOB); print the logins."""
+    from app.jobs import enqueue
+
+    first, _rest = demo_steps()
+    first_rng, _rest_rng = _rngs(seed)
+
+    def work(session: Session) -> list[str]:
+        lines = _run_steps(session, first, first_rng, size, _quiet)
+        enqueue(session, DEMO_JOB, {"size": size, "seed": seed})
+        return lines
+
+    with _timed("First demo data loaded"):
+        logins = run_in_transaction(app.extensions[SESSIONMAKER_KEY], work, retries=0)
+    _logins_file(app).write_text("\n".join(logins) + "\n", encoding="utf-8")
+    _echo_logins(logins)
+    click.echo(
+        "The rest of the demo (shops, parts, reviews, service desk, leads) is being built by the job worker: "
+        "its progress is on the OEM dashboard (/oem); the lines above are printed again on every start."
+    )
+    return logins
+
+
+def build_demo_rest(
+    make_session: Callable[[], Session] | None,
+    session: Session,
+    instance_path: str,
+    size: str,
+    seed: int,
+    progress: Callable[[int, int], None],
+) -> dict:
+    """Build the rest of the demo after its first steps, committing as it goes when given a session factory (so
+    that sign-ins, scans and other jobs get SQLite's one write lock in between), else all in `session`."""
+    _first, rest = demo_steps()
+    _first_rng, rng = _rngs(seed)
+    path = Path(instance_path) / DEMO_LOGINS_FILE
+    seconds: dict[str, float] = {}
+    progress(0, len(rest))
+    for number, step in enumerate(rest, start=1):
+        started = time.perf_counter()
+        if make_session is None:
+            lines = step.seed(session, rng, size, _quiet)
+        else:
+            lines = run_in_transaction(
+                make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
+            )
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
+        seconds[step.name] = round(time.perf_counter() - started, 1)
+        if lines:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+        progress(number, len(rest))
+    return {"seconds": seconds, "_progress": (len(rest), len(rest))}
+
+
+def _checkpoints(session: Session) -> Callable[[Iterable, str], Iterator]:
+    """Return a `track` for the seeders that commits their work about every CHECKPOINT_SECONDS between items.
+
+    A demo step holds SQLite's one write lock for as long as its transaction lasts (a minute or more for the
+    network or the reviews under load), longer than the busy timeout other writers wait: sign-ins would fail.
+    Every seeder walks its bulk through `track`, so committing there keeps each transaction short. The demo is
+    rebuilt from scratch if a step fails, so a half-built step is no harm."""
+    last = time.monotonic()
+
+    def track(iterable: Iterable, _label: str) -> Iterator:
+        nonlocal last
+        for item in iterable:
+            yield item
+            if time.monotonic() - last > CHECKPOINT_SECONDS:
+                commit_checkpoint(session)
+                time.sleep(CHECKPOINT_PAUSE_SECONDS)
+                last = time.monotonic()
+
+    return track
+
+
+def _quiet(iterable: Iterable, _label: str) -> Iterable:
+    return iterable
 
 
 def _logins_file(app: Flask) -> Path:
@@ -315,8 +479,9 @@ def print_demo_logins(app: Flask) -> bool:
     return present
 
 
-def load_demo_if_empty(app: Flask) -> None:
-    """Load the demo data unless the database already has customers (then print its logins, if it is the demo)."""
+def load_demo_if_empty(app: Flask, in_worker: bool = False) -> None:
+    """Load the demo data unless the database already has customers (then print its logins, if it is the demo);
+    `in_worker`: only what the first pages need now, the rest in the job worker."""
     session: Session = app.extensions["milepost.sessionmaker"]()
     try:
         has_data = session.scalar(select(func.count()).select_from(Customer)) > 0
@@ -326,4 +491,7 @@ def load_demo_if_empty(app: Flask) -> None:
         if not print_demo_logins(app):
             click.echo("Database already has data; demo not loaded.")
         return
-    load_demo(app)
+    if in_worker:
+        load_demo_first(app)
+    else:
+        load_demo(app)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from flask import render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,9 +25,10 @@ from app.security import Role, User
 from app.web.context import current_actor, db_session, settings
 from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, Booking, BookingStatus, OfferStatus
 from network.shops import find_shop_of_organization
-from reviews.models import Review
+from reviews.models import CertificationState, Review
 from reviews.plaques import active_plaque
-from traceability.models import Batch, Part, PartState, Sale
+from traceability.models import Alert, AlertStatus, Batch, Part, PartState, Sale
+from traceability.recalls import count_recalled_vehicles, list_owner_recalls
 
 OPEN_BOOKINGS = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 OPEN_ROADSIDE = (AssistanceStatus.OPEN, AssistanceStatus.ACCEPTED, AssistanceStatus.ESCALATED)
@@ -43,6 +46,16 @@ class Tile:
     key: str = ""
 
 
+@dataclass(frozen=True)
+class Alarm:
+    """Something on the start page the person must not miss: a recall on their truck."""
+
+    key: str
+    title: str
+    text: str
+    url: str
+
+
 @dataclass
 class Landing:
     """What a role's start page shows."""
@@ -51,6 +64,7 @@ class Landing:
     title: str
     tiles: list[Tile] = field(default_factory=list)
     note: str = ""
+    warnings: list[Alarm] = field(default_factory=list)
 
 
 def _count(session: Session, statement) -> int:
@@ -67,10 +81,31 @@ def _counter(action: str) -> str:
     return url_for("counter.counter", action=action)
 
 
+def _recall_warnings(session: Session, customer_id: int) -> list[Alarm]:
+    english = get_locale().language == "en"
+    warnings = []
+    for recall, installation in list_owner_recalls(session, customer_id):
+        vehicle, part_type = installation.vehicle, installation.part.part_type
+        truck = vehicle.plate or vehicle.vin
+        title = _(
+            "Recall %(code)s: %(part)s on your truck %(truck)s",
+            code=recall.code,
+            truck=truck,
+            part=(part_type.name_en if english else part_type.name_zh),
+        )
+        notice = recall.notice_en if english else recall.notice_zh
+        warnings.append(
+            Alarm(f"recall-{recall.code}-{vehicle.vin}", title, notice, url_for("crm.show_vehicle", vin=vehicle.vin))
+        )
+    return warnings
+
+
 def _driver(session: Session, actor: User, now: datetime) -> Landing:
     customer = find_customer_for_user(session, actor)
     trucks = bookings = roadside = 0
+    warnings: list[Alarm] = []
     if customer is not None:
+        warnings = _recall_warnings(session, customer.id)
         trucks = _count(session, select(func.count()).select_from(Vehicle).where(Vehicle.owner_id == customer.id))
         bookings = _count(
             session,
@@ -96,6 +131,7 @@ def _driver(session: Session, actor: User, now: datetime) -> Landing:
             Tile(str(_l("Shops ahead")), url_for("network.ahead"), key="ahead"),
             Tile(str(_l("Reviews")), url_for("reviews.to_review"), key="reviews"),
         ],
+        warnings=warnings,
     )
 
 
@@ -200,16 +236,26 @@ def _factory(session: Session, actor: User, now: datetime) -> Landing:
 
 
 def _oem(session: Session, actor: User, now: datetime) -> Landing:
+    alerts = _count(session, select(func.count()).select_from(Alert).where(Alert.status != AlertStatus.CLOSED))
+    pending = _count(session, select(func.count()).where(CertificationState.pending_tier.is_not(None)))
     return Landing(
         Role.OEM_ADMIN,
         str(_l("OEM")),
         [
             Tile(str(_l("Dashboard")), OEM_DASHBOARD_PATH, key="dashboard"),
+            Tile(str(_l("Alerts")), url_for("traceability_oem.list_alerts", status="open"), alerts, "alerts"),
+            Tile(
+                str(_l("Recalls")),
+                url_for("traceability_oem.list_recalls"),
+                count_recalled_vehicles(session),
+                "recalls",
+            ),
+            Tile(str(_l("Certification")), url_for("reviews.board"), pending, "certification"),
             Tile(str(_l("Coverage")), url_for("network.coverage_page"), key="coverage"),
             Tile(str(_l("Roadside desk")), url_for("network.roadside_desk"), key="desk"),
-            Tile(str(_l("Certification")), url_for("reviews.board"), key="certification"),
             Tile(str(_l("Jobs")), url_for("jobs.job_status_page"), key="jobs"),
         ],
+        str(_l("Figures: alerts not closed, trucks carrying a recalled part, certification changes waiting.")),
     )
 
 

@@ -1,5 +1,5 @@
 """Jobs of the core: failed-attempt counters, old job runs and old touchpoints are pruned, due notifications are
-texted or sent as WeChat subscription messages."""
+texted or sent as WeChat subscription messages, and the rest of the demo is built after `milepost serve --demo`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import delete
 
 from app.crm.notifications import deliver_due
 from app.crm.personal_data import apply_touchpoint_retention
 from app.crm.wechat import WECHAT_KEY, deliver_wechat_due
+from app.db import SESSIONMAKER_KEY
 from app.jobs import JobContext, job, prune_job_runs
 from app.security import Attempt
 from app.web.context import SMS_KEY
+from milepost.demo import DEMO_JOB, build_demo_rest
 
 # Longer than every attempt window (logins 15 minutes, activation codes and reports an hour by default).
 ATTEMPT_RETENTION = timedelta(days=2)
@@ -67,6 +70,21 @@ def deliver_wechat(context: JobContext) -> dict:
     zone = ZoneInfo(str(context.settings.get("TIMEZONE") or "Asia/Shanghai"))
     return deliver_wechat_due(
         context.session, sender, context.now, zone, translate=_in_default_language(context.settings)
+    )
+
+
+@job(DEMO_JOB)
+def build_demo(context: JobContext) -> dict:
+    """Build the rest of the demo data set after the first steps `milepost serve --demo` loaded, step by step."""
+    extras: Any = context.extras
+    make_session = extras.get(SESSIONMAKER_KEY) if hasattr(extras, "get") else None
+    return build_demo_rest(
+        make_session,
+        context.session,
+        current_app.instance_path,
+        str(context.payload.get("size", "full")),
+        int(context.payload.get("seed", 2026)),
+        context.progress,
     )
 
 

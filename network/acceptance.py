@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.crm.activity import record_activity
 from app.crm.customers import is_own_customer
 from app.crm.notifications import DEFAULT_ZONE
 from app.db import utcnow
@@ -137,4 +138,5 @@ def close_request(session: Session, actor: User, request: AssistanceRequest, act
         .execution_options(synchronize_session=False)
     )
     session.refresh(request)
+    record_activity(session, actor, f"network.roadside_{target}", "assistance_request", request.id)
     return request

@@ -9,6 +9,8 @@ province figures, the gaps and the recommendations. Per-route figures cover the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 import numpy as np
 import shapely
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.crm.models import Vehicle
-from network.models import Shop, ShopStatus
+from network.models import CoverageRollup, Shop, ShopStatus
 from network.routes import RouteNetwork
 from network.spatial import PointTree, haversine_km, provinces_of, sinusoidal
 
@@ -143,6 +145,31 @@ def coverage_report(samples: Samples, covered: np.ndarray, routes: RouteNetwork,
         "routes": by_route,
         "provinces": by_province,
     }
+
+
+def refresh_coverage_rollup(
+    session: Session, samples: Samples, routes: RouteNetwork, radius_km: float, now: datetime
+) -> CoverageRollup:
+    """Recompute the share of expressway km within `radius_km` of an active certified shop and keep it."""
+    lats, lons = eligible_shops(session, certified_only=True)
+    report = coverage_report(samples, covered_samples(samples, lats, lons, radius_km), routes, radius_km)
+    radius = Decimal(str(radius_km)).quantize(Decimal("0.01"))
+    rollup = find_coverage_rollup(session, radius_km)
+    if rollup is None:
+        rollup = CoverageRollup(radius_km=radius)
+        session.add(rollup)
+    rollup.percent = Decimal(str(report["percent"])).quantize(Decimal("0.01"))
+    rollup.covered_km = Decimal(str(report["covered_km"]))
+    rollup.total_km = Decimal(str(report["total_km"]))
+    rollup.computed_at = now
+    session.flush()
+    return rollup
+
+
+def find_coverage_rollup(session: Session, radius_km: float) -> CoverageRollup | None:
+    """Return the kept coverage figure for `radius_km`, if the worker has computed it."""
+    radius = Decimal(str(radius_km)).quantize(Decimal("0.01"))
+    return session.scalar(select(CoverageRollup).where(CoverageRollup.radius_km == radius))
 
 
 def find_gaps(samples: Samples, covered: np.ndarray, routes: RouteNetwork) -> list[dict]:

@@ -256,3 +256,17 @@ class AssistanceOffer(Base):
 
     request: Mapped[AssistanceRequest] = relationship(back_populates="offers")
     shop: Mapped[Shop] = relationship()
+
+
+class CoverageRollup(Base):
+    """The OEM dashboard's coverage figure, kept by the worker (network.refresh_coverage) so a page only reads it."""
+
+    __tablename__ = "coverage_rollups"
+    __table_args__ = (UniqueConstraint("radius_km", name="uq_coverage_rollups_radius_km"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    radius_km: Mapped[Decimal] = mapped_column(Numeric(7, 2))
+    percent: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    covered_km: Mapped[Decimal] = mapped_column(Numeric(10, 1))
+    total_km: Mapped[Decimal] = mapped_column(Numeric(10, 1))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""The network's jobs: roadside rounds and escalation, and booking requests nobody answered."""
+"""The network's jobs: roadside rounds and escalation, booking requests nobody answered, and the coverage
+roll-up the OEM dashboard reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from app.jobs import JobContext, job
 from network import booking, rounds
-from network.caches import shop_index
+from network.caches import coverage_samples, route_network, shop_index
+from network.coverage import refresh_coverage_rollup
 from network.models import AssistanceRequest
 from network.rounds import ADVANCE_JOB
 from network.search import ShopIndex
@@ -42,3 +44,17 @@ def expire_booking_requests(context: JobContext) -> dict:
     """Expire booking requests no shop answered before their start, freeing their bays."""
     zone = network_settings(context.settings).zone
     return {"expired": booking.expire_unanswered(context.session, context.now, zone)}
+
+
+COVERAGE_JOB = "network.refresh_coverage"
+
+
+@job(COVERAGE_JOB, every=timedelta(minutes=15))
+def refresh_coverage(context: JobContext) -> dict:
+    """Recompute the dashboard's coverage percent (certified shops within the default radius) and keep it."""
+    extensions: Any = context.extras if isinstance(context.extras, dict) else {}
+    settings = network_settings(context.settings)
+    samples = coverage_samples(context.session, extensions, settings)
+    routes = route_network(context.session, extensions, settings)
+    rollup = refresh_coverage_rollup(context.session, samples, routes, settings.coverage_radius_km, context.now)
+    return {"percent": float(rollup.percent), "radius_km": float(rollup.radius_km)}

@@ -1,5 +1,6 @@
 """Reviews demo data: a review history per shop (good, mediocre and a few bad shops), planted manipulation,
-the legacy certification list, and two evaluation runs so that the board shows every tier.
+the legacy certification list, and (seed_certification, a step of its own) two evaluation runs so that the
+board shows every tier.
 
 Past services are history that network's booking service cannot create (it books future slots only), so the
 completed bookings behind the reviews are written as records; reviews are built by `new_review` (what
@@ -41,6 +42,7 @@ TEXTS = {
 # Services of the demo's historical bookings.
 SERVICES = ("repair", "maintenance", "tyres")
 LEGACY_REASON = "legacy certification list 2025, migrated into Milepost"
+UPGRADE_REASON = "regional manager's upgrade after a site visit, to be borne out by the KPIs"
 
 
 def _stars(rng: random.Random, mean: float) -> Stars:
@@ -118,13 +120,42 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     for shop in track(shops, "Scores"):
         reassess_shop_reviews(session, shop, settings)
         refresh_shop_score(session, shop, settings, now)
-    _legacy_tiers(session, rng, shops, profile_of, oem, thresholds, ring, now)
+    _legacy_tiers(session, rng, track(shops, "Legacy tiers"), profile_of, oem, thresholds, ring, now)
+    return [f"Reviews: {len(shops)} shops scored; planted manipulation at {', '.join(planted)}"]
+
+
+def seed_certification(
+    session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]
+) -> list[str]:
+    """Run the two evaluations that move the legacy tiers by their KPIs (a week ago, then now); return a note.
+
+    A step of its own after `seed`: the evaluations are the heaviest part of the reviews demo, and the worker
+    builds the demo one step (one transaction) at a time."""
+    if session.scalar(select(Shop.id).limit(1)) is None:
+        return []
+    settings = ReviewSettings()
+    thresholds = parse_thresholds(DEFAULT_THRESHOLDS)
+    ring = code_keyring()
+    now = utcnow()
     evaluate_certification(session, None, thresholds, settings, ring, now - timedelta(days=7))
+    _upgrade_by_hand(session, thresholds, ring, now - timedelta(days=3))
     run = evaluate_certification(session, None, thresholds, settings, ring, now)
-    return [
-        f"Reviews: {len(shops)} shops scored; evaluation run {run.id} made {run.changes} tier changes, "
-        f"{run.pending} pending; planted manipulation at {', '.join(planted)}"
-    ]
+    return [f"Certification: evaluation run {run.id} made {run.changes} tier changes, {run.pending} pending"]
+
+
+def _upgrade_by_hand(session: Session, thresholds, ring, when, count: int = 3) -> None:
+    """Have the OEM raise a few certified shops of middling rating to gold by hand between the two runs: the
+    second run proposes to take them back down, which waits for confirmation (the board's pending changes)."""
+    oem = session.scalar(select(User).where(User.role == Role.OEM_ADMIN).order_by(User.id))
+    middling = session.scalars(
+        select(Shop)
+        .join(CertificationState, CertificationState.shop_id == Shop.id)
+        .where(CertificationState.tier == Tier.CERTIFIED, Shop.code != DEMO_SHOP)
+        .order_by(Shop.rating, Shop.id)
+        .limit(count)
+    )
+    for shop in middling:
+        override_tier(session, oem, shop, Tier.GOLD, UPGRADE_REASON, thresholds, ring, when)
 
 
 def _plant_manipulation(session, rng, shops, vehicles, profile_of, now) -> list[str]:

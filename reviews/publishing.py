@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.crm.activity import record_activity
 from app.crm.customers import find_customer_for_user
 from app.crm.identifiers import mask_name
 from app.crm.models import Organization
@@ -180,6 +181,9 @@ def add_follow_up(
     follow_up = ReviewFollowUp(review=review, text=text, overall=overall, created_at=now)
     session.add(follow_up)
     session.flush()
+    record_activity(
+        session, actor, "reviews.follow_up_added", "review", review.id, shop=review.shop.code, overall=overall
+    )
     refresh_shop_score(session, review.shop, settings, now)
     return follow_up
 

@@ -7,14 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from app.jobs import JobRun
+from app.jobs import JobContext, JobRun
 from app.security import Role
 from milepost import dashboard
-from network.models import AssistanceRequest
+from network.models import AssistanceRequest, CoverageRollup
+from network.tasks import refresh_coverage
 from reviews.models import CertificationState
 from tests.factories import PAGE_CSRF, make_customer, make_organization, make_user, make_vehicle, sign_in_client
-from tests.network.factories import make_shop
+from tests.network.factories import load_highways, make_shop
 from traceability.alerts import raise_alert
 from traceability.models import Alert, AlertStatus, Scan
 
@@ -197,3 +199,27 @@ def test_every_declared_job_has_a_name_in_the_pages_language(app):
     from milepost.dashboard_pages import JOB_LABELS
 
     assert sorted(set(JOBS) - set(JOB_LABELS)) == []
+
+
+def test_dashboard_shows_the_coverage_the_worker_kept_with_its_age(session, client, app):
+    routes = load_highways(session)
+    make_shop(session, routes, certification_tier="certified")
+    with app.app_context():
+        refresh_coverage(JobContext(session, app.config, datetime.now(UTC) - timedelta(minutes=7)))
+    kept = session.scalars(select(CoverageRollup)).one()
+    sign_in_client(client, make_user(session, Role.OEM_ADMIN))
+
+    page = client.get("/oem").get_data(as_text=True)
+
+    assert 0 < kept.percent < 100
+    assert re.search(r'data-figure="coverage">([\d.]+) %<', page).group(1) == f"{kept.percent:.1f}"
+    assert re.search(r'data-figure="coverage_age">[^<]*\b7\b', page)
+
+
+def test_dashboard_before_the_first_coverage_run_says_so_and_computes_nothing(session, client):
+    sign_in_client(client, make_user(session, Role.OEM_ADMIN))
+
+    page = client.get("/oem").get_data(as_text=True)
+
+    assert 'data-figure="coverage">–<' in page
+    assert session.scalar(select(func.count()).select_from(CoverageRollup)) == 0

@@ -14,8 +14,9 @@ from app.security import Role
 from tests.browser import PHONE_VIEWPORT, sign_in
 from tests.factories import PASSWORD, make_customer, make_organization, make_user, make_vehicle
 from tests.network.factories import make_shop
-from tests.traceability.factories import make_batch, make_part_type, stock_parts
+from tests.traceability.factories import install_part_on, make_batch, make_part_type, stock_parts
 from traceability.commissioning import list_batch_parts
+from traceability.recalls import create_recall
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE_ROLES = {Role.DRIVER, Role.SHOP_STAFF, Role.DEALER_STAFF, Role.WAREHOUSE_STAFF}
@@ -27,7 +28,17 @@ def _user_with_work(session, role: str):
     if role == Role.DRIVER:
         user = make_user(session, role, display_name="周师傅")
         customer = make_customer(session, user=user)
-        make_vehicle(session, owner=customer, plate="豫A12345")
+        vehicle = make_vehicle(session, owner=customer, plate="豫A12345")
+        part = install_part_on(session, vehicle.vin, part_type=part_type)
+        oem = make_user(session, Role.OEM_ADMIN)
+        create_recall(
+            session,
+            oem,
+            notice_zh="该批次滤清器密封圈可能老化，请到服务站免费更换。",
+            notice_en="Seal may age.",
+            batch_id=part.batch_id,
+        )
+        session.refresh(user)  # create_recall expires everything; reading it later would open a transaction
         return user
     if role == Role.SHOP_STAFF:
         shop = make_shop(session, name="郑州东服务站")
@@ -59,6 +70,8 @@ def test_start_page_of_each_role(open_page, committed_session, role):
 
     assert page.locator(f"ul.tiles[data-role={role.value}] li").count() >= 4
     assert user.display_name in page.inner_text(".topbar .who")
+    if role == Role.DRIVER:
+        assert "召回" in page.inner_text(".landing-warning") and "豫A12345" in page.inner_text(".landing-warning")
     if phone:
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
         assert not page.locator("#menu").is_visible()

@@ -141,7 +141,8 @@ def select_alert_scans(alert: Alert) -> Select:
     if alert.part_id is not None:
         behind = Scan.part_id == alert.part_id
     elif alert.gtin or alert.serial:
-        behind = (Scan.gtin == alert.gtin) & (Scan.serial == alert.serial)
+        # part_id IS NULL: the code is no part's, and the condition lets the database use ix_scans_unknown_code.
+        behind = Scan.part_id.is_(None) & (Scan.gtin == alert.gtin) & (Scan.serial == alert.serial)
     else:
         behind = false()  # a flood alert names a client, not a code: no scan is its own
     return select(Scan).where(behind).order_by(Scan.scanned_at.desc(), Scan.id.desc())

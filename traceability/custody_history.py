@@ -19,6 +19,13 @@ EVENT_NAMES = (
     joinedload(CustodyEvent.vehicle),
 )
 
+# What a truck's list of installed parts shows of each: one statement for any number of parts.
+INSTALLATION_NAMES = (
+    joinedload(Installation.part).joinedload(Part.part_type),
+    joinedload(Installation.part).joinedload(Part.recall),
+    joinedload(Installation.organization),
+)
+
 
 def find_open_installation(session: Session, part: Part) -> Installation | None:
     """Return the installation that currently holds a part on a vehicle, if any."""
@@ -28,10 +35,12 @@ def find_open_installation(session: Session, part: Part) -> Installation | None:
 
 
 def list_vehicle_installations(session: Session, vehicle: Vehicle) -> list[Installation]:
-    """Return the parts currently installed on a vehicle, newest first."""
+    """Return the parts currently installed on a vehicle, newest first, with what the truck page shows of each
+    (part type, recall, installer) loaded in the same statement."""
     return list(
         session.scalars(
             select(Installation)
+            .options(*INSTALLATION_NAMES)
             .where(Installation.vehicle_id == vehicle.id, Installation.removed_at.is_(None))
             .order_by(Installation.installed_at.desc())
         )

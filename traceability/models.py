@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crm.models import Customer, Organization, Vehicle
@@ -312,6 +312,16 @@ class Scan(Base):
     __table_args__ = (
         Index("ix_scans_part_scanned_at", "part_id", "scanned_at"),
         Index("ix_scans_scanned_at", "scanned_at"),
+        # The scans behind an unknown-code alert (the OEM's alert page): only codes no part has, so the index
+        # holds the counterfeit scans alone and costs a genuine scan's insert nothing.
+        Index(
+            "ix_scans_unknown_code",
+            "gtin",
+            "serial",
+            "scanned_at",
+            postgresql_where=text("part_id IS NULL"),
+            sqlite_where=text("part_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, func, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.crm.activity import record_activity
 from app.crm.models import Vehicle
@@ -210,6 +210,33 @@ def select_recall_vehicles(recall: Recall) -> Select:
         .where(RecalledPart.recall_id == recall.id, Installation.removed_at.is_(None))
         .order_by(Vehicle.vin)
     )
+
+
+def list_owner_recalls(session: Session, customer_id: int) -> list[tuple[Recall, Installation]]:
+    """Return each recall of a part now installed on one of the customer's trucks, with that installation (its
+    vehicle and part loaded), newest recall first."""
+    statement = (
+        select(Recall, Installation)
+        .join(Part, Part.recall_id == Recall.id)
+        .join(Installation, Installation.part_id == Part.id)
+        .join(Vehicle, Vehicle.id == Installation.vehicle_id)
+        .options(joinedload(Installation.vehicle), joinedload(Installation.part).joinedload(Part.part_type))
+        .where(Vehicle.owner_id == customer_id, Installation.removed_at.is_(None))
+        .order_by(Recall.created_at.desc(), Vehicle.vin)
+    )
+    return [(recall, installation) for recall, installation in session.execute(statement)]
+
+
+def count_recalled_vehicles(session: Session) -> int:
+    """Count the trucks that carry a recalled part today (the owners the call center must reach)."""
+    # From the recalled parts (few) to their installations (indexed by part), never over every installation.
+    statement = (
+        select(func.count(func.distinct(Installation.vehicle_id)))
+        .select_from(RecalledPart)
+        .join(Installation, Installation.part_id == RecalledPart.part_id)
+        .where(Installation.removed_at.is_(None))
+    )
+    return int(session.scalar(statement) or 0)
 
 
 CONTACT_COLUMNS = ("recall", "vin", "plate", "owner", "phone", "part_number", "gtin", "serial", "installed_at")

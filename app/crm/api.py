@@ -282,7 +282,7 @@ def create_vehicle(actor, body: VehicleIn):
     # A dealer's or the OEM's record is a recorded sale: verified. A driver's own registration is not.
     seller = actor if actor.role in (Role.DEALER_STAFF, Role.OEM_ADMIN) else None
     vehicle = vehicles.register_vehicle(
-        session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, verified_by=seller, **fields
+        session, owner=owner, fleet_code=body.fleet, dealer_code=body.dealer, verified_by=seller, actor=actor, **fields
     )
     return vehicles.vehicle_to_dict(session, vehicle, actor), 201
 

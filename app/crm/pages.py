@@ -186,6 +186,7 @@ def add_vehicle():
                 owner=owner,
                 plate=form["plate"].strip() or None,
                 engine_serial=form["engine_serial"],
+                actor=actor,
             )
             return redirect(url_for("crm.show_vehicle", vin=vehicle.vin, added=1))
         except MilepostError as failure:

@@ -34,8 +34,9 @@ def register_vehicle(
     sale_date: date | None = None,
     odometer_km: int | None = None,
     verified_by: User | None = None,
+    actor: User | None = None,
 ) -> Vehicle:
-    """Register a vehicle and open its first ownership period.
+    """Register a vehicle and open its first ownership period (logged as `actor`'s, or the seller's).
 
     `verified_by` is the dealer staff or OEM recording a sale: the record is then verified, and it takes over a
     VIN that only a driver's own (unverified) registration holds, so a stranger typing a VIN first never blocks
@@ -86,6 +87,17 @@ def register_vehicle(
     session.flush()
     session.add(VehicleOwnership(vehicle_id=vehicle.id, customer_id=owner.id, started_at=utcnow()))
     session.flush()
+    # Bulk loads (the demo, imports) pass no person: only a person's registration is theirs to ask about.
+    if (actor or verified_by) is not None:
+        record_activity(
+            session,
+            actor or verified_by,
+            "crm.vehicle_added",
+            "vehicle",
+            vehicle.vin,
+            owner=owner.id,
+            verified=bool(verified_by),
+        )
     return vehicle
 
 

@@ -27,7 +27,7 @@ from milepost.factory import create_app
 from network.models import Shop
 from reviews.models import Plaque
 from tests import conftest
-from tests.factories import auth_header, make_user
+from tests.factories import auth_header, make_user, sign_in_client
 from traceability.alerts import select_alert_scans
 from traceability.models import Alert, Installation, Part
 from traceability.partitions import list_partitions, parent_table
@@ -196,6 +196,14 @@ def _staff_headers(data: Volume) -> dict:
     return auth_header(data.session, staff)
 
 
+def _unknown_code_alert_page(data: Volume) -> object:
+    alert = data.session.scalars(
+        select(Alert).where(Alert.part_id.is_(None), Alert.gtin.is_not(None)).order_by(Alert.id).limit(1)
+    ).one()
+    sign_in_client(data.client, data.session.scalar(select(User).where(User.role == Role.OEM_ADMIN)))
+    return data.get(f"/oem/alerts/{alert.id}", **HTML)
+
+
 CASES: dict[str, Callable[[Volume], object]] = {
     "scan json genuine": lambda d: d.get(d.scan_path(_in_stock(d)), **JSON),
     "scan html genuine": lambda d: d.get(d.scan_path(_sold(d)), **HTML),
@@ -212,6 +220,7 @@ CASES: dict[str, Callable[[Volume], object]] = {
     "part record": lambda d: d.get(f"/api/v1/parts/{_installed(d).gtin}/{_installed(d).serial}", **d.oem),
     "vehicle parts": lambda d: d.get(_vehicle_parts_path(d), **d.oem),
     "alerts list": lambda d: d.get("/api/v1/alerts", **d.oem),
+    "alert page unknown code": _unknown_code_alert_page,
     "alerts list open": lambda d: d.get("/api/v1/alerts?status=open&cause=far_from_chain", **d.oem),
     "scan stats": lambda d: d.get(
         f"/api/v1/scans/stats?since={date.today() - timedelta(days=30)}T00:00:00%2B08:00", **d.oem

@@ -5,7 +5,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from app.crm.models import ActivityEntry
 from app.security import Role
 from network.models import AssistanceOffer, AssistanceStatus, OfferStatus
 from tests.factories import make_driver, make_user, make_vehicle, sign_in_client
@@ -140,3 +142,14 @@ def test_driver_cancels_from_my_bookings_and_is_told(client, session):
     assert "data-confirm=" in page.split(f"/bookings/{booking.id}/cancel")[1][:200]
     assert response.headers["Location"].startswith("/bookings/mine")
     assert "预约已取消。" in client.get(response.headers["Location"], headers=ZH).text
+
+
+def test_cancelling_roadside_help_is_in_the_activity_log_as_the_drivers(client, session):
+    user, customer = make_driver(session)
+    request = make_assistance_request(session, customer=customer)
+    csrf = sign_in_client(client, user)
+
+    client.post(f"/assistance/{request.id}/cancel", data={"csrf_token": csrf})
+
+    entry = session.scalar(select(ActivityEntry).where(ActivityEntry.action == "network.roadside_cancelled"))
+    assert (entry.actor_id, entry.subject_type, entry.subject_id) == (user.id, "assistance_request", str(request.id))

@@ -25,6 +25,7 @@ def test_seed_plants_manipulation_and_shows_tiers(app, session):
 
     with app.app_context():
         notes = demo.seed(session, rng, "small", lambda items, _label: items)
+        demo.seed_certification(session, rng, "small", lambda items, _label: items)
 
     reasons = set(session.scalars(select(ReviewFlag.reason).distinct()))
     tiers = set(session.scalars(select(CertificationState.tier).distinct()))

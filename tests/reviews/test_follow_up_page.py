@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from app.crm.models import ActivityEntry
 from app.db import utcnow
 from tests.factories import make_driver, sign_in_client
 from tests.reviews.factories import make_shop, write_review
@@ -66,3 +69,15 @@ def test_driver_cannot_follow_up_another_drivers_review(client, session):
 
     assert response.status_code == 403
     assert review.follow_up is None
+
+
+def test_the_follow_up_is_in_the_activity_log_as_the_drivers(client, session):
+    driver = make_driver(session)
+    review = write_review(session, make_shop(session), 5, driver=driver)
+    csrf = sign_in_client(client, driver[0])
+
+    client.post(f"/reviews/{review.id}/follow-up", data={"csrf_token": csrf, "text": "半年后还好", "overall": "4"})
+
+    entry = session.scalar(select(ActivityEntry).where(ActivityEntry.action == "reviews.follow_up_added"))
+    assert (entry.actor_id, entry.subject_type, entry.subject_id) == (driver[0].id, "review", str(review.id))
+    assert entry.details["overall"] == 4

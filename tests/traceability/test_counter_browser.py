@@ -16,7 +16,7 @@ from app.security import Role
 from tests.browser import sign_in
 from tests.factories import PASSWORD, make_driver, make_organization, make_user, make_vehicle
 from tests.network.factories import make_shop
-from tests.traceability.factories import activation_code, make_batch, make_part_type, record
+from tests.traceability.factories import activation_code, make_batch, make_part_type, part_url, record
 from traceability.commissioning import list_batch_parts
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -40,7 +40,9 @@ def english_left(page, *data: str) -> list[str]:
     return [word for word in re.findall(r"[A-Za-z]{2,}", text) if word not in ALLOWED_LATIN]
 
 
-def test_shop_receives_by_typed_code_installs_on_a_vin_and_the_driver_sees_the_part(open_page, committed_session):
+def test_shop_receives_installs_a_scanned_code_on_a_vin_and_the_drivers_truck_page_shows_the_part(
+    open_page, committed_session
+):
     session = committed_session
     shop = make_shop(session, name="郑州东服务站")
     organization = session.get(Organization, shop.organization_id)
@@ -79,7 +81,8 @@ def test_shop_receives_by_typed_code_installs_on_a_vin_and_the_driver_sees_the_p
     with page.expect_navigation():
         page.click(".tabs a[href$='action=install']")
     page.fill("input[name=vin]", vehicle.vin)
-    page.fill("textarea[name=codes]", f"{parts[0].serial} {activation_code(parts[0])}")
+    # The code as the camera reads it off the label (its whole URL), then the activation code from under the foil.
+    page.fill("textarea[name=codes]", f"{part_url(parts[0])} {activation_code(parts[0])}")
     with page.expect_navigation():
         page.click(".counter-form button[type=submit]")
     outcome = page.locator(".outcome").first
@@ -88,9 +91,18 @@ def test_shop_receives_by_typed_code_installs_on_a_vin_and_the_driver_sees_the_p
 
     driver_page = open_page()
     sign_in(driver_page, driver.phone, PASSWORD)
-    response = driver_page.goto(f"/api/v1/vehicles/{vehicle.vin}/parts")
-    serials = [item["serial"] for item in response.json()["items"]]
-    assert serials == [parts[0].serial]
+    with driver_page.expect_navigation():
+        driver_page.click("[data-tile=trucks] a")
+    with driver_page.expect_navigation():
+        driver_page.click(f"a[href$='/crm/vehicles/{vehicle.vin}']")
+    fitted = driver_page.inner_text("main")
+    assert "机油滤清器" in fitted
+    assert parts[0].serial in fitted
+    assert parts[1].serial not in fitted
+    assert (
+        english_left(driver_page, *data, vehicle.model, organization.name, part_type.part_number, driver.display_name)
+        == []
+    )
 
 
 def test_factory_commissions_a_batch_on_a_desktop_and_opens_its_labels(open_page, committed_session):

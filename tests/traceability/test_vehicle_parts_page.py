@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from app.security import Role
 from tests.factories import make_driver, make_user, make_vehicle, sign_in_client
 from tests.traceability.factories import install_part_on
@@ -61,3 +63,34 @@ def test_vehicle_parts_api_gives_warranty_and_recall(client, session):
 
     assert item["warranty"]["active"] is True
     assert item["recall"] is None
+
+
+def _statements(connection, action) -> int:
+    statements = []
+
+    def count(*_args) -> None:
+        statements.append(1)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_truck_page_reads_its_parts_in_as_many_statements_for_four_parts_as_for_one(client, session, connection):
+    user, customer = make_driver(session)
+    one, four = make_vehicle(session, owner=customer), make_vehicle(session, owner=customer)
+    install_part_on(session, one.vin)
+    parts = [install_part_on(session, four.vin, shop_name=f"服务站 {number}") for number in range(4)]
+    oem = make_user(session, Role.OEM_ADMIN)
+    create_recall(session, oem, notice_zh="召回", notice_en="Recall", batch_id=parts[0].batch_id)
+    sign_in_client(client, user)
+    one_path, four_path = f"/crm/vehicles/{one.vin}", f"/crm/vehicles/{four.vin}"
+    client.get(one_path)
+
+    for_one = _statements(connection, lambda: client.get(one_path))
+    for_four = _statements(connection, lambda: client.get(four_path))
+
+    assert for_four == for_one

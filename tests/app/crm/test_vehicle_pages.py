@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.crm.models import Vehicle
+from app.crm.models import ActivityEntry, Vehicle
 from app.security import Role
 from tests.factories import make_driver, make_user, make_vehicle, random_vin, sign_in_client
 
@@ -79,3 +79,15 @@ def test_driver_never_sees_another_drivers_truck(client, session):
     response = client.get(f"/crm/vehicles/{vehicle.vin}")
 
     assert response.status_code == 404
+
+
+def test_adding_a_truck_is_in_the_activity_log_as_the_drivers(client, session):
+    user, customer = make_driver(session)
+    csrf = sign_in_client(client, user)
+    vin = random_vin()
+
+    client.post("/crm/vehicles/new", data={"csrf_token": csrf, "vin": vin, "model": "HOWO TX"})
+
+    entry = session.scalar(select(ActivityEntry).where(ActivityEntry.action == "crm.vehicle_added"))
+    assert (entry.actor_id, entry.subject_type, entry.subject_id) == (user.id, "vehicle", vin)
+    assert entry.details["owner"] == customer.id
