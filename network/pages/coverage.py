@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import InvalidInput
 from app.security import Role
-from app.web.context import db_session
+from app.web.context import report_session
 from network import assistance, coverage, rendering
 from network.models import AssistanceStatus
 from network.pages import page_actor, pages
@@ -21,7 +21,7 @@ def coverage_page():
     actor = page_actor(Role.OEM_ADMIN)
     if isinstance(actor, Response):
         return actor
-    session = db_session()
+    session = report_session()
     try:
         radius = float(request.args.get("radius_km") or current_settings().coverage_radius_km)
     except ValueError:
