@@ -66,7 +66,7 @@ def build_requests(url: str, seed: int = 11) -> tuple[dict[str, list], int]:
             text(
                 f"SELECT p.gtin, p.serial, p.tag, o.lat, o.lon FROM parts p TABLESAMPLE SYSTEM ({percent:.3f}) "
                 "JOIN organizations o ON o.id = p.holder_id "
-                f"WHERE p.state = 'in_stock' AND p.alert_signals = 0 LIMIT {SAMPLE * 3}"
+                f"WHERE p.state = 'in_stock' AND p.recall_id IS NULL AND p.alert_signals = 0 LIMIT {SAMPLE * 3}"
             )
         ).all()
         gtins = list(connection.scalars(text("SELECT gtin FROM part_types")))
