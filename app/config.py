@@ -13,6 +13,9 @@ ENV_PREFIX = "MILEPOST_"
 DEFAULTS: dict[str, Any] = {
     # SQLAlchemy URL; empty means the SQLite file milepost.sqlite3 in the instance folder.
     "DATABASE_URL": "",
+    # A read replica (a streaming-replication standby of DATABASE_URL) for the OEM's heavy reads: coverage,
+    # scan statistics, EPCIS export, the activity log. Empty, or while it does not answer: the primary.
+    "DATABASE_REPLICA_URL": "",
     # Signs session cookies and CSRF tokens; required unless DEBUG or TESTING.
     "SECRET_KEY": "",
     # "kid:base64key,..." part-code and plaque keys; newest signs, all verify. Empty: read the instance key file.
@@ -332,6 +335,9 @@ def validate_settings(settings: dict) -> None:
     url = settings["DATABASE_URL"]
     if url and not url.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+    replica = settings["DATABASE_REPLICA_URL"]
+    if replica and not replica.startswith("postgresql"):
+        raise ConfigError(f"{ENV_PREFIX}DATABASE_REPLICA_URL must be a postgresql+psycopg:// URL")
 
 
 def instance_path() -> Path:

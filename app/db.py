@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,6 +23,10 @@ T = TypeVar("T")
 
 # Where the app keeps its session factory (app.extensions); the web kit, commands and the worker read it.
 SESSIONMAKER_KEY = "milepost.sessionmaker"
+# Where it keeps the ReadRouter of the OEM's heavy reads (DATABASE_REPLICA_URL).
+READ_ROUTER_KEY = "milepost.read_router"
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -205,3 +211,54 @@ def stamp_once(session: Session, row: Any, column: str, value: Any) -> bool:
         return False
     set_committed_value(row, column, value)
     return True
+
+
+class ReadRouter:
+    """Sessions for the OEM's heavy reads (coverage, scan statistics, EPCIS export, the activity log) on the read
+    replica (DATABASE_REPLICA_URL, a streaming-replication standby) while it answers; the caller reads from the
+    primary otherwise. A replica that fails to connect is left alone for `retry_seconds`, so that a standby
+    being rebuilt costs one failed connection attempt per worker per period, not one per request.
+
+    What a replica session reads may lag the primary by the replication delay (milliseconds on a healthy
+    standby): these reads are reports, never the basis of a write.
+    """
+
+    def __init__(
+        self,
+        replica: Callable[[], Session] | None,
+        retry_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.replica, self.retry_seconds, self.clock = replica, retry_seconds, clock
+        self.down_until = 0.0
+        self.engine: Engine | None = None
+
+    def replica_session(self) -> Session | None:
+        """Return a session on the replica if one is set and answering, else None (read from the primary)."""
+        if self.replica is None or self.clock() < self.down_until:
+            return None
+        session = self.replica()
+        try:
+            session.connection()
+        except OperationalError as error:
+            session.close()
+            self.down_until = self.clock() + self.retry_seconds
+            log.warning("read replica unavailable, reading from the primary for %gs: %s", self.retry_seconds, error)
+            return None
+        return session
+
+    def dispose(self) -> None:
+        """Close the replica's pooled connections."""
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def make_read_router(replica_url: str, retry_seconds: float = 30.0) -> ReadRouter:
+    """Return the router of heavy reads: to `replica_url` when given, else nowhere (the primary serves them)."""
+    if not replica_url:
+        return ReadRouter(None)
+    # A short connect timeout: a standby that does not answer should cost a report a moment, not a minute.
+    engine = make_engine(replica_url, connect_args={"connect_timeout": 2})
+    router = ReadRouter(sessionmaker(bind=engine, expire_on_commit=False), retry_seconds)
+    router.engine = engine
+    return router

@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, instance_path, load_settings, read_instance_secrets, validate_settings
 from app.crm.wechat import WECHAT_KEY, make_wechat_sender
-from app.db import make_engine, make_sessionmaker
+from app.db import READ_ROUTER_KEY, make_engine, make_read_router, make_sessionmaker
 from app.security import Role
 from app.signing import KeyError_, KeyRing
 from app.sms import make_sender
@@ -220,6 +220,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     else:
         app.extensions["milepost.engine"] = connection.engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(connection)
+    app.extensions[READ_ROUTER_KEY] = make_read_router(settings["DATABASE_REPLICA_URL"])
     app.extensions[SMS_KEY] = make_sender(app.config, app.instance_path)
     app.extensions[WECHAT_KEY] = make_wechat_sender(app.config)
     attach_queue(app)

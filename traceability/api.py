@@ -15,7 +15,7 @@ from app.db import utcnow
 from app.errors import InvalidInput, NotFound
 from app.geo import LatLon, parse_position
 from app.security import STAFF_ROLES, Role, require_member
-from app.web.context import client_address, code_keyring, db_session, settings
+from app.web.context import client_address, code_keyring, db_session, report_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
 from app.web.pagination import PageQuery, page_size, paginate
 from traceability import (
@@ -234,7 +234,7 @@ def create_scan(actor, body: ScanIn):
 
 @api.endpoint("GET", "/scans/stats", access=[Role.OEM_ADMIN], query=StatsQuery, summary="Scans by province and verdict")
 def show_scan_stats(actor, query: StatsQuery):
-    return scan_statistics(db_session(), query.since, query.until)
+    return scan_statistics(report_session(), query.since, query.until)
 
 
 @api.endpoint("GET", "/alerts", access=[Role.OEM_ADMIN], query=AlertQuery, summary="List counterfeit and clone alerts")
@@ -394,9 +394,10 @@ def list_epcis_events(actor, query: EpcisQuery):
         after_id=epcis.read_page_token(query.next_page_token),
     )
     per_page = page_size(query)
-    events, last = epcis.list_events_page(db_session(), actor, epcis_filter, per_page)
+    session = report_session()
+    events, last = epcis.list_events_page(session, actor, epcis_filter, per_page)
     part = (gtin, serial) if gtin else None
-    document = epcis.build_epcis_document(db_session(), events, config["PUBLIC_BASE_URL"], utcnow(), part)
+    document = epcis.build_epcis_document(session, events, config["PUBLIC_BASE_URL"], utcnow(), part)
     response = jsonify(document)
     response.mimetype = "application/ld+json"
     if last is not None:

@@ -16,7 +16,7 @@ from app.crm.regions import PROVINCES
 from app.errors import InvalidInput, MilepostError, NotFound
 from app.security import Role, User
 from app.web.auth import page_actor
-from app.web.context import db_session, settings
+from app.web.context import db_session, report_session, settings
 from app.web.csrf import check_csrf
 from app.web.endpoints import parse_query
 from app.web.navigation import NavLink
@@ -347,7 +347,7 @@ def scan_statistics_page():
     local = zone(config)
     since = datetime.combine(first, time(), local)
     until = datetime.combine(last + timedelta(days=1), time(), local)
-    statistics = scan_statistics(db_session(), since, until)
+    statistics = scan_statistics(report_session(), since, until)
     return render_template(
         "traceability/oem/scan_stats.html", statistics=statistics, first=first, last=last, verdicts=list(Verdict)
     )

@@ -16,7 +16,7 @@ from app.crm.wechat import record_grant
 from app.db import utcnow
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role, is_oem
-from app.web.context import client_address, db_session, phone_code_rules, settings
+from app.web.context import client_address, db_session, phone_code_rules, report_session, settings
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 from app.web.pagination import PageQuery, paginate
 
@@ -381,7 +381,7 @@ class ActivityQuery(PageQuery):
 )
 def list_activity(actor, query: ActivityQuery):
     filters = query.model_dump(exclude={"page", "per_page"})
-    return paginate(db_session(), activity.select_activity(**filters), query, activity.activity_to_dict)
+    return paginate(report_session(), activity.select_activity(**filters), query, activity.activity_to_dict)
 
 
 class WechatGrantIn(Schema):

@@ -6,7 +6,7 @@ from flask import current_app, g, request
 from flask import session as cookie_session
 from sqlalchemy.orm import Session
 
-from app.db import SESSIONMAKER_KEY
+from app.db import READ_ROUTER_KEY, SESSIONMAKER_KEY
 from app.errors import MilepostError
 from app.one_time_codes import PhoneCodeSettings
 from app.security import TokenKind, User, find_user_by_token
@@ -26,11 +26,20 @@ def db_session() -> Session:
     return g.db_session
 
 
+def report_session() -> Session:
+    """Return this request's session for an OEM report (coverage, scan statistics, EPCIS export, activity log):
+    on the read replica when DATABASE_REPLICA_URL names one that answers, else the request's own session."""
+    if "report_session" not in g:
+        g.report_session = current_app.extensions[READ_ROUTER_KEY].replica_session() or db_session()
+    return g.report_session
+
+
 def close_db_session(_exc: BaseException | None = None) -> None:
-    """Close the request's session; anything not committed is rolled back."""
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    """Close the request's sessions; anything not committed is rolled back."""
+    for name in ("report_session", "db_session"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()
 
 
 def bearer_token() -> str | None:

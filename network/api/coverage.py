@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from app.security import Role
-from app.web.context import db_session
+from app.web.context import report_session
 from app.web.endpoints import QuerySchema
 from network import coverage
 from network.api import api
@@ -26,7 +26,7 @@ class RecommendationQuery(CoverageQuery):
 
 
 def _covered(query: CoverageQuery):
-    session = db_session()
+    session = report_session()
     radius = query.radius_km or current_settings().coverage_radius_km
     samples = coverage_samples(session)
     lats, lons = coverage.eligible_shops(session, query.certified)
@@ -66,4 +66,4 @@ def coverage_recommendations(actor, query: RecommendationQuery):
     "GET", "/coverage/capacity", access=[Role.OEM_ADMIN], summary="Registered trucks per shop bay by province"
 )
 def coverage_capacity(actor):
-    return {"provinces": coverage.capacity_by_province(db_session())}
+    return {"provinces": coverage.capacity_by_province(report_session())}

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import InvalidInput
 from app.security import Role
-from app.web.context import db_session
+from app.web.context import db_session, report_session
 from network import assistance, coverage, rendering
 from network.models import AssistanceStatus
 from network.pages import page_actor, pages
@@ -21,7 +21,7 @@ def coverage_page():
     actor = page_actor(Role.OEM_ADMIN)
     if isinstance(actor, Response):
         return actor
-    session = db_session()
+    session = report_session()
     try:
         radius = float(request.args.get("radius_km") or current_settings().coverage_radius_km)
     except ValueError:
@@ -51,9 +51,10 @@ def coverage_page():
         for lat, lon in zip(lats, lons, strict=True)
     ]
     settings = current_settings()
+    # Escalated roadside requests are work to act on now: read from the primary, never a lagging replica.
     escalated = [
         rendering.request_to_dict(item, actor, settings.zone)
-        for item in session.scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(50))
+        for item in db_session().scalars(assistance.select_requests_for(actor, AssistanceStatus.ESCALATED).limit(50))
     ]
     return render_template(
         "network/coverage.html",
