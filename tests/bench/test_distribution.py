@@ -55,6 +55,9 @@ OWN_COLUMN = {
     "service_queues": "a queue may be the OEM desk's, with no organization",
     "service_canned_answers": "canned answers may be the OEM desk's, with no organization",
     "service_sla_policies": "policies are the OEM's configuration, not tied to an organization row",
+    "coverage_rollups": "the OEM's kept coverage figure of its own network, one row per refresh",
+    "maintenance_plans": "an OEM's service plans per model and duty cycle, not tied to an organization row",
+    "maintenance_plan_items": "follows its plan",
 }
 
 
