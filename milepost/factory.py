@@ -161,6 +161,7 @@ PERSONAL_DATA_MODULES = (
     "service.personal_data",
     "community.personal_data",
     "leads.personal_data",
+    "maintenance.personal_data",
 )
 
 

@@ -18,6 +18,7 @@ from app.db import Base, utcnow
 from app.security import User
 from community.models import Report
 from leads.intake import take_in_touchpoints
+from maintenance.meters import record_reading
 from milepost.factory import load_personal_data_parts
 from network.models import Booking
 from service.models import Message
@@ -51,6 +52,8 @@ def make_someone(session: Session, phone: str, name: str, plate: str) -> Someone
     record_activity(session, user, "crm.driver_registered", "customer", customer.id, record="new")
     vehicle = make_vehicle(session, owner=customer, plate=plate, odometer_km=350_000)
     install_part_on(session, vehicle.vin)
+    now = utcnow()
+    record_reading(session, user, vehicle, "km", 351_000, now, "driver", now=now, max_km_per_day=1_500)
     shop = make_shop(session)
     review = write_review(session, shop, 4, driver=(user, customer))
     review.text = f"师傅很好，我是{name}，电话 {phone[:3]} {phone[3:7]} {phone[7:]}"

@@ -39,7 +39,7 @@ def test_the_copy_holds_every_domain_of_the_person_and_nothing_of_another(client
     assert "attachment" in response.headers["Content-Disposition"]
     export = json.loads(response.data)
     parts = export["parts"]
-    assert set(parts) == {"crm", "traceability", "network", "reviews", "service", "community", "leads"}
+    assert set(parts) == {"crm", "traceability", "network", "reviews", "service", "community", "leads", "maintenance"}
     nonempty = {
         "crm": ["profile", "account", "vehicles", "touchpoints", "notifications", "activity", "ownerships"],
         "traceability": ["installed_parts", "scans"],
@@ -48,6 +48,7 @@ def test_the_copy_holds_every_domain_of_the_person_and_nothing_of_another(client
         "service": ["service_requests", "messages"],
         "community": ["questions", "answers", "reports"],
         "leads": ["leads"],
+        "maintenance": ["meter_readings"],
     }
     for part, lists in nonempty.items():
         for name in lists:
