@@ -143,6 +143,8 @@ def notify(
 
     With a `key`, a notification of this kind and key already written to the person makes this call write nothing.
     """
+    if not user.is_active:
+        return []  # a closed (erased) account: nobody reads its inbox and its phone is gone
     preference = preference_of(session, user.id)
     if purpose == MARKETING and not preference.marketing_opt_in:
         return []

@@ -94,6 +94,16 @@ def test_no_text_when_the_person_turned_texts_off_or_has_no_phone(session):
     assert [row.channel for row in written] == [INBOX, INBOX]
 
 
+def test_a_closed_account_is_told_nothing(session):
+    # Issue 14 item 6: after an erasure a shop may still change the person's old booking; nobody reads that inbox.
+    driver = make_user(session, Role.DRIVER)
+    driver.is_active = False
+
+    written = notify(session, driver, "network.booking_confirmed", "x", now=at(10), zone=ZONE, channels=(INBOX, SMS))
+
+    assert written == [] and count_unread(session, driver.id) == 0
+
+
 def test_marketing_needs_an_explicit_opt_in(session):
     user = make_user(session, Role.DRIVER)
 
