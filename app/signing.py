@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -111,6 +112,18 @@ class KeyRing:
         if key is None:
             raise KeyError_(f"key {kid} is not in the key ring")
         return hmac.new(key.secret, f"{context}\x1e{message}".encode(), hashlib.sha256).hexdigest()
+
+    def mac_function(self, context: str, kid: str) -> Callable[[str], str]:
+        """Return `message -> mac(context, message, kid)`, for checking many messages under one key in a loop."""
+        key = self._keys.get(kid)
+        if key is None:
+            raise KeyError_(f"key {kid} is not in the key ring")
+        secret, prefix, digest = key.secret, f"{context}\x1e".encode(), hmac.digest
+
+        def mac(message: str) -> str:
+            return digest(secret, prefix + message.encode(), "sha256").hex()
+
+        return mac
 
     def has_key(self, kid: str) -> bool:
         """Tell whether the ring holds key `kid`."""

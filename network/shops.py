@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -234,16 +235,23 @@ def publish_standing(session: Session, shop: Shop, rating: Decimal | None, count
     The higher layer that judges standing (reviews) calls this rather than setting the attributes, so the
     index stamp cannot be forgotten: a suspended shop leaves `certified=true` searches in every worker at once.
     """
-    before = (shop.rating, shop.rating_count, shop.certification_tier)
-    shop.rating, shop.rating_count, shop.certification_tier = rating, count, tier
-    # The organization row carries the same standing for the CRM's pages and documents.
-    organization = shop.organization
-    organization.rating, organization.rating_count, organization.certification_tier = rating, count, tier
-    if before == (rating, count, tier):
-        return False
-    session.flush()
-    bump_version(session, SHOPS)
-    return True
+    return publish_standings(session, [(shop, rating, count, tier)]) > 0
+
+
+def publish_standings(session: Session, standings: Iterable[tuple[Shop, Decimal | None, int, str]]) -> int:
+    """Write many shops' public standing (as `publish_standing`) with one index stamp; return how many changed."""
+    changed = 0
+    for shop, rating, count, tier in standings:
+        before = (shop.rating, shop.rating_count, shop.certification_tier)
+        shop.rating, shop.rating_count, shop.certification_tier = rating, count, tier
+        # The organization row carries the same standing for the CRM's pages and documents.
+        organization = shop.organization
+        organization.rating, organization.rating_count, organization.certification_tier = rating, count, tier
+        changed += before != (rating, count, tier)
+    if changed:
+        session.flush()
+        bump_version(session, SHOPS)
+    return changed
 
 
 def resnap_shops(session: Session, routes: RouteNetwork, snap_km: float) -> int:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.crm.activity import record_activity
 from app.errors import Conflict, InvalidInput
@@ -33,9 +33,10 @@ from app.security import Role, User, is_oem, require_role
 from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
 from reviews.models import CertificationChange, CertificationState, ChangeKind, EvaluationRun, Plaque
 from reviews.plaques import issue_plaque
-from reviews.ratings import compute_network_priors, recent_flag_counts, refresh_all_scores
+from reviews.ratings import CHUNK, read_review_snapshot, recent_flag_counts, store_scores_from_snapshot
+from reviews.scoring import priors_from_sums
 from reviews.settings import ReviewSettings, Thresholds, configured_thresholds, parse_thresholds
-from reviews.standing import publish_tier
+from reviews.standing import publish_tier, publish_tiers
 from reviews.tiers import (
     CERTIFIED_TIERS,
     GREEN_TIERS,
@@ -233,8 +234,11 @@ def record_change(
     ring,
     actor: User | None = None,
     run: EvaluationRun | None = None,
+    publish: bool = True,
 ) -> CertificationChange:
-    """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green."""
+    """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green.
+
+    With `publish` false the caller publishes the tier (the evaluation publishes every shop's at once)."""
     record_activity(
         session,
         actor,
@@ -266,7 +270,8 @@ def record_change(
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    publish_tier(session, shop, published_tier(new.tier))
+    if publish:
+        publish_tier(session, shop, published_tier(new.tier))
     if new.tier in GREEN_TIERS and ring is not None:
         has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
         if has_plaque is None:
@@ -287,26 +292,31 @@ def evaluate_certification(
     """Run one evaluation: refresh priors and scores, compute KPIs, step every shop's state machine."""
     if actor is not None:
         require_role(actor, Role.OEM_ADMIN)
-    statement = select(Shop).order_by(Shop.id)
+    statement = select(Shop).options(selectinload(Shop.organization)).order_by(Shop.id)
     if shop_codes:
         statement = statement.where(Shop.code.in_(shop_codes))
     shops = list(session.scalars(statement))
     if shop_codes and len(shops) != len(set(shop_codes)):
         unknown = sorted(set(shop_codes) - {shop.code for shop in shops})
         raise InvalidInput("unknown shop code %(value)s", field="shops", value=unknown[0])
-    priors = compute_network_priors(session, settings, now)
+    # Every review is read once, added up per shop in the database: the network prior and every score come
+    # from those sums.
+    sums = read_review_snapshot(session, settings, now)
+    priors = priors_from_sums(sums.values(), settings.default_prior)
     run = EvaluationRun(
         actor_id=actor.id if actor else None, started_at=now, thresholds=thresholds.to_dict(), priors=priors
     )
     session.add(run)
     session.flush()
-    scores = refresh_all_scores(session, shops, settings, priors, now)
+    scores = store_scores_from_snapshot(session, shops, sums, settings, priors, now)
     ratings = {shop_id: (record.overall, record.review_count) for shop_id, record in scores.items()}
     all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
+    states = load_states(session, shops)
+    tiers = []
     for done, shop in enumerate(shops):
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, len(shops))
-        state = get_state(session, shop)
+        state = states[shop.id]
         kpis = all_kpis[shop.id]
         standing = Standing(
             Tier(state.tier), parse_optional_tier(state.pending_tier), state.pending_count, state.cure_deadline
@@ -323,17 +333,46 @@ def evaluate_certification(
                 kind = ChangeKind.INTEGRITY
             elif outcome.standing.tier == Tier.REVOKED:
                 kind = ChangeKind.DEADLINE
-            record_change(session, shop, state, outcome.standing, kind, outcome.reason, snapshot, now, ring, run=run)
+            record_change(
+                session,
+                shop,
+                state,
+                outcome.standing,
+                kind,
+                outcome.reason,
+                snapshot,
+                now,
+                ring,
+                run=run,
+                publish=False,
+            )
             run.changes += 1
         else:
             state.pending_tier = outcome.standing.pending_tier
             state.pending_count = outcome.standing.pending_count
             state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
             run.pending += 1 if outcome.standing.pending_tier else 0
-            publish_tier(session, shop, published_tier(Tier(state.tier)))
+        tiers.append((shop, published_tier(Tier(state.tier))))
+    publish_tiers(session, tiers)
     run.shops_evaluated = len(shops)
     session.flush()
     return run
+
+
+def load_states(session: Session, shops: list[Shop]) -> dict[int, CertificationState]:
+    """Return the certification state of every given shop (read a chunk at a time), creating missing ones."""
+    states: dict[int, CertificationState] = {}
+    ids = [shop.id for shop in shops]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        states.update(
+            (state.shop_id, state)
+            for state in session.scalars(select(CertificationState).where(CertificationState.shop_id.in_(chunk)))
+        )
+    for shop in shops:
+        if shop.id not in states:
+            states[shop.id] = get_state(session, shop)
+    return states
 
 
 def request_evaluation(
