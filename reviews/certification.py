@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.crm.activity import record_activity
+from app.crm.activity import activity_entry
 from app.errors import Conflict, InvalidInput
 from app.jobs import JobRun, enqueue
 from app.security import Role, User, is_oem, require_role
@@ -234,13 +234,12 @@ def record_change(
     ring,
     actor: User | None = None,
     run: EvaluationRun | None = None,
-    publish: bool = True,
+    in_bulk: bool = False,
 ) -> CertificationChange:
     """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green.
 
-    With `publish` false the caller publishes the tier (the evaluation publishes every shop's at once)."""
-    record_activity(
-        session,
+    `in_bulk` (the evaluation): the caller publishes the tier and flushes the rows with every other shop's."""
+    entry = activity_entry(
         actor,
         "reviews.certification_changed",
         "shop",
@@ -252,6 +251,9 @@ def record_change(
         reason=reason[:500],
         run_id=run.id if run is not None else None,
     )
+    session.add(entry)
+    if not in_bulk:
+        session.flush()
     change = CertificationChange(
         shop_id=shop.id,
         from_tier=state.tier,
@@ -270,7 +272,7 @@ def record_change(
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    if publish:
+    if not in_bulk:
         publish_tier(session, shop, published_tier(new.tier))
     if new.tier in GREEN_TIERS and ring is not None:
         has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
@@ -344,7 +346,7 @@ def evaluate_certification(
                 now,
                 ring,
                 run=run,
-                publish=False,
+                in_bulk=True,
             )
             run.changes += 1
         else:
@@ -370,8 +372,11 @@ def load_states(session: Session, shops: list[Shop]) -> dict[int, CertificationS
             for state in session.scalars(select(CertificationState).where(CertificationState.shop_id.in_(chunk)))
         )
     for shop in shops:
-        if shop.id not in states:
-            states[shop.id] = get_state(session, shop)
+        if shop.id not in states:  # known to be absent: no look-up per shop
+            states[shop.id] = CertificationState(
+                shop_id=shop.id, tier=Tier.NONE, pending_count=0, pending_reason="", kpis={}
+            )
+            session.add(states[shop.id])
     return states
 
 

@@ -28,7 +28,23 @@ def record_activity(
     `action` is dotted, domain first ("traceability.alert_status_changed"); details are JSON values that name
     records by id or code, never a person's phone or name.
     """
-    entry = ActivityEntry(
+    entry = activity_entry(actor, action, subject_type, subject_id, organization_id=organization_id, **details)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def activity_entry(
+    actor: User | None,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    *,
+    organization_id: int | None = None,
+    **details: Any,
+) -> ActivityEntry:
+    """Return the entry `record_activity` writes, for a bulk job that adds many and flushes them together."""
+    return ActivityEntry(
         actor_id=actor.id if actor is not None else None,
         actor_role=actor.role if actor is not None else "system",
         organization_id=organization_id if organization_id is not None else getattr(actor, "organization_id", None),
@@ -37,9 +53,6 @@ def record_activity(
         subject_id=str(subject_id),
         details=details,
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def select_activity(
