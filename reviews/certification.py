@@ -310,8 +310,7 @@ def evaluate_certification(
     )
     session.add(run)
     session.flush()
-    scores = store_scores_from_snapshot(session, shops, sums, settings, priors, now)
-    ratings = {shop_id: (record.overall, record.review_count) for shop_id, record in scores.items()}
+    ratings = store_scores_from_snapshot(session, shops, sums, settings, priors, now)
     all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
     states = load_states(session, shops)
     tiers = []

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.crm.models import Customer
@@ -125,17 +125,21 @@ def current_priors(session: Session, settings: ReviewSettings) -> dict[str, floa
     return priors or dict.fromkeys(DIMENSIONS, settings.default_prior)
 
 
-def _fill_score(
-    record: ShopScore, scores: dict[str, DimensionScore], priors: dict[str, float], now: datetime
-) -> tuple[Decimal | None, int]:
-    """Write the scores into the shop's score row; return the rating and count the shop row publishes."""
+def _score_values(scores: dict[str, DimensionScore], priors: dict[str, float], now: datetime) -> dict:
+    """Return a shop's score row's columns (without the shop id)."""
     overall = scores["overall"]
-    record.overall = overall.score
-    record.review_count = overall.count
-    record.dimensions = {dimension: score.to_dict() for dimension, score in scores.items()}
-    record.priors = dict(priors)
-    record.computed_at = now
-    return (Decimal(f"{overall.score:.2f}") if overall.count else None), overall.count
+    return {
+        "overall": overall.score,
+        "review_count": overall.count,
+        "dimensions": {dimension: score.to_dict() for dimension, score in scores.items()},
+        "priors": dict(priors),
+        "computed_at": now,
+    }
+
+
+def _published_rating(score: DimensionScore) -> Decimal | None:
+    """Return the rating the shop row shows: the overall score to two places, none without reviews."""
+    return Decimal(f"{score.score:.2f}") if score.count else None
 
 
 def store_shop_score(
@@ -146,7 +150,9 @@ def store_shop_score(
     if record is None:
         record = ShopScore(shop_id=shop.id)
         session.add(record)
-    publish_rating(session, shop, *_fill_score(record, scores, priors, now))
+    for name, value in _score_values(scores, priors, now).items():
+        setattr(record, name, value)
+    publish_rating(session, shop, _published_rating(scores["overall"]), scores["overall"].count)
     return record
 
 
@@ -241,8 +247,9 @@ def store_scores_from_snapshot(
     settings: ReviewSettings,
     priors: dict[str, float],
     now: datetime,
-) -> dict[int, ShopScore]:
-    """Score and store every given shop from the snapshot, re-reading a shop that got a review since.
+) -> dict[int, tuple[float, int]]:
+    """Score and store every given shop from the snapshot, re-reading a shop that got a review since; return
+    each shop's overall score and review count.
 
     A review published while an evaluation runs has already refreshed its shop's score; storing the run's
     older snapshot over it would lose that review until the next run. Holding the shops' rows (the lock
@@ -268,24 +275,28 @@ def store_scores_from_snapshot(
         for chunk in _chunks(changed):
             fresh = read_review_sums(session, now, settings.half_life_days, chunk)
             snapshot.update({shop_id: fresh.get(shop_id, NO_REVIEWS) for shop_id in chunk})
-    existing: dict[int, ShopScore] = {}
+    existing: set[int] = set()
     for chunk in _chunks(ids):
-        existing.update(
-            (record.shop_id, record)
-            for record in session.scalars(select(ShopScore).where(ShopScore.shop_id.in_(chunk)))
-        )
-    records, ratings = {}, []
+        existing.update(session.scalars(select(ShopScore.shop_id).where(ShopScore.shop_id.in_(chunk))))
+    figures, ratings, new_rows, changed_rows = {}, [], [], []
     for shop in shops:
         scores = score_from_sums(snapshot.get(shop.id, NO_REVIEWS), priors, settings.prior_strength)
-        record = existing.get(shop.id)
-        if record is None:
-            record = ShopScore(shop_id=shop.id)
-            session.add(record)
-        ratings.append((shop, *_fill_score(record, scores, priors, now)))
-        records[shop.id] = record
+        overall = scores["overall"]
+        values = {"shop_id": shop.id, **_score_values(scores, priors, now)}
+        (changed_rows if shop.id in existing else new_rows).append(values)
+        ratings.append((shop, _published_rating(overall), overall.count))
+        figures[shop.id] = (overall.score, overall.count)
+    # Straight to the table by primary key (the unit of work's bookkeeping per object would cost more than the
+    # statements); score objects this session loaded before are read again when next used.
+    for record in [row for row in session.identity_map.values() if isinstance(row, ShopScore)]:
+        session.expire(record)
+    if new_rows:
+        session.execute(insert(ShopScore), new_rows)
+    if changed_rows:
+        session.execute(update(ShopScore), changed_rows)
     publish_ratings(session, ratings)
     session.flush()
-    return records
+    return figures
 
 
 def network_percentile(session: Session, score: float) -> float | None:
