@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.crm.activity import activity_entry
+from app.crm.activity import activity_values
+from app.crm.models import ActivityEntry
 from app.errors import Conflict, InvalidInput
 from app.jobs import JobRun, enqueue
 from app.security import Role, User, is_oem, require_role
@@ -234,12 +236,13 @@ def record_change(
     ring,
     actor: User | None = None,
     run: EvaluationRun | None = None,
-    in_bulk: bool = False,
+    bulk: BulkRows | None = None,
 ) -> CertificationChange:
     """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green.
 
-    `in_bulk` (the evaluation): the caller publishes the tier and flushes the rows with every other shop's."""
-    entry = activity_entry(
+    With `bulk` (the evaluation) the history and activity rows, the tier and the plaque are left to the caller,
+    which writes every shop's at once (`BulkRows.write`)."""
+    activity = activity_values(
         actor,
         "reviews.certification_changed",
         "shop",
@@ -251,34 +254,66 @@ def record_change(
         reason=reason[:500],
         run_id=run.id if run is not None else None,
     )
-    session.add(entry)
-    if not in_bulk:
+    values = {
+        "shop_id": shop.id,
+        "from_tier": state.tier,
+        "to_tier": new.tier,
+        "kind": kind,
+        "reason": reason[:1000],
+        "kpis": kpis,
+        "actor_id": actor.id if actor else None,
+        "run_id": run.id if run else None,
+        "created_at": now,
+    }
+    change = CertificationChange(**values)
+    if bulk is None:
+        session.add(ActivityEntry(**activity))
         session.flush()
-    change = CertificationChange(
-        shop_id=shop.id,
-        from_tier=state.tier,
-        to_tier=new.tier,
-        kind=kind,
-        reason=reason[:1000],
-        kpis=kpis,
-        actor_id=actor.id if actor else None,
-        run_id=run.id if run else None,
-        created_at=now,
-    )
-    session.add(change)
+        session.add(change)
+    else:
+        bulk.activities.append(activity)
+        bulk.changes.append(values)
     state.tier = new.tier
     state.since = now
     state.pending_tier = None
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
-    if not in_bulk:
-        publish_tier(session, shop, published_tier(new.tier))
-    if new.tier in GREEN_TIERS and ring is not None:
-        has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
-        if has_plaque is None:
-            issue_plaque(session, ring, shop, actor, now)
+    if bulk is not None:
+        if new.tier in GREEN_TIERS:
+            bulk.green.append(shop)
+        return change
+    publish_tier(session, shop, published_tier(new.tier))
+    if new.tier in GREEN_TIERS:
+        issue_missing_plaque(session, ring, shop, actor, now)
     return change
+
+
+def issue_missing_plaque(session: Session, ring, shop: Shop, actor: User | None, now: datetime) -> None:
+    """Issue a plaque to a shop that has just turned green and has no live one (nothing without a key ring)."""
+    if ring is None:
+        return
+    has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
+    if has_plaque is None:
+        issue_plaque(session, ring, shop, actor, now)
+
+
+@dataclass
+class BulkRows:
+    """What an evaluation's tier changes write, gathered to be written at once."""
+
+    activities: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    green: list[Shop] = field(default_factory=list)
+
+    def write(self, session: Session, ring, now: datetime) -> None:
+        """Insert the history and activity rows in two statement streams, then issue the plaques."""
+        if self.activities:
+            session.execute(insert(ActivityEntry), self.activities)
+        if self.changes:
+            session.execute(insert(CertificationChange), self.changes)
+        for shop in self.green:
+            issue_missing_plaque(session, ring, shop, None, now)
 
 
 def evaluate_certification(
@@ -313,7 +348,7 @@ def evaluate_certification(
     ratings = store_scores_from_snapshot(session, shops, sums, settings, priors, now)
     all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
     states = load_states(session, shops)
-    tiers = []
+    tiers, bulk = [], BulkRows()
     for done, shop in enumerate(shops):
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, len(shops))
@@ -345,7 +380,7 @@ def evaluate_certification(
                 now,
                 ring,
                 run=run,
-                in_bulk=True,
+                bulk=bulk,
             )
             run.changes += 1
         else:
@@ -355,6 +390,7 @@ def evaluate_certification(
             run.pending += 1 if outcome.standing.pending_tier else 0
         tiers.append((shop, published_tier(Tier(state.tier))))
     publish_tiers(session, tiers)
+    bulk.write(session, ring, now)
     run.shops_evaluated = len(shops)
     session.flush()
     return run

@@ -28,13 +28,15 @@ def record_activity(
     `action` is dotted, domain first ("traceability.alert_status_changed"); details are JSON values that name
     records by id or code, never a person's phone or name.
     """
-    entry = activity_entry(actor, action, subject_type, subject_id, organization_id=organization_id, **details)
+    entry = ActivityEntry(
+        **activity_values(actor, action, subject_type, subject_id, organization_id=organization_id, **details)
+    )
     session.add(entry)
     session.flush()
     return entry
 
 
-def activity_entry(
+def activity_values(
     actor: User | None,
     action: str,
     subject_type: str,
@@ -42,17 +44,17 @@ def activity_entry(
     *,
     organization_id: int | None = None,
     **details: Any,
-) -> ActivityEntry:
-    """Return the entry `record_activity` writes, for a bulk job that adds many and flushes them together."""
-    return ActivityEntry(
-        actor_id=actor.id if actor is not None else None,
-        actor_role=actor.role if actor is not None else "system",
-        organization_id=organization_id if organization_id is not None else getattr(actor, "organization_id", None),
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        details=details,
-    )
+) -> dict[str, Any]:
+    """Return the columns of the entry `record_activity` writes, for a bulk job that inserts many at once."""
+    return {
+        "actor_id": actor.id if actor is not None else None,
+        "actor_role": actor.role if actor is not None else "system",
+        "organization_id": organization_id if organization_id is not None else getattr(actor, "organization_id", None),
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "details": details,
+    }
 
 
 def select_activity(
