@@ -24,6 +24,9 @@ class KeyError_(ValueError):
     """The key specification cannot be used."""
 
 
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
 def encode_crockford(data: bytes) -> str:
     """Encode bytes as Crockford base32 (no padding, upper case)."""
     number = int.from_bytes(data, "big")
@@ -38,7 +41,7 @@ def encode_crockford(data: bytes) -> str:
 def normalize_crockford(text: str) -> str:
     """Upper-case and map the look-alikes a person may type (O->0, I/L->1), dropping hyphens and spaces."""
     cleaned = text.strip().upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return cleaned.translate(_LOOK_ALIKES)
 
 
 def random_crockford(length: int) -> str:
@@ -131,7 +134,7 @@ class KeyRing:
 
     @staticmethod
     def _tag(key: SigningKey, message: str) -> str:
-        digest = hmac.new(key.secret, message.encode("utf-8"), hashlib.sha256).digest()
+        digest = hmac.digest(key.secret, message.encode("utf-8"), "sha256")
         return key.kid + encode_crockford(digest[:10])[:TAG_BODY_LENGTH]
 
 
