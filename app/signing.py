@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -21,6 +22,9 @@ MIN_KEY_BYTES = 16
 
 class KeyError_(ValueError):
     """The key specification cannot be used."""
+
+
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def encode_crockford(data: bytes) -> str:
@@ -37,7 +41,7 @@ def encode_crockford(data: bytes) -> str:
 def normalize_crockford(text: str) -> str:
     """Upper-case and map the look-alikes a person may type (O->0, I/L->1), dropping hyphens and spaces."""
     cleaned = text.strip().upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return cleaned.translate(_LOOK_ALIKES)
 
 
 def random_crockford(length: int) -> str:
@@ -112,13 +116,25 @@ class KeyRing:
             raise KeyError_(f"key {kid} is not in the key ring")
         return hmac.new(key.secret, f"{context}\x1e{message}".encode(), hashlib.sha256).hexdigest()
 
+    def mac_function(self, context: str, kid: str) -> Callable[[str], str]:
+        """Return `message -> mac(context, message, kid)`, for checking many messages under one key in a loop."""
+        key = self._keys.get(kid)
+        if key is None:
+            raise KeyError_(f"key {kid} is not in the key ring")
+        secret, prefix, digest = key.secret, f"{context}\x1e".encode(), hmac.digest
+
+        def mac(message: str) -> str:
+            return digest(secret, prefix + message.encode(), "sha256").hex()
+
+        return mac
+
     def has_key(self, kid: str) -> bool:
         """Tell whether the ring holds key `kid`."""
         return kid in self._keys
 
     @staticmethod
     def _tag(key: SigningKey, message: str) -> str:
-        digest = hmac.new(key.secret, message.encode("utf-8"), hashlib.sha256).digest()
+        digest = hmac.digest(key.secret, message.encode("utf-8"), "sha256")
         return key.kid + encode_crockford(digest[:10])[:TAG_BODY_LENGTH]
 
 

@@ -6,14 +6,16 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, String, select
+from sqlalchemy import Select, String, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.crm.activity import record_activity
-from app.crm.models import OrganizationKind
+from app.crm.models import Organization, OrganizationKind
 from app.crm.organizations import create_organization, find_organization, normalize_code
 from app.crm.regions import parse_province
 from app.errors import Conflict, Forbidden, InvalidInput, MilepostError, NotFound
@@ -244,6 +246,36 @@ def publish_standing(session: Session, shop: Shop, rating: Decimal | None, count
     session.flush()
     bump_version(session, SHOPS)
     return True
+
+
+def publish_standings(session: Session, standings: Iterable[tuple[Shop, Decimal | None, int, str]]) -> int:
+    """Write many shops' public standing (as `publish_standing`, for a network-wide evaluation) with one UPDATE
+    stream per table and one index stamp; return how many shops changed.
+
+    The rows are updated by primary key without the unit of work (its bookkeeping per object costs more than
+    the statements at 10,000 shops); the loaded objects are given the new values as their database state.
+    """
+    shop_rows, organization_rows, touched = [], [], []
+    for shop, rating, count, tier in standings:
+        values = {"rating": rating, "rating_count": count, "certification_tier": tier}
+        organization = shop.organization
+        if (shop.rating, shop.rating_count, shop.certification_tier) != (rating, count, tier):
+            shop_rows.append({"id": shop.id, **values})
+            touched.append((shop, values))
+        if (organization.rating, organization.rating_count, organization.certification_tier) != (rating, count, tier):
+            organization_rows.append({"id": organization.id, **values})
+            touched.append((organization, values))
+    session.flush()  # anything pending on these rows goes first
+    if shop_rows:
+        session.execute(update(Shop), shop_rows)
+    if organization_rows:
+        session.execute(update(Organization), organization_rows)
+    for row, values in touched:
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+    if shop_rows:
+        bump_version(session, SHOPS)
+    return len(shop_rows)
 
 
 def resnap_shops(session: Session, routes: RouteNetwork, snap_km: float) -> int:

@@ -20,22 +20,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, insert, or_, select
+from sqlalchemy.orm import Session, selectinload
 
-from app.crm.activity import record_activity
+from app.crm.activity import activity_values
+from app.crm.models import ActivityEntry
 from app.errors import Conflict, InvalidInput
 from app.jobs import JobRun, enqueue
 from app.security import Role, User, is_oem, require_role
 from network.models import AssistanceOffer, Booking, BookingStatus, OfferStatus, Service, Shop
 from reviews.models import CertificationChange, CertificationState, ChangeKind, EvaluationRun, Plaque
 from reviews.plaques import issue_plaque
-from reviews.ratings import compute_network_priors, recent_flag_counts, refresh_all_scores
+from reviews.ratings import CHUNK, read_review_snapshot, recent_flag_counts, store_scores_from_snapshot
+from reviews.scoring import priors_from_sums
 from reviews.settings import ReviewSettings, Thresholds, configured_thresholds, parse_thresholds
-from reviews.standing import publish_tier
+from reviews.standing import publish_tier, publish_tiers
 from reviews.tiers import (
     CERTIFIED_TIERS,
     GREEN_TIERS,
@@ -233,10 +236,13 @@ def record_change(
     ring,
     actor: User | None = None,
     run: EvaluationRun | None = None,
+    bulk: BulkRows | None = None,
 ) -> CertificationChange:
-    """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green."""
-    record_activity(
-        session,
+    """Move the shop to a new tier: history row with KPI snapshot, network's column, a plaque when newly green.
+
+    With `bulk` (the evaluation) the history and activity rows, the tier and the plaque are left to the caller,
+    which writes every shop's at once (`BulkRows.write`)."""
+    activity = activity_values(
         actor,
         "reviews.certification_changed",
         "shop",
@@ -248,30 +254,66 @@ def record_change(
         reason=reason[:500],
         run_id=run.id if run is not None else None,
     )
-    change = CertificationChange(
-        shop_id=shop.id,
-        from_tier=state.tier,
-        to_tier=new.tier,
-        kind=kind,
-        reason=reason[:1000],
-        kpis=kpis,
-        actor_id=actor.id if actor else None,
-        run_id=run.id if run else None,
-        created_at=now,
-    )
-    session.add(change)
+    values = {
+        "shop_id": shop.id,
+        "from_tier": state.tier,
+        "to_tier": new.tier,
+        "kind": kind,
+        "reason": reason[:1000],
+        "kpis": kpis,
+        "actor_id": actor.id if actor else None,
+        "run_id": run.id if run else None,
+        "created_at": now,
+    }
+    change = CertificationChange(**values)
+    if bulk is None:
+        session.add(ActivityEntry(**activity))
+        session.flush()
+        session.add(change)
+    else:
+        bulk.activities.append(activity)
+        bulk.changes.append(values)
     state.tier = new.tier
     state.since = now
     state.pending_tier = None
     state.pending_count = 0
     state.pending_reason = ""
     state.cure_deadline = new.cure_deadline
+    if bulk is not None:
+        if new.tier in GREEN_TIERS:
+            bulk.green.append(shop)
+        return change
     publish_tier(session, shop, published_tier(new.tier))
-    if new.tier in GREEN_TIERS and ring is not None:
-        has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
-        if has_plaque is None:
-            issue_plaque(session, ring, shop, actor, now)
+    if new.tier in GREEN_TIERS:
+        issue_missing_plaque(session, ring, shop, actor, now)
     return change
+
+
+def issue_missing_plaque(session: Session, ring, shop: Shop, actor: User | None, now: datetime) -> None:
+    """Issue a plaque to a shop that has just turned green and has no live one (nothing without a key ring)."""
+    if ring is None:
+        return
+    has_plaque = session.scalar(select(Plaque.id).where(Plaque.shop_id == shop.id, Plaque.revoked_at.is_(None)))
+    if has_plaque is None:
+        issue_plaque(session, ring, shop, actor, now)
+
+
+@dataclass
+class BulkRows:
+    """What an evaluation's tier changes write, gathered to be written at once."""
+
+    activities: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    green: list[Shop] = field(default_factory=list)
+
+    def write(self, session: Session, ring, now: datetime) -> None:
+        """Insert the history and activity rows in two statement streams, then issue the plaques."""
+        if self.activities:
+            session.execute(insert(ActivityEntry), self.activities)
+        if self.changes:
+            session.execute(insert(CertificationChange), self.changes)
+        for shop in self.green:
+            issue_missing_plaque(session, ring, shop, None, now)
 
 
 def evaluate_certification(
@@ -287,26 +329,30 @@ def evaluate_certification(
     """Run one evaluation: refresh priors and scores, compute KPIs, step every shop's state machine."""
     if actor is not None:
         require_role(actor, Role.OEM_ADMIN)
-    statement = select(Shop).order_by(Shop.id)
+    statement = select(Shop).options(selectinload(Shop.organization)).order_by(Shop.id)
     if shop_codes:
         statement = statement.where(Shop.code.in_(shop_codes))
     shops = list(session.scalars(statement))
     if shop_codes and len(shops) != len(set(shop_codes)):
         unknown = sorted(set(shop_codes) - {shop.code for shop in shops})
         raise InvalidInput("unknown shop code %(value)s", field="shops", value=unknown[0])
-    priors = compute_network_priors(session, settings, now)
+    # Every review is read once, added up per shop in the database: the network prior and every score come
+    # from those sums.
+    sums = read_review_snapshot(session, settings, now)
+    priors = priors_from_sums(sums.values(), settings.default_prior)
     run = EvaluationRun(
         actor_id=actor.id if actor else None, started_at=now, thresholds=thresholds.to_dict(), priors=priors
     )
     session.add(run)
     session.flush()
-    scores = refresh_all_scores(session, shops, settings, priors, now)
-    ratings = {shop_id: (record.overall, record.review_count) for shop_id, record in scores.items()}
+    ratings = store_scores_from_snapshot(session, shops, sums, settings, priors, now)
     all_kpis = compute_kpis(session, shops, ratings, thresholds, now)
+    states = load_states(session, shops)
+    tiers, bulk = [], BulkRows()
     for done, shop in enumerate(shops):
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, len(shops))
-        state = get_state(session, shop)
+        state = states[shop.id]
         kpis = all_kpis[shop.id]
         standing = Standing(
             Tier(state.tier), parse_optional_tier(state.pending_tier), state.pending_count, state.cure_deadline
@@ -323,17 +369,50 @@ def evaluate_certification(
                 kind = ChangeKind.INTEGRITY
             elif outcome.standing.tier == Tier.REVOKED:
                 kind = ChangeKind.DEADLINE
-            record_change(session, shop, state, outcome.standing, kind, outcome.reason, snapshot, now, ring, run=run)
+            record_change(
+                session,
+                shop,
+                state,
+                outcome.standing,
+                kind,
+                outcome.reason,
+                snapshot,
+                now,
+                ring,
+                run=run,
+                bulk=bulk,
+            )
             run.changes += 1
         else:
             state.pending_tier = outcome.standing.pending_tier
             state.pending_count = outcome.standing.pending_count
             state.pending_reason = outcome.reason[:500] if outcome.standing.pending_tier else ""
             run.pending += 1 if outcome.standing.pending_tier else 0
-            publish_tier(session, shop, published_tier(Tier(state.tier)))
+        tiers.append((shop, published_tier(Tier(state.tier))))
+    publish_tiers(session, tiers)
+    bulk.write(session, ring, now)
     run.shops_evaluated = len(shops)
     session.flush()
     return run
+
+
+def load_states(session: Session, shops: list[Shop]) -> dict[int, CertificationState]:
+    """Return the certification state of every given shop (read a chunk at a time), creating missing ones."""
+    states: dict[int, CertificationState] = {}
+    ids = [shop.id for shop in shops]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        states.update(
+            (state.shop_id, state)
+            for state in session.scalars(select(CertificationState).where(CertificationState.shop_id.in_(chunk)))
+        )
+    for shop in shops:
+        if shop.id not in states:  # known to be absent: no look-up per shop
+            states[shop.id] = CertificationState(
+                shop_id=shop.id, tier=Tier.NONE, pending_count=0, pending_reason="", kpis={}
+            )
+            session.add(states[shop.id])
+    return states
 
 
 def request_evaluation(

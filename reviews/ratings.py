@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.crm.models import Customer
+from app.db import UTCDateTime, is_postgresql
 from network.hours import longest_day_minutes
 from network.models import Shop
 from reviews.integrity import SHOP_MANIPULATION, IntegrityRules, ReviewFacts, ShopFacts, detect_manipulation
-from reviews.models import EvaluationRun, Review, ReviewFlag, ShopAffiliation, ShopScore
-from reviews.scoring import DimensionScore, RatedReview, network_priors, percentile_from_counts, score_shop
+from reviews.models import EvaluationRun, Review, ReviewFlag, ReviewFollowUp, ShopAffiliation, ShopScore
+from reviews.scoring import (
+    DimensionScore,
+    RatedReview,
+    ReviewSums,
+    percentile_from_counts,
+    score_from_sums,
+    score_shop,
+)
 from reviews.settings import DIMENSIONS, ReviewSettings
-from reviews.standing import publish_rating
+from reviews.standing import publish_rating, publish_ratings
+
+# Shops per statement when the evaluation locks, counts or loads rows by shop id (well under SQLite's limit of
+# bound parameters).
+CHUNK = 2_000
+NO_REVIEWS = ReviewSums(0.0, dict.fromkeys(DIMENSIONS, 0.0), dict.fromkeys(DIMENSIONS, 0.0), 0)
 
 
 def integrity_rules(settings: ReviewSettings) -> IntegrityRules:
@@ -112,31 +125,34 @@ def current_priors(session: Session, settings: ReviewSettings) -> dict[str, floa
     return priors or dict.fromkeys(DIMENSIONS, settings.default_prior)
 
 
-def compute_network_priors(session: Session, settings: ReviewSettings, now: datetime) -> dict[str, float]:
-    """Return the network's current time-decayed mean per dimension over every review that counts."""
-    reviews = session.scalars(
-        select(Review)
-        .where(Review.is_flagged.is_(False), Review.is_hidden.is_(False))
-        .options(selectinload(Review.follow_up))
-    )
-    return network_priors((rated(review) for review in reviews), now, settings.half_life_days, settings.default_prior)
+def _score_values(scores: dict[str, DimensionScore], priors: dict[str, float], now: datetime) -> dict:
+    """Return a shop's score row's columns (without the shop id)."""
+    overall = scores["overall"]
+    return {
+        "overall": overall.score,
+        "review_count": overall.count,
+        "dimensions": {dimension: score.to_dict() for dimension, score in scores.items()},
+        "priors": dict(priors),
+        "computed_at": now,
+    }
+
+
+def _published_rating(score: DimensionScore) -> Decimal | None:
+    """Return the rating the shop row shows: the overall score to two places, none without reviews."""
+    return Decimal(f"{score.score:.2f}") if score.count else None
 
 
 def store_shop_score(
     session: Session, shop: Shop, scores: dict[str, DimensionScore], priors: dict[str, float], now: datetime
 ) -> ShopScore:
     """Store a shop's scores and write the rating and its count into network's shop row."""
-    overall = scores["overall"]
     record = session.get(ShopScore, shop.id)
     if record is None:
         record = ShopScore(shop_id=shop.id)
         session.add(record)
-    record.overall = overall.score
-    record.review_count = overall.count
-    record.dimensions = {dimension: score.to_dict() for dimension, score in scores.items()}
-    record.priors = dict(priors)
-    record.computed_at = now
-    publish_rating(session, shop, Decimal(f"{overall.score:.2f}") if overall.count else None, overall.count)
+    for name, value in _score_values(scores, priors, now).items():
+        setattr(record, name, value)
+    publish_rating(session, shop, _published_rating(scores["overall"]), scores["overall"].count)
     return record
 
 
@@ -161,57 +177,126 @@ def refresh_shop_score(
     return record
 
 
-def read_review_snapshot(session: Session) -> tuple[dict[int, list[RatedReview]], dict[int, int]]:
-    """Read every review once: the rated reviews per shop, and the newest review id seen per shop."""
-    by_shop: dict[int, list[RatedReview]] = defaultdict(list)
-    latest: dict[int, int] = {}
-    for review in session.scalars(select(Review).options(selectinload(Review.follow_up))):
-        by_shop[review.shop_id].append(rated(review))
-        latest[review.shop_id] = max(latest.get(review.shop_id, 0), review.id)
-    return by_shop, latest
+def _age_days(session: Session, column: Any, now: datetime) -> Any:
+    """Return the SQL for the days from `column` to `now` (a float; negative for the future)."""
+    moment = literal(now, UTCDateTime())
+    if is_postgresql(session):
+        return func.date_part("epoch", moment - column) / 86400.0
+    return func.julianday(moment) - func.julianday(column)
+
+
+def read_review_sums(
+    session: Session, now: datetime, half_life_days: float, shop_ids: Sequence[int] | None = None
+) -> dict[int, ReviewSums]:
+    """Add up every review (or those of `shop_ids`) per shop in the database: one row per shop comes back.
+
+    The weights are `decay_weight`'s in SQL (flagged and hidden reviews weigh zero); a follow-up's overall
+    stars replace the review's. Both databases compute it (PostgreSQL's date_part, SQLite's julianday).
+    """
+    age = _age_days(session, Review.created_at, now)
+    counts = and_(Review.is_flagged.is_(False), Review.is_hidden.is_(False))
+    decay = func.power(0.5, case((age > 0, age), else_=0.0) / float(half_life_days))
+    stars = {dimension: getattr(Review, dimension) for dimension in DIMENSIONS}
+    stars["overall"] = func.coalesce(ReviewFollowUp.overall, Review.overall)
+    rows = select(
+        Review.shop_id,
+        Review.id,
+        case((counts, 1), else_=0).label("counted"),
+        case((counts, decay), else_=0.0).label("weight"),
+        *(value.label(dimension) for dimension, value in stars.items()),
+    ).outerjoin(ReviewFollowUp, ReviewFollowUp.review_id == Review.id)
+    if shop_ids is not None:
+        rows = rows.where(Review.shop_id.in_(list(shop_ids)))
+    rows = rows.subquery()
+    weight = rows.c.weight
+    statement = select(
+        rows.c.shop_id,
+        func.max(rows.c.id),
+        func.sum(rows.c.counted),
+        func.sum(weight),
+        *(func.sum(weight * rows.c[dimension]) for dimension in DIMENSIONS),
+        *(func.sum(weight * rows.c[dimension] * rows.c[dimension]) for dimension in DIMENSIONS),
+    ).group_by(rows.c.shop_id)
+    width = len(DIMENSIONS)
+    sums = {}
+    for shop_id, newest, counted, total, *values in session.execute(statement):
+        sums[shop_id] = ReviewSums(
+            float(total or 0.0),
+            {dimension: float(values[index] or 0.0) for index, dimension in enumerate(DIMENSIONS)},
+            {dimension: float(values[width + index] or 0.0) for index, dimension in enumerate(DIMENSIONS)},
+            int(counted or 0),
+            int(newest),
+        )
+    return sums
+
+
+def read_review_snapshot(session: Session, settings: ReviewSettings, now: datetime) -> dict[int, ReviewSums]:
+    """Read every review once, added up per shop as of `now` (with the newest review id seen per shop)."""
+    return read_review_sums(session, now, settings.half_life_days)
+
+
+def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def store_scores_from_snapshot(
     session: Session,
     shops: Iterable[Shop],
-    snapshot: tuple[dict[int, list[RatedReview]], dict[int, int]],
+    snapshot: dict[int, ReviewSums],
     settings: ReviewSettings,
     priors: dict[str, float],
     now: datetime,
-) -> dict[int, ShopScore]:
-    """Score and store every given shop from the snapshot, re-reading a shop that got a review since.
+) -> dict[int, tuple[float, int]]:
+    """Score and store every given shop from the snapshot, re-reading a shop that got a review since; return
+    each shop's overall score and review count.
 
     A review published while an evaluation runs has already refreshed its shop's score; storing the run's
-    older snapshot over it would lose that review until the next run. Holding the shop's row (the lock
-    publishing takes) and comparing its newest review id with the snapshot's makes the check and the store one
-    step against any publication.
+    older snapshot over it would lose that review until the next run. Holding the shops' rows (the lock
+    publishing takes, in id order, a chunk at a time) and then comparing their newest review ids with the
+    snapshot's makes the check and the store one step against any publication.
     """
-    by_shop, latest = snapshot
-    records = {}
+    shops = list(shops)
+    ids = [shop.id for shop in shops]
+    newest: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        session.execute(
+            select(Shop.id).where(Shop.id.in_(chunk)).order_by(Shop.id).with_for_update(key_share=True)
+        ).all()
+    for chunk in _chunks(ids):
+        newest.update(
+            session.execute(
+                select(Review.shop_id, func.max(Review.id)).where(Review.shop_id.in_(chunk)).group_by(Review.shop_id)
+            ).all()
+        )
+    changed = [shop_id for shop_id in ids if newest.get(shop_id, 0) != getattr(snapshot.get(shop_id), "newest", 0)]
+    if changed:
+        snapshot = dict(snapshot)
+        for chunk in _chunks(changed):
+            fresh = read_review_sums(session, now, settings.half_life_days, chunk)
+            snapshot.update({shop_id: fresh.get(shop_id, NO_REVIEWS) for shop_id in chunk})
+    existing: set[int] = set()
+    for chunk in _chunks(ids):
+        existing.update(session.scalars(select(ShopScore.shop_id).where(ShopScore.shop_id.in_(chunk))))
+    figures, ratings, new_rows, changed_rows = {}, [], [], []
     for shop in shops:
-        lock_shop(session, shop)
-        newest = session.scalar(select(func.max(Review.id)).where(Review.shop_id == shop.id)) or 0
-        if newest != latest.get(shop.id, 0):
-            reviews = session.scalars(
-                select(Review)
-                .where(Review.shop_id == shop.id)
-                .options(selectinload(Review.follow_up))
-                .execution_options(populate_existing=True)
-            )
-            rated_reviews = [rated(review) for review in reviews]
-        else:
-            rated_reviews = by_shop.get(shop.id, [])
-        scores = score_shop(rated_reviews, priors, now, settings.prior_strength, settings.half_life_days)
-        records[shop.id] = store_shop_score(session, shop, scores, priors, now)
+        scores = score_from_sums(snapshot.get(shop.id, NO_REVIEWS), priors, settings.prior_strength)
+        overall = scores["overall"]
+        values = {"shop_id": shop.id, **_score_values(scores, priors, now)}
+        (changed_rows if shop.id in existing else new_rows).append(values)
+        ratings.append((shop, _published_rating(overall), overall.count))
+        figures[shop.id] = (overall.score, overall.count)
+    # Straight to the table by primary key (the unit of work's bookkeeping per object would cost more than the
+    # statements); score objects this session loaded before are read again when next used.
+    for record in [row for row in session.identity_map.values() if isinstance(row, ShopScore)]:
+        session.expire(record)
+    if new_rows:
+        session.execute(insert(ShopScore), new_rows)
+    if changed_rows:
+        session.execute(update(ShopScore), changed_rows)
+    publish_ratings(session, ratings)
     session.flush()
-    return records
-
-
-def refresh_all_scores(
-    session: Session, shops: Iterable[Shop], settings: ReviewSettings, priors: dict[str, float], now: datetime
-) -> dict[int, ShopScore]:
-    """Recompute every given shop's scores with one query for all reviews."""
-    return store_scores_from_snapshot(session, shops, read_review_snapshot(session), settings, priors, now)
+    return figures
 
 
 def network_percentile(session: Session, score: float) -> float | None:

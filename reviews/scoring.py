@@ -102,6 +102,73 @@ def score_shop(
     }
 
 
+@dataclass(frozen=True)
+class ReviewSums:
+    """One shop's reviews reduced to what scoring needs: the decayed weights' sum, per dimension the weighted
+    sums of stars and of squared stars, how many reviews count, and the newest review's id.
+
+    The shrunk score and its interval are functions of these sums alone (the variance expanded as
+    `sum(w x^2) - 2 score sum(w x) + score^2 sum(w)`), so the database can add them up over a million reviews
+    and return one row per shop.
+    """
+
+    weight: float
+    stars: Mapping[str, float]
+    squares: Mapping[str, float]
+    counted: int
+    newest: int = 0
+
+
+def review_sums(reviews: Iterable[RatedReview], now: datetime, half_life_days: float, newest: int = 0) -> ReviewSums:
+    """Return the sums of one shop's reviews (the reference for the sums the database adds up)."""
+    weight, counted = 0.0, 0
+    stars = dict.fromkeys(DIMENSIONS, 0.0)
+    squares = dict.fromkeys(DIMENSIONS, 0.0)
+    for review in reviews:
+        if not review.counts:
+            continue
+        counted += 1
+        decay = decay_weight(review.created_at, now, half_life_days)
+        weight += decay
+        for dimension in DIMENSIONS:
+            value = review.stars[dimension]
+            stars[dimension] += decay * value
+            squares[dimension] += decay * value * value
+    return ReviewSums(weight, stars, squares, counted, newest)
+
+
+def score_from_sums(sums: ReviewSums, priors: Mapping[str, float], prior_strength: float) -> dict[str, DimensionScore]:
+    """Score one shop in every dimension from its review sums: the same figures as `score_shop`."""
+    total_weight = prior_strength + sums.weight
+    scores = {}
+    for dimension in DIMENSIONS:
+        stars, squares = sums.stars[dimension], sums.squares[dimension]
+        score = (prior_strength * priors[dimension] + stars) / total_weight
+        spread = prior_strength * PRIOR_SPREAD**2 + max(0.0, squares - 2 * score * stars + score * score * sums.weight)
+        half_width = Z_95 * math.sqrt(spread / total_weight / total_weight)
+        scores[dimension] = DimensionScore(
+            score=score,
+            low=max(1.0, score - half_width),
+            high=min(5.0, score + half_width),
+            count=sums.counted,
+            weight=total_weight - prior_strength,
+        )
+    return scores
+
+
+def priors_from_sums(sums: Iterable[ReviewSums], default_prior: float) -> dict[str, float]:
+    """Return the network's time-decayed mean per dimension from every shop's sums (default when none count)."""
+    total = 0.0
+    stars = dict.fromkeys(DIMENSIONS, 0.0)
+    for shop in sums:
+        total += shop.weight
+        for dimension in DIMENSIONS:
+            stars[dimension] += shop.stars[dimension]
+    if total <= 0:
+        return dict.fromkeys(DIMENSIONS, default_prior)
+    return {dimension: stars[dimension] / total for dimension in DIMENSIONS}
+
+
 def network_priors(
     reviews: Iterable[RatedReview], now: datetime, half_life_days: float, default_prior: float
 ) -> dict[str, float]:

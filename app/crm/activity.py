@@ -29,17 +29,32 @@ def record_activity(
     records by id or code, never a person's phone or name.
     """
     entry = ActivityEntry(
-        actor_id=actor.id if actor is not None else None,
-        actor_role=actor.role if actor is not None else "system",
-        organization_id=organization_id if organization_id is not None else getattr(actor, "organization_id", None),
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        details=details,
+        **activity_values(actor, action, subject_type, subject_id, organization_id=organization_id, **details)
     )
     session.add(entry)
     session.flush()
     return entry
+
+
+def activity_values(
+    actor: User | None,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    *,
+    organization_id: int | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """Return the columns of the entry `record_activity` writes, for a bulk job that inserts many at once."""
+    return {
+        "actor_id": actor.id if actor is not None else None,
+        "actor_role": actor.role if actor is not None else "system",
+        "organization_id": organization_id if organization_id is not None else getattr(actor, "organization_id", None),
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "details": details,
+    }
 
 
 def select_activity(

@@ -14,9 +14,17 @@ from app.signing import KeyRing, generate_key_spec
 from tests.conftest import TEST_KEYS
 from tests.factories import make_organization
 from tests.traceability.factories import keyring_for_tests, make_batch, record, stock_parts
-from traceability.chain import event_hash, reseal_chains, verify_chain
+from traceability.chain import (
+    _CONTENT_COLUMNS,
+    CHAIN_CONTEXT,
+    _stored_message,
+    chain_message,
+    event_hash,
+    reseal_chains,
+    verify_chain,
+)
 from traceability.commissioning import list_batch_parts
-from traceability.models import ChainHead, CustodyEvent
+from traceability.models import ChainHead, CustodyEvent, Part
 
 
 def _events(session) -> list[CustodyEvent]:
@@ -171,3 +179,29 @@ def test_two_organizations_append_without_waiting_for_each_other(committed_engin
     assert done.is_set()
     holder.rollback(), other.rollback()
     holder.close(), other.close()
+
+
+@pytest.mark.parametrize("renamed", [0, 1], ids=["named by its commissioning and a sale", "named by its batch only"])
+def test_a_part_renamed_under_intact_events_is_found(session, chain, renamed):
+    # The events' rows and MACs are untouched: only the parts table says something else now.
+    part = (
+        chain[renamed]
+        if renamed == 0
+        else session.scalars(select(Part).where(Part.batch_id != chain[0].batch_id)).first()
+    )
+    session.execute(update(Part).where(Part.id == part.id).values(serial=part.serial[:-1] + "0"))
+    session.expire_all()
+
+    _checked, problem = verify_chain(session, keyring_for_tests())
+
+    assert problem is not None and problem.problem == "altered: the parts it names were changed"
+
+
+def test_the_verifying_loop_reads_each_stored_event_as_its_mac_was_made(session, chain):
+    ring = keyring_for_tests()
+    rows = session.execute(select(*_CONTENT_COLUMNS).order_by(CustodyEvent.id)).all()
+
+    assert rows and all(
+        ring.mac_function(CHAIN_CONTEXT, row.key_id)(_stored_message(*row[3:])) == row.hash for row in rows
+    )
+    assert [_stored_message(*row[3:]) for row in rows] == [chain_message(row[3:]) for row in rows]
