@@ -291,7 +291,7 @@ def _complaint(session, rng, agents, settings, now) -> dict[str, int]:
         session,
         agent,
         request,
-        "已联系门店核实，情况属实，已要求整改。",
+        "已联系服务站核实，情况属实，已要求整改。",
         "customer",
         settings,
         opened + timedelta(hours=2),
