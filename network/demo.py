@@ -269,7 +269,7 @@ def _roadside(session: Session, rng: random.Random, shops: list[Shop], settings:
             vehicle,
             lat,
             lon,
-            rng.choice(["爆胎 flat tyre", "发动机故障灯亮 engine warning", "刹车异响 brake noise"]),
+            rng.choice(["爆胎", "发动机故障灯亮", "刹车异响"]),
             [],
             index,
             settings,
