@@ -11,10 +11,10 @@ from werkzeug.wrappers import Response
 
 from app.clock import local_today, zone
 from app.db import utcnow
-from app.jobs import JobState
 from app.security import Role
 from app.web.auth import page_actor
 from app.web.context import db_session, settings
+from app.web.jobs import JOB_STATES, register_job_labels
 from app.web.navigation import NavLink
 from milepost import charts, dashboard
 from network.pages.driver import map_config
@@ -40,12 +40,7 @@ JOB_LABELS = {
     "core.deliver_wechat": _l("Send WeChat subscription messages"),
     "leads.advance": _l("Lead intake, dispatch and returns"),
 }
-JOB_STATES = {
-    JobState.QUEUED: _l("queued"),
-    JobState.RUNNING: _l("running"),
-    JobState.SUCCEEDED: _l("succeeded"),
-    JobState.FAILED: _l("failed"),
-}
+register_job_labels(JOB_LABELS)
 SCAN_DAYS = 14
 MAP_DAYS = 30
 TOP_ROWS = 10
