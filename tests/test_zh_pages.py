@@ -129,3 +129,24 @@ def test_a_service_shop_is_called_fuwuzhan_in_every_catalogue():
             ]
 
     assert found == []
+
+
+@pytest.mark.parametrize(("language", "words"), [("zh", "此地址没有页面"), ("en", "there is no page at this address")])
+def test_not_found_page_speaks_the_page_language(client, language, words):
+    response = client.get(f"/no-such-page?lang={language}")
+
+    assert response.status_code == 404 and words in response.text
+    assert "requested URL" not in response.text
+
+
+def test_http_errors_say_english_in_the_api_and_chinese_on_pages(app, client):
+    from app.web.errors import handle_unexpected
+
+    api = client.post("/api/v1/openapi.json").json
+    page = client.post("/healthz?lang=zh").text
+    with app.test_request_context("/anything?lang=zh"):
+        internal = handle_unexpected(RuntimeError("a bug")).get_data(as_text=True)
+
+    assert api["error"] == {"code": "method_not_allowed", "message": "this address does not take that kind of request"}
+    assert "此地址不接受这种请求" in page
+    assert "内部错误，已记录" in internal and not english_words(internal)
