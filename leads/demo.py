@@ -36,6 +36,13 @@ SALES = (
 # Provinces of the demo dealer's territory beside its own (the expressway corridor the demo's shops line).
 TERRITORY = ("Henan", "Hebei", "Hubei", "Shandong", "Shanxi", "Shaanxi", "Anhui", "Jiangsu", "Beijing", "Tianjin")
 HISTORY_DAYS = 180
+# What each kind of past contact says in the lead's history (the demo writes it as a person would).
+DEMO_SUMMARIES = {
+    Channel.WALK_IN: "到店咨询（演示）",
+    Channel.CAMPAIGN: "回复营销活动（演示）",
+    Channel.SHOP_REFERRAL: "服务站推荐（演示）",
+    Channel.SCAN: "扫码查验配件（演示）",
+}
 
 
 class Clock:
@@ -88,7 +95,7 @@ def _extra_touchpoints(session: Session, rng: random.Random, start: datetime, co
         moment = start + timedelta(minutes=rng.randrange(HISTORY_DAYS * 24 * 60))
         record_touchpoint(
             session, channel=channel, kind=rng.choice(["parts", "maintenance", "warranty"]), source_type="demo",
-            source_id=number, customer=vehicle.owner, vehicle=vehicle, summary=f"{channel} (demo)",
+            source_id=number, customer=vehicle.owner, vehicle=vehicle, summary=DEMO_SUMMARIES[channel],
             consent_basis="marketing" if marketing else "service",
             consent_text_version="mkt-2026-01" if marketing else None, occurred_at=moment,
         )  # fmt: skip

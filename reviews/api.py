@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
+from flask_babel import force_locale
 from pydantic import Field
 from sqlalchemy import select
 
@@ -25,6 +26,7 @@ from reviews.plaque_codes import plaque_url
 from reviews.plaques import active_plaque, issue_plaque, plaque_svg
 from reviews.ratings import score_summary
 from reviews.settings import configured_thresholds, review_settings
+from reviews.wording import tier_text, with_reason_texts
 
 api = ApiBlueprint("reviews_api", __name__, tag="Reviews")
 
@@ -218,7 +220,7 @@ def evaluate(actor, body: EvaluateIn):
     summary="A shop's certification tier, KPI snapshot, pending change and history",
 )
 def show_certification(actor, code: str):
-    return certification.certification_summary(db_session(), find_shop(code), actor)
+    return with_reason_texts(certification.certification_summary(db_session(), find_shop(code), actor))
 
 
 @api.endpoint(
@@ -234,7 +236,7 @@ def certification_board(actor, query: BoardQuery):
         statement = statement.where(CertificationState.tier == query.tier)
     if query.pending:
         statement = statement.where(CertificationState.pending_tier.is_not(None))
-    return paginate(db_session(), statement, query, certification.state_to_dict)
+    return paginate(db_session(), statement, query, lambda state: with_reason_texts(certification.state_to_dict(state)))
 
 
 @api.endpoint(
@@ -250,7 +252,7 @@ def override(actor, code: str, body: OverrideIn):
     certification.override_tier(
         session, actor, shop, body.tier, body.reason, configured_thresholds(settings()), code_keyring(), utcnow()
     )
-    return certification.certification_summary(session, shop, actor)
+    return with_reason_texts(certification.certification_summary(session, shop, actor))
 
 
 @api.endpoint(
@@ -302,7 +304,13 @@ def printable_plaque(actor, code: str):
     if plaque is None:
         raise NotFound("this shop has no plaque in force", field="shop")
     state = session.get(CertificationState, shop.id)
-    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], state.tier if state else "none")
+    tier = state.tier if state else "none"
+    # The plaque is printed in both languages, whatever the language of the request that prints it.
+    with force_locale("zh"):
+        tier_zh = tier_text(tier)
+    with force_locale("en"):
+        tier_en = tier_text(tier)
+    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], f"{tier_zh} {tier_en}")
     return Response(svg, mimetype="image/svg+xml")
 
 

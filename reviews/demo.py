@@ -33,11 +33,11 @@ from reviews.tiers import Tier
 # Mean stars and reviews per shop for each kind of shop, and the share of shops of that kind.
 PROFILES = {"good": (4.6, 24, 0.55), "mediocre": (3.7, 12, 0.33), "bad": (2.4, 10, 0.12)}
 TEXTS = {
-    5: ["换刹车片很快，价格透明，配件扫码是正品。", "Quick tyre change at 2 a.m., fair price.", "师傅很专业，推荐！"],
-    4: ["服务不错，就是等了一会儿。", "Good work, a bit pricey.", "配件正品，价格略高。"],
-    3: ["一般，修好了但解释不清楚。", "OK but slow.", "价格偏高。"],
-    2: ["等了三个小时。", "They tried to sell me parts I did not need.", "收费不透明。"],
-    1: ["配件没有防伪码，怀疑是副厂件。", "Overcharged and rude.", "修完第二天又坏了。"],
+    5: ["换刹车片很快，价格透明，配件扫码是正品。", "凌晨两点换胎，价格公道。", "师傅很专业，推荐！"],
+    4: ["服务不错，就是等了一会儿。", "活干得好，就是有点贵。", "配件正品，价格略高。"],
+    3: ["一般，修好了但解释不清楚。", "还行，就是慢。", "价格偏高。"],
+    2: ["等了三个小时。", "想卖给我用不着的配件。", "收费不透明。"],
+    1: ["配件没有防伪码，怀疑是副厂件。", "乱收费，态度差。", "修完第二天又坏了。"],
 }
 # Services of the demo's historical bookings.
 SERVICES = ("repair", "maintenance", "tyres")

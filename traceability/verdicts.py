@@ -32,6 +32,19 @@ BUY_INTENT = "buy"
 # Signals read from the scan's own position: from an unauthenticated browser they may be spoofed.
 POSITION_SIGNALS = frozenset({"impossible_travel", "many_cities", "far_from_chain"})
 UNCORROBORATED_CAUSE = "uncorroborated_clone_signal"
+# Every reason a verdict may carry, as the scan page must say it in words (tests hold the rules to this list):
+# the code's identity, the clone and resale signals, and the part's own state.
+IDENTITY_REASONS = ("malformed_code", "foreign_origin", "missing_tag", "bad_tag", "gtin_mismatch", "unknown_serial")
+SIGNAL_REASONS = (
+    "impossible_travel",
+    "many_cities",
+    "far_from_chain",
+    "activation_after_install",
+    "offered_after_install",
+    "offered_after_removal",
+)
+STATE_REASONS = ("destroyed", "recalled", "installed")
+SCAN_REASONS = IDENTITY_REASONS + SIGNAL_REASONS + STATE_REASONS
 
 
 def corroborated(part: ScannedPart, by_staff: bool, policy: ClonePolicy) -> bool:

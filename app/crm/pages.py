@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app import one_time_codes
 from app.crm import customers, notifications, organizations, personal_data, vehicles
 from app.crm.models import OrganizationKind, Vehicle
+from app.crm.places import place_name
 from app.crm.regions import PROVINCES, find_province
 from app.crm.relations import is_related_customer
 from app.crm.web import personal_data_download
@@ -82,8 +83,14 @@ def province_label(name: str | None) -> str:
     return province.name_zh if get_locale().language == "zh" else province.name
 
 
-# Every domain's pages show provinces: `{{ name | province_label }}`.
+def place_label(name: str | None, province: str | None = None) -> str:
+    """Return a city's or province's name in the page's language (`province` tells apart cities of one name)."""
+    return place_name(name, get_locale().language, province)
+
+
+# Every domain's pages show provinces and cities: `{{ name | province_label }}`, `{{ city | place_label(province) }}`.
 pages.add_app_template_filter(province_label, "province_label")
+pages.add_app_template_filter(place_label, "place_label")
 
 
 class OrganizationPageQuery(PageQuery):

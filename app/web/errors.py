@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -24,6 +26,19 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
     503: "unavailable",
+}
+# What an HTTP error says, in our words (Werkzeug's are English paragraphs): the API gives the English text,
+# an error page the reader's language.
+HTTP_MESSAGES = {
+    400: _l("the request could not be read"),
+    403: _l("you may not open this page"),
+    404: _l("there is no page at this address"),
+    405: _l("this address does not take that kind of request"),
+    413: _l("the request body is larger than this service accepts"),
+    415: _l("this address does not take that kind of content"),
+    429: _l("too many requests; wait a moment and try again"),
+    500: _l("internal error; it has been logged"),
+    503: _l("the service is briefly unavailable; try again shortly"),
 }
 # Seconds a caller is asked to wait when the database cannot be reached: a restart or a fail-over takes a few.
 DATABASE_RETRY_AFTER = 5
@@ -66,11 +81,15 @@ def handle_domain_error(error: MilepostError) -> Response:
 def handle_http_error(error: HTTPException) -> Response:
     """Render Werkzeug's HTTP errors (404 routes, 405, 413 bodies) in the same shape."""
     status = error.code or 500
-    code = HTTP_CODES.get(status, "error")
-    message = error.description or error.name
-    if status == 413:
-        message = "the request body is larger than this service accepts"
-    return _respond(status, {"error": {"code": code, "message": message}})
+    return _respond(status, {"error": {"code": HTTP_CODES.get(status, "error"), "message": _english(status, error)}})
+
+
+def _english(status: int, error: HTTPException | None = None) -> str:
+    """Return the English message of an HTTP status (the msgid, which error pages translate)."""
+    if status not in HTTP_MESSAGES:
+        return (error.description or error.name) if error is not None else "error"
+    with force_locale("en"):
+        return str(HTTP_MESSAGES[status])
 
 
 def handle_database_unavailable(error: OperationalError | InterfaceError) -> Response:
@@ -82,9 +101,7 @@ def handle_database_unavailable(error: OperationalError | InterfaceError) -> Res
             session.rollback()
         except (OperationalError, InterfaceError):
             session.invalidate()
-    response = _respond(
-        503, {"error": {"code": "unavailable", "message": "the service is briefly unavailable; try again shortly"}}
-    )
+    response = _respond(503, {"error": {"code": "unavailable", "message": _english(503)}})
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     return response
 
@@ -92,7 +109,7 @@ def handle_database_unavailable(error: OperationalError | InterfaceError) -> Res
 def handle_unexpected(error: Exception) -> Response:
     """Log a bug and answer 500 without leaking internals."""
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return _respond(500, {"error": {"code": "internal", "message": "internal error; it has been logged"}})
+    return _respond(500, {"error": {"code": "internal", "message": _english(500)}})
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -7,6 +7,7 @@ import re
 from pydantic import BaseModel
 
 from app.web.endpoints import PUBLIC, SIGNED_IN, EndpointSpec
+from app.web.pagination import PageQuery
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_SCHEMA = {
@@ -33,6 +34,47 @@ STANDARD_ERRORS = {
     413: "Body too large",
     429: "Too many attempts",
 }
+
+# What each domain's operations are about, in the order the docs page lists them.
+TAGS = {
+    "Auth": "Sign-in and API tokens",
+    "CRM": "Organizations, customers, vehicles and their owners, touchpoints, the notification inbox",
+    "Traceability": "Part types, batches, part codes and labels, custody events, scans, alerts and recalls",
+    "Network": "Highways, service shops, search, bookings, roadside help and coverage",
+    "Reviews": "Reviews, scores, certification and plaques",
+    "Knowledge": "Fault codes, knowledge entries, articles and fixes",
+    "Service": "Service requests, queues, SLA clocks and surveys",
+    "Community": "Drivers' questions and answers",
+    "Leads": "Leads, pools and the funnel",
+    "Jobs": "The worker's jobs and their runs",
+}
+# A success response of a list endpoint: one page of items (app.web.pagination.paginate).
+PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["items", "page", "per_page", "total"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "page": {"type": "integer", "minimum": 1},
+        "per_page": {"type": "integer", "minimum": 1},
+        "total": {"type": "integer", "minimum": 0},
+    },
+}
+# Success responses that are not JSON, by media type.
+MEDIA_SCHEMAS = {
+    "text/html": {"type": "string"},
+    "text/csv": {"type": "string"},
+    "image/svg+xml": {"type": "string"},
+    "application/zip": {"type": "string", "contentMediaType": "application/zip", "contentEncoding": "binary"},
+}
+
+
+def _success_schema(spec: EndpointSpec) -> dict:
+    """Return the schema of a success response: a page of items, a JSON object, or the media type's text."""
+    if spec.produces in MEDIA_SCHEMAS:
+        return MEDIA_SCHEMAS[spec.produces]
+    if spec.query is not None and issubclass(spec.query, PageQuery):
+        return {"$ref": REF_TEMPLATE.format(model="Page")}
+    return {"type": "object"}
 
 
 def _schema(model: type[BaseModel], components: dict) -> dict:
@@ -77,7 +119,10 @@ def _operation(spec: EndpointSpec, components: dict) -> dict:
     openapi_path, parameters = _path_parameters(spec.path)
     if spec.query is not None:
         parameters += _query_parameters(spec.query, components)
-    success = {"description": "Success", "content": {spec.produces: {}}}
+    if spec.status == 204:
+        success: dict = {"description": "Done; no content"}
+    else:
+        success = {"description": "Success", "content": {spec.produces: {"schema": _success_schema(spec)}}}
     responses: dict = {str(spec.status): success}
     for code, text in {**STANDARD_ERRORS, **spec.responses}.items():
         if code == 401 and spec.access == PUBLIC:
@@ -105,7 +150,7 @@ def _operation(spec: EndpointSpec, components: dict) -> dict:
 
 def build_document(specs: list[EndpointSpec], title: str, version: str) -> dict:
     """Return the OpenAPI document for the registered endpoints."""
-    components: dict = {"Error": ERROR_SCHEMA}
+    components: dict = {"Error": ERROR_SCHEMA, "Page": PAGE_SCHEMA}
     paths: dict = {}
     for spec in sorted(specs, key=lambda item: (item.path, item.method)):
         openapi_path, operation = _operation(spec, components)
@@ -114,6 +159,10 @@ def build_document(specs: list[EndpointSpec], title: str, version: str) -> dict:
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "servers": [{"url": "/"}],
+        "tags": [
+            {"name": name, "description": TAGS.get(name, "")}
+            for name in sorted({spec.tag for spec in specs}, key=lambda tag: (list(TAGS) + [tag]).index(tag))
+        ],
         "paths": paths,
         "components": {
             "schemas": components,

@@ -61,7 +61,7 @@
         form.submit();
       }
     }, function (error) {
-      if (status) status.textContent = error.message;
+      if (status) status.textContent = button.getAttribute("data-unavailable") || error.message;
     }, { enableHighAccuracy: true, timeout: 10000 });
   }
 
