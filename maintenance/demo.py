@@ -32,8 +32,8 @@ ITEMS = (
     ("dpf_clean", "DPF 清灰", "DPF cleaning", None, 1500, None, None, None, None, None, None),
 )
 PLANS = (
-    ("HOWO-LH", "HOWO", "豪沃干线物流保养计划", "HOWO long-haul maintenance", 1.0),
-    ("SITRAK-LH", "SITRAK", "汕德卡干线物流保养计划", "SITRAK long-haul maintenance", 1.2),
+    ("HOWO-LH", "豪沃", "豪沃干线物流保养计划", "HOWO long-haul maintenance", 1.0),
+    ("SITRAK-LH", "汕德卡", "汕德卡干线物流保养计划", "SITRAK long-haul maintenance", 1.2),
 )
 
 

@@ -185,7 +185,7 @@ def _roadside_offer(session: Session, shop: Shop) -> bool:
         truck,
         shop.lat + 0.02,
         shop.lon,
-        "爆胎，停在应急车道 flat tyre on the hard shoulder",
+        "爆胎，停在应急车道",
         [],
         load_shop_index(session),
         settings,

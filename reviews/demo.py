@@ -41,7 +41,7 @@ TEXTS = {
 }
 # Services of the demo's historical bookings.
 SERVICES = ("repair", "maintenance", "tyres")
-LEGACY_REASON = "legacy certification list 2025, migrated into Milepost"
+LEGACY_REASON = "2025 年旧认证名单，迁入 Milepost"
 UPGRADE_REASON = "regional manager's upgrade after a site visit, to be borne out by the KPIs"
 
 

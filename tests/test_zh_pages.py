@@ -19,9 +19,10 @@ from app.web.context import SIGN_IN_KEY
 from tests.test_get_crawl import RECORDING_RULES, _demo_user, _fill, _path_values
 
 ROLES = [None, *Role]
-# Latin words a Chinese page may show: the language switch, and terms used as they are (https, Bearer, zip).
+# Latin words a Chinese page may show: the language switch, the product's name, and terms used as they are
+# (https, Bearer, zip).
 # Capitals-only words (VIN, OEM, API, SPN) and codes with digits are never counted.
-ALLOWED = {"English", "https", "Bearer", "zip"}
+ALLOWED = {"English", "https", "Bearer", "zip", "Milepost"}
 SHOWN_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 SKIPPED_TAGS = {"script", "style", "code", "pre", "textarea", "svg"}
 WORD = re.compile(r"(?<![\w./:@#-])[A-Za-z][a-z]{2,}(?![\w/:@-])")

@@ -46,6 +46,7 @@ TAGS = {
     "Service": "Service requests, queues, SLA clocks and surveys",
     "Community": "Drivers' questions and answers",
     "Leads": "Leads, pools and the funnel",
+    "Maintenance": "Service plans, odometer readings, what is due and reminders",
     "Jobs": "The worker's jobs and their runs",
 }
 # A success response of a list endpoint: one page of items (app.web.pagination.paginate).
