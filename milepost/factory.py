@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
 from sqlalchemy.engine import Connection
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -24,7 +24,9 @@ from app.web.csrf import csrf_token
 from app.web.errors import register_error_handlers
 from app.web.headers import install_security_headers
 from app.web.i18n import (
+    TEMPLATE_TRANSLATIONS,
     error_text,
+    install_template_gettext,
     language_switch_url,
     local_date,
     remember_locale_choice,
@@ -238,6 +240,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
 
     translation_directories = ";".join(str(ROOT.parent / package / "translations") for package in DOMAIN_PACKAGES)
     Babel(app, locale_selector=select_locale, default_translation_directories=translation_directories)
+    install_template_gettext(app)
     register_error_handlers(app)
     install_security_headers(app)
     install_input_guard(app)
@@ -261,6 +264,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
             "language_switch_url": language_switch_url,
             "local_date": local_date,
             "role_label": role_label,
+            TEMPLATE_TRANSLATIONS: get_translations(),
         }
 
     app.add_url_rule("/", "home", landing.home)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Select, case, false, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,7 @@ from app.crm.models import Organization
 from app.db import is_postgresql, utcnow
 from app.errors import InvalidInput, NotFound
 from app.security import User
+from traceability.driver_sql import DriverStatement
 from traceability.models import Alert, AlertStatus, Part, Scan
 
 # The persistent-signal table lives with the verdict rules (one table); its names stay importable from here.
@@ -68,41 +69,58 @@ def raise_alert(
 
     A recurrence of an alert the OEM closed reopens it, and the alert counts and dates its reopenings."""
     now = utcnow()
-    key = dedupe_key(cause, part, gtin, serial, subject, organization_id)
     values = {
-        "dedupe_key": key,
+        "dedupe_key": dedupe_key(cause, part, gtin, serial, subject, organization_id),
         "cause": cause,
-        "status": AlertStatus.OPEN.value,
         "part_id": part.id if part is not None else None,
         "gtin": part.gtin if part is not None else gtin,
         "serial": part.serial if part is not None else (serial or None) and serial[:20],
         "organization_id": organization_id,
         "details": details or {},
-        "occurrences": 1,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "note": "",
-        "reopened": 0,
+        "now": now,
     }
-    # One statement whichever worker gets there first: concurrent scans of a clone must not make two alerts.
-    dialect = postgresql if is_postgresql(session) else sqlite
-    statement = dialect.insert(Alert).values(**values)
-    was_closed = Alert.status == AlertStatus.CLOSED.value
-    statement = statement.on_conflict_do_update(
-        index_elements=[Alert.dedupe_key],
-        set_={
-            "occurrences": Alert.occurrences + 1,
-            "last_seen_at": now,
-            "details": statement.excluded.details,
-            "status": case((was_closed, AlertStatus.OPEN.value), else_=Alert.status),
-            "reopened": Alert.reopened + case((was_closed, 1), else_=0),
-            "reopened_at": case((was_closed, now), else_=Alert.reopened_at),
-        },
-    ).returning(Alert.id, Alert.status)
-    alert_id, _status = session.execute(statement).one()
+    session.flush()  # the statement runs on the driver, past the session's autoflush
+    dialect = "postgresql" if is_postgresql(session) else "sqlite"
+    alert_id, _status = ALERT_UPSERT[dialect].first(session, values)
     if part is not None:
         _keep_signal(session, part.id, cause, open_=True)
     return alert_id
+
+
+def _alert_upsert(dialect) -> DriverStatement:
+    """The alert INSERT ... ON CONFLICT DO UPDATE with every value bound by name, run straight on the driver:
+    every counterfeit scan runs it, and SQLAlchemy's ORM insert took longer than the database."""
+    table = Alert.__table__
+    now = bindparam("now", type_=table.c.last_seen_at.type)
+    statement = dialect.insert(table).values(
+        {
+            **{name: bindparam(name, type_=table.c[name].type) for name in VARYING},
+            "status": AlertStatus.OPEN.value,
+            "occurrences": 1,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "note": "",
+            "reopened": 0,
+        }
+    )
+    # One statement whichever worker gets there first: concurrent scans of a clone must not make two alerts.
+    was_closed = table.c.status == AlertStatus.CLOSED.value
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.dedupe_key],
+        set_={
+            "occurrences": table.c.occurrences + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+            "details": statement.excluded.details,
+            "status": case((was_closed, AlertStatus.OPEN.value), else_=table.c.status),
+            "reopened": table.c.reopened + case((was_closed, 1), else_=0),
+            "reopened_at": case((was_closed, statement.excluded.last_seen_at), else_=table.c.reopened_at),
+        },
+    ).returning(table.c.id, table.c.status)
+    return DriverStatement(statement)
+
+
+VARYING = ("dedupe_key", "cause", "part_id", "gtin", "serial", "organization_id", "details")
+ALERT_UPSERT = {"postgresql": _alert_upsert(postgresql), "sqlite": _alert_upsert(sqlite)}
 
 
 UNKNOWN_PROVINCE = "unknown"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import CompoundSelect, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
-from app.crm.models import Vehicle
+from app.crm.models import Organization, Vehicle
 from app.crm.relations import register_vehicle_relation
+from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part
 
 # What an event's rendering names, loaded with the events in one statement.
@@ -59,7 +60,25 @@ def list_part_events(session: Session, part) -> list[CustodyEvent]:
     return list(session.scalars(statement))
 
 
-def select_part_event_ids(part_id: int, batch_id: int) -> CompoundSelect:
+def _journey() -> DriverStatement:
+    """A part's events as the public page names them: date, business step and the acting organization's city
+    and kind, oldest first, in one statement of plain rows (no ORM objects)."""
+    organizations = Organization.__table__
+    return DriverStatement(
+        select(CustodyEvent.occurred_at, CustodyEvent.business_step, organizations.c.city, organizations.c.kind)
+        .join_from(CustodyEvent, organizations, organizations.c.id == CustodyEvent.organization_id)
+        .where(CustodyEvent.id.in_(select_part_event_ids(bindparam("part_id"), bindparam("batch_id"))))
+        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
+    )
+
+
+def list_part_journey(session: Session, part) -> list:
+    """Return a part's custody events for the public page as rows of occurred_at, business_step, city and kind,
+    oldest first; `part` has id and batch_id."""
+    return JOURNEY.all(session, {"part_id": part.id, "batch_id": part.batch_id})
+
+
+def select_part_event_ids(part_id, batch_id) -> CompoundSelect:
     """Return the query for the ids of the events that name a part or commission its batch."""
     # A UNION of two indexed selects: an OR of the two conditions leaves PostgreSQL no index to use, and it
     # walks the whole event table (D-06).
@@ -68,6 +87,9 @@ def select_part_event_ids(part_id: int, batch_id: int) -> CompoundSelect:
         CustodyEvent.batch_id == batch_id, CustodyEvent.event_type == EventType.COMMISSION
     )
     return union_all(named, commissioned)
+
+
+JOURNEY = _journey()
 
 
 def price_text(value: Decimal | None) -> str | None:

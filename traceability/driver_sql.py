@@ -71,7 +71,7 @@ class DriverStatement:
     def _compile(self, dialect: Dialect) -> _DriverForm:
         compiled = self.statement.compile(dialect=dialect)
         binds = compiled.binds.items()
-        columns = list(getattr(self.statement, "selected_columns", ()))
+        columns = list(getattr(self.statement, "exported_columns", ()))  # a SELECT's or a RETURNING's
         return _DriverForm(
             sql=compiled.string,
             positional=tuple(compiled.positiontup) if compiled.positional else None,
@@ -95,22 +95,31 @@ class DriverStatement:
         cursor.execute(form.sql, tuple(values[name] for name in form.positional) if form.positional else values)
         return cursor, form, connection.dialect
 
-    def first(self, session: Session, parameters: Mapping[str, Any]) -> Any | None:
-        """Run the statement and return its first row (a named tuple of the selected columns), or None."""
+    def _rows(self, session: Session, parameters: Mapping[str, Any], many: bool) -> list:
         cursor, form, dialect = self._run(session, parameters)
         if form.result_processors is None:
             form.result_processors = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, description[1])
                 for column, description in zip(form.columns, cursor.description, strict=True)
             )
-        values = cursor.fetchone()
+        fetched = cursor.fetchall() if many else [value for value in [cursor.fetchone()] if value is not None]
         cursor.close()
-        if values is None:
-            return None
-        return form.row._make(
-            process(value) if process is not None else value
-            for process, value in zip(form.result_processors, values, strict=True)
-        )
+        return [
+            form.row._make(
+                process(value) if process is not None else value
+                for process, value in zip(form.result_processors, values, strict=True)
+            )
+            for values in fetched
+        ]
+
+    def first(self, session: Session, parameters: Mapping[str, Any]) -> Any | None:
+        """Run the statement and return its first row (a named tuple of the selected columns), or None."""
+        rows = self._rows(session, parameters, many=False)
+        return rows[0] if rows else None
+
+    def all(self, session: Session, parameters: Mapping[str, Any]) -> list:
+        """Run the statement and return its rows (named tuples of the selected columns)."""
+        return self._rows(session, parameters, many=True)
 
     def execute(self, session: Session, parameters: Mapping[str, Any]) -> None:
         """Run the statement for its effect."""

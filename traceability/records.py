@@ -9,7 +9,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.clock import local_date
@@ -18,7 +18,13 @@ from app.db import utcnow
 from app.errors import NotFound
 from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
-from traceability.custody_history import event_to_dict, list_part_events, list_vehicle_installations
+from traceability.custody_history import (
+    event_to_dict,
+    list_part_events,
+    list_part_journey,
+    list_vehicle_installations,
+)
+from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
 from traceability.scan_render import warranty_status
 from traceability.scan_storage import ScannedPart
@@ -88,10 +94,10 @@ def custody_summary(
         {
             "stage": event.business_step,
             "date": local_date(event.occurred_at, config_or_tz).isoformat(),
-            "city": event.organization.city,
-            "kind": event.organization.kind,
+            "city": event.city,
+            "kind": event.kind,
         }
-        for event in list_part_events(session, part)
+        for event in list_part_journey(session, part)
     ]
 
 
@@ -146,9 +152,17 @@ def refresh_sale_price_ranges(session: Session) -> int:
     return len(ranges)
 
 
+# One row by its primary key, straight on the driver: the scan page reads it on every view.
+PRICE_RANGE = DriverStatement(
+    select(SalePriceRange.p10, SalePriceRange.p90, SalePriceRange.sales).where(
+        SalePriceRange.part_type_id == bindparam("part_type_id")
+    )
+)
+
+
 def sale_price_range(session: Session, part_type_id: int) -> dict | None:
     """Return the kept 10th-90th percentile of recent sale prices of a part type, with the count."""
-    kept = session.get(SalePriceRange, part_type_id)
+    kept = PRICE_RANGE.first(session, {"part_type_id": part_type_id})
     if kept is None:
         return None
     return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}

@@ -170,13 +170,12 @@ def _state_update() -> Any:
     )
 
 
-def _write_postgresql() -> Select:
-    """The kept-state UPDATE, the scan INSERT and this transaction's synchronous_commit in one statement (one
-    round trip); the DML CTEs run although the SELECT does not read them."""
-    kept = _state_update().cte("kept")
+def _write_postgresql(with_state: bool = True) -> Select:
+    """The kept-state UPDATE (`with_state`), the scan INSERT and this transaction's synchronous_commit in one
+    statement (one round trip); the DML CTEs run although the SELECT does not read them."""
     stored = _scan_insert("scan_").cte("stored")
     setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
-    return select(setting).add_cte(kept, stored)
+    return select(setting).add_cte(*((_state_update().cte("kept"),) if with_state else ()), stored)
 
 
 # Built once per worker process; each compiles once per dialect.
@@ -184,6 +183,7 @@ SCAN_READ = DriverStatement(_scan_read())
 STATE_UPDATE = DriverStatement(_state_update())
 SCAN_INSERT = DriverStatement(_scan_insert())
 WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
+INSERT_POSTGRESQL = DriverStatement(_write_postgresql(with_state=False))
 
 
 def _scanned_part(row: Any) -> ScannedPart:
@@ -220,14 +220,15 @@ def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:
 
 
 def store_scan(session: Session, part_id: int | None, state: dict | None, scan: dict, *, durable: bool) -> None:
-    """Store a scan and, for a known part, its new kept state (`state`); on PostgreSQL in one statement, which
-    commits without waiting for the WAL flush unless `durable`."""
-    if state is not None and is_postgresql(session):
+    """Store a scan and, for a known part, its new kept state (`state`); on PostgreSQL in one statement, after
+    which the transaction commits without waiting for the WAL flush unless `durable`."""
+    if is_postgresql(session):
         parameters = {f"scan_{name}": value for name, value in scan.items()}
-        WRITE_POSTGRESQL.execute(
-            session,
-            {"part_id": part_id, **state, **parameters, "synchronous_commit": "on" if durable else "off"},
-        )
+        commit = {"synchronous_commit": "on" if durable else "off"}
+        if state is None:
+            INSERT_POSTGRESQL.execute(session, {**parameters, **commit})
+        else:
+            WRITE_POSTGRESQL.execute(session, {"part_id": part_id, **state, **parameters, **commit})
         return
     if state is not None:
         STATE_UPDATE.execute(session, {"part_id": part_id, **state})

@@ -7,17 +7,18 @@ import ipaddress
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.customers import find_customer_for_user
 from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import utcnow
 from app.geo import LatLon, coarsen
-from app.security import User, count_recent_attempts, record_attempt
+from app.security import Attempt, User
 from app.signing import KeyRing
 from traceability.alerts import raise_alert
 from traceability.codes import DigitalLink, origin_of, tag_message
+from traceability.driver_sql import DriverStatement
 from traceability.models import Batch, Installation, Part, Sale, Verdict
 from traceability.places import locate
 from traceability.scan_render import outcome_to_dict
@@ -85,7 +86,8 @@ def verify_scan(
     """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
 
     Counterfeit scans from one `client` address raise alerts of their own up to the policy's hourly budget;
-    beyond it they count in one flood alert for that address (their scans are stored all the same).
+    beyond it they count in one flood alert for that address (their scans are stored all the same, and with
+    `async_commit` commit without waiting for the WAL flush).
 
     A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
     (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
@@ -125,10 +127,19 @@ def verify_scan(
         "scanned_at": now,
     }
     state = scan_state(part, coarse, city, now, policy) if known else None
-    store_scan(session, part.id if known else None, state, scan, durable=alerting or bool(held) or not async_commit)
+    # Past its client's budget a counterfeit scan only counts in the flood alert, whose one row every such scan
+    # from that client updates: committed without waiting for the WAL flush, the next one waits on that row
+    # for microseconds, not for a disk flush (the budgeted alerts before it stay durable).
+    flooding = (
+        verdict == Verdict.COUNTERFEIT
+        and client is not None
+        and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
+    )
+    durable = (alerting and not flooding) or bool(held) or not async_commit
+    store_scan(session, part.id if known else None, state, scan, durable=durable)
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
     if alerting:
-        _alert(session, outcome, part, link, actor, client, policy)
+        _alert(session, outcome, part, link, actor, client, flooding=flooding)
     if held and known:
         # The raw signal still reaches the OEM, under a cause that does not keep the part suspect.
         raise_alert(
@@ -151,13 +162,43 @@ def coarsen_address(client: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
 
 
+def _budget_statement() -> DriverStatement:
+    """Record one counterfeit alert against a client's budget if it has any left, in one statement (the
+    RETURNING row says whether it had): the count and the insert cost one round trip, not two and a flush."""
+    attempts = Attempt.__table__
+    recent = (
+        select(func.count())
+        .select_from(attempts)
+        .where(
+            attempts.c.bucket == bindparam("bucket"),
+            attempts.c.key == bindparam("key"),
+            attempts.c.occurred_at >= bindparam("since", type_=attempts.c.occurred_at.type),
+        )
+        .scalar_subquery()
+    )
+    taken = select(
+        bindparam("bucket", type_=attempts.c.bucket.type),
+        bindparam("key", type_=attempts.c.key.type),
+        bindparam("now", type_=attempts.c.occurred_at.type),
+    ).where(recent < bindparam("limit"))
+    statement = attempts.insert().from_select(["bucket", "key", "occurred_at"], taken)
+    return DriverStatement(statement.returning(attempts.c.id))
+
+
+COUNTERFEIT_BUDGET = _budget_statement()
+
+
 def _within_counterfeit_budget(session: Session, client: str, limit: int) -> bool:
     """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts."""
-    key = f"client:{client}"
-    if count_recent_attempts(session, COUNTERFEIT_BUCKET, key, COUNTERFEIT_WINDOW) >= limit:
-        return False
-    record_attempt(session, COUNTERFEIT_BUCKET, key)
-    return True
+    now = utcnow()
+    parameters = {
+        "bucket": COUNTERFEIT_BUCKET,
+        "key": f"client:{client}",
+        "since": now - COUNTERFEIT_WINDOW,
+        "now": now,
+        "limit": limit,
+    }
+    return COUNTERFEIT_BUDGET.first(session, parameters) is not None
 
 
 def _alert(
@@ -167,7 +208,8 @@ def _alert(
     link: DigitalLink | None,
     actor: User | None,
     client: str | None,
-    policy: ClonePolicy,
+    *,
+    flooding: bool,
 ) -> None:
     concerned = part.holder_id if part is not None else None
     if concerned is None and actor is not None:
@@ -179,11 +221,7 @@ def _alert(
         "province": outcome.province,
     }
     counterfeit = outcome.verdict == Verdict.COUNTERFEIT
-    if (
-        counterfeit
-        and client is not None
-        and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
-    ):
+    if flooding:
         raise_alert(
             session,
             FLOOD_CAUSE,

@@ -4,6 +4,7 @@ in one statement, safe under concurrent scans, and rebuilt by the migration from
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.clock import local_date
 from app.db import is_postgresql, make_sessionmaker
 from app.geo import LatLon
-from app.security import Role
+from app.security import Attempt, Role
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
 from tests.races import race
@@ -28,7 +29,7 @@ from tests.traceability.factories import (
 from traceability.alerts import SIGNAL_BITS, SIGNAL_CAUSES, raise_alert, update_alert_status
 from traceability.codes import parse_digital_link
 from traceability.commissioning import list_batch_parts
-from traceability.models import Part, Scan
+from traceability.models import Alert, Part, Scan
 from traceability.recalls import create_recall
 from traceability.verification import PERSISTENT_SIGNALS, ClonePolicy, verify_scan
 
@@ -284,6 +285,58 @@ def test_only_clean_scans_commit_asynchronously_on_postgresql(session, parts, wh
 
     assert outcome.verdict == ("genuine" if expected == "off" or not async_commit else "suspect")
     assert session.scalar(text("SHOW synchronous_commit")) == expected
+
+
+def counterfeit_scan(session: Session, code: str, budget: int, async_commit: bool = True):
+    """Scan a correctly formed code of a serial never issued, from one client address."""
+    link = parse_digital_link(f"{PUBLIC_BASE_URL}/01/06901234000016/21/{code}?c=A{'0' * 16}")
+    return verify_scan(
+        session,
+        keyring_for_tests(),
+        link,
+        origin=PUBLIC_BASE_URL,
+        position=None,
+        intent=None,
+        actor=None,
+        policy=replace(POLICY, counterfeit_alerts_per_client_hour=budget),
+        async_commit=async_commit,
+        client="203.0.113.9",
+    )
+
+
+def test_counterfeit_scans_past_the_budget_commit_asynchronously_on_postgresql(session):
+    if not is_postgresql(session):
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    counterfeit_scan(session, "FAKE0001", budget=1)
+    within = session.scalar(text("SHOW synchronous_commit"))
+
+    counterfeit_scan(session, "FAKE0002", budget=1)
+
+    assert (within, session.scalar(text("SHOW synchronous_commit"))) == ("on", "off")
+
+
+def test_concurrent_counterfeit_floods_store_every_scan_and_count_each_once(committed_engine):
+    threads, scans_each = 6, 4
+    sessions = make_sessionmaker(committed_engine)
+
+    def prepare(session, number: int):
+        def scan_fakes() -> None:
+            for index in range(scans_each):
+                counterfeit_scan(session, f"FAKE{number}{index:03d}", budget=3)
+                session.commit()
+
+        return scan_fakes
+
+    outcomes = race(sessions, prepare, [(number,) for number in range(threads)])
+
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(Scan).where(Scan.verdict == "counterfeit"))
+        budgeted = session.scalar(select(func.count()).select_from(Attempt))
+        floods = session.scalars(select(Alert.occurrences).where(Alert.cause == "counterfeit_flood")).all()
+    assert outcomes == ["ok"] * threads
+    assert stored == threads * scans_each
+    assert len(floods) == 1 and budgeted >= 3
+    assert budgeted + floods[0] == threads * scans_each
 
 
 def _backfill():

@@ -1,0 +1,77 @@
+"""Per-request cost of the scan paths through the Flask test client, with an optional cProfile (issue 11 item 5).
+
+    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile]
+
+The requests are bench_volume's (the same codes: stocked parts near their dealer, never-issued serials, wrong
+tags). No HTTP server and no load process: the figure is the application's own time per request, in one
+process, which is what the profile attributes. Every path runs in alternating rounds, like bench_volume.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+
+from bench.bench_volume import build_requests
+from bench.generate import KEYS
+from milepost.factory import create_app
+
+PATHS = ("scan JSON", "scan HTML", "unknown serial", "bad tag")
+ROUNDS = 4
+
+
+def _client(url: str):
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "CODE_KEYS": KEYS,
+            "SECRET_KEY": "bench-only",
+            "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="mp-profile-"),
+        }
+    )
+    return app.test_client()
+
+
+def _get(client, request) -> None:
+    path, accept = request if isinstance(request, tuple) else (request, "application/json")
+    response = client.get(path, headers={"Accept": accept})
+    if response.status_code != 200:
+        raise AssertionError(f"{path}: {response.status_code}")
+
+
+def main(url: str, count: int, profile: bool) -> None:
+    endpoints, parts = build_requests(url)
+    client = _client(url)
+    for name in PATHS:  # warm: templates, compiled statements, translations
+        for request in endpoints[name][-20:]:
+            _get(client, request)
+    per_round = count // ROUNDS
+    took = dict.fromkeys(PATHS, 0.0)
+    profilers = {name: cProfile.Profile() for name in PATHS}
+    for round_number in range(ROUNDS):
+        for name in PATHS:
+            requests = endpoints[name][round_number * per_round : (round_number + 1) * per_round]
+            started = time.perf_counter()
+            if profile:
+                profilers[name].enable()
+            for request in requests:
+                _get(client, request)
+            if profile:
+                profilers[name].disable()
+            took[name] += time.perf_counter() - started
+    print(f"parts {parts:,}; {per_round * ROUNDS} requests per path in {ROUNDS} rounds")
+    for name in PATHS:
+        print(f"{name:16s} {1000 * took[name] / (per_round * ROUNDS):7.2f} ms/request")
+    if profile:
+        for name in PATHS:
+            print(f"\n=== {name}")
+            pstats.Stats(profilers[name]).sort_stats("cumulative").print_stats(35)
+
+
+if __name__ == "__main__":
+    arguments = [argument for argument in sys.argv[1:] if argument != "--profile"]
+    main(arguments[0], int(arguments[1]) if len(arguments) > 1 else 400, "--profile" in sys.argv)
