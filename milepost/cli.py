@@ -278,9 +278,11 @@ def users_create(
 @click.option("--seed", default=2026, show_default=True, help="random seed (same seed, same data)")
 @with_appcontext
 def demo_command(size: str, seed: int) -> None:
-    """Load the demo data set through the domains' own services."""
+    """Migrate the database, then load the demo data set through the domains' own services."""
     from flask import current_app
 
     from milepost.demo import load_demo
 
+    # On a fresh machine the database is empty: the demo needs the schema first, as `serve --demo` does.
+    run_upgrade(current_app)
     load_demo(current_app, size=size, seed=seed)

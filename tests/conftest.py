@@ -83,12 +83,12 @@ class DemoDatabase:
 
 
 def _build_demo(url: str, instance: str) -> list[str]:
-    """Run `milepost demo --size small` against `url` (migrated first) and return its output's lines."""
+    """Run `milepost demo --size small` against the empty database `url` (the command migrates it first, as on a
+    fresh machine) and return its output's lines."""
     from click.testing import CliRunner
 
     from milepost.cli import main as milepost_command
 
-    migrate.upgrade(url=url)
     environment = {
         "MILEPOST_DATABASE_URL": url,
         "MILEPOST_INSTANCE_PATH": instance,
