@@ -8,15 +8,17 @@ from xml.sax.saxutils import escape
 
 import qrcode
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
+from app.errors import InvalidInput
 from app.geo import great_circle_km
 from app.security import User
 from app.signing import KeyRing
 from network.models import Shop
 from network.shops import find_shop
-from reviews.models import CertificationState, Plaque, ShopScore
+from reviews.models import CertificationState, Plaque, PlaqueRequest, ReissueReason, ShopScore
 from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
 from reviews.tiers import Tier, plaque_colour
 
@@ -42,6 +44,12 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
     )
     session.add(plaque)
     session.flush()
+    request = find_open_request(session, shop)
+    if request is not None:
+        request.open_shop_id = None
+        request.resolved_at = now
+        request.resolved_by_id = actor.id if actor else None
+        request.plaque_number = number
     record_activity(
         session,
         actor,
@@ -51,8 +59,56 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
         organization_id=shop.organization_id,
         number=number,
         replaced=previous.number if previous is not None else None,
+        request=request.id if request is not None else None,
     )
     return plaque
+
+
+def find_open_request(session: Session, shop: Shop) -> PlaqueRequest | None:
+    """Return the shop's open re-issue request, if it has one."""
+    return session.scalar(select(PlaqueRequest).where(PlaqueRequest.open_shop_id == shop.id))
+
+
+def list_open_requests(session: Session, limit: int = 100) -> list[PlaqueRequest]:
+    """List the open re-issue requests, oldest first: the OEM's work list."""
+    statement = select(PlaqueRequest).where(PlaqueRequest.open_shop_id.is_not(None))
+    return list(session.scalars(statement.order_by(PlaqueRequest.requested_at, PlaqueRequest.id).limit(limit)))
+
+
+def request_reissue(session: Session, actor: User, shop: Shop, reason: str, note: str, now: datetime) -> PlaqueRequest:
+    """Ask the OEM to re-issue the shop's plaque; an open request is returned as it is (one per shop)."""
+    if reason not in set(ReissueReason):
+        raise InvalidInput("choose why the plaque should be re-issued", field="reason")
+    note = note.strip()
+    if len(note) > 300:
+        raise InvalidInput("the note is longer than 300 characters", field="note")
+    existing = find_open_request(session, shop)
+    if existing is not None:
+        return existing
+    request = PlaqueRequest(
+        shop_id=shop.id, reason=reason, note=note, requested_by_id=actor.id, requested_at=now, open_shop_id=shop.id
+    )
+    try:
+        # Two staff (or a double click) at once: the unique index makes the later insert wait for the first and
+        # fail; the savepoint keeps the transaction usable and the first request is the answer to both.
+        with session.begin_nested():
+            session.add(request)
+    except IntegrityError:
+        existing = find_open_request(session, shop)
+        if existing is None:
+            raise
+        return existing
+    record_activity(
+        session,
+        actor,
+        "reviews.plaque_reissue_requested",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        reason=reason,
+        request=request.id,
+    )
+    return request
 
 
 @dataclass(frozen=True)
