@@ -28,14 +28,20 @@ from network.links import BookingLink, register_booking_link, register_shop_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
-from reviews.models import CertificationChange, CertificationState, Review
+from reviews.models import CertificationChange, CertificationState, ReissueReason, Review
 from reviews.plaque_codes import plaque_url
-from reviews.plaques import active_plaque, check_plaque, find_open_request, issue_plaque, list_open_requests, qr_path
-from reviews.plaques import request_reissue
+from reviews.plaques import (
+    active_plaque,
+    check_plaque,
+    find_open_request,
+    issue_plaque,
+    list_open_requests,
+    qr_path,
+    request_reissue,
+)
 from reviews.ratings import score_summary
 from reviews.settings import DIMENSIONS, configured_thresholds, review_settings
 from reviews.tiers import Tier
-from reviews.models import ReissueReason
 from reviews.wording import bilingual_tier_text, reason_text, reissue_reason_text, tier_text
 
 pages = Blueprint(
