@@ -1,4 +1,4 @@
-"""The shop's plaque journey on a 360-px phone in Chinese: view, print on A5, ask for a new plaque; the OEM issues it."""
+"""The shop's plaque journey on a 360-px phone in zh: view, print on A5, ask for a new plaque; the OEM issues it."""
 
 from __future__ import annotations
 
