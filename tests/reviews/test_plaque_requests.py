@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -12,7 +14,7 @@ from app.security import Role
 from app.signing import KeyRing
 from reviews.models import CertificationState, PlaqueRequest
 from reviews.pages import name_size_class
-from reviews.plaques import active_plaque, find_open_request, issue_plaque, request_reissue
+from reviews.plaques import active_plaque, find_open_request, issue_plaque, plaque_svg, request_reissue
 from tests.conftest import TEST_KEYS
 from tests.factories import make_user, sign_in_client
 from tests.reviews.factories import make_shop, make_shop_staff
@@ -145,3 +147,14 @@ def test_request_with_a_bad_reason_names_the_field_on_the_page(client, session):
 )
 def test_name_size_shrinks_long_names(name, size):
     assert name_size_class(name) == size
+
+
+def test_printable_svg_shows_the_whole_long_name_on_lines_within_the_plaque(session):
+    shop = certified_shop(session, name=LONG_NAME)
+
+    svg = plaque_svg(shop, active_plaque(session, shop), "http://x", "金牌 Gold")
+
+    texts = re.findall(r'font-size="([\d.]+)" font-weight="normal">([^<]+)</text>', svg)
+    name_lines = [(float(size), text) for size, text in texts if text in LONG_NAME]
+    assert "".join(text for _size, text in name_lines) == LONG_NAME
+    assert len(name_lines) > 1 and all(len(text) * size <= 128 for size, text in name_lines)
