@@ -209,9 +209,8 @@ def plaque_svg(shop: Shop, plaque: Plaque, public_base_url: str, tier: str) -> s
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" viewBox="0 0 148 210">\n'
         '<rect x="2" y="2" width="144" height="206" rx="6" fill="#fff" stroke="#14532d" stroke-width="2"/>\n'
-        f'<g transform="translate({74 - size / 2:.2f} {top:.2f}) scale({scale:.5f})"><path d="{path_d}" fill="#000"/></g>\n'
-        + "\n".join(lines)
-        + "\n</svg>\n"
+        f'<g transform="translate({74 - size / 2:.2f} {top:.2f}) scale({scale:.5f})">'
+        f'<path d="{path_d}" fill="#000"/></g>\n' + "\n".join(lines) + "\n</svg>\n"
     )
 
 
