@@ -25,7 +25,7 @@ from reviews.plaque_codes import plaque_url
 from reviews.plaques import active_plaque, issue_plaque, plaque_svg
 from reviews.ratings import score_summary
 from reviews.settings import configured_thresholds, review_settings
-from reviews.wording import bilingual_tier_text, with_reason_texts
+from reviews.wording import tier_in_both_languages, with_reason_texts
 
 api = ApiBlueprint("reviews_api", __name__, tag="Reviews")
 
@@ -304,7 +304,7 @@ def printable_plaque(actor, code: str):
         raise NotFound("this shop has no plaque in force", field="shop")
     state = session.get(CertificationState, shop.id)
     tier = state.tier if state else "none"
-    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], bilingual_tier_text(tier))
+    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], " ".join(tier_in_both_languages(tier)))
     return Response(svg, mimetype="image/svg+xml")
 
 

@@ -42,7 +42,7 @@ from reviews.plaques import (
 from reviews.ratings import score_summary
 from reviews.settings import DIMENSIONS, configured_thresholds, review_settings
 from reviews.tiers import Tier
-from reviews.wording import bilingual_tier_text, reason_text, reissue_reason_text, tier_text
+from reviews.wording import reason_text, reissue_reason_text, tier_in_both_languages, tier_text
 
 pages = Blueprint(
     "reviews", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reviews"
@@ -442,7 +442,7 @@ def plaque_print(code: str):
         url=url,
         qr_path=path,
         qr_modules=modules,
-        tier_words=bilingual_tier_text(state.tier if state else Tier.NONE),
+        tier_words=tier_in_both_languages(state.tier if state else Tier.NONE),
         name_size=name_size_class(shop.name),
     )
 

@@ -79,13 +79,13 @@ def reissue_reason_text(reason: str) -> str:
     return str(REISSUE_REASON_LABELS.get(reason, reason))
 
 
-def bilingual_tier_text(tier: str | None) -> str:
-    """Return a tier's name in Chinese and English, as a plaque prints it whatever the page's language."""
+def tier_in_both_languages(tier: str | None) -> tuple[str, str]:
+    """Return a tier's name in Chinese and in English, as a plaque prints it whatever the page's language."""
     with force_locale("zh"):
         chinese = tier_text(tier)
     with force_locale("en"):
         english = tier_text(tier)
-    return f"{chinese} {english}"
+    return chinese, english
 
 
 def figure_text(kpi: str, value: float) -> str:
