@@ -26,7 +26,6 @@ from app.web.context import current_actor, db_session, settings
 from network.models import AssistanceOffer, AssistanceRequest, AssistanceStatus, Booking, BookingStatus, OfferStatus
 from network.shops import find_shop_of_organization
 from reviews.models import CertificationState, Review
-from reviews.plaques import active_plaque
 from traceability.models import Alert, AlertStatus, Batch, Part, PartState, Sale
 from traceability.recalls import count_recalled_vehicles, list_owner_recalls
 
@@ -180,9 +179,7 @@ def _shop(session: Session, actor: User, now: datetime) -> Landing:
         Tile(str(_l("Stock")), url_for("counter.stock"), held, "stock"),
     ]
     if shop is not None:
-        plaque = active_plaque(session, shop)
-        query = {"c": plaque.tag} if plaque is not None else {}
-        tiles.append(Tile(str(_l("Plaque")), url_for("reviews.plaque", shop_code=shop.code, **query), key="plaque"))
+        tiles.append(Tile(str(_l("Plaque")), url_for("reviews.plaque_manage", code=shop.code), key="plaque"))
         tiles.append(Tile(str(_l("Reviews")), url_for("reviews.shop_reviews", code=shop.code), reviews, "reviews"))
     title = shop.name if shop is not None else str(_l("Service shop"))
     return Landing(Role.SHOP_STAFF, title, tiles)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_babel import force_locale
 from pydantic import Field
 from sqlalchemy import select
 
@@ -26,7 +25,7 @@ from reviews.plaque_codes import plaque_url
 from reviews.plaques import active_plaque, issue_plaque, plaque_svg
 from reviews.ratings import score_summary
 from reviews.settings import configured_thresholds, review_settings
-from reviews.wording import tier_text, with_reason_texts
+from reviews.wording import tier_in_both_languages, with_reason_texts
 
 api = ApiBlueprint("reviews_api", __name__, tag="Reviews")
 
@@ -305,12 +304,7 @@ def printable_plaque(actor, code: str):
         raise NotFound("this shop has no plaque in force", field="shop")
     state = session.get(CertificationState, shop.id)
     tier = state.tier if state else "none"
-    # The plaque is printed in both languages, whatever the language of the request that prints it.
-    with force_locale("zh"):
-        tier_zh = tier_text(tier)
-    with force_locale("en"):
-        tier_en = tier_text(tier)
-    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], f"{tier_zh} {tier_en}")
+    svg = plaque_svg(shop, plaque, settings()["PUBLIC_BASE_URL"], " ".join(tier_in_both_languages(tier)))
     return Response(svg, mimetype="image/svg+xml")
 
 

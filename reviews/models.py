@@ -242,3 +242,33 @@ class Plaque(Base):
     revoked_reason: Mapped[str] = mapped_column(String(300), default="")
 
     shop: Mapped[Shop] = relationship()
+
+
+class ReissueReason(StrEnum):
+    """Why a shop asks the OEM for a new plaque."""
+
+    LOST = "lost"
+    DAMAGED = "damaged"
+    MOVED = "moved"
+    NAME_CHANGED = "name_changed"
+
+
+class PlaqueRequest(Base):
+    """A shop's request that the OEM re-issue its plaque; closed when the OEM issues the next one."""
+
+    __tablename__ = "plaque_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The shop's id while the request is open, NULL once closed: the unique index allows one open request per shop
+    # on both databases (NULLs never collide), so a double click or two staff at once make one request.
+    open_shop_id: Mapped[int | None] = mapped_column(unique=True)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    plaque_number: Mapped[int | None]
+
+    shop: Mapped[Shop] = relationship()

@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.errors import InvalidInput, MilepostError
 from app.geo import parse_position
 from app.jobs import QUEUE_KEY, JobRun, run_to_dict
-from app.security import Role, is_oem, require_role
+from app.security import Role, is_oem, require_actor, require_role
 from app.web.context import code_keyring, current_actor, db_session
 from app.web.csrf import check_csrf
 from app.web.endpoints import parse_query
@@ -28,12 +28,21 @@ from network.links import BookingLink, register_booking_link, register_shop_link
 from network.models import Booking, BookingStatus, Shop
 from network.shops import find_shop
 from reviews import certification, publishing
-from reviews.models import CertificationChange, CertificationState, Review
-from reviews.plaques import check_plaque
+from reviews.models import CertificationChange, CertificationState, ReissueReason, Review
+from reviews.plaque_codes import plaque_url
+from reviews.plaques import (
+    active_plaque,
+    check_plaque,
+    find_open_request,
+    issue_plaque,
+    list_open_requests,
+    qr_path,
+    request_reissue,
+)
 from reviews.ratings import score_summary
 from reviews.settings import DIMENSIONS, configured_thresholds, review_settings
 from reviews.tiers import Tier
-from reviews.wording import reason_text, tier_text
+from reviews.wording import reason_text, reissue_reason_text, tier_in_both_languages, tier_text
 
 pages = Blueprint(
     "reviews", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reviews"
@@ -42,6 +51,7 @@ pages.add_app_template_filter(mask_name, "mask_name")
 # Tier names and certification reasons in words, for every page that shows them (the OEM dashboard too).
 pages.add_app_template_global(tier_text, "tier_text")
 pages.add_app_template_global(reason_text, "reason_text")
+pages.add_app_template_global(reissue_reason_text, "reissue_reason_label")
 
 DEVICE_COOKIE = "mp_device"
 DEVICE_COOKIE_DAYS = 730
@@ -295,11 +305,13 @@ def _board_page(session, error: MilepostError | None = None, failed_shop: str | 
         query=query,
         counts=counts,
         pending=pending,
+        plaque_requests=list_open_requests(session),
         tiers=list(Tier),
         job=job,
         error=error,
         failed_shop=failed_shop,
         changed=request.args.get("changed"),
+        reissued=request.args.get("reissued"),
     )
     return page, (error.status if error else 200)
 
@@ -311,6 +323,10 @@ def board():
     session = db_session()
     if request.method == "POST":
         check_csrf()
+        if request.form.get("action") == "reissue":
+            shop = _shop_or_404(request.form.get("shop", ""))
+            plaque = issue_plaque(session, code_keyring(), shop, actor, utcnow())
+            return redirect(url_for("reviews.board", reissued=f"{shop.code} #{plaque.number}"))
         if request.form.get("action") in ("override", "approve"):
             code = request.form.get("shop", "")
             try:
@@ -354,3 +370,89 @@ def plaque(shop_code: str):
         return jsonify(result.to_dict())
     reason = _last_reason(session, result.shop) if result.shop is not None else None
     return render_template("reviews/plaque.html", result=result, reason=reason, tag=request.args.get("c", ""))
+
+
+def _own_shop_or_404(code: str):
+    """Return the signed-in actor and the shop whose plaque they manage: its own staff or the OEM; others 404."""
+    actor = require_actor(current_actor())
+    shop = _shop_or_404(code)
+    if not (is_oem(actor) or _is_shop_staff(actor, shop)):
+        abort(404)
+    return actor, shop
+
+
+def _plaque_page(actor, shop: Shop, error: MilepostError | None = None):
+    session = db_session()
+    plaque = active_plaque(session, shop)
+    state = session.get(CertificationState, shop.id)
+    page = render_template(
+        "reviews/plaque_manage.html",
+        shop=shop,
+        plaque=plaque,
+        tier=state.tier if state else Tier.NONE,
+        summary=score_summary(session, shop, review_settings(current_app.config), utcnow()),
+        open_request=find_open_request(session, shop),
+        reasons=list(ReissueReason),
+        is_staff=_is_shop_staff(actor, shop),
+        error=error,
+        requested=request.args.get("requested"),
+    )
+    return page, (error.status if error else 200)
+
+
+@pages.route("/shops/<code>/plaque/manage")
+def plaque_manage(code: str):
+    """Show a shop's staff their plaque in force (tier in words, score, issue date), the print view, a re-issue form."""
+    actor, shop = _own_shop_or_404(code)
+    return _plaque_page(actor, shop)
+
+
+@pages.route("/shops/<code>/plaque/reissue-request", methods=["POST"])
+def plaque_reissue_request(code: str):
+    """Record the shop's request that the OEM re-issue its plaque (lost, damaged, moved, name changed)."""
+    actor, shop = _own_shop_or_404(code)
+    check_csrf()
+    if not _is_shop_staff(actor, shop):
+        abort(404)
+    try:
+        request_reissue(
+            db_session(), actor, shop, request.form.get("reason", ""), request.form.get("note", ""), utcnow()
+        )
+    except MilepostError as failure:
+        discard_request_writes(failure)
+        return _plaque_page(actor, shop, failure)
+    return redirect(url_for("reviews.plaque_manage", code=shop.code, requested=1))
+
+
+@pages.route("/shops/<code>/plaque/print")
+def plaque_print(code: str):
+    """Show the printable plaque: one A5 page with the whole shop name, the tier in words and the QR code."""
+    _actor, shop = _own_shop_or_404(code)
+    session = db_session()
+    plaque = active_plaque(session, shop)
+    if plaque is None:
+        abort(404)
+    state = session.get(CertificationState, shop.id)
+    url = plaque_url(current_app.config["PUBLIC_BASE_URL"], shop.code, plaque.tag)
+    path, modules = qr_path(url)
+    return render_template(
+        "reviews/plaque_print.html",
+        shop=shop,
+        plaque=plaque,
+        url=url,
+        qr_path=path,
+        qr_modules=modules,
+        tier_words=tier_in_both_languages(state.tier if state else Tier.NONE),
+        name_size=name_size_class(shop.name),
+    )
+
+
+def name_size_class(name: str) -> str:
+    """Return the CSS class that sizes a shop's name so the whole of it fits the plaque's width on few lines."""
+    # A Chinese character is about twice as wide as a Latin letter.
+    width = sum(2 if ord(character) > 0x2E80 else 1 for character in name)
+    if width <= 20:
+        return "name-large"
+    if width <= 40:
+        return "name-medium"
+    return "name-small"

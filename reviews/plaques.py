@@ -8,15 +8,17 @@ from xml.sax.saxutils import escape
 
 import qrcode
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
+from app.errors import InvalidInput
 from app.geo import great_circle_km
 from app.security import User
 from app.signing import KeyRing
 from network.models import Shop
 from network.shops import find_shop
-from reviews.models import CertificationState, Plaque, ShopScore
+from reviews.models import CertificationState, Plaque, PlaqueRequest, ReissueReason, ShopScore
 from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
 from reviews.tiers import Tier, plaque_colour
 
@@ -42,6 +44,12 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
     )
     session.add(plaque)
     session.flush()
+    request = find_open_request(session, shop)
+    if request is not None:
+        request.open_shop_id = None
+        request.resolved_at = now
+        request.resolved_by_id = actor.id if actor else None
+        request.plaque_number = number
     record_activity(
         session,
         actor,
@@ -51,8 +59,56 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
         organization_id=shop.organization_id,
         number=number,
         replaced=previous.number if previous is not None else None,
+        request=request.id if request is not None else None,
     )
     return plaque
+
+
+def find_open_request(session: Session, shop: Shop) -> PlaqueRequest | None:
+    """Return the shop's open re-issue request, if it has one."""
+    return session.scalar(select(PlaqueRequest).where(PlaqueRequest.open_shop_id == shop.id))
+
+
+def list_open_requests(session: Session, limit: int = 100) -> list[PlaqueRequest]:
+    """List the open re-issue requests, oldest first: the OEM's work list."""
+    statement = select(PlaqueRequest).where(PlaqueRequest.open_shop_id.is_not(None))
+    return list(session.scalars(statement.order_by(PlaqueRequest.requested_at, PlaqueRequest.id).limit(limit)))
+
+
+def request_reissue(session: Session, actor: User, shop: Shop, reason: str, note: str, now: datetime) -> PlaqueRequest:
+    """Ask the OEM to re-issue the shop's plaque; an open request is returned as it is (one per shop)."""
+    if reason not in set(ReissueReason):
+        raise InvalidInput("choose why the plaque should be re-issued", field="reason")
+    note = note.strip()
+    if len(note) > 300:
+        raise InvalidInput("the note is longer than 300 characters", field="note")
+    existing = find_open_request(session, shop)
+    if existing is not None:
+        return existing
+    request = PlaqueRequest(
+        shop_id=shop.id, reason=reason, note=note, requested_by_id=actor.id, requested_at=now, open_shop_id=shop.id
+    )
+    try:
+        # Two staff (or a double click) at once: the unique index makes the later insert wait for the first and
+        # fail; the savepoint keeps the transaction usable and the first request is the answer to both.
+        with session.begin_nested():
+            session.add(request)
+    except IntegrityError:
+        existing = find_open_request(session, shop)
+        if existing is None:
+            raise
+        return existing
+    record_activity(
+        session,
+        actor,
+        "reviews.plaque_reissue_requested",
+        "shop",
+        shop.code,
+        organization_id=shop.organization_id,
+        reason=reason,
+        request=request.id,
+    )
+    return request
 
 
 @dataclass(frozen=True)
@@ -136,12 +192,15 @@ def plaque_svg(shop: Shop, plaque: Plaque, public_base_url: str, tier: str) -> s
     """Return a print-ready SVG plaque (A5 portrait) with the QR code of its URL."""
     url = plaque_url(public_base_url, shop.code, plaque.tag)
     path_d, modules = qr_path(url)
-    size = 110
+    name_size, name_lines = _fit_name(shop.name)
+    # A very long name pushes the QR code down and makes it smaller rather than running over it.
+    top = max(52.0, 40 + len(name_lines) * name_size * 1.15)
+    size = 162 - top
     scale = size / modules
     lines = [
         _text(20, 9, "Milepost 认证服务站", weight="bold"),
         _text(30, 5, "OEM certified service shop"),
-        _text(44, 7, shop.name),
+        *(_text(40 + index * name_size * 1.15, name_size, line) for index, line in enumerate(name_lines)),
         _text(172, 5, f"扫码验证 · Scan to verify · {tier}"),
         _text(182, 4.5, f"{shop.code} · No. {plaque.number}", family="monospace"),
         _text(192, 3.2, url, family="monospace"),
@@ -150,10 +209,34 @@ def plaque_svg(shop: Shop, plaque: Plaque, public_base_url: str, tier: str) -> s
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" viewBox="0 0 148 210">\n'
         '<rect x="2" y="2" width="144" height="206" rx="6" fill="#fff" stroke="#14532d" stroke-width="2"/>\n'
-        f'<g transform="translate(19 52) scale({scale:.5f})"><path d="{path_d}" fill="#000"/></g>\n'
-        + "\n".join(lines)
-        + "\n</svg>\n"
+        f'<g transform="translate({74 - size / 2:.2f} {top:.2f}) scale({scale:.5f})">'
+        f'<path d="{path_d}" fill="#000"/></g>\n' + "\n".join(lines) + "\n</svg>\n"
     )
+
+
+# The plaque's text runs 128 mm wide; a Chinese character is about one em, a Latin letter about half of one.
+NAME_WIDTH_MM = 128
+
+
+def _fit_name(name: str) -> tuple[float, list[str]]:
+    """Return the font size and lines that show the whole shop name within the plaque's width: never cut."""
+    for size, most_lines in ((7.0, 1), (5.5, 2)):
+        lines = _wrap(name, NAME_WIDTH_MM / size)
+        if len(lines) <= most_lines:
+            return size, lines
+    return 4.0, _wrap(name, NAME_WIDTH_MM / 4.0)
+
+
+def _wrap(name: str, ems: float) -> list[str]:
+    lines, current, width = [], "", 0.0
+    for character in name:
+        advance = 1.0 if ord(character) > 0x2E80 else 0.55
+        if current and width + advance > ems:
+            lines.append(current)
+            current, width = "", 0.0
+        current += character
+        width += advance
+    return [*lines, current] if current else lines
 
 
 def _text(y: float, size: float, content: str, family: str = "sans-serif", weight: str = "normal") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -23,6 +23,12 @@ TIER_LABELS = {
     "probation": _l("Probation"),
     "suspended": _l("Suspended"),
     "revoked": _l("Revoked"),
+}
+REISSUE_REASON_LABELS = {
+    "lost": _l("The plaque is lost"),
+    "damaged": _l("The plaque is damaged"),
+    "moved": _l("The shop has moved"),
+    "name_changed": _l("The shop's name has changed"),
 }
 KPI_LABELS = {
     "rating": _l("Rating"),
@@ -66,6 +72,20 @@ _UNTIL_OVERRIDE = re.compile(r"^(?P<tier>[a-z]+) until the OEM overrides$")
 def tier_text(tier: str | None) -> str:
     """Return a tier's name in the page's language."""
     return str(TIER_LABELS.get(str(tier or "none"), tier or ""))
+
+
+def reissue_reason_text(reason: str) -> str:
+    """Return why a shop asked for a new plaque, in the page's language."""
+    return str(REISSUE_REASON_LABELS.get(reason, reason))
+
+
+def tier_in_both_languages(tier: str | None) -> tuple[str, str]:
+    """Return a tier's name in Chinese and in English, as a plaque prints it whatever the page's language."""
+    with force_locale("zh"):
+        chinese = tier_text(tier)
+    with force_locale("en"):
+        english = tier_text(tier)
+    return chinese, english
 
 
 def figure_text(kpi: str, value: float) -> str:
