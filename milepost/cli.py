@@ -273,16 +273,20 @@ def users_create(
     click.echo(f"Created {user.role} user {user.login} (id {user.id})")
 
 
-@main.command("demo")
+@main.command("demo", with_appcontext=False)
 @click.option("--size", type=click.Choice(["small", "full"]), default="full", show_default=True)
 @click.option("--seed", default=2026, show_default=True, help="random seed (same seed, same data)")
-@with_appcontext
 def demo_command(size: str, seed: int) -> None:
-    """Migrate the database, then load the demo data set through the domains' own services."""
-    from flask import current_app
-
+    """Create the instance secrets and migrate (as `serve` does), then load the demo data set through the domains'
+    own services."""
     from milepost.demo import load_demo
 
-    # On a fresh machine the database is empty: the demo needs the schema first, as `serve --demo` does.
-    run_upgrade(current_app)
-    load_demo(current_app, size=size, seed=seed)
+    # On a fresh machine there are no secrets and no schema yet: the demo signs codes and needs the tables.
+    ensure_instance(instance_path())
+    app = _create_app()
+    run_upgrade(app)
+    try:
+        with app.app_context():
+            load_demo(app, size=size, seed=seed)
+    finally:
+        close_database(app)
