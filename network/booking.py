@@ -80,6 +80,19 @@ def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSetting
     return slots
 
 
+def first_bookable_day(session: Session, shop: Shop, today: date, settings: NetworkSettings) -> date:
+    """Return the first local day from `today` within the booking window that has a slot left to book, or `today`.
+
+    A driver who opens a shop page at ten at night wants tomorrow's slots, not a day of greyed-out ones."""
+    if shop.status != ShopStatus.ACTIVE:
+        return today
+    for offset in range(settings.window_days + 1):
+        day = today + timedelta(days=offset)
+        if any(slot["bookable"] for slot in list_slots(session, shop, day, settings)):
+            return day
+    return today
+
+
 def check_bookable(shop: Shop, service: str, start: datetime, now: datetime, settings: NetworkSettings) -> None:
     """Raise, naming the field, unless `start` is a future slot of an active shop that offers `service`."""
     if shop.status != ShopStatus.ACTIVE:

@@ -173,14 +173,13 @@ def shop_page(code: str):
         except MilepostError as problem:
             discard_request_writes(problem)
             error = problem
+    today = utcnow().astimezone(network_settings.zone).date()
     try:
-        day = (
-            date.fromisoformat(request.args["date"])
-            if request.args.get("date")
-            else utcnow().astimezone(network_settings.zone).date()
-        )
+        day = date.fromisoformat(request.args["date"]) if request.args.get("date") else None
     except ValueError:
-        day = utcnow().astimezone(network_settings.zone).date()
+        day = None
+    if day is None:
+        day = booking.first_bookable_day(session, shop, today, network_settings)
     slots = booking.list_slots(session, shop, day, network_settings)
     details = shop_to_dict(shop)
     return render_template(

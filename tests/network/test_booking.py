@@ -325,3 +325,29 @@ def test_concurrent_bookings_never_oversell(committed_engine):
         assert check.scalar(select(func.count()).select_from(Booking).where(Booking.shop_id == shop_id)) == bays
         assert check.scalar(select(BookingSlot.booked).where(BookingSlot.shop_id == shop_id)) == bays
     assert sorted(outcomes) == ["conflict"] * (threads_count - bays) + ["ok"] * bays
+
+
+def _late_evening(monkeypatch) -> datetime:
+    """Pin the clock at 22:30 local: every 24/7 slot left today is inside the minimum notice."""
+    midnight = datetime.combine(datetime.now(ZONE).date(), datetime.min.time(), tzinfo=ZONE)
+    now = midnight + timedelta(hours=22, minutes=30)
+    monkeypatch.setattr("network.booking.utcnow", lambda: now)
+    monkeypatch.setattr("network.pages.driver.utcnow", lambda: now)
+    return now
+
+
+def test_the_shop_page_late_at_night_offers_tomorrows_slots(client, session, monkeypatch):
+    now = _late_evening(monkeypatch)
+    shop = make_shop(session)
+    tomorrow = (now + timedelta(days=1)).date().isoformat()
+    page = client.get(f"/shops/{shop.code}").text
+    assert f'name="date" value="{tomorrow}"' in page
+    assert 'type="radio" name="start" value="' + tomorrow in page
+    today = client.get(f"/shops/{shop.code}?date={now.date().isoformat()}").text
+    assert f'value="{now.date().isoformat()}"' in today and "disabled" in today
+
+
+def test_a_suspended_shop_page_stays_on_today(client, session, monkeypatch):
+    now = _late_evening(monkeypatch)
+    shop = make_shop(session, status="suspended")
+    assert f'name="date" value="{now.date().isoformat()}"' in client.get(f"/shops/{shop.code}").text
