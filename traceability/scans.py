@@ -65,9 +65,13 @@ def _identity_reasons(
     elif not ring.verify(tag_message(link.gtin, link.serial), link.tag):
         reasons.append("bad_tag")
     if part is None:
-        elsewhere = session.scalar(select(Part.id).where(Part.serial == link.serial).limit(1))
+        elsewhere = SERIAL_ELSEWHERE.first(session, {"serial": link.serial})
         reasons.append("gtin_mismatch" if elsewhere else "unknown_serial")
     return reasons
+
+
+# Whether any part has the serial (under another GTIN): on the (serial, gtin) key, straight on the driver.
+SERIAL_ELSEWHERE = DriverStatement(select(Part.id).where(Part.serial == bindparam("serial")).limit(1))
 
 
 def verify_scan(
