@@ -217,7 +217,7 @@ class BatchSimulation:
         if destination is not None:
             places.append([round(destination[1], 4), round(destination[2], 4)])
         for part in parts:
-            self.event_parts.append((self.next_event, part.id))
+            self.event_parts.append((self.next_event, part.id, at))
             for place in places:
                 if place not in part.places:
                     part.places.append(place)
@@ -453,7 +453,7 @@ def simulate_batches(dsn: str, world: World, plans: list[BatchPlan], seed: int) 
             parts = simulation.run(new_serials(plan.quantity))
             counts["parts"] += copy_rows(connection, "parts", PART_COLUMNS, simulation.part_rows(ring, parts))
             counts["event_parts"] += copy_rows(
-                connection, "custody_event_parts", ("event_id", "part_id"), simulation.event_parts
+                connection, "custody_event_parts", ("event_id", "part_id", "occurred_at"), simulation.event_parts
             )
             counts["scans"] += copy_rows(connection, "scans", SCAN_COLUMNS, simulation.scans)
             counts["sales"] += copy_rows(

@@ -51,11 +51,12 @@ def main(url: str, count: int, profile: bool) -> None:
             _get(client, request)
     per_round = count // ROUNDS
     took = dict.fromkeys(PATHS, 0.0)
+    cpu = dict.fromkeys(PATHS, 0.0)
     profilers = {name: cProfile.Profile() for name in PATHS}
     for round_number in range(ROUNDS):
         for name in PATHS:
             requests = endpoints[name][round_number * per_round : (round_number + 1) * per_round]
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             if profile:
                 profilers[name].enable()
             for request in requests:
@@ -63,9 +64,11 @@ def main(url: str, count: int, profile: bool) -> None:
             if profile:
                 profilers[name].disable()
             took[name] += time.perf_counter() - started
+            cpu[name] += time.process_time() - started_cpu
     print(f"parts {parts:,}; {per_round * ROUNDS} requests per path in {ROUNDS} rounds")
     for name in PATHS:
-        print(f"{name:16s} {1000 * took[name] / (per_round * ROUNDS):7.2f} ms/request")
+        done = per_round * ROUNDS
+        print(f"{name:16s} {1000 * took[name] / done:7.2f} ms/request, {1000 * cpu[name] / done:6.2f} ms CPU")
     if profile:
         for name in PATHS:
             print(f"\n=== {name}")

@@ -179,7 +179,8 @@ def append_event(
     head.sequence, head.hash = event.sequence, event.hash
     if part_ids:
         session.execute(
-            CustodyEventPart.__table__.insert(), [{"event_id": event.id, "part_id": part_id} for part_id in part_ids]
+            CustodyEventPart.__table__.insert(),
+            [{"event_id": event.id, "part_id": part_id, "occurred_at": event.occurred_at} for part_id in part_ids],
         )
     session.flush()
     return event

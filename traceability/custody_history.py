@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import CompoundSelect, bindparam, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    ScalarSelect,
+    Select,
+    bindparam,
+    cast,
+    func,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.models import Organization, Vehicle
 from app.crm.relations import register_vehicle_relation
+from app.db import is_postgresql, utcnow
 from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part
 
@@ -60,22 +73,79 @@ def list_part_events(session: Session, part) -> list[CustodyEvent]:
     return list(session.scalars(statement))
 
 
-def _journey() -> DriverStatement:
+def _journey(named: ColumnElement[bool], commissioned: ColumnElement[bool]) -> DriverStatement:
     """A part's events as the public page names them: date, business step and the acting organization's city
-    and kind, oldest first, in one statement of plain rows (no ORM objects)."""
+    and kind, oldest first, in one statement of plain rows (no ORM objects): the events `named` and the
+    batch's commissioning (`commissioned`), a UNION of two indexed selects (an OR would leave no index)."""
     organizations = Organization.__table__
-    return DriverStatement(
-        select(CustodyEvent.occurred_at, CustodyEvent.business_step, organizations.c.city, organizations.c.kind)
-        .join_from(CustodyEvent, organizations, organizations.c.id == CustodyEvent.organization_id)
-        .where(CustodyEvent.id.in_(select_part_event_ids(bindparam("part_id"), bindparam("batch_id"))))
-        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
-    )
+
+    def events(where: ColumnElement[bool]) -> Select:
+        return (
+            select(
+                CustodyEvent.occurred_at,
+                CustodyEvent.business_step,
+                organizations.c.city,
+                organizations.c.kind,
+                CustodyEvent.id,
+            )
+            .join_from(CustodyEvent, organizations, organizations.c.id == CustodyEvent.organization_id)
+            .where(where)
+        )
+
+    journey = union_all(events(named), events(commissioned)).subquery()
+    return DriverStatement(select(journey).order_by(journey.c.occurred_at, journey.c.id))
 
 
-def list_part_journey(session: Session, part) -> list:
+# A batch is commissioned on or after its production date (commissioning refuses a date after the factory's
+# local today, at most 14 hours ahead of UTC) and never in the future (a day's margin for another host's clock):
+# bounds that rule out the months before it and the empty months made ahead.
+COMMISSIONED_AFTER = timedelta(days=1)
+CLOCK_MARGIN = timedelta(days=1)
+COMMISSION = (CustodyEvent.batch_id == bindparam("batch_id")) & (CustodyEvent.event_type == EventType.COMMISSION)
+
+
+# PostgreSQL: the part's event keys (ids and months) come first, then the events are read by both, so only their
+# months' partitions are planned and read (custody_events is partitioned by month of occurred_at).
+def select_event_keys(part_id: ColumnElement) -> tuple[ScalarSelect, ScalarSelect]:
+    """Return the ids and the occurred_at of the events naming a part, as two arrays (for a statement's columns)."""
+    named = select(CustodyEventPart.event_id, CustodyEventPart.occurred_at).where(CustodyEventPart.part_id == part_id)
+    keys = named.subquery()
+    ids = select(func.array_agg(keys.c.event_id))
+    times = select(func.array_agg(keys.c.occurred_at))
+    return ids.scalar_subquery().label("event_ids"), times.scalar_subquery().label("event_times")
+
+
+EVENT_KEYS = DriverStatement(select(*select_event_keys(bindparam("part_id"))))
+JOURNEY_BY_KEYS = _journey(
+    # Cast: psycopg would send a list of ints as numeric[], and a bigint compared to numeric uses no index.
+    (CustodyEvent.id == func.any(cast(bindparam("ids"), ARRAY(BigInteger))))
+    & (CustodyEvent.occurred_at == func.any(cast(bindparam("times"), ARRAY(CustodyEvent.occurred_at.type)))),
+    COMMISSION
+    & CustodyEvent.occurred_at.between(
+        bindparam("since", type_=CustodyEvent.occurred_at.type), bindparam("until", type_=CustodyEvent.occurred_at.type)
+    ),
+)
+# SQLite has no partitions: one statement.
+JOURNEY = _journey(
+    CustodyEvent.id.in_(select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == bindparam("part_id"))),
+    COMMISSION,
+)
+
+
+def list_part_journey(
+    session: Session, part_id: int, batch_id: int, produced: date, keys: tuple[list, list] | None = None
+) -> list:
     """Return a part's custody events for the public page as rows of occurred_at, business_step, city and kind,
-    oldest first; `part` has id and batch_id."""
-    return JOURNEY.all(session, {"part_id": part.id, "batch_id": part.batch_id})
+    oldest first (the batch's commissioning, `produced` on its production date, among them). On PostgreSQL
+    `keys` are the ids and occurred_at of the events naming the part if already read (`select_event_keys`)."""
+    if not is_postgresql(session):
+        return JOURNEY.all(session, {"part_id": part_id, "batch_id": batch_id})
+    if keys is None:
+        keys = tuple(EVENT_KEYS.first(session, {"part_id": part_id}))
+    ids, times = keys
+    bounds = {"since": datetime.combine(produced, time(), UTC) - COMMISSIONED_AFTER, "until": utcnow() + CLOCK_MARGIN}
+    parameters = {"ids": ids or [], "times": times or []}  # no row names the part: NULL arrays
+    return JOURNEY_BY_KEYS.all(session, {**parameters, "batch_id": batch_id, **bounds})
 
 
 def select_part_event_ids(part_id, batch_id) -> CompoundSelect:
@@ -87,9 +157,6 @@ def select_part_event_ids(part_id, batch_id) -> CompoundSelect:
         CustodyEvent.batch_id == batch_id, CustodyEvent.event_type == EventType.COMMISSION
     )
     return union_all(named, commissioned)
-
-
-JOURNEY = _journey()
 
 
 def price_text(value: Decimal | None) -> str | None:

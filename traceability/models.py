@@ -241,6 +241,9 @@ class CustodyEventPart(Base):
     # row is written in the transaction that appends its event, and events are never deleted.
     event_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     part_id: Mapped[int] = mapped_column(BigId, ForeignKey("parts.id"), primary_key=True, index=True)
+    # The event's own occurred_at (never changes): a part's events are then found in their month's partition
+    # instead of in every month's (traceability/custody_history.py).
+    occurred_at: Mapped[datetime]
 
 
 class ChainHead(Base):

@@ -19,7 +19,7 @@ from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from traceability import reporting
 from traceability.codes import read_identifiers
-from traceability.records import custody_summary, list_vehicle_parts, sale_price_range
+from traceability.records import list_vehicle_parts, scan_page_records
 from traceability.scans import scan_part
 from traceability.settings import read_settings
 
@@ -108,11 +108,12 @@ def scan_page(gtin: str, serial: str):
     )
     if _wants_json():
         return jsonify(verdict)
+    price_range, custody = scan_page_records(db_session(), part, settings()) if part else (None, [])
     context = {
         "result": verdict,
         "colour": VERDICT_COLOURS[verdict["verdict"]],
-        "price_range": sale_price_range(db_session(), part.part_type_id) if part else None,
-        "custody": custody_summary(db_session(), part, settings()) if part else [],
+        "price_range": price_range,
+        "custody": custody,
         "problems": reporting.PROBLEMS,
         "reason_texts": SCAN_REASON_TEXTS,
         "reported": request.args.get("reported") == "1",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.clock import local_date
 from app.crm.models import Vehicle
-from app.db import utcnow
+from app.db import is_postgresql, utcnow
 from app.errors import NotFound
 from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
@@ -23,6 +23,7 @@ from traceability.custody_history import (
     list_part_events,
     list_part_journey,
     list_vehicle_installations,
+    select_event_keys,
 )
 from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
@@ -90,6 +91,10 @@ def custody_summary(
 ) -> list[dict]:
     """Return the public custody story: stage, local date (configured TIMEZONE) and city of each event (never
     people or prices)."""
+    return _summary(list_part_journey(session, part.id, part.batch_id, _produced(part)), config_or_tz)
+
+
+def _summary(journey: list, config_or_tz: Mapping[str, Any] | str | None) -> list[dict]:
     return [
         {
             "stage": event.business_step,
@@ -97,8 +102,12 @@ def custody_summary(
             "city": event.city,
             "kind": event.kind,
         }
-        for event in list_part_journey(session, part)
+        for event in journey
     ]
+
+
+def _produced(part: Part | ScannedPart):
+    return part.production_date if isinstance(part, ScannedPart) else part.batch.production_date
 
 
 def percentile(values: list[Decimal], fraction: float) -> Decimal:
@@ -162,10 +171,43 @@ PRICE_RANGE = DriverStatement(
 
 def sale_price_range(session: Session, part_type_id: int) -> dict | None:
     """Return the kept 10th-90th percentile of recent sale prices of a part type, with the count."""
-    kept = PRICE_RANGE.first(session, {"part_type_id": part_type_id})
-    if kept is None:
+    return _price_range(PRICE_RANGE.first(session, {"part_type_id": part_type_id}))
+
+
+def _price_range(kept: Any) -> dict | None:
+    if kept is None or kept.p10 is None:
         return None
     return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}
+
+
+def _page_read() -> DriverStatement:
+    """The kept price range and the keys of the events naming the part, in one row (PostgreSQL)."""
+    ranges = SalePriceRange.__table__
+
+    def kept(column: Any) -> Any:
+        read = select(column).where(ranges.c.part_type_id == bindparam("part_type_id"))
+        return read.scalar_subquery().label(column.name)
+
+    return DriverStatement(
+        select(kept(ranges.c.p10), kept(ranges.c.p90), kept(ranges.c.sales), *select_event_keys(bindparam("part_id")))
+    )
+
+
+PAGE_READ = _page_read()
+
+
+def scan_page_records(
+    session: Session, part: ScannedPart, config_or_tz: Mapping[str, Any] | str | None = None
+) -> tuple[dict | None, list[dict]]:
+    """Return what the scan page shows besides the verdict: the part type's kept sale-price range and the
+    custody summary. On PostgreSQL two statements: the range with the part's event keys, then its events."""
+    if not is_postgresql(session):
+        return sale_price_range(session, part.part_type_id), custody_summary(session, part, config_or_tz)
+    row = PAGE_READ.first(session, {"part_type_id": part.part_type_id, "part_id": part.id})
+    journey = list_part_journey(
+        session, part.id, part.batch_id, part.production_date, keys=(row.event_ids, row.event_times)
+    )
+    return _price_range(row), _summary(journey, config_or_tz)
 
 
 def list_vehicle_parts(session: Session, vehicle: Vehicle, today: date, zone: str | None = None) -> list[dict]:

@@ -7,12 +7,12 @@ import ipaddress
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.customers import find_customer_for_user
 from app.crm.touchpoints import Channel, record_touchpoint
-from app.db import utcnow
+from app.db import is_postgresql, utcnow
 from app.geo import LatLon, coarsen
 from app.security import Attempt, User
 from app.signing import KeyRing
@@ -65,9 +65,13 @@ def _identity_reasons(
     elif not ring.verify(tag_message(link.gtin, link.serial), link.tag):
         reasons.append("bad_tag")
     if part is None:
-        elsewhere = session.scalar(select(Part.id).where(Part.serial == link.serial).limit(1))
+        elsewhere = SERIAL_ELSEWHERE.first(session, {"serial": link.serial})
         reasons.append("gtin_mismatch" if elsewhere else "unknown_serial")
     return reasons
+
+
+# Whether any part has the serial (under another GTIN): on the (serial, gtin) key, straight on the driver.
+SERIAL_ELSEWHERE = DriverStatement(select(Part.id).where(Part.serial == bindparam("serial")).limit(1))
 
 
 def verify_scan(
@@ -186,14 +190,28 @@ def _budget_statement() -> DriverStatement:
 
 
 COUNTERFEIT_BUDGET = _budget_statement()
+# The client's budget is taken under a transaction-scoped advisory lock in this class of keys (any constant no
+# other code uses; the two-key space is apart from the one-key locks such as partition maintenance's).
+BUDGET_LOCK_CLASS = 110_011
+BUDGET_LOCK = DriverStatement(
+    select(func.pg_advisory_xact_lock(bindparam("lock_class"), func.hashtext(bindparam("key", type_=String))))
+)
 
 
 def _within_counterfeit_budget(session: Session, client: str, limit: int) -> bool:
-    """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts."""
+    """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts.
+
+    The count and the insert are one statement, but under READ COMMITTED two at once would each count
+    without the other's uncommitted row and both take the last slot. On PostgreSQL the client's advisory
+    lock, held to commit, makes its scans take turns; the count then runs in a statement begun after the
+    previous holder committed, so it sees that row. SQLite has one writer at a time already."""
     now = utcnow()
+    key = f"client:{client}"
+    if is_postgresql(session):
+        BUDGET_LOCK.execute(session, {"lock_class": BUDGET_LOCK_CLASS, "key": key})
     parameters = {
         "bucket": COUNTERFEIT_BUCKET,
-        "key": f"client:{client}",
+        "key": key,
         "since": now - COUNTERFEIT_WINDOW,
         "now": now,
         "limit": limit,

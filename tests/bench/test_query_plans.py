@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Connection, Engine, select, text
@@ -29,8 +29,8 @@ from reviews.models import Plaque
 from tests import conftest
 from tests.factories import auth_header, make_user, sign_in_client
 from traceability.alerts import select_alert_scans
-from traceability.models import Alert, Installation, Part
-from traceability.partitions import list_partitions, parent_table
+from traceability.models import Alert, Batch, CustodyEventPart, Installation, Part
+from traceability.partitions import list_partitions, month_start, parent_table, partition_name
 
 # Tables that grow with the year: what the generator loads in bulk (but plaques, one per shop), and the
 # rate-limit attempts and activity log.
@@ -261,7 +261,8 @@ def test_html_scan_adds_only_what_the_page_shows(data: Volume):
 
     data.get(data.scan_path(other), **HTML)
 
-    # The custody summary (one statement) and the sale-price range (one read of a kept aggregate).
+    # The kept sale-price range with the keys of the part's custody events (one statement), then the events by
+    # those keys.
     assert len(data.recorder.plans) <= json_statements + 2
 
 
@@ -293,6 +294,59 @@ def test_query_by_time_reads_only_its_months(data: Volume):
     # Both bounds inside partitions made for them: the other months and the default partition are pruned.
     expected = {f"custody_events_p{month}" for month in _months(since, until - timedelta(days=1))}
     assert _partitions_read(data, "custody_events") == expected
+
+
+def _branches(plan: dict, table: str) -> Iterator[tuple[str, set[str]]]:
+    """Yield each UNION branch below `plan` (an Append whose children are not partitions of `table`) as its plan's
+    text and the partitions of `table` it reads."""
+    children = plan.get("Plans", ())
+    if plan["Node Type"] == "Append" and not any(_partition_of(child, table) for child in children):
+        for child in children:
+            yield json.dumps(child), {name for name in _walk_partitions(child, table)}
+        return
+    for child in children:
+        yield from _branches(child, table)
+
+
+def _partition_of(plan: dict, table: str) -> bool:
+    name = plan.get("Relation Name") or ""
+    return name != table and parent_table(name) == table
+
+
+def _walk_partitions(plan: dict, table: str) -> Iterator[str]:
+    if _partition_of(plan, table):
+        yield plan["Relation Name"]
+    for child in plan.get("Plans", ()):
+        yield from _walk_partitions(child, table)
+
+
+def test_scan_page_reads_only_the_months_of_the_parts_events(data: Volume):
+    oldest = list_partitions(data.session, "custody_events")[0]
+    part = data.session.scalars(
+        select(Part)
+        .join(Batch, Batch.id == Part.batch_id)
+        .where(Part.state == "sold", Part.recall_id.is_(None), Part.alert_signals == 0)
+        .order_by(Batch.production_date.desc(), Part.id)
+        .limit(1)
+    ).one()
+    months = data.session.scalars(select(CustodyEventPart.occurred_at).where(CustodyEventPart.part_id == part.id)).all()
+    named = {partition_name("custody_events", month_start(month)) for month in months}
+    commissioned_from = partition_name(
+        "custody_events", month_start(datetime.combine(part.batch.production_date - timedelta(days=1), time(), UTC))
+    )
+
+    data.get(data.scan_path(part), **HTML)
+
+    journey = [plan for plan in data.recorder.plans if "custody_events" in plan["Query Text"]]
+    assert len(journey) == 1
+    branches = dict(_branches(journey[0]["Plan"], "custody_events"))
+    by_keys = next(read for text_, read in branches.items() if "batch_id" not in text_)
+    commission = next(read for text_, read in branches.items() if "batch_id" in text_)
+    # The events naming the part are read in their months' partitions only (custody_event_parts carries the
+    # month); the batch's commissioning in the months from its production date on, the older ones pruned.
+    assert named and by_keys == named
+    months_read = sorted(name for name in commission if not name.endswith("_default"))
+    assert months_read and months_read[0] >= commissioned_from > oldest
 
 
 def test_query_by_part_probes_every_months_index(data: Volume):

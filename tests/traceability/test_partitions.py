@@ -184,16 +184,23 @@ def test_every_row_naming_a_custody_event_names_a_stored_one(session):
 
 
 def test_migration_keeps_every_row_and_the_chain_verifies(postgresql, connection):
-    migrate.downgrade(connection=connection, target="0009trace")
-    assert postgresql.scalar(text("SELECT relkind FROM pg_class WHERE relname = 'scans'")) == "r"
     _custody(postgresql)
     for months in (14, 3, 1, 0):
         _scan(postgresql, month_start(utcnow(), -months) + timedelta(days=1))
     before = _counts(postgresql)  # flushed on the connection the migrations run on
+    migrate.downgrade(connection=connection, target="0009trace")
+    assert postgresql.scalar(text("SELECT relkind FROM pg_class WHERE relname = 'scans'")) == "r"
+    assert _counts(postgresql) == before
 
     migrate.upgrade(connection=connection)
 
     assert _counts(postgresql) == before
+    # Every row naming a part carries its event's month again (migration 0014eventmonth).
+    mismatched = text(
+        "SELECT count(*) FROM custody_event_parts p JOIN custody_events e ON e.id = p.event_id"
+        " WHERE p.occurred_at IS DISTINCT FROM e.occurred_at"
+    )
+    assert postgresql.scalar(mismatched) == 0
     assert postgresql.scalar(text("SELECT count(*) FROM scans_default")) == 0
     oldest = partition_name("scans", month_start(utcnow(), -14))
     assert postgresql.scalar(text(f"SELECT count(*) FROM {oldest}")) == 1

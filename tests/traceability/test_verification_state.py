@@ -17,7 +17,7 @@ from app.geo import LatLon
 from app.security import Attempt, Role
 from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import auth_header, make_organization, make_user, make_vehicle
-from tests.races import race
+from tests.races import interleave, race
 from tests.traceability.factories import (
     activation_code,
     keyring_for_tests,
@@ -335,8 +335,27 @@ def test_concurrent_counterfeit_floods_store_every_scan_and_count_each_once(comm
         floods = session.scalars(select(Alert.occurrences).where(Alert.cause == "counterfeit_flood")).all()
     assert outcomes == ["ok"] * threads
     assert stored == threads * scans_each
-    assert len(floods) == 1 and budgeted >= 3
+    assert len(floods) == 1 and budgeted == 3
     assert budgeted + floods[0] == threads * scans_each
+
+
+def test_two_counterfeit_scans_at_once_cannot_both_take_a_clients_last_alert(committed_engine):
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers: the budget's count and insert cannot interleave there")
+
+    # The second scan arrives while the first holds the budget's last slot in its open transaction.
+    outcomes = interleave(
+        committed_engine,
+        lambda session: counterfeit_scan(session, "FAKE0001", budget=1),
+        lambda session: counterfeit_scan(session, "FAKE0002", budget=1),
+    )
+
+    with make_sessionmaker(committed_engine)() as session:
+        budgeted = session.scalar(select(func.count()).select_from(Attempt))
+        floods = session.scalars(select(Alert.occurrences).where(Alert.cause == "counterfeit_flood")).all()
+        alerted = session.scalars(select(Alert.serial).where(Alert.cause == "unknown_serial")).all()
+    assert outcomes == {"first": "ok", "second": "ok"}
+    assert (budgeted, alerted, floods) == (1, ["FAKE0001"], [1])
 
 
 def _backfill():
