@@ -28,7 +28,7 @@ from app.errors import Conflict, InvalidInput
 from app.security import User, is_oem
 from app.signing import KeyRing, random_crockford
 from traceability.chain import append_event, parts_digest
-from traceability.codes import activation_code_for, hash_activation_code, new_serials, tag_message
+from traceability.codes import new_part_codes, new_serials
 from traceability.models import Batch, CustodyEvent, EventType, Part, PartState, PartType
 
 CHUNK = 20_000
@@ -70,15 +70,14 @@ def _new_lot(session: Session, production_date: date) -> str:
 def part_rows(ring: KeyRing, batch: Batch, gtin: str, serials: list[str]) -> Iterator[tuple]:
     """Yield one row per serial, in PART_COLUMNS order: the tag, and the hash of the derived activation code."""
     now = utcnow()
-    for serial in serials:
-        code = activation_code_for(ring, gtin, serial)
+    for serial, tag, activation_hash in new_part_codes(ring, gtin, serials):
         yield (
             batch.part_type_id,
             batch.id,
             gtin,
             serial,
-            ring.sign(tag_message(gtin, serial)),
-            hash_activation_code(ring, gtin, serial, code),
+            tag,
+            activation_hash,
             PartState.PRODUCED.value,
             batch.factory_id,
             now,
@@ -87,12 +86,12 @@ def part_rows(ring: KeyRing, batch: Batch, gtin: str, serials: list[str]) -> Ite
 
 def copy_text(ring: KeyRing, gtin: str, serials: list[str], fixed: str) -> bytes:
     """Return COPY text lines (gtin, serial, tag, activation hash, then the batch-wide `fixed` columns)."""
-    lines = []
-    for serial in serials:
-        code = activation_code_for(ring, gtin, serial)
-        tag = ring.sign(tag_message(gtin, serial))
-        lines.append(f"{gtin}\t{serial}\t{tag}\t{hash_activation_code(ring, gtin, serial, code)}\t{fixed}\n")
-    return "".join(lines).encode()
+    return "".join(
+        [
+            f"{gtin}\t{serial}\t{tag}\t{activation_hash}\t{fixed}\n"
+            for serial, tag, activation_hash in new_part_codes(ring, gtin, serials)
+        ]
+    ).encode()
 
 
 def _copy_chunks(ring: KeyRing, gtin: str, serials: list[str], fixed: str) -> Iterator[bytes]:
