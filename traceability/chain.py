@@ -45,11 +45,9 @@ EVENTS = CustodyEvent.__table__
 
 def parts_digest(lines: Iterable[str]) -> str:
     """Return the SHA-256 of sorted `gtin|serial` lines: what an event names, independent of order."""
-    digest = hashlib.sha256()
-    for line in sorted(lines):
-        digest.update(line.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+    ordered = sorted(lines)
+    ordered.append("")  # every line ends with a newline, the last one too
+    return hashlib.sha256("\n".join(ordered).encode()).hexdigest()
 
 
 def _text(value: object) -> str:
@@ -220,10 +218,11 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
     """Yield (event id, digest of the parts it names now) for the events with ids in [low, high], by id."""
     named = _event_lines(low, high)
     if is_postgresql(session):
-        # The digest in the database: one row per event comes back instead of one per part. Each event's dozen
-        # lines are sorted in its group (cheaper than one sort of every line of the range by event and line).
+        # One row per event comes back instead of one per part: its lines joined in any order (a hash
+        # aggregate, no sort of the range's lines), sorted and hashed here (a dozen lines per event), which
+        # costs less in all than PostgreSQL's ordered aggregate.
         statement = (
-            select(CustodyEventPart.event_id, _sql_digest(Part.gtin + "|" + Part.serial))
+            select(CustodyEventPart.event_id, func.string_agg(Part.gtin + "|" + Part.serial, "\n"))
             .join(Part, Part.id == CustodyEventPart.part_id)
             .where(CustodyEventPart.event_id.between(low, high))
             .group_by(CustodyEventPart.event_id)
@@ -231,7 +230,8 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
         )
         rows = session.execute(statement.execution_options(yield_per=VERIFY_ROWS))
         try:
-            yield from rows
+            for event_id, lines in rows:
+                yield event_id, parts_digest(lines.split("\n"))
         finally:
             rows.close()
         return
@@ -248,11 +248,6 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
             yield current, parts_digest(lines_of)
     finally:
         rows.close()
-
-
-def _exact_event_digest(session: Session, event_id: int) -> str:
-    """The parts digest of one event, sorted in Python (the reference the fast digests are checked against)."""
-    return parts_digest(line for _, line in session.execute(_event_lines(event_id, event_id)))
 
 
 def _batch_digest(session: Session, batch_id: int) -> str:
@@ -372,8 +367,6 @@ def _content_problems(
                         stored = _exact_batch_digest(session, batch_id)
                 else:
                     stored = pending_digest if pending_id == event_id else no_parts
-                    if stored != digest and stored != no_parts:
-                        stored = _exact_event_digest(session, event_id)
                 if stored != digest:
                     problem = "altered: the parts it names were changed"
             if problem is not None:
