@@ -38,7 +38,7 @@ GENESIS_HASH = "0" * 64
 CHAIN_CONTEXT = "custody-chain"
 VERIFY_ROWS = 5_000
 RANGES_PER_PROCESS = 4
-# Events per range checked in one go: their part lines (about a dozen each) sort in memory.
+# Events per range checked in one go: their part lines (about a dozen each) are aggregated in memory.
 RANGE_EVENTS = 20_000
 EVENTS = CustodyEvent.__table__
 
@@ -265,7 +265,7 @@ def _exact_batch_digest(session: Session, batch_id: int) -> str:
 
 # What the content check reads of each event: its id, key, MAC, then the MAC's columns in order.
 _CONTENT_COLUMNS = (EVENTS.c.id, EVENTS.c.key_id, EVENTS.c.hash, *(EVENTS.c[name] for name in HASHED_COLUMNS))
-# The same columns as the content check needs them, in the order `_checked_rows` yields them.
+# What the content check reads first of each event: its id, key and MAC, and the place a problem is named by.
 _CHECKED = (EVENTS.c.id, EVENTS.c.key_id, EVENTS.c.hash, EVENTS.c.organization_id, EVENTS.c.sequence)
 _FIELD = "\x1f"
 _UTC_MOMENT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
