@@ -116,8 +116,10 @@ DEFAULTS: dict[str, Any] = {
     "CLONE_SCAN_HISTORY": 50,
     # Scans of a part after which position signals of anonymous scans change the public verdict by themselves.
     "CLONE_CORROBORATION_SCANS": 5,
-    # PostgreSQL: commit scans that raise no alert without waiting for the WAL flush (a database crash may lose
-    # the last fraction of a second of such scans; alerts, custody and everything else stay fully durable).
+    # PostgreSQL: the transaction recording a scan that raises no alert (or a counterfeit scan past its client's
+    # alert budget) commits without waiting for the WAL flush: a database crash may lose the last fraction of a
+    # second of such scans (up to 3 x wal_writer_delay), never half of one; custody events, commissioning,
+    # alerts and everything else commit durably.
     "SCAN_ASYNC_COMMIT": True,
     # Months after which a scan's location is coarsened further or dropped (SCAN_LOCATION_AFTER); 0 keeps it.
     "SCAN_LOCATION_MONTHS": 12,

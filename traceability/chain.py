@@ -21,10 +21,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, text, update
+from sqlalchemy import Text, cast, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,16 +38,16 @@ GENESIS_HASH = "0" * 64
 CHAIN_CONTEXT = "custody-chain"
 VERIFY_ROWS = 5_000
 RANGES_PER_PROCESS = 4
+# Events per range checked in one go: their part lines (about a dozen each) are aggregated in memory.
+RANGE_EVENTS = 20_000
 EVENTS = CustodyEvent.__table__
 
 
 def parts_digest(lines: Iterable[str]) -> str:
     """Return the SHA-256 of sorted `gtin|serial` lines: what an event names, independent of order."""
-    digest = hashlib.sha256()
-    for line in sorted(lines):
-        digest.update(line.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+    ordered = sorted(lines)
+    ordered.append("")  # every line ends with a newline, the last one too
+    return hashlib.sha256("\n".join(ordered).encode()).hexdigest()
 
 
 def _text(value: object) -> str:
@@ -206,14 +206,6 @@ def _sql_digest(lines: Any) -> Any:
     return func.encode(func.sha256(func.convert_to(joined, "UTF8")), "hex")
 
 
-def _presorted_digest(lines: Any) -> Any:
-    """parts_digest over lines that arrive sorted (a sorted subquery): no sort per group.
-
-    PostgreSQL aggregates a sorted subquery's rows in its order, but does not promise it: a digest that does
-    not match is computed again with the ordered aggregate before the event is called altered."""
-    return func.encode(func.sha256(func.convert_to(func.string_agg(lines, literal_column("''")), "UTF8")), "hex")
-
-
 def _event_lines(low: int, high: int) -> Any:
     line = (Part.gtin + "|" + Part.serial).label("line")
     return (
@@ -227,24 +219,20 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
     """Yield (event id, digest of the parts it names now) for the events with ids in [low, high], by id."""
     named = _event_lines(low, high)
     if is_postgresql(session):
-        # The digest in the database: one row per event comes back instead of one per part. The lines come
-        # sorted by event and byte order from one sort, instead of one sort per event.
-        line = (Part.gtin + "|" + Part.serial + "\n").label("line")
-        lines = (
-            select(CustodyEventPart.event_id, line)
+        # One row per event comes back instead of one per part: its lines joined in any order (a hash
+        # aggregate, no sort of the range's lines), sorted and hashed here (a dozen lines per event), which
+        # costs less in all than PostgreSQL's ordered aggregate.
+        statement = (
+            select(CustodyEventPart.event_id, func.string_agg(Part.gtin + "|" + Part.serial, "\n"))
             .join(Part, Part.id == CustodyEventPart.part_id)
             .where(CustodyEventPart.event_id.between(low, high))
-            .order_by(CustodyEventPart.event_id, line.collate("C"))
-            .subquery()
-        )
-        statement = (
-            select(lines.c.event_id, _presorted_digest(lines.c.line))
-            .group_by(lines.c.event_id)
-            .order_by(lines.c.event_id)
+            .group_by(CustodyEventPart.event_id)
+            .order_by(CustodyEventPart.event_id)
         )
         rows = session.execute(statement.execution_options(yield_per=VERIFY_ROWS))
         try:
-            yield from rows
+            for event_id, lines in rows:
+                yield event_id, parts_digest(lines.split("\n"))
         finally:
             rows.close()
         return
@@ -263,16 +251,9 @@ def _stored_digests(session: Session, low: int, high: int) -> Iterator[tuple[int
         rows.close()
 
 
-def _exact_event_digest(session: Session, event_id: int) -> str:
-    """The parts digest of one event, sorted in Python (the reference the fast digests are checked against)."""
-    return parts_digest(line for _, line in session.execute(_event_lines(event_id, event_id)))
-
-
 def _batch_digest(session: Session, batch_id: int) -> str:
     if is_postgresql(session):
-        line = (Part.gtin + "|" + Part.serial + "\n").label("line")
-        lines = select(line).where(Part.batch_id == batch_id).order_by(line.collate("C")).subquery()
-        fast = session.scalar(select(_presorted_digest(lines.c.line)))
+        fast = session.scalar(select(_sql_digest(Part.gtin + "|" + Part.serial)).where(Part.batch_id == batch_id))
         if fast is not None:
             return fast
     return _exact_batch_digest(session, batch_id)
@@ -285,6 +266,64 @@ def _exact_batch_digest(session: Session, batch_id: int) -> str:
 
 # What the content check reads of each event: its id, key, MAC, then the MAC's columns in order.
 _CONTENT_COLUMNS = (EVENTS.c.id, EVENTS.c.key_id, EVENTS.c.hash, *(EVENTS.c[name] for name in HASHED_COLUMNS))
+# What the content check reads first of each event: its id, key and MAC, and the place a problem is named by.
+_CHECKED = (EVENTS.c.id, EVENTS.c.key_id, EVENTS.c.hash, EVENTS.c.organization_id, EVENTS.c.sequence)
+_FIELD = "\x1f"
+_UTC_MOMENT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+
+
+def _sql_text(column: Any) -> Any:
+    """`_text` of a column in SQL, for the columns whose text PostgreSQL spells exactly as Python does:
+    integers, strings, numeric(12, 2), and UTC times (`_moment`)."""
+    if column.name in _TIMES:
+        return func.to_char(func.timezone("UTC", column), _UTC_MOMENT)
+    return func.coalesce(cast(column, Text), "")
+
+
+def _sql_message_parts() -> tuple[Any, Any]:
+    """The MAC's text before and after `lat` and `lon`, made by PostgreSQL: Python then adds the two floats
+    (their six-decimal text is Python's rounding) and no time, number or decimal is converted per row."""
+    before = [EVENTS.c[name] for name in HASHED_COLUMNS[: HASHED_COLUMNS.index("lat")]]
+    after = [EVENTS.c[name] for name in HASHED_COLUMNS[HASHED_COLUMNS.index("lon") + 1 :]]
+    return (
+        func.concat(func.concat_ws(_FIELD, *map(_sql_text, before)), _FIELD),
+        func.concat(_FIELD, func.concat_ws(_FIELD, *map(_sql_text, after))),
+    )
+
+
+def _checked_rows(session: Session, low: int, high: int) -> Iterator[tuple]:
+    """Yield (id, key, MAC, organization, number, type, batch, parts digest, MAC text) per event in [low, high],
+    by id, streamed from a server-side cursor."""
+    columns = (*_CHECKED, EVENTS.c.event_type, EVENTS.c.batch_id, EVENTS.c.parts_digest)
+    if is_postgresql(session):
+        before, after = _sql_message_parts()
+        selected = (*columns, before, EVENTS.c.lat, EVENTS.c.lon, after)
+    else:
+        selected = (*columns, *(EVENTS.c[name] for name in HASHED_COLUMNS))
+    rows = session.execute(
+        select(*selected)
+        .where(EVENTS.c.id.between(low, high))
+        .order_by(EVENTS.c.id)
+        .execution_options(yield_per=VERIFY_ROWS)
+    )
+    width, number = len(columns), _text
+    try:
+        if is_postgresql(session):
+            for row in rows:
+                head, lat, lon, tail = row[width:]
+                yield (*row[:width], f"{head}{number(lat)}{_FIELD}{number(lon)}{tail}")
+        else:
+            for row in rows:
+                yield (*row[:width], _stored_message(*row[width:]))
+    finally:
+        rows.close()
+
+
+def _exact_message(session: Session, event_id: int) -> str:
+    """`chain_message` of one stored event from its values as Python reads them (the reference the text made
+    by the database is checked against before an event is called altered)."""
+    row = session.execute(select(*_CONTENT_COLUMNS).where(EVENTS.c.id == event_id)).one()
+    return _stored_message(*row[3:])
 
 
 def _content_problems(
@@ -295,14 +334,11 @@ def _content_problems(
     One streamed read of the events and one of the digests, merged by id; the MACs are computed in a tight loop
     over plain rows (no ORM objects)."""
     if is_postgresql(session):
-        # The digests' sort in memory rather than on disk.
+        # The digests' groups in memory rather than on disk; no JIT compilation (it costs more than it saves
+        # on these short per-row expressions).
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    events = session.execute(
-        select(*_CONTENT_COLUMNS)
-        .where(EVENTS.c.id.between(low, high))
-        .order_by(EVENTS.c.id)
-        .execution_options(yield_per=VERIFY_ROWS)
-    )
+        session.execute(text("SET LOCAL jit = off"))
+    events = _checked_rows(session, low, high)
     digests = _stored_digests(session, low, high)
     pending_id, pending_digest = next(digests, (None, None))
     macs: dict[str, Callable[[str], str]] = {}
@@ -310,8 +346,7 @@ def _content_problems(
     checked, problems = 0, []
     no_parts = parts_digest(())
     try:
-        for row in events:
-            event_id, key_id, stored_mac = row[0], row[1], row[2]
+        for event_id, key_id, stored_mac, organization_id, sequence, event_type, batch_id, digest, message in events:
             while pending_id is not None and pending_id < event_id:
                 pending_id, pending_digest = next(digests, (None, None))
             problem = None
@@ -322,10 +357,9 @@ def _content_problems(
                 problem = "not sealed with a key (run `milepost chain reseal` once after upgrading)"
             elif mac is None:
                 problem = f"sealed with key {key_id}, which is not in the key ring"
-            elif mac(_stored_message(*row[3:])) != stored_mac:
+            elif mac(message) != stored_mac and mac(_exact_message(session, event_id)) != stored_mac:
                 problem = "altered: its content no longer matches its MAC"
             else:
-                event_type, batch_id, digest = row[4], row[15], row[20]
                 if event_type == "commission" and batch_id is not None:
                     if batch_id not in batches:
                         batches[batch_id] = _batch_digest(session, batch_id)
@@ -334,12 +368,10 @@ def _content_problems(
                         stored = _exact_batch_digest(session, batch_id)
                 else:
                     stored = pending_digest if pending_id == event_id else no_parts
-                    if stored != digest and stored != no_parts:
-                        stored = _exact_event_digest(session, event_id)
                 if stored != digest:
                     problem = "altered: the parts it names were changed"
             if problem is not None:
-                problems.append(ChainProblem(row[10], row[3], event_id, problem))
+                problems.append(ChainProblem(organization_id, sequence, event_id, problem))
             checked += 1
             if progress is not None and checked % 1000 == 0:
                 progress(1000)
@@ -387,7 +419,12 @@ def _link_problems(session: Session) -> list[ChainProblem]:
         if chain in broken:
             continue
         expected = (before or 0) + 1
-        if sequence != expected:
+        if before is not None and sequence == before:
+            problems.append(
+                ChainProblem(chain, sequence, event_id, "repeated: another event has its number (inserted or replayed)")
+            )
+            broken.add(chain)
+        elif sequence != expected:
             problems.append(ChainProblem(chain, expected, None, f"missing (the next stored is #{sequence})"))
             broken.add(chain)
         elif previous_hash != (before_hash if before_hash is not None else GENESIS_HASH):
@@ -415,6 +452,25 @@ def _verify_range(url: str, ring: KeyRing, low: int, high: int) -> tuple[int, li
         return _content_problems(session, ring, low, high, None)
 
 
+def _event_ranges(session: Session, pieces: int) -> list[tuple[int, int]]:
+    """Split the events into `pieces` id ranges of about as many events each (ids come in blocks, so equal
+    id spans would not be equal work), each small enough that its digests sort in memory."""
+    pieces = max(pieces, -(-int(session.scalar(select(func.count()).select_from(EVENTS))) // RANGE_EVENTS))
+    bucket = func.ntile(pieces).over(order_by=EVENTS.c.id).label("bucket")
+    numbered = select(EVENTS.c.id, bucket).subquery()
+    statement = (
+        select(func.min(numbered.c.id), func.max(numbered.c.id)).group_by(numbered.c.bucket).order_by(numbered.c.bucket)
+    )
+    return [(low, high) for low, high in session.execute(statement)]
+
+
+def _worker_context() -> Any:
+    # Forked workers start at once with everything imported; spawned ones would import the application
+    # first (seconds of CPU each, more than the work at tens of thousands of events). Nothing here runs
+    # threads, and a worker opens connections of its own and leaves the parent's alone.
+    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+
+
 def verify_chain(
     session: Session,
     ring: KeyRing,
@@ -425,15 +481,13 @@ def verify_chain(
     """Verify every chain; return how many events were checked and the first problem (by organization, then
     number), if any. With `processes` > 1 and the database `url`, event ranges are checked in parallel by
     other processes (which see only committed data)."""
-    low, high = session.execute(select(func.min(EVENTS.c.id), func.max(EVENTS.c.id))).one()
     checked, problems = 0, []
     # SQLite takes a file lock per transaction: other processes would only queue behind this one.
-    if low is not None and processes > 1 and url is not None and is_postgresql(session):
-        # Several ranges per process, handed out as processes free up (event ids are not evenly spread).
-        step = (high - low) // (processes * RANGES_PER_PROCESS) + 1
-        ranges = [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
-        with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_verify_range, url, ring, start, end) for start, end in ranges]
+    if processes > 1 and url is not None and is_postgresql(session):
+        # Several ranges per process, handed out as processes free up.
+        ranges = _event_ranges(session, processes * RANGES_PER_PROCESS)
+        with ProcessPoolExecutor(max_workers=processes, mp_context=_worker_context()) as pool:
+            futures = [pool.submit(_verify_range, url, ring, low, high) for low, high in ranges]
             # The links are checked here meanwhile (the database does that work).
             problems.extend(_link_problems(session))
             for future in as_completed(futures):
@@ -444,11 +498,19 @@ def verify_chain(
                     progress(count)
     else:
         problems.extend(_link_problems(session))
-        if low is not None:
-            checked, found = _content_problems(session, ring, low, high, progress)
+        ranges = _event_ranges(session, 1) if is_postgresql(session) else [_whole_range(session)]
+        for low, high in ranges:
+            if low is None:
+                continue
+            count, found = _content_problems(session, ring, low, high, progress)
+            checked += count
             problems.extend(found)
     first = min(problems, key=lambda problem: (problem.organization_id, problem.sequence), default=None)
     return checked, first
+
+
+def _whole_range(session: Session) -> tuple[int | None, int | None]:
+    return tuple(session.execute(select(func.min(EVENTS.c.id), func.max(EVENTS.c.id))).one())
 
 
 def reseal_chains(session: Session, ring: KeyRing) -> int:

@@ -72,7 +72,16 @@ def chain_group() -> None:
 
 
 @chain_group.command("verify")
-@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True, help="check in parallel")
+@click.option(
+    "--jobs",
+    "-j",
+    "--processes",
+    "processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="processes checking ranges of events in parallel (PostgreSQL)",
+)
 @with_appcontext
 def verify_command(processes: int) -> None:
     """Recompute every event's MAC; exit 1 naming the first altered, missing or reordered event."""

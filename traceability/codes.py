@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.errors import InvalidInput
-from app.signing import CROCKFORD_ALPHABET, KeyRing, normalize_crockford
+from app.signing import TO_CROCKFORD, KeyRing, normalize_crockford
 
 # 12 Crockford base32 characters: 60 random bits, unguessable and collision-free in practice per GTIN.
 SERIAL_LENGTH = 12
@@ -22,7 +23,6 @@ ACTIVATION_CODE_LENGTH = 10
 GTIN_LENGTHS = (8, 12, 13, 14)
 # GS1 AI 21 allows the 82-character "file-safe" set (GS1 General Specifications, figure 7.11-1).
 _GS1_CHARSET = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
-_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD_ALPHABET)
 _DIGITAL_LINK_PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>[^/]*)/21/(?P<serial>[^/]*)/?$")
 
 
@@ -70,7 +70,7 @@ def new_serials(count: int) -> list[str]:
     while len(serials) < count:
         missing = count - len(serials)
         # Base32 in C, then mapped to Crockford's alphabet: 10 random bytes give 16 characters, 12 are kept.
-        text = base64.b32encode(secrets.token_bytes(10 * missing)).decode().translate(_TO_CROCKFORD)
+        text = base64.b32encode(secrets.token_bytes(10 * missing)).decode().translate(TO_CROCKFORD)
         serials.update(text[start : start + SERIAL_LENGTH] for start in range(0, 16 * missing, 16))
     return list(serials)
 
@@ -83,7 +83,15 @@ def tag_message(gtin: str, serial: str) -> str:
 def activation_code_for(ring: KeyRing, gtin: str, serial: str, kid: str | None = None) -> str:
     """Derive a part's activation code from key `kid` (the newest when None), so labels can be re-printed
     after a rotation with the key the batch was commissioned under; nothing is stored."""
-    return ring.sign(f"activation-code|{gtin}|{serial}", kid)[1 : ACTIVATION_CODE_LENGTH + 1]
+    return ring.sign(_activation_code_message(gtin, serial), kid)[1 : ACTIVATION_CODE_LENGTH + 1]
+
+
+def _activation_code_message(gtin: str, serial: str) -> str:
+    return f"activation-code|{gtin}|{serial}"
+
+
+def _activation_hash_message(gtin: str, serial: str, code: str) -> str:
+    return f"activation|{gtin}|{serial}|{code}"
 
 
 def activation_kid(stored_hash: str) -> str:
@@ -93,12 +101,22 @@ def activation_kid(stored_hash: str) -> str:
 
 def hash_activation_code(ring: KeyRing, gtin: str, serial: str, code: str) -> str:
     """Return the keyed hash stored in place of an activation code."""
-    return ring.sign(f"activation|{gtin}|{serial}|{normalize_crockford(code)}")
+    return ring.sign(_activation_hash_message(gtin, serial, normalize_crockford(code)))
+
+
+def new_part_codes(ring: KeyRing, gtin: str, serials: list[str]) -> Iterator[tuple[str, str, str]]:
+    """Yield (serial, tag, activation hash) per serial under the newest key: what commissioning stores, in a
+    tight loop (the same values as `ring.sign(tag_message(...))` and `hash_activation_code`)."""
+    sign = ring.tag_function()
+    for serial in serials:
+        # A derived code is already normal (Crockford's alphabet, upper case), so it is hashed as it is.
+        code = sign(_activation_code_message(gtin, serial))[1 : ACTIVATION_CODE_LENGTH + 1]
+        yield serial, sign(tag_message(gtin, serial)), sign(_activation_hash_message(gtin, serial, code))
 
 
 def is_activation_code(ring: KeyRing, gtin: str, serial: str, code: str, stored_hash: str) -> bool:
     """Tell whether `code` is the part's activation code (any key of the ring, constant-time)."""
-    return ring.verify(f"activation|{gtin}|{serial}|{normalize_crockford(code)}", stored_hash)
+    return ring.verify(_activation_hash_message(gtin, serial, normalize_crockford(code)), stored_hash)
 
 
 def format_activation_code(code: str) -> str:

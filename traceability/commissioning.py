@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from enum import StrEnum
-from itertools import repeat
 
 import psycopg
 from sqlalchemy import insert, select
@@ -28,17 +19,13 @@ from app.errors import Conflict, InvalidInput
 from app.security import User, is_oem
 from app.signing import KeyRing, random_crockford
 from traceability.chain import append_event, parts_digest
-from traceability.codes import activation_code_for, hash_activation_code, new_serials, tag_message
+from traceability.codes import new_part_codes, new_serials
 from traceability.models import Batch, CustodyEvent, EventType, Part, PartState, PartType
 
 CHUNK = 20_000
 # The worker job that commissions a large batch from the factory's form (traceability/tasks.py).
 COMMISSION_JOB = "traceability.commission_batch"
-# From this many parts the HMACs are computed in COMMISSION_PROCESSES other processes (CLI and bulk jobs).
-PARALLEL_FROM = 200_000
-COMMISSION_PROCESSES = 2
 SERIAL_ATTEMPTS = 3
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PART_COLUMNS = (
     "part_type_id",
     "batch_id",
@@ -70,15 +57,14 @@ def _new_lot(session: Session, production_date: date) -> str:
 def part_rows(ring: KeyRing, batch: Batch, gtin: str, serials: list[str]) -> Iterator[tuple]:
     """Yield one row per serial, in PART_COLUMNS order: the tag, and the hash of the derived activation code."""
     now = utcnow()
-    for serial in serials:
-        code = activation_code_for(ring, gtin, serial)
+    for serial, tag, activation_hash in new_part_codes(ring, gtin, serials):
         yield (
             batch.part_type_id,
             batch.id,
             gtin,
             serial,
-            ring.sign(tag_message(gtin, serial)),
-            hash_activation_code(ring, gtin, serial, code),
+            tag,
+            activation_hash,
             PartState.PRODUCED.value,
             batch.factory_id,
             now,
@@ -87,50 +73,20 @@ def part_rows(ring: KeyRing, batch: Batch, gtin: str, serials: list[str]) -> Ite
 
 def copy_text(ring: KeyRing, gtin: str, serials: list[str], fixed: str) -> bytes:
     """Return COPY text lines (gtin, serial, tag, activation hash, then the batch-wide `fixed` columns)."""
-    lines = []
-    for serial in serials:
-        code = activation_code_for(ring, gtin, serial)
-        tag = ring.sign(tag_message(gtin, serial))
-        lines.append(f"{gtin}\t{serial}\t{tag}\t{hash_activation_code(ring, gtin, serial, code)}\t{fixed}\n")
-    return "".join(lines).encode()
+    return "".join(
+        [
+            f"{gtin}\t{serial}\t{tag}\t{activation_hash}\t{fixed}\n"
+            for serial, tag, activation_hash in new_part_codes(ring, gtin, serials)
+        ]
+    ).encode()
 
 
 def _copy_chunks(ring: KeyRing, gtin: str, serials: list[str], fixed: str) -> Iterator[bytes]:
-    chunks = [serials[start : start + CHUNK] for start in range(0, len(serials), CHUNK)]
-    if len(serials) < PARALLEL_FROM:
-        yield from (copy_text(ring, gtin, chunk, fixed) for chunk in chunks)
-        return
-    # Three HMACs per part cost more than PostgreSQL's side of COPY: compute them in other processes
-    # while this one streams finished chunks.
-    with helper_pool() as pool:
-        yield from pool.map(copy_text, repeat(ring), repeat(gtin), chunks, repeat(fixed))
-
-
-def helper_pool() -> ProcessPoolExecutor:
-    """Return the pool of helper processes for HMACs: spawned, not forked, so no database connection is
-    shared, and each ends with this process."""
-    context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        max_workers=COMMISSION_PROCESSES, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
-    )
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """End this helper process when the process that started it ends, even by `kill -9` (no clean-up runs
-    then, so nothing else would stop helpers computing HMACs for a batch nobody will write)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before the request above took effect
-        os._exit(1)
-    if not sys.platform.startswith("linux"):
-        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(1)
-    os._exit(1)
+    # Computed here, chunk by chunk, while PostgreSQL takes in the chunks before: the three HMACs per part
+    # (a few microseconds) cost less than PostgreSQL's side of each row, so helper processes only competed
+    # with it for the cores (measured: docs/scale.md, "Heavy work").
+    for start in range(0, len(serials), CHUNK):
+        yield copy_text(ring, gtin, serials[start : start + CHUNK], fixed)
 
 
 def _copy_rows(session: Session, ring: KeyRing, batch: Batch, gtin: str, serials: list[str], progress) -> None:

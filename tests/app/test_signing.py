@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
 import pytest
 
 from app.signing import (
@@ -11,6 +15,7 @@ from app.signing import (
     KeyRing,
     encode_crockford,
     generate_key_spec,
+    keyed_sha256,
     next_kid,
     normalize_crockford,
     random_crockford,
@@ -93,3 +98,24 @@ def test_random_crockford_and_encoding():
     assert len(random_crockford(10)) == 10 and set(random_crockford(50)) <= set(CROCKFORD_ALPHABET)
     assert encode_crockford(b"\xff") == "7Z"
     assert normalize_crockford(" ab-cd io ") == "ABCD10"
+
+
+@pytest.mark.parametrize("length", [16, 32, 64, 65, 100])
+def test_keyed_sha256_is_hmac_sha256_for_every_key_length(length):
+    secret = secrets.token_bytes(length)
+    messages = [b"", b"custody-chain\x1e1\x1fship", secrets.token_bytes(300)]
+
+    keyed = keyed_sha256(secret)
+
+    assert [keyed(message) for message in messages] == [
+        hmac.new(secret, message, hashlib.sha256).digest() for message in messages
+    ]
+
+
+def test_tag_function_signs_as_sign_does():
+    ring = KeyRing.from_spec(OLD + "," + NEW)
+    messages = [MESSAGE, "", "activation-code|06901234000012|ZZZZZZZZZZZZ", *(random_crockford(12) for _ in range(50))]
+
+    tag = ring.tag_function()
+
+    assert [tag(message) for message in messages] == [ring.sign(message) for message in messages]

@@ -205,3 +205,58 @@ def test_the_verifying_loop_reads_each_stored_event_as_its_mac_was_made(session,
         ring.mac_function(CHAIN_CONTEXT, row.key_id)(_stored_message(*row[3:])) == row.hash for row in rows
     )
     assert [_stored_message(*row[3:]) for row in rows] == [chain_message(row[3:]) for row in rows]
+
+
+def _alter_price(session, events: list[CustodyEvent]) -> None:
+    session.execute(update(CustodyEvent.__table__).where(CustodyEvent.id == events[1].id).values(price=1))
+
+
+def _swap_numbers(session, events: list[CustodyEvent]) -> None:
+    second, third = events[1], events[2]
+    for event, number in ((second, 0), (third, second.sequence), (second, third.sequence)):
+        session.execute(update(CustodyEvent.__table__).where(CustodyEvent.id == event.id).values(sequence=number))
+
+
+def _delete_second(session, events: list[CustodyEvent]) -> None:
+    for table in ("sales", "custody_event_parts"):
+        session.execute(text(f"DELETE FROM {table} WHERE event_id = :id"), {"id": events[1].id})
+    session.execute(text("DELETE FROM custody_events WHERE id = :id"), {"id": events[1].id})
+
+
+def _replay_second(session, events: list[CustodyEvent]) -> None:
+    # A copy of an intact event (its MAC still matches its content) under a new id, beside the original.
+    columns = [column for column in CustodyEvent.__table__.c if column.name != "id"]
+    copied = select(*columns).where(CustodyEvent.id == events[1].id)
+    session.execute(CustodyEvent.__table__.insert().from_select([column.name for column in columns], copied))
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["one process", "two processes"])
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        pytest.param(_alter_price, "altered: its content no longer matches its MAC", id="payload"),
+        pytest.param(_swap_numbers, "does not follow its predecessor (removed or reordered)", id="order"),
+        pytest.param(_delete_second, "missing (the next stored is #3)", id="deletion"),
+        pytest.param(_replay_second, "repeated: another event has its number (inserted or replayed)", id="insertion"),
+    ],
+)
+def test_one_tampered_event_is_found_in_one_process_and_in_parallel(committed_session, tamper, found, processes):
+    session = committed_session
+    if processes > 1 and session.get_bind().dialect.name != "postgresql":
+        pytest.skip("parallel verification is PostgreSQL's (SQLite locks the file per transaction)")
+    parts = list_batch_parts(session, make_batch(session, quantity=3))
+    dealer = make_organization(session, kind="dealer", city="Zhengzhou", lat=34.75, lon=113.62)
+    staff = stock_parts(session, parts, dealer)
+    for part in parts[:2]:
+        record(session, staff, "sell", [part], price="100.00")
+    session.commit()
+    events = [event for event in _events(session) if event.organization_id == dealer.id]
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    assert verify_chain(session, keyring_for_tests(), processes=processes, url=url)[1] is None
+    tamper(session, events)
+    session.commit()
+
+    _checked, problem = verify_chain(session, keyring_for_tests(), processes=processes, url=url)
+
+    assert problem is not None
+    assert (problem.organization_id, problem.sequence, problem.problem) == (dealer.id, 2, found)

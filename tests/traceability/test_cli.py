@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select, update
 
 from tests.factories import make_organization
@@ -54,7 +55,21 @@ def test_chain_verify_passes_on_untouched_chain(app, session):
     result = app.test_cli_runner().invoke(args=["chain", "verify"])
 
     assert result.exit_code == 0, result.output
-    assert "Chain intact" in result.output
+    assert "Chain intact: 2 events verified." in result.output
+
+
+def test_chain_verify_in_parallel_counts_every_committed_event(request, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("parallel verification is PostgreSQL's (SQLite locks the file per transaction)")
+    app, committed_session = request.getfixturevalue("app"), request.getfixturevalue("committed_session")
+    for _ in range(3):
+        make_batch(committed_session)
+    committed_session.commit()
+
+    result = app.test_cli_runner().invoke(args=["chain", "verify", "--jobs", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert "Chain intact: 3 events verified." in result.output
 
 
 def test_chain_verify_names_hand_edited_event(app, session):

@@ -13,6 +13,7 @@ from traceability.codes import (
     gtin_check_digit,
     hash_activation_code,
     is_activation_code,
+    new_part_codes,
     new_serials,
     normalize_gtin,
     normalize_serial,
@@ -112,3 +113,19 @@ def test_activation_code_has_50_bits_and_only_its_hash_verifies():
     assert is_activation_code(ring, "06901234567892", "SER1", code.lower(), stored)
     assert not is_activation_code(ring, "06901234567892", "SER2", code, stored)
     assert not is_activation_code(ring, "06901234567892", "SER1", "0000000000", stored)
+
+
+def test_new_part_codes_are_the_tags_and_activation_hashes_of_the_reference_functions():
+    ring, gtin = keyring_for_tests(), "06901234000016"
+    serials = new_serials(50)
+
+    codes = list(new_part_codes(ring, gtin, serials))
+
+    assert codes == [
+        (
+            serial,
+            ring.sign(f"{gtin}|{serial}"),
+            hash_activation_code(ring, gtin, serial, activation_code_for(ring, gtin, serial)),
+        )
+        for serial in serials
+    ]

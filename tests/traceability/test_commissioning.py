@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import date
 
 import pytest
@@ -155,37 +150,3 @@ def test_serial_clash_at_commissioning_is_drawn_again(session, monkeypatch):
     second = make_batch(session, 1, part_type=part_type)
 
     assert session.scalars(select(Part.serial).where(Part.batch_id == second.id)).all() == ["ZZZZZZZZZZZZ"]
-
-
-PARENT = """
-import os, sys, time
-from traceability.commissioning import helper_pool
-pool = helper_pool()
-future = pool.submit(os.getpid)
-print(future.result(), flush=True)
-pool.submit(time.sleep, 120)
-time.sleep(120)
-"""
-
-
-def test_helper_processes_end_when_commissioning_is_killed():
-    with subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True) as parent:
-        helper = int(parent.stdout.readline())
-
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _is_running(helper):
-        time.sleep(0.1)
-    assert not _is_running(helper)
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A killed helper may linger as a zombie until its new parent reaps it; it runs nothing then.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(")")[-1].split()[0] != "Z"
