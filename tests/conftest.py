@@ -11,13 +11,14 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, exists, literal, make_url, select, text, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -43,16 +44,34 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
 
 
-def _fresh_postgresql_database(url: str, suffix: str) -> str:
-    """Create (anew) the database named like `url`'s plus `suffix` and return its URL."""
+def _admin_engine(url: str) -> Engine:
+    """An autocommit engine on the server's `postgres` database, to create and drop test databases."""
+    return make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
+
+
+def _fresh_postgresql_database(url: str, suffix: str, template: str | None = None) -> str:
+    """Create (anew) the database named like `url`'s plus `suffix`, a copy of the database `template` if
+    given (CREATE DATABASE ... TEMPLATE: a file copy; nobody may be connected to it), and return its URL.
+
+    A test database loses nothing worth an fsync per commit: its sessions commit without waiting for the WAL
+    to reach the disk (the disk of a shared CI machine is slow), and without JIT compiling (a query on test
+    data is over before the compiled code would pay). Servers the tests start connect to it and inherit both."""
     base = make_url(url)
     name = f"{base.database}_{suffix}"
-    admin = make_engine(
-        base.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
+    admin = _admin_engine(url)
     with admin.connect() as connection:
+        if template is not None:
+            # A builder's pooled connections would block the copy; nobody uses the template after the build.
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": template},
+            )
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        connection.execute(text(f'ALTER DATABASE "{name}" SET jit = off'))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
 
@@ -62,15 +81,76 @@ def _worker_name() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+@contextmanager
+def _run_wide(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Hold the lock of the folder `name` that every process of this run shares, and yield the folder: the
+    first process to get it builds what is shared there, the others find it built."""
+    shared = tmp_path_factory.getbasetemp().parent / name
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield shared
+
+
+def _copy_sqlite(source: Path | str, target: Path | str) -> None:
+    """Copy a SQLite database with the backup API, not as a file: its last writes may still sit in the WAL file."""
+    original, copy = sqlite3.connect(source), sqlite3.connect(target)
+    original.backup(copy)
+    original.close()
+    copy.close()
+
+
+def _migrate(url: str) -> None:
+    """Build the schema in the database `url` with the migrations, from nothing."""
+    load_all_models()
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # A throwaway test database: start from nothing so migrations, not leftovers, build the schema.
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    with engine.begin() as connection:
+        migrate.upgrade(connection=connection)
+    engine.dispose()
+
+
+@dataclass
+class SuiteDatabase:
+    """This process's test database, and whether the migrations have built its schema already."""
+
+    url: str
+    migrated: bool
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> SuiteDatabase:
+    """The suite's database. Alone, the process migrates the database named (or a temporary SQLite file).
+
+    Under pytest-xdist the first process migrates a template once for the run (the migrations are slow: on
+    PostgreSQL they create every monthly partition); each process then gets a copy of its own beside the
+    database named (CREATE DATABASE ... TEMPLATE on PostgreSQL, a copy of the file on SQLite)."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url and _worker_name() != "main":
-        # Parallel workers each get a database of their own beside the one named (warehouse does the same).
-        return _fresh_postgresql_database(url, _worker_name())
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    if _worker_name() == "main":
+        return SuiteDatabase(url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}", migrated=False)
+    with _run_wide(tmp_path_factory, "shared-schema") as shared:
+        built = shared / "built"
+        if url:
+            template = f"{make_url(url).database}_schema_template"
+            if not built.exists():
+                _migrate(_fresh_postgresql_database(url, "schema_template"))
+                built.touch()
+            return SuiteDatabase(_fresh_postgresql_database(url, _worker_name(), template=template), migrated=True)
+        if not built.exists():
+            _migrate(f"sqlite:///{shared / 'schema.sqlite3'}")
+            built.touch()
+        own = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        _copy_sqlite(shared / "schema.sqlite3", own)
+        return SuiteDatabase(f"sqlite:///{own}", migrated=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: SuiteDatabase) -> str:
+    return test_database.url
 
 
 @dataclass
@@ -101,22 +181,6 @@ def _build_demo(url: str, instance: str) -> list[str]:
     return [line.strip() for line in result.output.splitlines()]
 
 
-def _clone_postgresql_database(template_url: str, url: str) -> None:
-    """Make `url`'s database a copy of `template_url`'s (CREATE DATABASE ... TEMPLATE: a file copy)."""
-    template, target = make_url(template_url).database, make_url(url).database
-    admin = make_engine(
-        make_url(url).set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        # The builder's pooled connections would block the copy; nobody uses the template after the build.
-        connection.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": template}
-        )
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
     """Build the small demo once per test run with `milepost demo --size small`, as an operator would; tests
@@ -128,37 +192,30 @@ def demo_database(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     CREATE DATABASE ... TEMPLATE on PostgreSQL), so requests one process records never reach another's."""
     base_url = os.environ.get("TEST_DATABASE_URL")
     own_instance = tmp_path_factory.mktemp("demo-instance")
-    if base_url:
-        own_url = _fresh_postgresql_database(base_url, f"demo_{_worker_name()}")
-    else:
-        own_url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
     if _worker_name() == "main":
+        if base_url:
+            own_url = _fresh_postgresql_database(base_url, "demo_main")
+        else:
+            own_url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
         yield DemoDatabase(own_url, _build_demo(own_url, str(own_instance)), str(own_instance))
         return
-    shared = tmp_path_factory.getbasetemp().parent / "shared-demo"
-    shared.mkdir(exist_ok=True)
-    if base_url:
-        template_url = make_url(base_url).set(database=f"{make_url(base_url).database}_demo_template")
-        template_url = template_url.render_as_string(hide_password=False)
-    else:
-        template_url = f"sqlite:///{shared / 'demo.sqlite3'}"
-    built = shared / "output.json"
-    with (shared / "lock").open("a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _run_wide(tmp_path_factory, "shared-demo") as shared:
+        built = shared / "output.json"
+        if base_url:
+            template_url = make_url(base_url).set(database=f"{make_url(base_url).database}_demo_template")
+        else:
+            template_url = make_url(f"sqlite:///{shared / 'demo.sqlite3'}")
         if not built.exists():
             if base_url:
                 _fresh_postgresql_database(base_url, "demo_template")
-            lines = _build_demo(template_url, str(shared / "instance"))
+            lines = _build_demo(template_url.render_as_string(hide_password=False), str(shared / "instance"))
             built.write_text(json.dumps(lines))
         lines = json.loads(built.read_text())
         if base_url:
-            _clone_postgresql_database(template_url, own_url)
+            own_url = _fresh_postgresql_database(base_url, f"demo_{_worker_name()}", template=template_url.database)
         else:
-            # The backup API, not a file copy: the demo's last writes may still sit in the WAL file.
-            source, copy = sqlite3.connect(shared / "demo.sqlite3"), sqlite3.connect(make_url(own_url).database)
-            source.backup(copy)
-            source.close()
-            copy.close()
+            own_url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+            _copy_sqlite(template_url.database, make_url(own_url).database)
         shutil.copytree(shared / "instance", own_instance, dirs_exist_ok=True)
     yield DemoDatabase(own_url, lines, str(own_instance))
 
@@ -173,16 +230,11 @@ def demo_app(demo_database: DemoDatabase, tmp_path: Path, monkeypatch: pytest.Mo
 
 
 @pytest.fixture(scope="session")
-def engine(database_url: str) -> Iterator[Engine]:
+def engine(test_database: SuiteDatabase) -> Iterator[Engine]:
     load_all_models()
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # A throwaway test database: start from nothing so migrations, not leftovers, build the schema.
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    with engine.begin() as connection:
-        migrate.upgrade(connection=connection)
+    if not test_database.migrated:
+        _migrate(test_database.url)
+    engine = make_engine(test_database.url)
     yield engine
     engine.dispose()
 
@@ -231,10 +283,23 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     """The real database for tests that need several connections (concurrency); emptied afterwards."""
     yield engine
     with engine.begin() as connection:
-        _allow_activity_log_delete(connection, allow=True)
+        filled = _filled_tables(connection)
+        if "activity_log" in filled:
+            _allow_activity_log_delete(connection, allow=True)
         for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-        _allow_activity_log_delete(connection, allow=False)
+            if table.name in filled:
+                connection.execute(table.delete())
+        if "activity_log" in filled:
+            _allow_activity_log_delete(connection, allow=False)
+
+
+def _filled_tables(connection: Connection) -> set[str]:
+    """Return the names of the tables that hold a row, in one query (a test fills a few of the many)."""
+    probes = [
+        select(literal(table.name).label("name")).where(exists().select_from(table))
+        for table in Base.metadata.sorted_tables
+    ]
+    return set(connection.scalars(union_all(*probes)))
 
 
 # The activity log refuses DELETE in the database (migration 0008activity); only this clean-up of a throwaway test

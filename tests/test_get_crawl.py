@@ -2,6 +2,9 @@
 
 The exceptions are the requests whose purpose is to record: opening a part's code stores a scan (and keeps
 the part's scan state and its alerts), a plaque scan is counted. They are crawled too, and may write only that.
+
+The crawl asks for Chinese, and every page it renders is also held to tests/test_zh_pages.py's rule (no English
+word left over): one rendering of each page per role serves both checks.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from knowledge.models import Article
 from leads.models import Lead
 from network.demo import DEMO_SHOP
 from network.models import AssistanceRequest, Booking
+from tests.test_zh_pages import english_words, is_page_rule
 from traceability.models import Batch, Part, PartType, Recall
 
 RECORDING_RULES = {"/01/<gtin>/21/<path:serial>", "/plaque/<shop_code>"}
@@ -105,8 +109,11 @@ def crawl(demo_app: Flask) -> Iterator:
     make_session = demo_app.extensions[SESSIONMAKER_KEY]
 
     statuses: dict[str, int] = {}
+    english: dict[str, list[str]] = {}
 
     def run(role: Role | None, rules: list) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        """GET each of `rules` as `role`; return the fingerprints before and after, and the server errors.
+        `run.english` is left holding each Chinese page's English words (for tests/test_zh_pages.py's rule)."""
         client = demo_app.test_client()
         headers = {}
         with make_session() as session:
@@ -124,20 +131,26 @@ def crawl(demo_app: Flask) -> Iterator:
             before = _fingerprint(session)
         failures = []
         statuses.clear()
+        english.clear()
         for rule in rules:
             url = _fill(rule, values)
             if url is None:
                 continue
             api = url.startswith("/api/")
-            response = client.get(url, headers=headers if api else {})
+            response = client.get(url, headers=headers if api else {"Accept-Language": "zh-CN"})
             statuses[url] = response.status_code
             if response.status_code >= 500:
                 failures.append(f"{url}: {response.status_code}")
+            elif is_page_rule(rule) and response.mimetype == "text/html" and not 300 <= response.status_code < 400:
+                words = english_words(response.get_data(as_text=True))
+                if words:
+                    english[url] = sorted(words)
         with make_session() as session:
             after = _fingerprint(session)
         return before, after, failures
 
     run.statuses = statuses  # type: ignore[attr-defined]
+    run.english = english  # type: ignore[attr-defined]
     return run
 
 
@@ -150,12 +163,13 @@ def _get_rules(app: Flask, recording: bool) -> list:
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "anonymous")
-def test_get_routes_and_pages_write_nothing(demo_app, crawl, role):
+def test_get_routes_and_pages_write_nothing_and_every_chinese_page_is_chinese(demo_app, crawl, role):
     before, after, failures = crawl(role, _get_rules(demo_app, recording=False))
 
     changed = sorted(name for name in before if before[name] != after[name])
     assert changed == []
     assert failures == []
+    assert crawl.english == {}, "English words left on Chinese pages"
     # Pages were read as the role (signed in), not bounced to the sign-in form.
     if role in (Role.SHOP_STAFF, Role.DEALER_STAFF, Role.WAREHOUSE_STAFF, Role.FACTORY_STAFF):
         assert crawl.statuses["/counter"] == 200
