@@ -26,6 +26,18 @@ def _run_the_leads_job(session) -> None:
     session.commit()
 
 
+def _fill_in(page, form: str, vin: str, interest: str, box: str) -> str:
+    """Fill the form's person fields (the phone, a truck, an interest), tick its box, send it; return the notice."""
+    page.fill(f"{form} input[name=phone]", PHONE)
+    page.fill(f"{form} input[name=vin]", vin)
+    page.select_option(f"{form} select[name=interest]", interest)
+    page.check(f"{form} input[name={box}]")
+    with page.expect_navigation():
+        page.click(f"{form} button[type=submit]")
+    assert _fits_the_phone(page)
+    return page.locator("#done").inner_text()
+
+
 def _pool_text(page) -> str:
     page.goto("/leads?lang=zh")
     assert _fits_the_phone(page)
@@ -44,14 +56,8 @@ def test_a_shop_refers_a_driver_and_the_dealer_finds_them_in_its_pool(open_page,
     page.goto("/leads/refer?lang=zh")
     assert _fits_the_phone(page)
     page.select_option("#referral select[name=dealer]", world.dealer.code)
-    page.fill("#referral input[name=phone]", PHONE)
-    page.fill("#referral input[name=vin]", truck.vin)
-    page.select_option("#referral select[name=interest]", "extended_warranty")
-    page.check("#referral input[name=agreed]")
-    with page.expect_navigation():
-        page.click("#referral button[type=submit]")
-    assert page.locator("#done").inner_text() == "谢谢！经销商会联系这位司机。"
-    assert _fits_the_phone(page)
+    notice = _fill_in(page, "#referral", truck.vin, "extended_warranty", "agreed")
+    assert notice == "谢谢！经销商会联系这位司机。"
     _run_the_leads_job(committed_session)
 
     dealer_page = open_page()
@@ -72,14 +78,8 @@ def test_a_dealer_records_a_walk_in_and_finds_the_visitor_in_its_pool(open_page,
     sign_in(page, seller.email, PASSWORD)
     page.goto("/leads/walk-in?lang=zh")
     assert _fits_the_phone(page)
-    page.fill("#walk-in input[name=phone]", PHONE)
-    page.fill("#walk-in input[name=vin]", truck.vin)
-    page.select_option("#walk-in select[name=interest]", "new_truck")
-    page.check("#walk-in input[name=offers]")
-    with page.expect_navigation():
-        page.click("#walk-in button[type=submit]")
-    assert page.locator("#done").inner_text() == "已登记：该客户稍后会出现在您的线索池中。"
-    assert _fits_the_phone(page)
+    notice = _fill_in(page, "#walk-in", truck.vin, "new_truck", "offers")
+    assert notice == "已登记：该客户稍后会出现在您的线索池中。"
     _run_the_leads_job(committed_session)
 
     pool = _pool_text(page)

@@ -20,14 +20,14 @@ from app.crm.personal_data import erase_person
 from app.db import utcnow
 from app.security import Attempt, Role
 from tests.app.crm.personal_data_world import make_two
-from tests.bench.test_query_plans import Recorder
+from tests.bench.test_query_plans import MARKER, RECORDING, Recorder
 from tests.factories import make_user
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"), reason="query plans are PostgreSQL's"
 )
 SEARCHED = frozenset({"notifications", "attempts"})
-FENCE = "SELECT 1 /* plan fence */"
+FENCE = f"SELECT 1 {MARKER}"
 
 
 def _index_columns(session) -> dict[str, str]:
@@ -59,14 +59,7 @@ def _whole_reads(plan: dict, leading: dict[str, str]) -> Iterator[str]:
 def _record_plans(session, action) -> list[dict]:
     recorder = Recorder()
     driver = session.connection().connection.driver_connection
-    for statement in (
-        "LOAD 'auto_explain'",
-        "SET LOCAL auto_explain.log_min_duration = 0",
-        "SET LOCAL auto_explain.log_format = 'json'",
-        "SET LOCAL auto_explain.log_level = 'notice'",
-        "SET LOCAL client_min_messages = 'notice'",
-        "SET LOCAL enable_seqscan = off",
-    ):
+    for statement in RECORDING:
         session.execute(text(statement))
     driver.add_notice_handler(recorder.notice)
     try:
@@ -78,7 +71,7 @@ def _record_plans(session, action) -> list[dict]:
     finally:
         recorder.recording = False
         driver.remove_notice_handler(recorder.notice)
-    return [plan for plan in recorder.plans if "plan fence" not in plan["Query Text"]]
+    return [plan for plan in recorder.plans if MARKER not in plan["Query Text"]]
 
 
 def test_erasure_reads_notifications_and_attempts_through_an_index(session):
