@@ -130,8 +130,8 @@ def send_phone_code(
         expires_at=now + rules.lifetime,
     )
     session.add(record)
-    for key in (phone_key, client_key):
-        record_attempt(session, "phone_code_send", key)
+    record_attempt(session, "phone_code_send", phone_key, phone=phone)
+    record_attempt(session, "phone_code_send", client_key)
     minutes = str(max(1, int(rules.lifetime.total_seconds() // 60)))
     try:
         sender.send(phone, VERIFICATION_CODE, {"code": code, "minutes": minutes})

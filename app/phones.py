@@ -10,6 +10,7 @@ from app.errors import InvalidInput
 # ASCII digits only: `\d` would also match Arabic-Indic, Devanagari, ... digits, which look like other numbers.
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _SEPARATORS = re.compile(r"[\s\-()]")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 
 def normalize_phone(raw: str, field: str = "phone") -> str:
@@ -25,6 +26,17 @@ def normalize_phone(raw: str, field: str = "phone") -> str:
     if not _MOBILE.match(digits):
         raise InvalidInput("not a Chinese mobile number (11 digits starting 13-19)", field=field)
     return digits
+
+
+def is_mobile(text: str) -> bool:
+    """Tell whether `text` is a normalized Chinese mobile number."""
+    return bool(_MOBILE.match(text))
+
+
+def find_mobile(text: str) -> str | None:
+    """Return the first Chinese mobile number written as 11 digits in `text`, or None."""
+    found = _MOBILE_IN_TEXT.search(text)
+    return found.group(0) if found else None
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.db import Base, utcnow
 from app.errors import CountedFailure, Forbidden, InvalidInput, NotAuthenticated, RateLimited
 from app.passwords import check_password_policy
-from app.phones import normalize_login, normalize_phone
+from app.phones import is_mobile, normalize_login, normalize_phone
 
 # scrypt with werkzeug's defaults (N=2**15): tens of milliseconds per guess, on purpose.
 PASSWORD_METHOD = "scrypt"
@@ -92,12 +92,18 @@ class Attempt(Base):
     """One failed attempt at a secret (a login, an activation code), counted by bucket and key."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_bucket_key_at", "bucket", "key", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_attempts_bucket_key_at", "bucket", "key", "occurred_at"),
+        Index("ix_attempts_phone", "phone"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(200))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The mobile number the key names ("phone:1391234...", a sign-in with a number that is no account yet), so
+    # that erasing its person deletes these rows through an index.
+    phone: Mapped[str | None] = mapped_column(String(20))
 
 
 def hash_password(password: str, *, phone: str | None = None, email: str | None = None) -> str:
@@ -155,9 +161,9 @@ def count_recent_attempts(session: Session, bucket: str, key: str, window: timed
     )
 
 
-def record_attempt(session: Session, bucket: str, key: str) -> None:
-    """Record one failed attempt."""
-    session.add(Attempt(bucket=bucket, key=key))
+def record_attempt(session: Session, bucket: str, key: str, phone: str | None = None) -> None:
+    """Record one failed attempt (`phone`: the mobile number the key names, if it names one)."""
+    session.add(Attempt(bucket=bucket, key=key, phone=phone))
     session.flush()
 
 
@@ -239,8 +245,10 @@ def authenticate(session: Session, login: str, password: str, client: str, limit
     matches = check_password_hash(user.password_hash if user is not None else _UNKNOWN_ACCOUNT_HASH, password)
     if user is None or not user.is_active or not matches:
         failure = CountedFailure("wrong login or password", field="password")
-        for key in (client_key, pair_key, account, GLOBAL_KEY):
-            failure.keeping(session, partial(record_attempt, bucket="login", key=key))
+        # A number that is no account yet is the person's all the same: their erasure deletes these attempts.
+        phone = login if user is None and is_mobile(login) else None
+        for key, named in ((client_key, None), (pair_key, phone), (account, phone), (GLOBAL_KEY, None)):
+            failure.keeping(session, partial(record_attempt, bucket="login", key=key, phone=named))
         raise failure
     return user
 

@@ -44,6 +44,7 @@ def tell_assigned(session: Session, lead: Lead, owner: User, settings: LeadsSett
         zone=settings.zone,
         link=_link(lead),
         subject=("lead", lead.id),
+        about=lead.phone,
         channels=(INBOX, SMS, WECHAT),
     )
 
@@ -62,6 +63,7 @@ def tell_returned(
         zone=settings.zone,
         link=_link(lead),
         subject=("lead", lead.id),
+        about=lead.phone,
     )
 
 
@@ -84,5 +86,6 @@ def tell_reactivated(
             zone=settings.zone,
             link=_link(lead),
             subject=("lead", lead.id),
+            about=lead.phone,
         )
     return [user.id for user in recipients]

@@ -11,6 +11,7 @@ from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.errors import InvalidInput
 from app.security import User
+from maintenance.checks import look_again
 from maintenance.models import MeterKind, MeterReading
 from network.booking import lock_row
 from network.models import Booking
@@ -109,6 +110,7 @@ def record_reading(
     if kind == MeterKind.KM and after is None:
         vehicle.odometer_km = value  # the record's odometer is the latest reading (kept for compatibility)
     session.flush()
+    look_again(session, vehicle.id)
     record_activity(
         session, actor, "maintenance.meter_recorded", "vehicle", vehicle.vin, kind=kind, value=value, source=source,
         flagged=flagged,

@@ -195,3 +195,18 @@ class Reminder(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     notification_count: Mapped[int] = mapped_column(default=0)
     touchpoint_id: Mapped[int | None] = mapped_column(ForeignKey("crm_touchpoints.id"))
+
+
+class ReminderCheck(Base):
+    """When the reminder round looks at a truck again, so that a round reads only the trucks it may have news for.
+
+    `check_on` is the first local day on which one of the truck's items reaches a level (due soon, overdue) by the
+    calendar; `ASAP` after a reading, a service, a duty-cycle change or a new plan; None when only such a change can
+    bring something due. One row per truck, written when the round first meets the truck.
+    """
+
+    __tablename__ = "maintenance_reminder_checks"
+    __table_args__ = (Index("ix_maintenance_reminder_checks_check_on", "check_on"),)
+
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"), primary_key=True)
+    check_on: Mapped[date | None]

@@ -13,6 +13,7 @@ from app.crm.activity import record_activity
 from app.crm.models import Vehicle
 from app.errors import InvalidInput
 from app.security import Role, User, require_role
+from maintenance.checks import look_again_at_model
 from maintenance.models import DutyCycle, MaintenancePlan, PlanItem, Rule, VehiclePlan
 from network.models import Service
 
@@ -100,6 +101,8 @@ def publish_plan(
         )
     session.add(plan)
     session.flush()
+    # Trucks of these models that follow no plan yet start on this version: their due points move.
+    look_again_at_model(session, plan.model_prefix)
     record_activity(
         session, actor, "maintenance.plan_published", "maintenance_plan", plan.id, code=code, version=version
     )

@@ -1,12 +1,16 @@
 """Due-soon and overdue reminders: one inbox notification (and text, where allowed) and one lead touchpoint per due
-occurrence of an item, never two, however often the job runs."""
+occurrence of an item, never two, however often the job runs.
+
+A round reads only the trucks whose check day has come (maintenance.checks): the day the calendar brings an item
+to a level, or the next round after a reading, a service or a new plan; with a million trucks an hourly round
+reads the few thousand that may have news, not all of them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,12 +18,14 @@ from app.clock import local_date
 from app.crm.models import Vehicle
 from app.crm.notifications import notify
 from app.crm.touchpoints import Channel, record_touchpoint
-from maintenance.models import Reminder, Status, VehiclePlan
-from maintenance.plans import list_current_plans
+from maintenance.checks import ASAP, next_check_on
+from maintenance.models import Reminder, ReminderCheck, Status
 from maintenance.schedule import Due, list_due
 from maintenance.settings import MaintenanceSettings
 
 BATCH = 500
+# How far below the newest truck the round has met it looks for trucks it has not (ids committed out of order).
+ENROL_MARGIN = 1000
 
 
 def N_(text: str) -> str:  # noqa: N802 - the gettext marker's usual name; the inbox translates when it shows
@@ -42,23 +48,49 @@ def _left_text(due: Due) -> str:
     return " / ".join(parts) or "-"
 
 
-def _vehicles_on_plans(session: Session) -> Iterator[Vehicle]:
-    """Yield the vehicles that follow a plan or match one's models, in id order, a batch at a time."""
-    prefixes = {plan.model_prefix for plan in list_current_plans(session)}
-    matches = [
-        Vehicle.model.ilike(prefix.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\") for prefix in prefixes
-    ]
-    on_plan = Vehicle.id.in_(select(VehiclePlan.vehicle_id))
-    condition = or_(on_plan, *matches)
+def _enrol_new_trucks(session: Session) -> None:
+    """Give each truck the round has not met yet a check row for this round (new trucks have the highest ids).
+
+    The round looks back ENROL_MARGIN ids below the newest truck it met: a registration that committed after a
+    later one is still met. Two rounds at once: the one that loses on the key leaves the row to the other.
+    """
+    newest = session.scalar(select(func.max(ReminderCheck.vehicle_id))) or 0
+    floor = max(0, newest - ENROL_MARGIN)
+    while True:
+        new = session.scalars(
+            select(Vehicle.id)
+            .outerjoin(ReminderCheck, ReminderCheck.vehicle_id == Vehicle.id)
+            .where(Vehicle.id > floor, ReminderCheck.vehicle_id.is_(None))
+            .order_by(Vehicle.id)
+            .limit(BATCH)
+        ).all()
+        if not new:
+            return
+        for vehicle_id in new:
+            try:
+                with session.begin_nested():
+                    session.add(ReminderCheck(vehicle_id=vehicle_id, check_on=ASAP))
+                    session.flush()
+            except IntegrityError:
+                pass
+        floor = new[-1]
+
+
+def _trucks_to_check(session: Session, today: date) -> Iterator[tuple[Vehicle, ReminderCheck]]:
+    """Yield the trucks whose check day has come, in id order, a batch at a time (never every truck)."""
     last_id = 0
     while True:
-        batch = list(
-            session.scalars(select(Vehicle).where(condition, Vehicle.id > last_id).order_by(Vehicle.id).limit(BATCH))
-        )
+        batch = session.execute(
+            select(Vehicle, ReminderCheck)
+            .join(ReminderCheck, ReminderCheck.vehicle_id == Vehicle.id)
+            .where(ReminderCheck.check_on <= today, ReminderCheck.vehicle_id > last_id)
+            .order_by(ReminderCheck.vehicle_id)
+            .limit(BATCH)
+        ).all()
         if not batch:
             return
         yield from batch
-        last_id = batch[-1].id
+        last_id = batch[-1][0].id
 
 
 def _claim(session: Session, vehicle: Vehicle, due: Due, now: datetime) -> Reminder | None:
@@ -87,9 +119,12 @@ def send_reminders(session: Session, settings: MaintenanceSettings, now: datetim
         "notifications": 0,
         "touchpoints": 0,
     }
-    for vehicle in _vehicles_on_plans(session):
+    _enrol_new_trucks(session)
+    for vehicle, check in _trucks_to_check(session, today):
         counts["vehicles"] += 1
-        for due in list_due(session, vehicle, today, settings.zone):
+        dues = list_due(session, vehicle, today, settings.zone)
+        check.check_on = next_check_on(((due.next_due_on, due.item.soon_days) for due in dues), today)
+        for due in dues:
             if due.status == Status.OK:
                 continue
             reminder = _claim(session, vehicle, due, now)
@@ -122,4 +157,5 @@ def send_reminders(session: Session, settings: MaintenanceSettings, now: datetim
                 reminder.touchpoint_id = touchpoint.id
                 counts["touchpoints"] += 1
             session.flush()
+        session.flush()
     return counts

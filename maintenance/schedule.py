@@ -20,6 +20,7 @@ from app.crm.customers import is_own_customer
 from app.crm.models import Vehicle
 from app.errors import Forbidden, InvalidInput
 from app.security import Role, User, is_oem
+from maintenance.checks import look_again
 from maintenance.meters import current_meter
 from maintenance.models import DutyCycle, MeterKind, PlanItem, Rule, Status, VehiclePlan, VehicleSchedule
 from maintenance.plans import add_months, match_plan, plan_of_vehicle
@@ -152,6 +153,7 @@ def ensure_schedule(session: Session, vehicle: Vehicle, zone: ZoneInfo, now: dat
             )
         )
     session.flush()
+    look_again(session, vehicle.id)
     return assigned
 
 
@@ -176,6 +178,7 @@ def reset_item(
     row.next_due_km, row.next_due_hours, row.next_due_on = due_after_service(item, done_km, done_hours, done_on)
     row.reset_source, row.service_record_id, row.genuine_parts = source, service_record_id, genuine_parts
     session.flush()
+    look_again(session, vehicle.id)
     return row
 
 
@@ -244,6 +247,7 @@ def set_duty_cycle(
         session.add(row)
     assigned.plan_id, assigned.duty_cycle, assigned.assigned_at = plan.id, duty_cycle, now
     session.flush()
+    look_again(session, vehicle.id)
     record_activity(
         session, actor, "maintenance.duty_cycle_set", "vehicle", vehicle.vin, duty_cycle=duty_cycle, plan=plan.code
     )

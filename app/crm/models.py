@@ -223,8 +223,12 @@ class Notification(Base):
     # Names the event ("booking 12 confirmed"): a retried request or job, or a second click, finds the row
     # already written for this person and kind and writes nothing (the unique index decides a race).
     dedupe_key: Mapped[str | None] = mapped_column(String(80))
+    # The mobile number of the person the message names when that is not its reader (a lead told to a
+    # salesperson): erasure finds such messages by this column's index instead of searching every message's text.
+    about_phone: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
+        Index("ix_notifications_about_phone", "about_phone"),
         Index("ix_notifications_user_read", "user_id", "channel", "read_at"),
         Index("ix_notifications_due", "channel", "sent_at", "deliver_at"),
         Index("uq_notifications_once", "user_id", "channel", "kind", "dedupe_key", unique=True),

@@ -22,6 +22,7 @@ from app.clock import DEFAULT_TIMEZONE
 from app.crm.models import Customer, Notification, NotificationPreference, WechatGrant
 from app.db import stamp_once
 from app.errors import InvalidInput
+from app.phones import find_mobile
 from app.security import User
 from app.sms import NOTIFICATION, SmsFailed, SmsSender
 
@@ -138,10 +139,13 @@ def notify(
     purpose: str = SERVICE,
     channels: Iterable[str] = (INBOX,),
     key: str | None = None,
+    about: str | None = None,
 ) -> list[Notification]:
     """Write a notification to `user` on each channel allowed (consent, SMS choice, a phone); return the rows.
 
     With a `key`, a notification of this kind and key already written to the person makes this call write nothing.
+    `about` is the mobile number of the person the message is about when that is someone else (a lead); without
+    it, a number written in `params` is taken. Erasing that person finds the message by it.
     """
     if not user.is_active:
         return []  # a closed (erased) account: nobody reads its inbox and its phone is gone
@@ -150,6 +154,7 @@ def notify(
         return []
     if key is not None and _was_written(session, user.id, kind, key):
         return []
+    about_phone = about or find_mobile(" ".join(str(value) for value in (params or {}).values()))
     written = []
     for channel in dict.fromkeys(channels):
         if channel not in CHANNELS:
@@ -173,6 +178,7 @@ def notify(
             deliver_at=deliver_at,
             sent_at=now if channel == INBOX else None,
             dedupe_key=key[:80] if key is not None else None,
+            about_phone=about_phone,
         )
         session.add(row)
         written.append(row)

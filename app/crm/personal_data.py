@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.crm.activity import activity_to_dict, record_activity
@@ -284,7 +284,8 @@ def _export_core(session: Session, person: Person) -> dict:
         "ownerships": [record_to_dict(row) for row in ownerships],
         "touchpoints": [record_to_dict(row) for row in touchpoints],
         "consents": [record_to_dict(row) for row in preferences],
-        "notifications": [record_to_dict(row) for row in notifications],
+        # Whom a message was about is that other person's number, not this person's data.
+        "notifications": [record_to_dict(row, without=("about_phone",)) for row in notifications],
         "activity": [activity_to_dict(entry) for entry in activity],
     }
 
@@ -326,13 +327,13 @@ def _erase_core(session: Session, person: Person) -> dict[str, int]:
             .values(phone=None, email=None, display_name="", password_hash="!", is_active=False)
             .execution_options(synchronize_session=False)
         )
-    # Staff were told about the person by name or number (a lead assigned): those texts lose them too.
-    for notification in session.scalars(
-        select(Notification).where(_json_text_contains(Notification.params, person.phone))
-    ):
+    # Staff were told about the person by name or number (a lead assigned): those texts lose them too. Each such
+    # message keeps the number it is about in an indexed column, so this is no search through every message.
+    for notification in session.scalars(select(Notification).where(Notification.about_phone == person.phone)):
         notification.params = {key: person.scrub(str(value)) for key, value in notification.params.items()}
+        notification.about_phone = None
     session.execute(delete(PhoneCode).where(PhoneCode.phone == person.phone))
-    session.execute(delete(Attempt).where(Attempt.key.contains(person.phone, autoescape=True)))
+    session.execute(delete(Attempt).where(Attempt.phone == person.phone))
     session.execute(
         update(Customer)
         .where(Customer.id == person.customer_id)
@@ -341,10 +342,6 @@ def _erase_core(session: Session, person: Person) -> dict[str, int]:
     )
     session.expire_all()
     return counts
-
-
-def _json_text_contains(column: Any, text: str) -> Any:
-    return cast(column, String).contains(text, autoescape=True)
 
 
 def _rows(result: Any) -> int:

@@ -37,6 +37,16 @@ from traceability.partitions import list_partitions, month_start, parent_table, 
 LARGE_TABLES = (frozenset(BULK_TABLES) - {"plaques"}) | {"attempts", "activity"}
 INDEX_SCANS = ("Index Scan", "Index Only Scan")
 MARKER = "/* plan fence */"
+# Every plan sent back to this connection as a notice, with full reads priced out (for this transaction only).
+RECORDING = (
+    "LOAD 'auto_explain'",
+    "SET LOCAL auto_explain.log_min_duration = 0",
+    "SET LOCAL auto_explain.log_format = 'json'",
+    "SET LOCAL auto_explain.log_level = 'notice'",
+    "SET LOCAL client_min_messages = 'notice'",
+    "SET LOCAL enable_seqscan = off",
+    "SET LOCAL enable_mergejoin = off",
+)
 
 
 @dataclass
@@ -93,15 +103,7 @@ def volume(volume_engine: Engine) -> Iterator[tuple[Connection, Recorder]]:
     recorder = Recorder()
     driver = connection.connection.driver_connection
     driver.add_notice_handler(recorder.notice)
-    for statement in (
-        "LOAD 'auto_explain'",
-        "SET LOCAL auto_explain.log_min_duration = 0",
-        "SET LOCAL auto_explain.log_format = 'json'",
-        "SET LOCAL auto_explain.log_level = 'notice'",
-        "SET LOCAL client_min_messages = 'notice'",
-        "SET LOCAL enable_seqscan = off",
-        "SET LOCAL enable_mergejoin = off",
-    ):
+    for statement in RECORDING:
         connection.execute(text(statement))
     yield connection, recorder
     driver.remove_notice_handler(recorder.notice)

@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.clock import local_today
+from app.config import load_settings
 from app.crm.models import Notification, NotificationPreference, Touchpoint
 from app.db import SESSIONMAKER_KEY, utcnow
 from app.jobs import execute_job
-from maintenance.models import Reminder
+from maintenance.models import Reminder, Status
+from maintenance.reminders import send_reminders
 from maintenance.schedule import reset_item
+from maintenance.settings import maintenance_settings
 from milepost.jobs import load_all_tasks
 from tests.factories import make_driver, make_vehicle
 from tests.maintenance.factories import ZONE, make_plan, read
@@ -99,3 +102,72 @@ def test_the_text_waits_for_the_end_of_quiet_hours(app, make_session, session):
 
     [text] = _rows(session, Notification, user_id=user.id, channel="sms")
     assert text.deliver_at > utcnow() + timedelta(hours=1)
+
+
+def _round_statements(session, connection, settings) -> tuple[int, dict]:
+    """Run one reminder round; return how many statements it sent to the database, and its counts."""
+    statements = []
+
+    def count(*_args) -> None:
+        statements.append(1)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        result = send_reminders(session, settings, utcnow())
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return len(statements), result
+
+
+def _idle_trucks(session, count: int) -> None:
+    for _ in range(count):
+        make_vehicle(session, model="HOWO TX", sale_date=local_today(ZONE), odometer_km=100)
+
+
+def test_a_round_reads_only_the_trucks_that_may_have_news_however_many_trucks_there_are(session, connection):
+    settings = maintenance_settings(load_settings())
+    make_plan(session)
+    _user, customer = make_driver(session)
+    told = make_vehicle(session, owner=customer, model="HOWO TX", sale_date=local_today(ZONE))
+    read(session, told, 5200, local_today(ZONE))
+    _idle_trucks(session, 5)
+    send_reminders(session, settings, utcnow())  # the first round meets every truck once
+    read(session, told, 5300, local_today(ZONE))
+    few, first = _round_statements(session, connection, settings)
+    _idle_trucks(session, 40)
+    send_reminders(session, settings, utcnow())
+    read(session, told, 5400, local_today(ZONE))
+
+    many, second = _round_statements(session, connection, settings)
+
+    assert first["vehicles"] == second["vehicles"] == 1
+    assert many == few
+
+
+def test_the_calendar_alone_brings_a_truck_back_on_the_day_an_item_falls_due_soon(session):
+    settings = maintenance_settings(load_settings())
+    make_plan(session)
+    _user, customer = make_driver(session)
+    make_vehicle(session, owner=customer, model="HOWO TX", sale_date=local_today(ZONE), odometer_km=None)
+    now = utcnow()
+    met = send_reminders(session, settings, now)
+    quiet = send_reminders(session, settings, now + timedelta(days=30))
+
+    due = send_reminders(session, settings, now + timedelta(days=80))  # 3 months after the sale, less 14 days
+
+    assert (met["vehicles"], met["reminders"]) == (1, 0)
+    assert quiet["vehicles"] == 0
+    assert (due["vehicles"], due[Status.DUE_SOON]) == (1, 1)
+
+
+def test_a_new_plan_brings_back_the_trucks_of_its_models(session):
+    settings = maintenance_settings(load_settings())
+    _user, customer = make_driver(session)
+    truck = make_vehicle(session, owner=customer, model="SITRAK C7H", sale_date=local_today(ZONE), odometer_km=4200)
+    send_reminders(session, settings, utcnow())
+
+    make_plan(session, code="SITRAK-LH", model_prefix="SITRAK")
+    after = send_reminders(session, settings, utcnow())
+
+    assert (after["vehicles"], after["reminders"]) == (1, 1)
+    assert len(_rows(session, Reminder, vehicle_id=truck.id)) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -12,12 +12,39 @@ from app.db import utcnow
 from app.security import Role, User
 from network.models import Booking, BookingStatus, Shop
 from reviews.publishing import Stars, publish_review
-from reviews.settings import ReviewSettings
+from reviews.settings import DEFAULT_THRESHOLDS, ReviewSettings, parse_thresholds
+from reviews.tiers import Kpis
 from tests.factories import make_driver, make_user, make_vehicle
 
 # The one shop factory of the tests (it bumps the shop index stamp); re-exported for the reviews tests.
 from tests.network.factories import make_shop as make_shop
 from traceability.models import Installation, Part
+
+# The certification tests' clock, the default thresholds, and one KPI record per kind of evidence: the level each
+# meets under those thresholds ("none" .. "gold"), or the integrity breach it shows.
+CERTIFICATION_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+THRESHOLDS = parse_thresholds(DEFAULT_THRESHOLDS)
+EVIDENCE = {
+    "none": Kpis(rating=3.1, rating_count=2, completion_rate=0.5, genuine_part_ratio=0.0, roadside_response_minutes=45),
+    # Candidate, and short of certified on rating, genuine parts and roadside response.
+    "candidate": Kpis(
+        rating=3.8, rating_count=4, completion_rate=0.8, genuine_part_ratio=0.0, roadside_response_minutes=45
+    ),
+    "certified": Kpis(rating=4.2, rating_count=12, completion_rate=0.9, genuine_part_ratio=0.7),
+    "gold": Kpis(
+        rating=4.6,
+        rating_count=30,
+        completion_rate=0.97,
+        rejection_rate=0.02,
+        no_show_rate=0.01,
+        roadside_acceptance_rate=0.9,
+        roadside_response_minutes=8,
+        genuine_part_ratio=0.95,
+    ),
+    "counterfeit": Kpis(rating=4.6, rating_count=30, counterfeit_incidents=1),
+    "fake_reviews": Kpis(rating=4.6, rating_count=30, flagged_reviews=3),
+    "counterfeit_and_fake_reviews": Kpis(rating=4.6, rating_count=30, counterfeit_incidents=2, flagged_reviews=4),
+}
 
 
 def make_shop_staff(session: Session, shop: Shop) -> User:

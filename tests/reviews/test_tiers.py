@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from reviews.settings import DEFAULT_THRESHOLDS, parse_thresholds
-from reviews.tiers import Kpis, Standing, Tier, apply_proposal, plaque_colour, propose_tier, qualified_level
-
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-THRESHOLDS = parse_thresholds(DEFAULT_THRESHOLDS)
-KPIS = {
-    "none": Kpis(rating=3.0, rating_count=1),
-    "candidate": Kpis(rating=3.8, rating_count=4, completion_rate=0.8),
-    "certified": Kpis(rating=4.2, rating_count=12, completion_rate=0.9, genuine_part_ratio=0.7),
-    "gold": Kpis(
-        rating=4.6,
-        rating_count=30,
-        completion_rate=0.97,
-        rejection_rate=0.02,
-        no_show_rate=0.01,
-        roadside_acceptance_rate=0.9,
-        roadside_response_minutes=8,
-        genuine_part_ratio=0.95,
-    ),
-    "counterfeit": Kpis(rating=4.6, rating_count=30, counterfeit_incidents=1),
-    "fake_reviews": Kpis(rating=4.6, rating_count=30, flagged_reviews=3),
-}
+from reviews.tiers import Standing, Tier, apply_proposal, plaque_colour, propose_tier, qualified_level
+from tests.reviews.factories import CERTIFICATION_NOW as NOW
+from tests.reviews.factories import EVIDENCE as KPIS
+from tests.reviews.factories import THRESHOLDS
 
 
 @pytest.mark.parametrize(

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from app.security import Role
 from reviews.models import CertificationChange, CertificationState
-from reviews.settings import DEFAULT_THRESHOLDS, parse_thresholds
-from reviews.tiers import Kpis, Tier, propose_tier
+from reviews.tiers import Tier, propose_tier
 from reviews.wording import reason_text, tier_text
 from tests.factories import make_user, sign_in_client
-from tests.network.factories import make_shop
+from tests.reviews.factories import CERTIFICATION_NOW as NOW
+from tests.reviews.factories import EVIDENCE, THRESHOLDS, make_shop
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-THRESHOLDS = parse_thresholds(DEFAULT_THRESHOLDS)
-WEAK = Kpis(rating=3.1, rating_count=2, completion_rate=0.5, genuine_part_ratio=0.0, roadside_response_minutes=45)
-SHORT = Kpis(rating=3.8, rating_count=4, completion_rate=0.8, genuine_part_ratio=0.0, roadside_response_minutes=45)
-FAIR = Kpis(rating=4.2, rating_count=12, completion_rate=0.9, genuine_part_ratio=0.7)
-STRONG = Kpis(
-    rating=4.6,
-    rating_count=30,
-    completion_rate=0.97,
-    rejection_rate=0.02,
-    no_show_rate=0.01,
-    roadside_acceptance_rate=0.9,
-    roadside_response_minutes=8,
-    genuine_part_ratio=0.95,
-)
-BREACH = Kpis(rating=4.6, rating_count=30, counterfeit_incidents=2, flagged_reviews=4)
+SHORT = EVIDENCE["candidate"]
 PAST = NOW - timedelta(days=1)
 
 
@@ -53,7 +38,7 @@ def every_reason() -> list[str]:
     """Return the reason of every step the state machine can propose from every tier."""
     reasons = set()
     for tier in Tier:
-        for kpis in (WEAK, SHORT, FAIR, STRONG, BREACH):
+        for kpis in EVIDENCE.values():
             for deadline in (None, PAST):
                 reasons.add(propose_tier(tier, kpis, THRESHOLDS, NOW, deadline).reason)
     return sorted(reasons)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -9,22 +10,27 @@ from sqlalchemy import String, Text, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
+from app.config import load_settings
 from app.crm.activity import record_activity
 from app.crm.models import Customer, Vehicle
 from app.crm.notifications import notify
 from app.crm.touchpoints import record_touchpoint
 from app.crm.wechat import record_grant
 from app.db import Base, utcnow
-from app.security import User
+from app.errors import CountedFailure
+from app.one_time_codes import PhoneCodeSettings, send_phone_code
+from app.security import LoginLimits, User, authenticate
 from community.models import Report
 from leads.intake import take_in_touchpoints
+from leads.models import Lead
+from leads.notices import tell_returned
 from maintenance.meters import record_reading
 from milepost.factory import load_personal_data_parts
 from network.models import Booking
 from service.models import Message
 from tests.community.factories import make_answer, make_question
 from tests.factories import make_customer, make_user, make_vehicle
-from tests.leads.helpers import make_world
+from tests.leads.helpers import World, make_world
 from tests.leads.helpers import settings as leads_settings
 from tests.network.factories import make_assistance_request
 from tests.reviews.factories import make_shop, write_review
@@ -33,6 +39,7 @@ from tests.traceability.factories import install_part_on
 from traceability.models import Scan
 
 ZONE = ZoneInfo("Asia/Shanghai")
+SETTINGS = load_settings({"SECRET_KEY": "personal-data-tests"}, environ={})
 
 
 @dataclass
@@ -44,9 +51,25 @@ class Someone:
     name: str
 
 
-def make_someone(session: Session, phone: str, name: str, plate: str) -> Someone:
-    """Add a driver with a truck, a fitted part, a review, a roadside call, a service request, posts, a lead."""
+class Unsent:
+    """An SMS adaptor that sends nothing (the codes these people are sent are never used)."""
+
+    def send(self, phone: str, purpose: str, parameters: dict[str, str]) -> None:
+        """Send nothing."""
+
+
+def _try_before_registering(session: Session, phone: str) -> None:
+    """Ask for a code to the number and sign in with it before it is an account (attempts keyed by the number)."""
+    send_phone_code(session, Unsent(), phone, "register", "10.0.0.9", PhoneCodeSettings.from_settings(SETTINGS))
+    with contextlib.suppress(CountedFailure):
+        authenticate(session, phone, "not-the-password", "10.0.0.9", LoginLimits.from_settings(SETTINGS))
+
+
+def make_someone(session: Session, world: World, phone: str, name: str, plate: str) -> Someone:
+    """Add a driver with a truck, a fitted part, a review, a roadside call, a service request, posts, a lead, and
+    what staff were told about them."""
     load_personal_data_parts()
+    _try_before_registering(session, phone)
     user = make_user(session, "driver", phone=phone, display_name=name)
     customer = make_customer(session, user=user, name=name, phone=phone)
     record_activity(session, user, "crm.driver_registered", "customer", customer.id, record="new")
@@ -71,6 +94,8 @@ def make_someone(session: Session, phone: str, name: str, plate: str) -> Someone
         vehicle=vehicle, province="Henan", summary="scanned a genuine oil filter at Zhengzhou",
     )  # fmt: skip
     take_in_touchpoints(session, leads_settings(), utcnow())
+    lead = session.scalars(select(Lead).where(Lead.phone == phone)).one()
+    tell_returned(session, lead, world.sales[0], f"{name} 的电话 {phone} 打不通", leads_settings(), utcnow())
     notify(session, user, "test.hello", "Hello %(name)s", now=utcnow(), zone=ZONE, params={"name": name})
     record_grant(session, user, f"openid-{user.id}", "template-1", utcnow())
     session.add(Scan(verdict="genuine", user_id=user.id, lat=34.75, lon=113.62, province="Henan"))
@@ -80,10 +105,10 @@ def make_someone(session: Session, phone: str, name: str, plate: str) -> Someone
 
 def make_two(session: Session) -> tuple[Someone, Someone]:
     """Return the person a test is about and another person with the same kinds of data."""
-    make_world(session)
+    world = make_world(session)
     return (
-        make_someone(session, "13912345678", "欧阳娜娜", "豫A12345"),
-        make_someone(session, "13687654321", "司马懿航", "豫B54321"),
+        make_someone(session, world, "13912345678", "欧阳娜娜", "豫A12345"),
+        make_someone(session, world, "13687654321", "司马懿航", "豫B54321"),
     )
 
 
