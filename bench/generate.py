@@ -193,15 +193,25 @@ def add_counterfeit_scans(connection, rng: random.Random, count: int, gtins: lis
     return alerts
 
 
-def link_chain(connection, ring: KeyRing, events: list[tuple]) -> int:
-    """Link the events into their organizations' keyed chains in the order they were recorded; store them
-    with the heads."""
+def stage_events(connection) -> None:
+    """Make the unlogged table the simulating processes put their unlinked events in."""
+    columns = ", ".join(generate_parts.EVENT_COLUMNS)
+    connection.execute(f"DROP TABLE IF EXISTS {generate_parts.STAGING_EVENTS}")
+    connection.execute(
+        f"CREATE UNLOGGED TABLE {generate_parts.STAGING_EVENTS} AS SELECT {columns} FROM custody_events WITH NO DATA"
+    )
+
+
+def link_chain(connection, ring: KeyRing, dsn: str) -> int:
+    """Link the staged events into their organizations' keyed chains in the order they were recorded; store
+    them with the heads and drop the staging table. The events are read sorted by PostgreSQL and streamed (a
+    second connection reads while this one copies): none is held in memory."""
+    columns = ", ".join(generate_parts.EVENT_COLUMNS)
     organization = generate_parts.EVENT_COLUMNS.index("organization_id")
-    events.sort(key=lambda event: (event[organization], event[6], event[0]))
     heads: dict[int, tuple[int, str]] = {}
 
-    def rows():
-        for event in events:
+    def rows(cursor):
+        for event in cursor:
             sequence, previous = heads.get(event[organization], (0, GENESIS_HASH))
             fields = dict(zip(generate_parts.EVENT_COLUMNS, event, strict=True))
             linked = SimpleNamespace(**fields, sequence=sequence + 1, previous_hash=previous, key_id=ring.signing_kid)
@@ -209,9 +219,16 @@ def link_chain(connection, ring: KeyRing, events: list[tuple]) -> int:
             heads[event[organization]] = (sequence + 1, digest)
             yield (*event, sequence + 1, previous, digest, ring.signing_kid)
 
-    written = copy_rows(connection, "custody_events", CHAIN_COLUMNS, rows())
+    with psycopg.connect(dsn) as reader, reader.cursor(name="staged_events") as cursor:
+        reader.execute("SET TimeZone = 'UTC'")
+        cursor.itersize = 20_000
+        cursor.execute(
+            f"SELECT {columns} FROM {generate_parts.STAGING_EVENTS} ORDER BY organization_id, recorded_at, id"
+        )
+        written = copy_rows(connection, "custody_events", CHAIN_COLUMNS, rows(cursor))
     head_rows = ((organization_id, sequence, digest) for organization_id, (sequence, digest) in heads.items())
     copy_rows(connection, "custody_chain_heads", ("organization_id", "sequence", "hash"), head_rows)
+    connection.execute(f"DROP TABLE {generate_parts.STAGING_EVENTS}")
     return written
 
 
@@ -341,7 +358,8 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
                 SCANS_PER_PART,
                 frozenset(shop[0] for shop in network.shops),
             )
-            events, part_alerts, totals = [], [], {}
+            stage_events(connection)
+            part_alerts, totals = [], {}
             tasks = [plans[start : start + BATCHES_PER_TASK] for start in range(0, len(plans), BATCHES_PER_TASK)]
             with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
                 futures = [
@@ -350,26 +368,32 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
                 ]
                 for future in as_completed(futures):
                     result = future.result()
-                    events.extend(result["events"])
                     part_alerts.extend(result["alerts"])
                     for name, value in result["counts"].items():
                         totals[name] = totals.get(name, 0) + value
                     _say(
                         started,
-                        f"parts {totals['parts']:,} / {counts['parts']:,}, events {len(events):,},"
+                        f"parts {totals['parts']:,} / {counts['parts']:,}, events {totals['events']:,},"
                         f" scans {totals['scans']:,}",
                     )
             fakes = int(totals["scans"] * COUNTERFEIT_SHARE / (1 - COUNTERFEIT_SHARE))
             code_alerts = add_counterfeit_scans(connection, rng, fakes, gtins, network, now)
             say(f"{fakes:,} counterfeit scans")
-            chained = link_chain(connection, ring, events)
+            chained = link_chain(connection, ring, dsn)
             say(f"{chained:,} custody events linked into the chain")
             alerts = add_alerts(connection, part_alerts, code_alerts)
             say(f"{alerts:,} alerts; rebuilding {len(rebuild)} keys and indexes")
             connection.execute("SET maintenance_work_mem = '1GB'")
-            for statement in rebuild:
+            for number, statement in enumerate(rebuild, start=1):
+                began = time.perf_counter()
                 connection.execute(statement)
-            reset_sequences(connection, ("customers", "vehicles", "vehicle_ownerships", "bookings", "reviews"))
+                if time.perf_counter() - began > 30:
+                    # At the full year one key takes minutes: show which, so a long silence is explained.
+                    say(f"  {number}/{len(rebuild)} took {time.perf_counter() - began:.0f} s: {statement[:90]}")
+            reset_sequences(
+                connection,
+                ("parts", "custody_events", "customers", "vehicles", "vehicle_ownerships", "bookings", "reviews"),
+            )
             connection.execute("ANALYZE")
             say("indexes rebuilt, statistics gathered")
             size = connection.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
@@ -380,7 +404,7 @@ def generate(url: str, scale: float, processes: int, seed: int, sample: int, qui
     engine.dispose()
     wrong = check_sample(url, sample, rng)
     say(
-        f"done: {sum(totals.values()) + chained:,} rows in the big tables, database {size};"
+        f"done: {sum(totals.values()):,} rows in the big tables, database {size};"
         f" {sample} sampled scans, {wrong} with an unexpected verdict"
     )
     if wrong:
