@@ -180,12 +180,16 @@ STEPS = {
 
 
 def _start_for(rng: random.Random, shop: Shop, state: str, settings: NetworkSettings, now: datetime) -> datetime | None:
-    """Pick a slot start that suits the state: today's latest started slot, a past day, or a coming day."""
+    """Pick a slot start that suits the state: the latest started slot, a past day, or a coming day."""
     if state == "checked_in":
-        today = slot_starts(
-            shop.opening_hours, shop.open_24h, shop.slot_minutes, now.astimezone(settings.zone).date(), settings.zone
-        )
-        started = [start for start in today if start <= now - timedelta(minutes=5)]
+        # The latest slot that has started; just after midnight that is yesterday's last one.
+        today = now.astimezone(settings.zone).date()
+        starts = [
+            start
+            for day in (today - timedelta(days=1), today)
+            for start in slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, day, settings.zone)
+        ]
+        started = [start for start in starts if start <= now - timedelta(minutes=5)]
         return started[-1] if started else None
     past = state in ("completed", "no_show", "expired") or (state in ("cancelled", "rejected") and rng.random() < 0.5)
     day = (now + timedelta(days=rng.randint(-40, -1) if past else rng.randint(1, 12))).astimezone(settings.zone).date()

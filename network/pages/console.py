@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import or_
 from werkzeug.wrappers import Response
 
 from app.db import utcnow
@@ -26,6 +27,8 @@ NEXT_STEPS = {
     "confirmed": ("check-in", "no-show", "reject"),
     "checked_in": ("complete",),
 }
+# How many past days' unfinished bookings the console still lists.
+UNFINISHED_DAYS = 7
 
 
 def _console_shop(actor):
@@ -47,8 +50,12 @@ def console():
     settings = current_settings()
     shop = _console_shop(actor)
     today = datetime.combine(utcnow().astimezone(settings.zone).date(), time(0), tzinfo=settings.zone)
+    # Today's and the coming days' bookings, and the last days' still waiting for a step: a truck checked in at
+    # 23:00 must not vanish from the console at midnight before the shop completes it.
     statement = booking.select_bookings_for(actor, shop).where(
-        Booking.start >= today, Booking.start < today + timedelta(days=7)
+        Booking.start >= today - timedelta(days=UNFINISHED_DAYS),
+        Booking.start < today + timedelta(days=7),
+        or_(Booking.start >= today, Booking.status.in_(NEXT_STEPS)),
     )
     now = utcnow()
     items = [

@@ -104,3 +104,23 @@ def test_console_links_to_the_shops_reviews_with_the_reply_box(client, session):
 
     assert f'href="/shops/{shop.code}/reviews"' in console and "评价与回复" in console
     assert "reply-box" in reviews
+
+
+def test_just_after_midnight_the_console_still_lists_last_nights_unfinished_bookings(client, session, monkeypatch):
+    from datetime import datetime
+
+    from tests.network.factories import ZONE
+
+    midnight = datetime.combine(datetime.now(ZONE).date(), datetime.min.time(), tzinfo=ZONE)
+    now = midnight + timedelta(minutes=5)
+    monkeypatch.setattr("network.pages.console.utcnow", lambda: now)
+    shop = make_shop(session)
+    late = now - timedelta(hours=1, minutes=5)
+    in_bay = make_booking(session, shop, status=BookingStatus.CHECKED_IN, start=late)
+    done = make_booking(session, shop, status=BookingStatus.COMPLETED, start=late)
+    sign_in_client(client, make_shop_staff(session, shop))
+
+    page = client.get("/console", headers=ZH).text
+
+    assert f"/bookings/{in_bay.id}/complete" in _booking_item(page, in_bay.id)
+    assert f'data-id="{done.id}"' not in page
