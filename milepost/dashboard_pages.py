@@ -20,6 +20,7 @@ from app.web.navigation import NavLink
 from milepost import charts, dashboard
 from network.pages.driver import map_config
 from network.web import current_settings
+from reviews.plaques import count_open_requests
 from traceability.oem_pages import CAUSE_LABELS, VERDICT_LABELS
 
 pages = Blueprint("dashboard", __name__)
@@ -101,6 +102,7 @@ def oem_dashboard():
         "coverage_radius": network.coverage_radius_km,
         "tiers": dashboard.tier_distribution(session),
         "pending_changes": dashboard.pending_certification_changes(session),
+        "plaque_requests": count_open_requests(session),
         "escalations": dashboard.roadside_escalations(session, now),
         "jobs": dashboard.job_health(session, now),
         "demo_build": dashboard.demo_build(session, current_app.extensions.get(QUEUE_KEY)),

@@ -20,6 +20,7 @@ from app.config import load_settings
 from app.crm.customers import register_driver
 from app.crm.models import Customer, Organization, Vehicle
 from app.crm.vehicles import register_vehicle
+from app.db import utcnow
 from app.one_time_codes import PhoneProof
 from app.security import User
 from app.web.context import code_keyring
@@ -29,6 +30,8 @@ from network.demo import DEMO_SHOP
 from network.models import AssistanceOffer, AssistanceRequest, OfferStatus, Shop
 from network.search import load_shop_index
 from network.settings import network_settings
+from reviews.models import ReissueReason
+from reviews.plaques import request_reissue
 from traceability.codes import activation_code_for
 from traceability.commissioning import commission_batch, list_batch_parts
 from traceability.custody import record_event
@@ -60,6 +63,7 @@ RECALL_NOTICE_ZH = "该批次涡轮增压器密封圈可能提前老化，请预
 RECALL_NOTICE_EN = (
     "The seal of these turbochargers may age early: book a free check and replacement at an authorized shop."
 )
+PLAQUE_NOTE = "台风刮坏了门口的认证牌，二维码扫不出来"
 
 
 def _demo_logins(session: Session) -> dict[str, User]:
@@ -132,12 +136,15 @@ def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[
     )
     reported = _report_forged_code(session)
     offered = _roadside_offer(session, shop)
+    # The OEM's queue of plaque re-issue requests (dashboard figure, certification board) is not empty.
+    request_reissue(session, logins["shop"], shop, ReissueReason.DAMAGED, PLAQUE_NOTE, utcnow())
     return [
         f"Open work: {AT_FACTORY} parts of lot {batch.lot} at {factory.code}, {TO_WAREHOUSE} on their way to "
         f"{warehouse.code} and {WAREHOUSE_STOCK} in its stock, {TO_DEALER} to {dealer.code} and {DEALER_STOCK} "
         f"in its stock, {TO_SHOP} to {DEMO_SHOP} and {SHOP_STOCK} in its stock; "
         f"recall {recall.code} on {len(trucks)} trucks (the demo driver's among them); "
-        f"{reported} driver reports on one alert; roadside offer to {DEMO_SHOP}: {'yes' if offered else 'no'}"
+        f"{reported} driver reports on one alert; roadside offer to {DEMO_SHOP}: {'yes' if offered else 'no'}; "
+        f"a plaque re-issue request from {DEMO_SHOP} for the OEM"
     ]
 
 

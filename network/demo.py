@@ -215,6 +215,7 @@ def _bookings(
     staff: User,
     settings: NetworkSettings,
     count: int,
+    track: Callable[[Iterable, str], Iterable],
 ) -> int:
     """Create bookings in every state (the demo driver's at the demo shop first), back-dated where needed."""
     owners = session.execute(
@@ -227,7 +228,8 @@ def _bookings(
     owners += [(user, vehicle) for user, vehicle in owners for _ in range(count // max(len(owners), 1))]
     now = utcnow()
     made_count = 0
-    for number in range(count):
+    # Through `track`: the worker's build commits between bookings (SQLite has one write lock).
+    for number in track(range(count), "Bookings"):
         user, vehicle = owners[0] if number < len(STEPS) else rng.choice(owners)
         shop = demo_shop if number < 2 * len(STEPS) else rng.choice(shops)
         state = list(STEPS)[number % len(STEPS)]
@@ -308,7 +310,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
         display_name=demo_shop.name,
     )
     session.flush()
-    made = _bookings(session, rng, shops, demo_shop, staff, settings, SIZES[size]["bookings"])
+    made = _bookings(session, rng, shops, demo_shop, staff, settings, SIZES[size]["bookings"], track)
     _roadside(session, rng, shops, settings, SIZES[size]["roadside"])
     session.flush()
     return [

@@ -20,9 +20,17 @@ from app.web.pagination import PageQuery, paginate
 from network.models import Shop
 from network.shops import get_shop
 from reviews import certification, publishing
-from reviews.models import CertificationState, ModerationAction
+from reviews.models import CertificationState, ModerationAction, PlaqueRequest
 from reviews.plaque_codes import plaque_url
-from reviews.plaques import active_plaque, issue_plaque, plaque_svg
+from reviews.plaques import (
+    active_plaque,
+    approve_request,
+    decline_request,
+    find_request,
+    issue_plaque,
+    list_open_requests,
+    plaque_svg,
+)
 from reviews.ratings import score_summary
 from reviews.settings import configured_thresholds, review_settings
 from reviews.wording import tier_in_both_languages, with_reason_texts
@@ -286,6 +294,67 @@ def show_plaque(actor, code: str):
         raise NotFound("this shop has no plaque in force", field="shop")
     url = plaque_url(settings()["PUBLIC_BASE_URL"], shop.code, plaque.tag)
     return {"shop": shop.code, "plaque": plaque.number, "issued_at": plaque.issued_at.isoformat(), "url": url}
+
+
+class DeclineIn(Schema):
+    reason: str = Field(min_length=1, max_length=300, description="why the request is declined (the shop is shown it)")
+
+
+def _request_to_dict(item: PlaqueRequest) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "shop": item.shop.code,
+        "reason": item.reason,
+        "note": item.note,
+        "requested_at": item.requested_at.isoformat(),
+        "status": "pending" if item.open_shop_id is not None else ("declined" if item.decline_reason else "approved"),
+        "resolved_at": item.resolved_at.isoformat() if item.resolved_at else None,
+        "plaque": item.plaque_number,
+        "decline_reason": item.decline_reason,
+    }
+
+
+def _find_request(request_id: int) -> PlaqueRequest:
+    found = find_request(db_session(), request_id)
+    if found is None:
+        raise NotFound("no such re-issue request", field="request")
+    return found
+
+
+@api.endpoint(
+    "GET",
+    "/plaque-requests",
+    access=[Role.OEM_ADMIN],
+    summary="The pending plaque re-issue requests, oldest first",
+)
+def list_plaque_requests(actor):
+    return {"items": [_request_to_dict(item) for item in list_open_requests(db_session())]}
+
+
+@api.endpoint(
+    "POST",
+    "/plaque-requests/<int:request_id>/approve",
+    access=[Role.OEM_ADMIN],
+    status=201,
+    summary="Approve a pending re-issue request: issue the shop's next plaque",
+)
+def approve_plaque_request(actor, request_id: int):
+    item = _find_request(request_id)
+    approve_request(db_session(), code_keyring(), actor, item, utcnow())
+    return _request_to_dict(item), 201
+
+
+@api.endpoint(
+    "POST",
+    "/plaque-requests/<int:request_id>/decline",
+    access=[Role.OEM_ADMIN],
+    body=DeclineIn,
+    summary="Decline a pending re-issue request with the reason the shop is shown",
+)
+def decline_plaque_request(actor, request_id: int, body: DeclineIn):
+    item = _find_request(request_id)
+    decline_request(db_session(), actor, item, body.reason, utcnow())
+    return _request_to_dict(item)
 
 
 @api.endpoint(

@@ -254,7 +254,7 @@ class ReissueReason(StrEnum):
 
 
 class PlaqueRequest(Base):
-    """A shop's request that the OEM re-issue its plaque; closed when the OEM issues the next one."""
+    """A shop's request that the OEM re-issue its plaque; closed when the OEM issues the next one or declines."""
 
     __tablename__ = "plaque_requests"
 
@@ -270,5 +270,7 @@ class PlaqueRequest(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     plaque_number: Mapped[int | None]
+    # Set when the OEM declined the request: the reason the shop is shown.
+    decline_reason: Mapped[str | None] = mapped_column(String(300))
 
     shop: Mapped[Shop] = relationship()

@@ -32,9 +32,12 @@ from reviews.models import CertificationChange, CertificationState, ReissueReaso
 from reviews.plaque_codes import plaque_url
 from reviews.plaques import (
     active_plaque,
+    approve_request,
     check_plaque,
+    decline_request,
     find_open_request,
-    issue_plaque,
+    find_request,
+    last_decided_request,
     list_open_requests,
     qr_path,
     request_reissue,
@@ -274,7 +277,9 @@ class BoardQuery(PageQuery):
     q: str | None = Field(None, max_length=100, description="shop code or name contains")
 
 
-def _board_page(session, error: MilepostError | None = None, failed_shop: str | None = None):
+def _board_page(
+    session, error: MilepostError | None = None, failed_shop: str | None = None, failed_request: int | None = None
+):
     query = parse_query(BoardQuery)
     job = None
     if request.args.get("run", "").isdigit() and len(request.args["run"]) < 12:
@@ -312,6 +317,8 @@ def _board_page(session, error: MilepostError | None = None, failed_shop: str | 
         failed_shop=failed_shop,
         changed=request.args.get("changed"),
         reissued=request.args.get("reissued"),
+        declined=request.args.get("declined"),
+        failed_request=failed_request,
     )
     return page, (error.status if error else 200)
 
@@ -323,10 +330,8 @@ def board():
     session = db_session()
     if request.method == "POST":
         check_csrf()
-        if request.form.get("action") == "reissue":
-            shop = _shop_or_404(request.form.get("shop", ""))
-            plaque = issue_plaque(session, code_keyring(), shop, actor, utcnow())
-            return redirect(url_for("reviews.board", reissued=f"{shop.code} #{plaque.number}"))
+        if request.form.get("action") in ("reissue", "decline"):
+            return _decide_plaque_request(session, actor)
         if request.form.get("action") in ("override", "approve"):
             code = request.form.get("shop", "")
             try:
@@ -348,6 +353,28 @@ def board():
         run = certification.request_evaluation(session, actor, None, None, current_app.config)
         return redirect(url_for("reviews.board", run=run.id))
     return _board_page(session)
+
+
+def _decide_plaque_request(session, actor):
+    """Re-issue the plaque a request asks for, or decline it with the reason the shop is shown."""
+    plaque_request = _plaque_request_or_404(request.form.get("request", ""))
+    shop = plaque_request.shop
+    try:
+        if request.form["action"] == "decline":
+            decline_request(session, actor, plaque_request, request.form.get("decline_reason", ""), utcnow())
+            return redirect(url_for("reviews.board", declined=shop.code))
+        plaque = approve_request(session, code_keyring(), actor, plaque_request, utcnow())
+    except MilepostError as problem:
+        discard_request_writes(problem)
+        return _board_page(session, problem, failed_request=plaque_request.id)
+    return redirect(url_for("reviews.board", reissued=f"{shop.code} #{plaque.number}"))
+
+
+def _plaque_request_or_404(value: str):
+    found = find_request(db_session(), int(value)) if value.isdigit() and len(value) < 12 else None
+    if found is None:
+        abort(404)
+    return found
 
 
 @pages.route("/plaque/<shop_code>")
@@ -392,6 +419,7 @@ def _plaque_page(actor, shop: Shop, error: MilepostError | None = None):
         tier=state.tier if state else Tier.NONE,
         summary=score_summary(session, shop, review_settings(current_app.config), utcnow()),
         open_request=find_open_request(session, shop),
+        last_decided=last_decided_request(session, shop),
         reasons=list(ReissueReason),
         is_staff=_is_shop_staff(actor, shop),
         error=error,

@@ -7,14 +7,14 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 import qrcode
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
-from app.errors import InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput
 from app.geo import great_circle_km
-from app.security import User
+from app.security import Role, User
 from app.signing import KeyRing
 from network.models import Shop
 from network.shops import find_shop
@@ -45,11 +45,8 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
     session.add(plaque)
     session.flush()
     request = find_open_request(session, shop)
-    if request is not None:
-        request.open_shop_id = None
-        request.resolved_at = now
-        request.resolved_by_id = actor.id if actor else None
-        request.plaque_number = number
+    if request is not None and not _close_request(session, request, actor, now, plaque_number=number):
+        request = None
     record_activity(
         session,
         actor,
@@ -62,6 +59,78 @@ def issue_plaque(session: Session, ring: KeyRing, shop: Shop, actor: User | None
         request=request.id if request is not None else None,
     )
     return plaque
+
+
+def _close_request(
+    session: Session, request: PlaqueRequest, actor: User | None, now: datetime, **outcome: object
+) -> bool:
+    """Close a pending request with its outcome; False when another decision closed it first.
+
+    One conditional UPDATE: of an approval and a decline at the same moment, the second waits for the first's
+    row lock, finds the request no longer open and changes nothing (on PostgreSQL and on SQLite alike)."""
+    closed = session.execute(
+        update(PlaqueRequest)
+        .where(PlaqueRequest.id == request.id, PlaqueRequest.open_shop_id.is_not(None))
+        .values(open_shop_id=None, resolved_at=now, resolved_by_id=actor.id if actor else None, **outcome)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(request)
+    return closed.rowcount == 1
+
+
+def _require_oem(actor: User) -> None:
+    if actor.role != Role.OEM_ADMIN:
+        raise Forbidden("only the OEM decides on plaque re-issue requests")
+
+
+def approve_request(session: Session, ring: KeyRing, actor: User, request: PlaqueRequest, now: datetime) -> Plaque:
+    """Re-issue the plaque a pending request asks for; a request already decided is a conflict."""
+    _require_oem(actor)
+    if request.open_shop_id is None:
+        raise Conflict("this re-issue request is no longer pending", field="request")
+    plaque = issue_plaque(session, ring, request.shop, actor, now)
+    if request.plaque_number != plaque.number:
+        # A decline closed the request while the plaque was being issued: the caller rolls the plaque back.
+        raise Conflict("this re-issue request is no longer pending", field="request")
+    return plaque
+
+
+def decline_request(session: Session, actor: User, request: PlaqueRequest, reason: str, now: datetime) -> None:
+    """Decline a pending re-issue request with the reason the shop is shown."""
+    _require_oem(actor)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("say why the request is declined", field="reason")
+    if len(reason) > 300:
+        raise InvalidInput("the reason is longer than 300 characters", field="reason")
+    if not _close_request(session, request, actor, now, decline_reason=reason):
+        raise Conflict("this re-issue request is no longer pending", field="request")
+    record_activity(
+        session,
+        actor,
+        "reviews.plaque_reissue_declined",
+        "shop",
+        request.shop.code,
+        organization_id=request.shop.organization_id,
+        request=request.id,
+        reason=reason,
+    )
+
+
+def find_request(session: Session, request_id: int) -> PlaqueRequest | None:
+    """Return a re-issue request by its id, if it exists."""
+    return session.get(PlaqueRequest, request_id)
+
+
+def last_decided_request(session: Session, shop: Shop) -> PlaqueRequest | None:
+    """Return the shop's most recently decided request (approved or declined), if any."""
+    statement = select(PlaqueRequest).where(PlaqueRequest.shop_id == shop.id, PlaqueRequest.resolved_at.is_not(None))
+    return session.scalar(statement.order_by(PlaqueRequest.resolved_at.desc(), PlaqueRequest.id.desc()).limit(1))
+
+
+def count_open_requests(session: Session) -> int:
+    """Count the pending re-issue requests: the figure on the OEM's dashboard."""
+    return session.scalar(select(func.count()).where(PlaqueRequest.open_shop_id.is_not(None))) or 0
 
 
 def find_open_request(session: Session, shop: Shop) -> PlaqueRequest | None:

@@ -15,6 +15,7 @@ from milepost import dashboard
 from network.models import AssistanceRequest, CoverageRollup
 from network.tasks import refresh_coverage
 from reviews.models import CertificationState
+from reviews.plaques import decline_request, find_open_request, request_reissue
 from tests.factories import PAGE_CSRF, make_customer, make_organization, make_user, make_vehicle, sign_in_client
 from tests.network.factories import load_highways, make_shop
 from traceability.alerts import raise_alert
@@ -167,6 +168,30 @@ def test_dashboard_page_shows_the_figures(session, client):
     assert re.search(r'data-figure="open_alerts">(\d+)<', page).group(1) == "1"
     assert 'data-key="bad_tag" data-value="1"' in page
     assert "<svg" in page and "<script>" not in page
+
+
+def test_dashboard_counts_pending_plaque_requests_and_links_to_the_queue(session, client):
+    first, second = make_shop(session, code="S-PQ1"), make_shop(session, code="S-PQ2")
+    for shop in (first, second):
+        request_reissue(
+            session,
+            make_user(session, Role.SHOP_STAFF, organization=shop.organization),
+            shop,
+            "lost",
+            "",
+            datetime.now(UTC),
+        )
+    decline_request(
+        session, make_user(session, Role.OEM_ADMIN), find_open_request(session, second), "不需要", datetime.now(UTC)
+    )
+    sign_in_client(client, make_user(session, Role.OEM_ADMIN))
+
+    page = client.get("/oem").get_data(as_text=True)
+
+    figure = re.search(r'<a href="([^"]+)"><span class="figure" data-figure="plaque_requests">(\d+)<', page)
+    assert figure.group(2) == "1"
+    assert figure.group(1) == "/certification/board#plaque-requests-title"
+    assert 'id="plaque-requests-title"' in client.get(figure.group(1)).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", [Role.DRIVER, Role.SHOP_STAFF, Role.FACTORY_STAFF])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -77,3 +78,13 @@ def test_demo_oem_opens_an_alert_that_several_drivers_reported(demo_app):
 
     assert reports >= 2
     assert all(message in page for message in messages)
+
+
+def test_demo_oem_finds_a_pending_plaque_request_on_the_dashboard_and_the_board(demo_app):
+    client = _signed_in(demo_app, "oem@milepost.demo")
+
+    dashboard = client.get("/oem", headers=ZH).text
+    board = client.get("/certification/board", headers=ZH).text
+
+    assert re.search(r'data-figure="plaque_requests">(\d+)<', dashboard).group(1) == "1"
+    assert 'id="plaque-requests"' in board and "台风刮坏了门口的认证牌" in board

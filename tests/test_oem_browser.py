@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.security import Role
+from reviews.plaques import request_reissue
 from tests.browser import sign_in
 from tests.factories import PASSWORD, make_organization, make_user, make_vehicle
+from tests.network.factories import make_shop
 from tests.traceability.factories import activation_code, make_batch, make_part_type, record, stock_parts
 from traceability.alerts import raise_alert
 from traceability.commissioning import list_batch_parts
@@ -62,6 +64,15 @@ def _arrange(session):
             )
         )
     now = datetime.now(UTC)
+    plaque_shop = make_shop(session, name="郑州西服务站")
+    request_reissue(
+        session,
+        make_user(session, Role.SHOP_STAFF, organization=plaque_shop.organization),
+        plaque_shop,
+        "damaged",
+        "",
+        now,
+    )
     for hours, verdict, lat, lon in ((1, "genuine", 34.75, 113.62), (2, "counterfeit", 34.72, 113.71)):
         session.add(
             Scan(
@@ -89,6 +100,7 @@ def test_oem_closes_an_alert_and_recalls_a_batch_through_pages_in_chinese(open_p
     assert page.url.endswith("/oem")
     assert page.locator("h1").inner_text() == "主机厂总览"
     assert page.locator("[data-figure=open_alerts]").inner_text() == "1"
+    assert page.locator("[data-figure=plaque_requests]").inner_text() == "1"
     assert page.locator("#scans-per-day svg rect").count() == 2
     page.wait_for_selector("#scan-map .map.leaflet-container")
     cells = json.loads(page.locator("#scan-map [data-map]").get_attribute("data-map"))["markers"]

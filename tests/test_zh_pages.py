@@ -4,7 +4,7 @@ The pages are those of the crawl (tests/test_get_crawl.py) on the shared demo: e
 The crawl renders each page once for both rules (reading writes nothing; a Chinese page is Chinese) and holds
 it to `english_words` here; this file keeps the rule itself and the error pages' language.
 What may stay in Latin letters: codes and identifiers (digits or capitals only, or inside <code>), text marked
-lang="en" (the API reference's operation summaries), and the few terms Chinese readers use as they are (ALLOWED)."""
+lang="en" (the API document's English title), and the few terms Chinese readers use as they are (ALLOWED)."""
 
 from __future__ import annotations
 

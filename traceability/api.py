@@ -16,7 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.geo import LatLon, parse_position
 from app.security import STAFF_ROLES, Role, require_member
 from app.web.context import client_address, code_keyring, db_session, report_session, settings
-from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema
+from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, QuerySchema, Schema, api_words
 from app.web.pagination import PageQuery, page_size, paginate
 from traceability import (
     alerts,
@@ -46,7 +46,7 @@ class PartTypeIn(Schema):
     part_number: str = Field(min_length=1, max_length=40)
     name_zh: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
-    category: str = Field(description=", ".join(catalogue.CATEGORIES))
+    category: str = Field(description=api_words("one of %(values)s", values=", ".join(catalogue.CATEGORIES)))
     guide_price: Decimal = Field(ge=0, description="CNY")
     warranty_months: int = Field(ge=0, le=catalogue.MAX_WARRANTY_MONTHS)
     gtin: str | None = Field(None, description="GTIN-8/12/13/14; issued from the OEM's GS1 prefix when absent")
@@ -277,7 +277,9 @@ def list_vehicle_parts(actor, vin: str):
 
 
 class LabelQuery(QuerySchema):
-    page: int = Field(1, ge=1, description=f"{labels.LABELS_PER_PAGE} labels per page, by serial")
+    page: int = Field(
+        1, ge=1, description=api_words("%(count)s labels per page, by serial", count=labels.LABELS_PER_PAGE)
+    )
 
 
 def _batch_labels(actor, batch_id: int, page: int):

@@ -4,9 +4,10 @@ custody chains into warehouses, dealers and shops, installations, recalls and pl
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import select
@@ -153,36 +154,45 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     rng.shuffle(vehicle_pool)
     # The demo driver's truck is fitted first, so signing in as that driver shows installed parts.
     vehicle_pool.sort(key=lambda vehicle: vehicle.owner.phone == DEMO_DRIVER_PHONE)
-    for batch in track(batches, "Custody chains"):
-        parts = list_batch_parts(session, batch)
-        warehouse, dealer = rng.choice(warehouses), rng.choice(dealers)
-        factory = batch.factory
-        move(factory, "ship", parts[: len(parts) - 2], to=warehouse.code)
-        fresh.extend(parts[len(parts) - 2 :])
-        move(warehouse, "receive", parts[: len(parts) - 2])
-        onward = parts[: len(parts) // 2]
-        move(warehouse, "ship", onward, to=dealer.code)
-        move(dealer, "receive", onward)
-        installer = dealer
-        if shops:
-            installer = rng.choice(shops)
-            move(dealer, "ship", onward[: len(onward) // 2], to=installer.code)
-            move(installer, "receive", onward[: len(onward) // 2])
-            onward = onward[: len(onward) // 2]
-        guide = batch.part_type.guide_price
-        for part in onward[: max(1, len(onward) // 2)]:
-            price = (guide * Decimal(str(rng.uniform(0.85, 1.3)))).quantize(Decimal("0.01"))
-            move(installer, "sell", [part], price=str(price))
-            if vehicle_pool:
-                vehicle = vehicle_pool.pop()
-                move(
-                    installer,
-                    "install",
-                    [part],
-                    vin=vehicle.vin,
-                    activation_code=activation_code_for(ring, part.gtin, part.serial),
-                )
-                installed.append(part)
+
+    def chain_moves() -> Iterator[Callable[[], None]]:
+        """Yield each batch's custody moves one by one, drawing at random in the order the batches come."""
+        for batch in batches:
+            parts = list_batch_parts(session, batch)
+            warehouse, dealer = rng.choice(warehouses), rng.choice(dealers)
+            stock = parts[: len(parts) - 2]
+            fresh.extend(parts[len(parts) - 2 :])
+            yield partial(move, batch.factory, "ship", stock, to=warehouse.code)
+            yield partial(move, warehouse, "receive", stock)
+            onward = parts[: len(parts) // 2]
+            yield partial(move, warehouse, "ship", onward, to=dealer.code)
+            yield partial(move, dealer, "receive", onward)
+            installer = dealer
+            if shops:
+                installer = rng.choice(shops)
+                onward = onward[: len(onward) // 2]
+                yield partial(move, dealer, "ship", onward, to=installer.code)
+                yield partial(move, installer, "receive", onward)
+            guide = batch.part_type.guide_price
+            for part in onward[: max(1, len(onward) // 2)]:
+                price = (guide * Decimal(str(rng.uniform(0.85, 1.3)))).quantize(Decimal("0.01"))
+                yield partial(move, installer, "sell", [part], price=str(price))
+                if vehicle_pool:
+                    vehicle = vehicle_pool.pop()
+                    yield partial(
+                        move,
+                        installer,
+                        "install",
+                        [part],
+                        vin=vehicle.vin,
+                        activation_code=activation_code_for(ring, part.gtin, part.serial),
+                    )
+                    installed.append(part)
+
+    # One move at a time through `track`: the worker's build commits between moves, so no batch's whole chain
+    # (dozens of events, half a minute on a busy machine) holds SQLite's write lock past a sign-in's busy timeout.
+    for chain_move in track(chain_moves(), "Custody moves"):
+        chain_move()
 
     lines = _plant_cases(session, ring, base_url, installed, fresh, installers, staff)
     oem = session.scalar(select(Organization).where(Organization.kind == OrganizationKind.OEM))

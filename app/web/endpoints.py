@@ -20,6 +20,8 @@ from app.web.csrf import check_csrf
 API_PREFIX = "/api/v1"
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+# API reference words built from values, by their English text: (template, values) for the page to translate.
+FILLED_WORDS: dict[str, tuple[str, dict[str, object]]] = {}
 
 
 # Integers a request may carry: the database's INTEGER columns (ids, counts) hold 32 bits; a larger number
@@ -236,3 +238,12 @@ class ApiBlueprint(Blueprint):
             return wrapper
 
         return decorator
+
+
+def api_words(template: str, **values: object) -> str:
+    """Mark a summary or description the API reference shows (app.web.extraction), with named values filled in.
+
+    The document keeps the English text; the docs page translates `template` and fills in the same values."""
+    text = template % values if values else template
+    FILLED_WORDS[text] = (template, values)
+    return text

@@ -140,6 +140,8 @@ def _operation(spec: EndpointSpec, components: dict) -> dict:
         "parameters": parameters,
         "responses": responses,
         "security": security,
+        # Who may call it, for the docs page to say in the reader's language.
+        "x-access": spec.access if isinstance(spec.access, str) else list(spec.access),
     }
     if spec.body is not None:
         operation["requestBody"] = {

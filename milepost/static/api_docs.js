@@ -1,5 +1,5 @@
-// The API reference's search box: shows only the operations whose method, path, summary or tag contain every
-// typed word, hides the tag sections left empty, and says when nothing matches. Without JavaScript all show.
+// The API reference's search box: shows only the operations whose method, path, summary (as shown or in English)
+// or tag contain every typed word, hides the tag sections left empty, and says when nothing matches. Without JavaScript all show.
 (function () {
   "use strict";
   var box = document.getElementById("api-search");
@@ -16,7 +16,10 @@
       var tag = section.getAttribute("data-tag-section").toLowerCase();
       var visible = 0;
       section.querySelectorAll("details.endpoint").forEach(function (operation) {
-        var text = (tag + " " + operation.querySelector("summary").textContent).toLowerCase();
+        var summary = operation.querySelector("summary");
+        var english = summary.querySelector("[data-en]");
+        // The summary as shown (in the page's language) and in English, so either words find it.
+        var text = (tag + " " + summary.textContent + " " + (english ? english.getAttribute("data-en") : "")).toLowerCase();
         var match = words.every(function (word) { return text.indexOf(word) !== -1; });
         operation.hidden = !match;
         if (match) { visible += 1; }

@@ -11,7 +11,7 @@ from app.errors import Forbidden
 from app.geo import parse_position
 from app.security import Role
 from app.web.context import db_session
-from app.web.endpoints import SIGNED_IN, Schema
+from app.web.endpoints import SIGNED_IN, Schema, api_words
 from app.web.pagination import PageQuery, paginate
 from network import acceptance, assistance, desk, rendering
 from network.api import api
@@ -145,10 +145,13 @@ def _close(action: str):
     return view
 
 
-for _action in ("cancel", "complete"):
+for _action, _summary in (
+    ("cancel", api_words("Cancel a roadside request")),
+    ("complete", api_words("Complete a roadside request")),
+):
     api.endpoint(
         "POST",
         f"/assistance/<int:request_id>/{_action}",
         access=SIGNED_IN,
-        summary=f"{_action.capitalize()} a roadside request",
+        summary=_summary,
     )(_close(_action))

@@ -12,7 +12,7 @@ from app.crm.wechat import WECHAT_KEY, templates_to_ask
 from app.errors import NotFound
 from app.security import Role
 from app.web.context import db_session
-from app.web.endpoints import SIGNED_IN, QuerySchema, Schema
+from app.web.endpoints import SIGNED_IN, QuerySchema, Schema, api_words
 from app.web.pagination import PageQuery, paginate
 from network import booking, rendering
 from network.api import api
@@ -26,7 +26,7 @@ from network.web import current_settings
 class BookingIn(Schema):
     shop: str = Field(description="shop code")
     vin: str = Field(description="your vehicle's VIN")
-    service: str = Field(description="one of " + ", ".join(Service))
+    service: str = Field(description=api_words("one of %(values)s", values=", ".join(Service)))
     start: datetime = Field(description="slot start, ISO 8601 with offset")
     note: str = Field("", max_length=500)
 
@@ -92,11 +92,20 @@ def _transition(action: str):
     return view
 
 
+TRANSITION_SUMMARIES = {
+    "confirm": api_words("Confirm a booking"),
+    "reject": api_words("Reject a booking"),
+    "check-in": api_words("Check in a booking"),
+    "complete": api_words("Complete a booking"),
+    "no-show": api_words("No-show a booking"),
+    "cancel": api_words("Cancel a booking"),
+}
+
 for _action in booking.TRANSITIONS:
     api.endpoint(
         "POST",
         f"/bookings/<int:booking_id>/{_action}",
         access=SIGNED_IN,
         query=TransitionQuery,
-        summary=f"{_action.replace('-', ' ').capitalize()} a booking",
+        summary=TRANSITION_SUMMARIES[_action],
     )(_transition(_action))

@@ -12,7 +12,7 @@ from app.errors import InvalidInput
 from app.geo import LatLon, parse_position
 from app.security import Role, is_oem, require_member
 from app.web.context import db_session
-from app.web.endpoints import PUBLIC, QuerySchema, Schema
+from app.web.endpoints import PUBLIC, QuerySchema, Schema, api_words
 from app.web.pagination import PageQuery, paginate
 from network import booking
 from network.api import api
@@ -24,7 +24,7 @@ from network.web import current_settings, nearest_shops, route_network, shops_ah
 
 
 class FilterQuery(QuerySchema):
-    service: str | None = Field(None, description="one of " + ", ".join(Service))
+    service: str | None = Field(None, description=api_words("one of %(values)s", values=", ".join(Service)))
     open_now: bool = Field(False, description="only shops open at this moment")
     certified: bool = Field(False, description="only certified shops")
     min_rating: float | None = Field(None, ge=0, le=5, description="minimum rating, 0-5")
@@ -69,7 +69,9 @@ class ShopIn(Schema):
     province: str | None = None
     city: str | None = None
     phone: str = ""
-    services: list[str] = Field(default_factory=list, description="one or more of " + ", ".join(Service))
+    services: list[str] = Field(
+        default_factory=list, description=api_words("one or more of %(values)s", values=", ".join(Service))
+    )
     bays: int = 2
     slot_minutes: int = 60
     open_24h: bool = False

@@ -22,7 +22,7 @@ KEYWORDS = {
         ["InvalidInput", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "RateLimited", "CountedFailure"]
     ),
 }
-METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+METHOD_MAP = [("**.py", "app.web.extraction:extract_python_and_api_words"), ("**/templates/**.html", "jinja2")]
 
 
 def extracted_messages(package: str) -> set[str]:

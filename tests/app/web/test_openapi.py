@@ -89,3 +89,16 @@ def test_api_docs_search_filters_operations_in_the_browser(page):
     assert page.locator("[data-tag-section=Auth]").is_hidden()
     page.fill("#api-search", "nothing-is-called-this")
     assert page.locator("#api-search-empty").is_visible()
+
+
+def test_api_docs_page_in_chinese_has_no_english_summary_or_description(client):
+    from tests.test_zh_pages import english_words
+
+    page = client.get("/api/docs?lang=zh").get_data(as_text=True)
+    document = client.get("/api/v1/openapi.json").json
+    summaries = [op["summary"] for operations in document["paths"].values() for op in operations.values()]
+
+    assert english_words(page) == set()
+    assert not [summary for summary in summaries if f">{summary}<" in page]
+    assert "根据主机厂认证的回答起草知识文章" in page
+    assert document["paths"]["/api/v1/plaque-requests"]["get"]["summary"].startswith("The pending plaque")
