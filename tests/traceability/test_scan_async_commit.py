@@ -22,6 +22,12 @@ def _synchronous_commit(session: Session) -> str:
     return session.scalar(text("SHOW synchronous_commit"))
 
 
+def _durable_by_default(session: Session) -> None:
+    """Make this connection commit durably unless told otherwise, as production does (the test databases are
+    created with synchronous_commit off to keep the suite fast)."""
+    session.execute(text("SET synchronous_commit = on"))
+
+
 def _clean_scan(session: Session, part) -> str:
     link = parse_digital_link(part_url(part))
     outcome = verify_scan(
@@ -44,6 +50,7 @@ def test_custody_and_commissioning_after_an_async_scan_on_one_connection_commit_
     with committed_engine.connect() as connection:
         # One connection for every transaction below, as a pooled connection serves request after request.
         session = Session(bind=connection, expire_on_commit=False)
+        _durable_by_default(session)
         parts = list_batch_parts(session, make_batch(session, quantity=2))
         dealer = make_organization(session, kind="dealer", city="Zhengzhou", lat=34.75, lon=113.62)
         session.commit()
@@ -68,6 +75,7 @@ def test_custody_and_commissioning_after_an_async_scan_on_one_connection_commit_
 def test_a_custody_write_is_never_asynchronous(session):
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("synchronous_commit is a PostgreSQL setting")
+    _durable_by_default(session)
     parts = list_batch_parts(session, make_batch(session, quantity=1))
     dealer = make_organization(session, kind="dealer", city="Zhengzhou", lat=34.75, lon=113.62)
 
