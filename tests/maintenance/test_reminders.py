@@ -141,7 +141,10 @@ def test_a_round_reads_only_the_trucks_that_may_have_news_however_many_trucks_th
     many, second = _round_statements(session, connection, settings)
 
     assert first["vehicles"] == second["vehicles"] == 1
-    assert many == few
+    # Reading each truck would cost at least one statement per idle truck (40 more). The session's identity map
+    # holds rows weakly, so a garbage collection between the rounds may cost one reload of a row already read:
+    # that is not growth with the trucks, so a margin of two absorbs it (CI saw 12 against 11 once).
+    assert many <= few + 2
 
 
 def test_the_calendar_alone_brings_a_truck_back_on_the_day_an_item_falls_due_soon(session):
