@@ -42,6 +42,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, bool]] = {
 # settings, now). A listener's error undoes the transition with the rest of the request.
 BookingListener = Callable[[Session, User, Booking, str, Mapping[str, int], NetworkSettings, datetime], None]
 _LISTENERS: dict[str, BookingListener] = {}
+Interval = tuple[datetime, datetime]
 # The meters a shop may read off the truck at check-in and completion (API query fields, console form fields).
 READING_FIELDS = ("odometer_km", "engine_hours")
 TIMESTAMP_OF = {
@@ -63,7 +64,14 @@ def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSetting
         return []
     length = timedelta(minutes=shop.slot_minutes)
     intervals = _active_intervals(session, shop.id, starts[0], starts[-1] + length)
-    now = utcnow()
+    return _day_slots(shop, starts, intervals, utcnow(), settings)
+
+
+def _day_slots(
+    shop: Shop, starts: list[datetime], intervals: list[Interval], now: datetime, settings: NetworkSettings
+) -> list[dict]:
+    """The slots starting at `starts` with the bays the active bookings `intervals` leave."""
+    length = timedelta(minutes=shop.slot_minutes)
     earliest = now + timedelta(minutes=settings.min_notice_minutes)
     latest = now + timedelta(days=settings.window_days)
     slots = []
@@ -80,16 +88,36 @@ def list_slots(session: Session, shop: Shop, day: date, settings: NetworkSetting
     return slots
 
 
+# The days first_bookable_day reads in its first query: today and tomorrow answer nearly every page.
+_FIRST_READ_DAYS = 2
+
+
 def first_bookable_day(session: Session, shop: Shop, today: date, settings: NetworkSettings) -> date:
     """Return the first local day from `today` within the booking window that has a slot left to book, or `today`.
 
-    A driver who opens a shop page at ten at night wants tomorrow's slots, not a day of greyed-out ones."""
+    A driver who opens a shop page at ten at night wants tomorrow's slots, not a day of greyed-out ones. The
+    window's bookings are read in two ranges (the first days, then the rest), never one query per day: a shop
+    booked out for a month is a public page too."""
     if shop.status != ShopStatus.ACTIVE:
         return today
-    for offset in range(settings.window_days + 1):
-        day = today + timedelta(days=offset)
-        if any(slot["bookable"] for slot in list_slots(session, shop, day, settings)):
-            return day
+    length = timedelta(minutes=shop.slot_minutes)
+    now = utcnow()
+    days = [today + timedelta(days=offset) for offset in range(settings.window_days + 1)]
+    for chunk in (days[:_FIRST_READ_DAYS], days[_FIRST_READ_DAYS:]):
+        starts_of = {
+            day: slot_starts(shop.opening_hours, shop.open_24h, shop.slot_minutes, day, settings.zone) for day in chunk
+        }
+        every_start = [start for starts in starts_of.values() for start in starts]
+        if not every_start:
+            continue
+        intervals = _active_intervals(session, shop.id, min(every_start), max(every_start) + length)
+        for day, starts in starts_of.items():
+            if not starts:
+                continue
+            begin, end = starts[0], starts[-1] + length
+            todays = [(first, last) for first, last in intervals if first < end and last > begin]
+            if any(slot["bookable"] for slot in _day_slots(shop, starts, todays, now, settings)):
+                return day
     return today
 
 
@@ -144,9 +172,6 @@ def take_bay(session: Session, shop: Shop, start: datetime) -> bool:
 def lock_row(session: Session, model: type, row_id: int) -> None:
     """Hold the row's lock until the transaction ends (PostgreSQL; SQLite has no row locks and needs none)."""
     session.execute(select(model.id).where(model.id == row_id).with_for_update())
-
-
-Interval = tuple[datetime, datetime]
 
 
 def _active_intervals(session: Session, shop_id: int, start: datetime, end: datetime) -> list[Interval]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.config import DEFAULTS
 from app.crm.models import Vehicle
-from app.db import make_sessionmaker
+from app.db import make_sessionmaker, utcnow
 from app.security import Role, User
-from network.booking import book_slot
+from network.booking import book_slot, first_bookable_day
 from network.models import Booking, BookingSlot, Shop
 from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
@@ -351,3 +351,50 @@ def test_a_suspended_shop_page_stays_on_today(client, session, monkeypatch):
     now = _late_evening(monkeypatch)
     shop = make_shop(session, status="suspended")
     assert f'name="date" value="{now.date().isoformat()}"' in client.get(f"/shops/{shop.code}").text
+
+
+def _occupy(session, shop, until: datetime) -> None:
+    """Fill the shop's every bay from an hour ago until `until` with one long booking per bay."""
+    for _bay in range(shop.bays):
+        _user, vehicle = _driver_with_vehicle(session)
+        begin = utcnow() - timedelta(hours=1)
+        session.add(
+            Booking(shop=shop, customer=vehicle.owner, vehicle=vehicle, service="repair", start=begin, end=until)
+        )
+    session.flush()
+
+
+def _booking_reads(session, call):
+    """Run `call` and return how many statements it sent that read the bookings table."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM bookings" in statement:
+            statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        result = call()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return result, len(statements)
+
+
+def test_a_shop_booked_out_for_days_opens_on_its_first_free_day_in_two_reads(session):
+    shop = make_shop(session, bays=1)
+    today = datetime.now(ZONE).date()
+    free_from = datetime.combine(today + timedelta(days=5), datetime.min.time(), tzinfo=ZONE)
+    _occupy(session, shop, free_from)
+    day, reads = _booking_reads(session, lambda: first_bookable_day(session, shop, today, SETTINGS))
+    assert day == today + timedelta(days=5)
+    assert reads <= 2
+
+
+def test_a_shop_booked_out_for_the_whole_window_stays_on_today_in_two_reads(session):
+    shop = make_shop(session, bays=2)
+    today = datetime.now(ZONE).date()
+    _occupy(session, shop, datetime.combine(today, datetime.min.time(), tzinfo=ZONE) + timedelta(days=60))
+    day, reads = _booking_reads(session, lambda: first_bookable_day(session, shop, today, SETTINGS))
+    assert day == today
+    assert reads <= 2
