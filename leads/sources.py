@@ -57,10 +57,10 @@ def _write(
     touchpoint = record_touchpoint(
         session, channel=channel, kind=KIND_OF_INTEREST[_interest(interest)], source_type=source[0],
         source_id=source[1], phone=phone, customer=customer, vehicle=vehicle, vin=vin,
-        # The place's province routes the lead to the pool of that territory (the referred-to dealer's own).
+        # The dealer the person agreed to hear from takes the lead in its pool (leads.team.pool_for_touchpoint).
         province=place.province, city=place.city, summary=summary,
         consent_basis=ConsentBasis.MARKETING if marketing_version else ConsentBasis.SERVICE,
-        consent_text_version=marketing_version, occurred_at=now,
+        consent_text_version=marketing_version, occurred_at=now, organization=place,
     )  # fmt: skip
     if touchpoint is None:  # never: the phone was checked above
         raise InvalidInput("a phone number is needed", field="phone")
