@@ -252,3 +252,49 @@ def test_a_referred_lead_woken_by_a_later_scan_stays_with_the_named_dealer(clien
     session.refresh(lead)
     assert lead.reactivated_at is not None
     assert lead.pool_id == pool.id != world.pool.id
+
+
+def test_a_manager_opens_lists_and_ends_campaigns_on_a_page(client, session):
+    from app.crm.models import ActivityEntry
+
+    world = make_world(session)
+    sign_in_client(client, world.manager)
+    empty = client.get("/leads/campaigns", headers={"Accept-Language": "zh-CN"})
+    form = {"csrf_token": _form_token(client, "/leads/campaigns"), "action": "open", "code": "EW-2026",
+            "title_zh": "延保限时优惠", "title_en": "Extended warranty offer", "interest": "extended_warranty",
+            "consent_text_version": "ew-consent-v3"}  # fmt: skip
+
+    opened = client.post("/leads/campaigns", data=form)
+    client.post("/c/EW-2026", data={"csrf_token": form["csrf_token"], "phone": PHONE, "agreed": "1"})
+    listed = client.get("/leads/campaigns", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    ended = client.post("/leads/campaigns", data={"csrf_token": form["csrf_token"], "action": "end", "code": "EW-2026"})
+    again = client.post("/leads/campaigns", data={"csrf_token": form["csrf_token"], "action": "end", "code": "EW-2026"})
+    after = client.get("/leads/campaigns?lang=en").get_data(as_text=True)
+
+    assert empty.status_code == 200 and "还没有活动" in empty.get_data(as_text=True)
+    assert opened.status_code == 302
+    assert "延保限时优惠" in listed and "1 条留资" in listed and "结束活动" in listed
+    assert ended.status_code == 302 and again.status_code == 409
+    assert "ended" in after and "End the campaign" not in after
+    assert client.get("/c/EW-2026").status_code == 404
+    log = session.scalars(select(ActivityEntry.action).where(ActivityEntry.subject_type == "campaign")).all()
+    assert sorted(log) == ["leads.campaign_created", "leads.campaign_ended"]
+
+
+def test_campaigns_are_for_their_dealers_managers_and_the_oem(client, session):
+    world = make_world(session)
+    _campaign(session, world)
+    other = make_world(session, province="Hubei")
+
+    salesperson = client.get("/api/v1/leads/campaigns", headers=auth_header(session, world.sales[0]))
+    stranger = client.post("/api/v1/leads/campaigns/EW-2026/end", headers=auth_header(session, other.manager))
+    strangers_list = client.get("/api/v1/leads/campaigns", headers=auth_header(session, other.manager))
+    oem = client.get("/api/v1/leads/campaigns", headers=auth_header(session, world.oem_admin))
+    ended = client.post("/api/v1/leads/campaigns/EW-2026/end", headers=auth_header(session, world.oem_admin))
+    sign_in_client(client, world.sales[0])
+    page = client.get("/leads/campaigns")
+
+    assert salesperson.status_code == 403 and page.status_code == 403
+    assert stranger.status_code == 404 and strangers_list.get_json() == {"campaigns": []}
+    assert [(found["code"], found["landings"]) for found in oem.get_json()["campaigns"]] == [("EW-2026", 0)]
+    assert ended.status_code == 200 and ended.get_json()["active"] is False
