@@ -178,3 +178,33 @@ def open_campaign(actor, body: CampaignIn):
         body.consent_text_version,
     )  # fmt: skip
     return {"code": campaign.code, "url": f"/c/{campaign.code}", "active": campaign.active}, 201
+
+
+def _campaign_to_dict(campaign, landings: int | None = None) -> dict:
+    found = {
+        "code": campaign.code, "url": f"/c/{campaign.code}", "active": campaign.active,
+        "organization": campaign.organization.code, "title_zh": campaign.title_zh, "title_en": campaign.title_en,
+        "interest": campaign.interest, "consent_text_version": campaign.consent_text_version,
+    }  # fmt: skip
+    if landings is not None:
+        found["landings"] = landings
+    return found
+
+
+@api.endpoint(
+    "GET", "/leads/campaigns", access=LEAD_STAFF,
+    summary="List the dealer's campaigns with their landings (its lead managers; the OEM sees every dealer's)",
+)  # fmt: skip
+def list_campaigns(actor):
+    session = db_session()
+    scope = None if is_oem(actor) else require_salesperson(session, actor).organization_id
+    found = sources.list_campaigns(session, actor, scope)
+    return {"campaigns": [_campaign_to_dict(campaign, landings) for campaign, landings in found]}
+
+
+@api.endpoint(
+    "POST", "/leads/campaigns/<code>/end", access=LEAD_STAFF,
+    summary="End a running campaign: its page is gone for visitors, its landings and leads stay",
+)  # fmt: skip
+def end_campaign(actor, code: str):
+    return _campaign_to_dict(sources.end_campaign(db_session(), actor, code, utcnow()))

@@ -20,7 +20,7 @@ from app.db import utcnow
 from app.errors import MilepostError
 from app.security import Role, User, create_user
 from leads.intake import take_in
-from leads.models import Lead, Stage, TeamRole
+from leads.models import Lead, LeadPool, Stage, TeamRole
 from leads.ownership import claim_lead, return_lead
 from leads.rules import recycle_due
 from leads.settings import LeadsSettings, leads_settings
@@ -209,13 +209,21 @@ def _reactivate_some(session: Session, rng: random.Random, now: datetime, limit:
 
 
 def _claim_recently(
-    session: Session, rng: random.Random, settings: LeadsSettings, sales: list[User], now: datetime
+    session: Session, rng: random.Random, settings: LeadsSettings, sales: list[User], pool: LeadPool, now: datetime
 ) -> None:
-    """Leave leads claimed a day ago and not called yet: two overdue (the next tick returns them), three due soon."""
+    """Leave leads claimed a day ago and not called yet: two overdue (the next tick returns them), three due soon.
+
+    Only the dealer's own pool: its salespeople may not claim the OEM's leads (outside the territory).
+    """
     pooled = list(
         session.scalars(
             select(Lead)
-            .where(Lead.owner_id.is_(None), Lead.stage == Stage.SALES, Lead.reclaim_blocked_user_id.is_(None))
+            .where(
+                Lead.pool_id == pool.id,
+                Lead.owner_id.is_(None),
+                Lead.stage == Stage.SALES,
+                Lead.reclaim_blocked_user_id.is_(None),
+            )
             .order_by(Lead.id)
             .limit(5)
         )
@@ -239,7 +247,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     settings = leads_settings(load_settings())
     now = utcnow()
     ensure_oem_pool(session)
-    create_dealer_pool(session, oem_admin, dealer, sorted({dealer.province or "Henan", *TERRITORY}))
+    pool = create_dealer_pool(session, oem_admin, dealer, sorted({dealer.province or "Henan", *TERRITORY}))
     sales = _team(session, oem_admin, dealer)
     start = now - timedelta(days=HISTORY_DAYS)
     _extra_touchpoints(session, rng, start, 60 if size == "small" else 400)
@@ -251,7 +259,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
         if mark_processed(session, touchpoint, now):
             take_in(session, touchpoint, settings, touchpoint.occurred_at)
     dispatch_due(session, settings, now, rng)  # outside working hours this waits for the worker
-    _claim_recently(session, rng, settings, sales, now)
+    _claim_recently(session, rng, settings, sales, pool, now)
     leads = session.scalars(select(Lead)).all()
     held = sum(1 for lead in leads if lead.owner_id is not None and lead.stage in (Stage.QUALIFIED, Stage.SALES))
     return [

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.security import User
 from leads.models import (
     OPEN_STAGES,
@@ -92,8 +93,14 @@ def compute_funnel(
     organization_id: int | None = None,
     by_channel: bool = True,
     by_region: bool = True,
+    now: datetime | None = None,
 ) -> list[Cohort]:
-    """Return the cohorts of leads created in [since, until), from their transitions and follow-ups."""
+    """Return the cohorts of leads created in [since, until), from their transitions and follow-ups.
+
+    The first-follow-up SLA counts the assigned leads whose time is up by `now` (default: the clock) or that were
+    followed up: a lead claimed two hours ago and not called yet is not a miss.
+    """
+    now = now or utcnow()
     created = select(LeadTransition.lead_id, LeadTransition.at).where(
         LeadTransition.reason == Reason.CREATED, LeadTransition.at >= since, LeadTransition.at < until
     )
@@ -130,13 +137,14 @@ def compute_funnel(
             (fact.province or "") if by_region else "",
         )
         cohort = cohorts.setdefault(key, Cohort(*key))
-        _count_lead(cohort, history[lead_id], follow_ups[lead_id], first_follow_up)
+        _count_lead(cohort, history[lead_id], follow_ups[lead_id], first_follow_up, now)
     return [cohorts[key] for key in sorted(cohorts)]
 
 
 def _count_lead(
-    cohort: Cohort, transitions: list[LeadTransition], follow_ups: list[datetime], first_follow_up: timedelta
-) -> None:
+    cohort: Cohort, transitions: list[LeadTransition], follow_ups: list[datetime], first_follow_up: timedelta,
+    now: datetime,
+) -> None:  # fmt: skip
     cohort.size += 1
     changes = [row for row in transitions if row.from_stage != row.to_stage]
     for stage in {row.to_stage for row in changes}:
@@ -151,10 +159,11 @@ def _count_lead(
         cohort.recycled += 1
     assignments = [row.at for row in transitions if row.reason in ASSIGNING and row.to_owner_id is not None]
     if assignments:
-        cohort.assigned += 1
         first = assignments[0]
-        if any(first <= at <= first + first_follow_up for at in follow_ups):
-            cohort.sla_met += 1
+        met = any(first <= at <= first + first_follow_up for at in follow_ups)
+        if met or first + first_follow_up <= now:  # still inside its time and not called yet: not judged
+            cohort.assigned += 1
+            cohort.sla_met += 1 if met else 0
 
 
 def total_of(cohorts: list[Cohort]) -> Cohort:

@@ -15,7 +15,7 @@ from leads.models import Interest, Lead, LeadActivity, Reason, Stage
 from leads.notices import tell_reactivated
 from leads.ownership import change_owner, record_transition
 from leads.settings import LeadsSettings
-from leads.team import pool_for_province
+from leads.team import pool_for_touchpoint
 from service.calendars import next_opening
 
 INTEREST_BY_KIND = {
@@ -100,7 +100,7 @@ def take_in(session: Session, touchpoint: Touchpoint, settings: LeadsSettings, n
             created_at=at,
             dispatch_due_at=next_opening(settings.calendar, at),
         )
-        lead.pool = pool_for_province(session, lead.province)
+        lead.pool = pool_for_touchpoint(session, touchpoint, lead.province)
         session.add(lead)
         session.flush()
         record_transition(session, None, lead, to_stage=Stage.NEW, reason=Reason.CREATED, now=at)
@@ -140,7 +140,7 @@ def is_sleeping(lead: Lead) -> bool:
 def reactivate(session: Session, lead: Lead, touchpoint: Touchpoint, settings: LeadsSettings, at: datetime) -> None:
     """Wake a pooled or lost lead: back to qualified in its region's pool, its last owner (or managers) told."""
     previous_id = lead.reclaim_blocked_user_id or lead.owner_id
-    pool = pool_for_province(session, lead.province)
+    pool = pool_for_touchpoint(session, touchpoint, lead.province, lead.pool)
     if lead.owner_id is not None:
         change_owner(session, None, lead, None, Reason.REACTIVATED, settings, at, to_pool=pool)
     from_stage, from_pool = lead.stage, lead.pool_id

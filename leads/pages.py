@@ -12,11 +12,12 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.crm.customers import find_customer_for_user
+from app.crm.models import Organization
 from app.crm.notifications import preference_of
 from app.db import utcnow
 from app.errors import InvalidInput, MilepostError, NotFound
 from app.phones import mask_phone
-from app.security import Role, User, ensure_attempts_left, record_attempt
+from app.security import Role, User, ensure_attempts_left, is_oem, record_attempt
 from app.web.auth import page_actor
 from app.web.context import client_address, db_session
 from app.web.csrf import check_csrf
@@ -407,6 +408,48 @@ def walk_in():
             return _source_form("leads/walk_in.html", error=problem)
         return redirect(url_for("leads.walk_in", done=1))
     return _source_form("leads/walk_in.html", done=request.args.get("done") == "1")
+
+
+def _campaign_scope(session, actor: User) -> int | None:
+    """Return the dealer whose campaigns the actor manages (None: the OEM, who sees every dealer's)."""
+    if is_oem(actor):
+        return None
+    member = require_salesperson(session, actor)
+    ownership.require_manager_of(session, actor, member.organization_id)
+    return member.organization_id
+
+
+@pages.route("/leads/campaigns", methods=["GET", "POST"])
+def campaigns():
+    """List a dealer's campaigns with their landings; open one, or end a running one (its page is gone)."""
+    actor = _actor()
+    if isinstance(actor, WerkzeugResponse):
+        return actor
+    session = db_session()
+    scope = _campaign_scope(session, actor)
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        form = request.form
+        try:
+            if form.get("action") == "end":
+                sources.end_campaign(session, actor, form.get("code", "")[:40], utcnow())
+            elif scope is None:
+                raise InvalidInput("the OEM opens a dealer's campaign through the API, naming the dealer", field="code")
+            else:
+                sources.create_campaign(
+                    session, actor, session.get(Organization, scope), form.get("code", "").strip()[:40],
+                    form.get("title_zh", "")[:120], form.get("title_en", "")[:120], form.get("interest", ""),
+                    form.get("consent_text_version", "").strip()[:40],
+                )  # fmt: skip
+            return redirect(url_for("leads.campaigns"))
+        except MilepostError as problem:
+            discard_request_writes(problem)
+            error = problem
+    return render_template(
+        "leads/campaigns.html", campaigns=sources.list_campaigns(session, actor, scope), may_open=scope is not None,
+        interests=list(INTEREST_LABELS), form=request.form if error else {}, error=error,
+    ), (error.status if error else 200)  # fmt: skip
 
 
 @pages.route("/c/<code>", methods=["GET", "POST"])

@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.crm.activity import record_activity
 from app.crm.identifiers import normalize_vin
 from app.crm.models import ConsentBasis, Customer, Organization, OrganizationKind, Touchpoint, Vehicle
 from app.crm.touchpoints import Channel, record_touchpoint
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.phones import normalize_phone
 from app.security import Role, User, is_oem, require_role
 from leads.models import Interest, LeadCampaign
@@ -57,10 +57,10 @@ def _write(
     touchpoint = record_touchpoint(
         session, channel=channel, kind=KIND_OF_INTEREST[_interest(interest)], source_type=source[0],
         source_id=source[1], phone=phone, customer=customer, vehicle=vehicle, vin=vin,
-        # The place's province routes the lead to the pool of that territory (the referred-to dealer's own).
+        # The dealer the person agreed to hear from takes the lead in its pool (leads.team.pool_for_touchpoint).
         province=place.province, city=place.city, summary=summary,
         consent_basis=ConsentBasis.MARKETING if marketing_version else ConsentBasis.SERVICE,
-        consent_text_version=marketing_version, occurred_at=now,
+        consent_text_version=marketing_version, occurred_at=now, organization=place,
     )  # fmt: skip
     if touchpoint is None:  # never: the phone was checked above
         raise InvalidInput("a phone number is needed", field="phone")
@@ -161,3 +161,46 @@ def land_on_campaign(
         campaign.organization, f"answered campaign {campaign.code}"[:200], now,
         marketing_version=campaign.consent_text_version,
     )  # fmt: skip
+
+
+def list_campaigns(session: Session, actor: User, organization_id: int | None) -> list[tuple[LeadCampaign, int]]:
+    """Return the campaigns of a dealer (its lead managers), or every one (the OEM, `organization_id` None), the
+    running ones first, each with how many visitors left their phone on its page."""
+    if organization_id is None:
+        if not is_oem(actor):
+            raise Forbidden("only the dealer's lead managers or the OEM see campaigns")
+    elif not is_manager_of(session, actor, organization_id):
+        raise Forbidden("only the dealer's lead managers or the OEM see campaigns")
+    landings = (
+        select(func.count())
+        .select_from(Touchpoint)
+        .where(Touchpoint.source_type == "campaign", Touchpoint.source_id == LeadCampaign.code)
+        .correlate(LeadCampaign)
+        .scalar_subquery()
+    )
+    statement = select(LeadCampaign, landings)
+    if organization_id is not None:
+        statement = statement.where(LeadCampaign.organization_id == organization_id)
+    statement = statement.order_by(LeadCampaign.active.desc(), LeadCampaign.created_at.desc(), LeadCampaign.id.desc())
+    return [(campaign, count) for campaign, count in session.execute(statement.limit(200)).all()]
+
+
+def end_campaign(session: Session, actor: User, code: str, now: datetime) -> LeadCampaign:
+    """End a running campaign: its page is gone for visitors, the landings and their leads stay."""
+    campaign = session.scalar(select(LeadCampaign).where(LeadCampaign.code == str(code)[:40]))
+    if campaign is None or not is_manager_of(session, actor, campaign.organization_id):
+        raise NotFound("no campaign %(code)s", field="code", code=str(code)[:40])  # another dealer's stays unknown
+    ended = session.execute(
+        update(LeadCampaign)
+        .where(LeadCampaign.id == campaign.id, LeadCampaign.active.is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise Conflict("campaign %(code)s has already ended", field="code", code=campaign.code)
+    session.expire(campaign, ["active"])
+    record_activity(
+        session, actor, "leads.campaign_ended", "campaign", campaign.code, organization_id=campaign.organization_id,
+        ended_at=now.isoformat(),
+    )  # fmt: skip
+    return campaign

@@ -17,7 +17,7 @@ from app.security import User
 from leads.models import OPEN_STAGES, Lead, LeadActivity, Reason, Stage
 from leads.ownership import auto_assign, change_owner, may_work, record_transition
 from leads.settings import GRADES, LeadsSettings
-from leads.team import pool_for_province
+from leads.team import home_pool
 from service.calendars import is_open_at, next_opening
 
 FOLLOW_UP_KINDS = ("call", "message", "visit")
@@ -162,7 +162,7 @@ def dispatch_due(session: Session, settings: LeadsSettings, now: datetime, rng: 
             _move_stage(session, None, lead, Stage.QUALIFIED, Reason.DISPATCHED, now)
         if lead.stage != Stage.QUALIFIED:
             continue
-        pool = pool_for_province(session, lead.province)
+        pool = home_pool(session, lead.pool, lead.province)
         lead.pool = pool
         _move_stage(session, None, lead, Stage.SALES, Reason.DISPATCHED, now)
         if pool.auto_assign:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.crm.models import Organization, OrganizationKind
+from app.crm.models import Organization, OrganizationKind, Touchpoint
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.security import Role, User, is_oem, require_role
 from leads.models import Lead, LeadPool, SalesMember, TeamRole
@@ -135,6 +135,29 @@ def pool_for_province(session: Session, province: str | None) -> LeadPool:
             if province in (pool.provinces or []):
                 return pool
     return ensure_oem_pool(session)
+
+
+def pool_of_organization(session: Session, organization_id: int | None) -> LeadPool | None:
+    """Return the public pool of a dealer (None when it has no territory, so no pool)."""
+    if organization_id is None:
+        return None
+    statement = select(LeadPool).where(LeadPool.organization_id == organization_id, LeadPool.is_oem.is_(False))
+    return session.scalar(statement.order_by(LeadPool.id).limit(1))
+
+
+def pool_for_touchpoint(
+    session: Session, touchpoint: Touchpoint, province: str | None, current: LeadPool | None = None
+) -> LeadPool:
+    """Return the pool a touchpoint's lead belongs in: the dealer the person asked to hear from (a referral, a
+    walk-in, a campaign), else the lead's dealer pool, else the pool of the territory holding `province`."""
+    return pool_of_organization(session, touchpoint.organization_id) or home_pool(session, current, province)
+
+
+def home_pool(session: Session, current: LeadPool | None, province: str | None) -> LeadPool:
+    """Return where a lead goes back to: its dealer's pool (territories may overlap), else its province's."""
+    if current is not None and not current.is_oem:
+        return current
+    return pool_for_province(session, province)
 
 
 def list_members(session: Session, organization_id: int, role: str | None = None) -> list[SalesMember]:

@@ -8,9 +8,9 @@ reads the few thousand that may have news, not all of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,8 @@ from maintenance.settings import MaintenanceSettings
 BATCH = 500
 # How far below the newest truck the round has met it looks for trucks it has not (ids committed out of order).
 ENROL_MARGIN = 1000
+# How often an item past due is told again, as long as it stays past due.
+REPEAT_EVERY = timedelta(days=7)
 
 
 def N_(text: str) -> str:  # noqa: N802 - the gettext marker's usual name; the inbox translates when it shows
@@ -93,9 +95,14 @@ def _trucks_to_check(session: Session, today: date) -> Iterator[tuple[Vehicle, R
         last_id = batch[-1][0].id
 
 
-def _claim(session: Session, vehicle: Vehicle, due: Due, now: datetime) -> Reminder | None:
+def _claim(
+    session: Session, vehicle: Vehicle, due: Due, now: datetime, occurrence: str | None = None
+) -> Reminder | None:
     """Write the reminder row for this occurrence, or None if one exists (a second worker loses on the key)."""
-    keys = {"vehicle_id": vehicle.id, "plan_item_id": due.item.id, "level": due.status, "occurrence": due.occurrence}
+    keys = {
+        "vehicle_id": vehicle.id, "plan_item_id": due.item.id, "level": due.status,
+        "occurrence": occurrence or due.occurrence,
+    }  # fmt: skip
     if session.scalar(select(Reminder.id).filter_by(**keys)) is not None:
         return None
     reminder = Reminder(**keys, sent_at=now)
@@ -106,6 +113,26 @@ def _claim(session: Session, vehicle: Vehicle, due: Due, now: datetime) -> Remin
     except IntegrityError:
         return None
     return reminder
+
+
+def _claim_repeat(session: Session, vehicle: Vehicle, due: Due, now: datetime, today: date, zone) -> Reminder | None:
+    """Write the next weekly reminder of an overdue occurrence when the last one is a week old, else None.
+
+    The repeats are numbered on the occurrence ("...#1", "...#2"), so two rounds at once lose on the same key.
+    """
+    base = due.occurrence
+    told = session.execute(
+        select(func.count(), func.max(Reminder.sent_at)).where(
+            Reminder.vehicle_id == vehicle.id,
+            Reminder.plan_item_id == due.item.id,
+            Reminder.level == Status.OVERDUE,
+            or_(Reminder.occurrence == base, Reminder.occurrence.like(f"{base}#%")),
+        )
+    ).one()
+    count, last = told
+    if not count or last is None or local_date(last, zone) > today - REPEAT_EVERY:
+        return None
+    return _claim(session, vehicle, due, now, occurrence=f"{base}#{count}")
 
 
 def send_reminders(session: Session, settings: MaintenanceSettings, now: datetime) -> dict:
@@ -124,10 +151,16 @@ def send_reminders(session: Session, settings: MaintenanceSettings, now: datetim
         counts["vehicles"] += 1
         dues = list_due(session, vehicle, today, settings.zone)
         check.check_on = next_check_on(((due.next_due_on, due.item.soon_days) for due in dues), today)
+        if any(due.status == Status.OVERDUE for due in dues):
+            # Past due is told again every week until it is done: the truck comes back in a week at the latest.
+            check.check_on = min(check.check_on or date.max, today + REPEAT_EVERY)
         for due in dues:
             if due.status == Status.OK:
                 continue
             reminder = _claim(session, vehicle, due, now)
+            repeat = reminder is None and due.status == Status.OVERDUE
+            if repeat:
+                reminder = _claim_repeat(session, vehicle, due, now, today, settings.zone)
             if reminder is None:
                 continue
             counts["reminders"] += 1
@@ -148,6 +181,9 @@ def send_reminders(session: Session, settings: MaintenanceSettings, now: datetim
                 )
                 reminder.notification_count = len(written)
                 counts["notifications"] += len(written)
+            if repeat:
+                session.flush()
+                continue  # the dealer's lead heard of this occurrence the first time; a repeat tells the driver only
             touchpoint = record_touchpoint(
                 session, channel=Channel.MAINTENANCE, kind=due.item.service_code, source_type="maintenance_reminder",
                 source_id=reminder.id, customer=owner, vehicle=vehicle, consent_topic="maintenance",

@@ -188,6 +188,9 @@ class Touchpoint(Base):
     # The service the person asked for, which a service-basis follow-up is limited to.
     consent_topic: Mapped[str] = mapped_column(String(40), default="")
     consent_text_version: Mapped[str | None] = mapped_column(String(40))
+    # The organization the person asked to hear from (a referral's or walk-in's dealer, a campaign's): its pool
+    # takes the lead even where another dealer's territory covers the same province. None: the province decides.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Set once a reader (the leads domain) has taken the touchpoint in; a conditional UPDATE claims it.
     processed_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -16,7 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.crm.identifiers import normalize_vin
-from app.crm.models import ConsentBasis, Customer, Touchpoint, Vehicle
+from app.crm.models import ConsentBasis, Customer, Organization, Touchpoint, Vehicle
 from app.crm.regions import parse_province
 from app.db import stamp_once, utcnow
 from app.errors import InvalidInput, MilepostError
@@ -59,8 +59,12 @@ def record_touchpoint(
     consent_topic: str = "",
     consent_text_version: str | None = None,
     occurred_at: datetime | None = None,
+    organization: Organization | None = None,
 ) -> Touchpoint | None:
-    """Record that a person (by phone or customer) showed intent through `channel`; None when nobody is reachable."""
+    """Record that a person (by phone or customer) showed intent through `channel`; None when nobody is reachable.
+
+    `organization` is the one the person asked to hear from (the dealer a shop refers them to, ...), if any.
+    """
     if channel not in CHANNELS:
         raise InvalidInput("unknown channel %(channel)s", field="channel", channel=str(channel)[:30])
     if consent_basis not in ConsentBasis.__members__.values():
@@ -89,6 +93,7 @@ def record_touchpoint(
         consent_basis=consent_basis,
         consent_topic=(consent_topic or kind)[:40],
         consent_text_version=consent_text_version,
+        organization_id=organization.id if organization is not None else None,
         occurred_at=occurred_at or utcnow(),
     )
     session.add(touchpoint)

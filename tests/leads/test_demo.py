@@ -26,7 +26,11 @@ def test_demo_leads_have_owners_overdue_recycled_reactivated_and_history(demo_da
             first_follow_up=timedelta(hours=24),
         )  # fmt: skip
     engine.dispose()
+    waiting = [lead.first_follow_up_due_at for lead in leads if lead.first_follow_up_due_at is not None]
 
+    # Five leads claimed a day ago and not called yet: two past their 24 hours, three due within the next hours.
+    assert sum(1 for due in waiting if due <= now) == 2
+    assert sum(1 for due in waiting if now < due <= now + timedelta(hours=3)) == 3
     assert any(lead.owner_id is not None for lead in leads)
     assert any(lead.owner_id is None and lead.stage in ("qualified", "sales") for lead in leads)
     assert reasons.get(Reason.FIRST_FOLLOW_UP_TIMEOUT, 0) + reasons.get(Reason.IDLE, 0) > 0

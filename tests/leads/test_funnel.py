@@ -96,3 +96,21 @@ def test_weekly_cohorts_split_by_iso_week(session):
     )  # fmt: skip
 
     assert [cohort.period for cohort in cohorts] == ["2026-W10"]
+
+
+def test_a_lead_still_inside_its_first_follow_up_time_is_not_counted_as_missed(session):
+    from app.db import utcnow
+
+    world = make_world(session)
+    rules = settings()
+    now = utcnow()
+    waiting, missed = (lead_from_touch(session, now - timedelta(hours=40), rules) for _ in range(2))
+    assign_lead(session, world.manager, waiting, world.sales[0], rules, now - timedelta(hours=2))
+    assign_lead(session, world.manager, missed, world.sales[1], rules, now - timedelta(hours=30))
+
+    (cohort,) = compute_funnel(
+        session, since=now - timedelta(days=3), until=now + timedelta(days=1), zone=SHANGHAI,
+        first_follow_up=rules.first_follow_up, by_channel=False, by_region=False,
+    )  # fmt: skip
+
+    assert (cohort.assigned, cohort.sla_met) == (1, 0)  # the one called two hours ago still has 22 hours

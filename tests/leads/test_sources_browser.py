@@ -86,3 +86,40 @@ def test_a_dealer_records_a_walk_in_and_finds_the_visitor_in_its_pool(open_page,
 
     assert mask_phone(PHONE) in pool
     assert "到店" in pool
+
+
+def test_a_manager_opens_a_campaign_sees_its_landing_and_ends_it(open_page, committed_session):
+    world = make_world(committed_session)
+    committed_session.commit()
+
+    page = open_page()
+    sign_in(page, world.manager.email, PASSWORD)
+    page.goto("/leads?lang=zh")
+    with page.expect_navigation():
+        page.click("#campaigns-link")
+    assert _fits_the_phone(page)
+    page.fill("#open-campaign input[name=code]", "EW-2026")
+    page.fill("#open-campaign input[name=title_zh]", "延保限时优惠")
+    page.fill("#open-campaign input[name=title_en]", "Extended warranty offer")
+    page.select_option("#open-campaign select[name=interest]", "extended_warranty")
+    page.fill("#open-campaign input[name=consent_text_version]", "ew-consent-v3")
+    with page.expect_navigation():
+        page.click("#open-campaign button[type=submit]")
+
+    visitor = open_page()
+    visitor.goto("/c/EW-2026?lang=zh")
+    visitor.fill("#campaign input[name=phone]", PHONE)
+    visitor.check("#campaign input[name=agreed]")
+    with visitor.expect_navigation():
+        visitor.click("#campaign button[type=submit]")
+
+    page.reload()
+    listed = page.locator("#campaign-EW-2026").inner_text()
+    with page.expect_navigation():
+        page.click("#campaign-EW-2026 button[type=submit]")
+    after = page.locator("#campaign-EW-2026").inner_text()
+
+    assert "延保限时优惠" in listed and "1 条留资" in listed and "进行中" in listed
+    assert "已结束" in after and page.locator("#campaign-EW-2026 button").count() == 0
+    assert _fits_the_phone(page)
+    assert visitor.goto("/c/EW-2026").status == 404

@@ -47,6 +47,23 @@ def test_lead_on_saturday_waits_for_monday(session):
     assert _dispatched_at(session, lead) == local(2026, 3, 9, 8, 30)
 
 
+def test_an_auto_assigned_lead_of_saturday_night_tells_its_salesperson_on_monday_morning(session):
+    world = make_world(session, salespeople=1)
+    world.pool.auto_assign = True
+    rules = settings()
+    lead = lead_from_touch(session, local(2026, 3, 7, 2))
+
+    advance_leads(session, rules, local(2026, 3, 7, 2))
+    advance_leads(session, rules, local(2026, 3, 8, 23, 59))
+    told_at_the_weekend = session.scalars(select(Notification).where(Notification.user_id == world.sales[0].id)).all()
+    advance_leads(session, rules, local(2026, 3, 9, 8, 30))
+
+    told = session.scalars(select(Notification).where(Notification.user_id == world.sales[0].id)).all()
+    assert told_at_the_weekend == []
+    assert lead.owner_id == world.sales[0].id
+    assert told and {note.created_at for note in told} == {local(2026, 3, 9, 8, 30)}
+
+
 def test_lead_in_national_day_holiday_waits_for_the_first_working_day(session):
     make_world(session)
     rules = settings()

@@ -174,3 +174,24 @@ def test_a_new_plan_brings_back_the_trucks_of_its_models(session):
 
     assert (after["vehicles"], after["reminders"]) == (1, 1)
     assert len(_rows(session, Reminder, vehicle_id=truck.id)) == 1
+
+
+def test_an_overdue_item_is_told_again_every_week_until_it_is_done(session):
+    settings = maintenance_settings(load_settings())
+    plan, user, truck = _due_soon_truck(session)
+    read(session, truck, 5200, local_today(ZONE))  # past the first service's 5,000 km
+    now = utcnow()
+
+    rounds = {
+        day: send_reminders(session, settings, now + timedelta(days=day))["reminders"] for day in (0, 3, 7, 8, 14)
+    }
+    reset_item(
+        session, truck, plan.items[0], done_km=5200, done_hours=None, done_on=local_today(ZONE), source="booking"
+    )
+    after_service = send_reminders(session, settings, now + timedelta(days=21))["reminders"]
+
+    assert rounds == {0: 1, 3: 0, 7: 1, 8: 0, 14: 1}
+    kinds = [note.kind for note in _rows(session, Notification, user_id=user.id, channel="inbox")]
+    assert kinds == ["maintenance.overdue"] * 3
+    assert len(_rows(session, Touchpoint, vin=truck.vin)) == 1  # the dealer's lead is told once, not weekly
+    assert after_service == 0

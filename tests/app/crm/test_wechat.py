@@ -120,3 +120,38 @@ def test_mini_program_reports_grants_over_the_api(client, session):
     assert (response.status_code, response.get_json()) == (201, {"recorded": 2})
     assert missing.status_code == 400
     assert [row.channel for row in _notify(session, user)] == [INBOX, WECHAT]
+
+
+def test_a_wechat_message_inside_quiet_hours_waits_for_their_end(session):
+    from app.crm.notifications import set_preferences
+
+    user = make_user(session, Role.DEALER_STAFF)
+    record_grant(session, user, OPENID, TEMPLATE, NOW)
+    set_preferences(session, user, quiet_start="22:00", quiet_end="08:00", sms_enabled=True, now=NOW)
+    night = datetime(2026, 3, 3, 23, 30, tzinfo=ZONE).astimezone(UTC)
+    morning = datetime(2026, 3, 4, 8, tzinfo=ZONE).astimezone(UTC)
+    notify(session, user, "leads.assigned", TEXT, now=night, zone=ZONE, channels=(INBOX, WECHAT))
+    transport = Recorded(EXCHANGE["accepted"])
+
+    at_night = deliver_wechat_due(session, _sender(transport), night + (morning - night) / 2, ZONE)
+    at_eight = deliver_wechat_due(session, _sender(transport), morning, ZONE)
+
+    assert at_night == {"sent": 0, "failed": 0, "no_grant": 0}
+    assert at_eight["sent"] == 1
+
+
+def test_a_marketing_message_without_the_opt_in_is_written_on_no_channel(session):
+    from app.crm.notifications import SMS, set_marketing_consent
+
+    user = make_user(session, Role.DRIVER, phone="13912345670")
+    record_grant(session, user, OPENID, TEMPLATE, NOW)
+    channels = (INBOX, SMS, WECHAT)
+
+    without = notify(session, user, "leads.offer", TEXT, now=NOW, zone=ZONE, purpose="marketing", channels=channels)
+    set_marketing_consent(session, user.id, True, NOW, "offers-v1")
+    opted_in = notify(session, user, "leads.offer", TEXT, now=NOW, zone=ZONE, purpose="marketing", channels=channels)
+    set_marketing_consent(session, user.id, False, NOW)
+    opted_out = notify(session, user, "leads.offer2", TEXT, now=NOW, zone=ZONE, purpose="marketing", channels=channels)
+
+    assert without == [] and opted_out == []
+    assert sorted(row.channel for row in opted_in) == [INBOX, SMS, WECHAT]
