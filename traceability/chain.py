@@ -406,7 +406,7 @@ def _hand_over_keys(session: Session, ring: KeyRing) -> bool:
         )
     )
     raw = session.connection().connection.driver_connection
-    if not allowed or not hasattr(raw, "cursor") or not hasattr(raw.cursor(), "copy"):
+    if not allowed or not hasattr(getattr(raw, "cursor_factory", None), "copy"):
         return False
     session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{KEYS_TABLE}"))
     columns = "kid text PRIMARY KEY, inner_pad bytea, outer_pad bytea"
