@@ -58,14 +58,20 @@ _PAIRS = [first + second for first in CROCKFORD_ALPHABET for second in CROCKFORD
 _SHA256_BLOCK = 64
 
 
-def keyed_sha256(secret: bytes) -> Callable[[bytes], bytes]:
-    """Return `message -> HMAC-SHA256(secret, message)` with the key's padded states hashed once (RFC 2104):
-    `hmac.digest` prepares them again on every call, which costs more than hashing a short message."""
+def sha256_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """Return HMAC-SHA256's inner and outer key blocks for `secret` (RFC 2104): HMAC(K, m) is
+    SHA256(outer + SHA256(inner + m)). They are as secret as the key."""
     if len(secret) > _SHA256_BLOCK:
         secret = hashlib.sha256(secret).digest()
     secret = secret.ljust(_SHA256_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in secret))
-    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in secret))
+    return bytes(byte ^ 0x36 for byte in secret), bytes(byte ^ 0x5C for byte in secret)
+
+
+def keyed_sha256(secret: bytes) -> Callable[[bytes], bytes]:
+    """Return `message -> HMAC-SHA256(secret, message)` with the key's padded states hashed once (RFC 2104):
+    `hmac.digest` prepares them again on every call, which costs more than hashing a short message."""
+    inner_block, outer_block = sha256_pads(secret)
+    inner, outer = hashlib.sha256(inner_block), hashlib.sha256(outer_block)
 
     def keyed(message: bytes) -> bytes:
         step = inner.copy()
@@ -176,6 +182,12 @@ class KeyRing:
             )
 
         return tag
+
+    def pads_for_database(self) -> list[tuple[str, bytes, bytes]]:
+        """Return (key id, inner block, outer block) of every key (`sha256_pads`), for a database that computes
+        MACs with its own SHA-256 (traceability.chain hands them over by COPY, which the server never logs).
+        They are as secret as the keys: never log them."""
+        return [(key.kid, *sha256_pads(key.secret)) for key in self._keys.values()]
 
     def has_key(self, kid: str) -> bool:
         """Tell whether the ring holds key `kid`."""

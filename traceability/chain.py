@@ -16,15 +16,16 @@ and the database together; publishing the heads elsewhere (an OEM's daily signed
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
-from sqlalchemy import Text, cast, func, literal_column, or_, select, text, update
+from sqlalchemy import BigInteger, Text, bindparam, cast, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -383,6 +384,120 @@ def _content_problems(
     return checked, problems
 
 
+# The MACs computed by PostgreSQL (HMAC-SHA256 from its built-in sha256 and the keys' pads: no extension
+# needed): only the events whose MAC or parts digest it does not reproduce come back, and each of those is
+# checked again by the Python code above before it is reported, so the report is the Python path's.
+KEYS_TABLE = "milepost_chain_keys"
+# Past this many events of one range that the database does not vouch for, the range is checked in Python.
+RECHECKED_EVENTS = 1_000
+
+
+def _hand_over_keys(session: Session, ring: KeyRing) -> bool:
+    """Put the ring's keys in a temporary table of this connection (dropped at the end of the transaction,
+    or sooner by `_drop_keys`); return False when the connection cannot have one (a read-only transaction, a
+    standby, no TEMP privilege, or not psycopg 3).
+
+    The keys go in by COPY: the server logs statements and their parameters (log_statement,
+    log_min_duration_statement), never the data a COPY reads, and the statements here name the table only."""
+    allowed = session.scalar(
+        text(
+            "SELECT current_setting('transaction_read_only') = 'off' AND NOT pg_is_in_recovery()"
+            " AND has_database_privilege(current_database(), 'TEMP')"
+        )
+    )
+    raw = session.connection().connection.driver_connection
+    if not allowed or not hasattr(getattr(raw, "cursor_factory", None), "copy"):
+        return False
+    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{KEYS_TABLE}"))
+    columns = "kid text PRIMARY KEY, inner_pad bytea, outer_pad bytea"
+    session.execute(text(f"CREATE TEMPORARY TABLE {KEYS_TABLE} ({columns}) ON COMMIT DROP"))
+    with raw.cursor() as cursor, cursor.copy(f"COPY pg_temp.{KEYS_TABLE} FROM STDIN") as copy:
+        for row in ring.pads_for_database():
+            copy.write_row(row)
+    return True
+
+
+def _drop_keys(session: Session) -> None:
+    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{KEYS_TABLE}"))
+
+
+def _sql_parts_digest(line: str) -> str:
+    """SQL for parts_digest over the lines `line` of a group: sorted by byte (code point) order like
+    `sorted`, each ending with a newline."""
+    return f"encode(sha256(convert_to(string_agg({line} || E'\\n', '' ORDER BY {line} COLLATE \"C\"), 'UTF8')), 'hex')"
+
+
+def _sql_float(column: str) -> str:
+    # to_char formats a float8 with C's correctly rounded printf, as Python's f"{x:.6f}" rounds.
+    return f"coalesce(to_char({column}, 'FM999999999990.000000'), '')"
+
+
+def _mismatches_statement() -> Any:
+    """The ids of the events with ids in [:low, :high] whose MAC (under its key's pads in the keys table) or
+    parts digest the database does not reproduce, or whose key it does not have."""
+    fields = []
+    for name in HASHED_COLUMNS:
+        if name in _TIMES:
+            fields.append(f"to_char(e.{name} AT TIME ZONE 'UTC', '{_UTC_MOMENT}')")
+        elif name in ("lat", "lon"):
+            fields.append(_sql_float(f"e.{name}"))
+        else:
+            fields.append(f"coalesce(e.{name}::text, '')")
+    message = f"convert_to(:context || {' || chr(31) || '.join(fields)}, 'UTF8')"
+    line = "(p.gtin || '|' || p.serial)"
+    # The lines come to the aggregate sorted by one sort of the range's lines (cheaper than a sort per event);
+    # should an aggregate ever see them in another order, the event is only checked again in Python.
+    return text(
+        f"""
+        WITH named AS (
+            SELECT event_id, encode(sha256(convert_to(string_agg(line || E'\\n', ''), 'UTF8')), 'hex') AS digest
+            FROM (
+                SELECT l.event_id, {line} AS line
+                FROM custody_event_parts l JOIN parts p ON p.id = l.part_id
+                WHERE l.event_id BETWEEN :low AND :high
+                ORDER BY l.event_id, {line} COLLATE "C"
+            ) lines
+            GROUP BY event_id
+        )
+        SELECT e.id
+        FROM custody_events e
+        LEFT JOIN pg_temp.{KEYS_TABLE} k ON k.kid = e.key_id
+        LEFT JOIN named d ON d.event_id = e.id
+        WHERE e.id BETWEEN :low AND :high
+          AND (k.kid IS NULL
+            OR e.hash IS DISTINCT FROM encode(sha256(k.outer_pad || sha256(k.inner_pad || {message})), 'hex')
+            OR e.parts_digest IS DISTINCT FROM CASE
+                WHEN e.event_type = 'commission' AND e.batch_id IS NOT NULL
+                THEN (SELECT {_sql_parts_digest(line)} FROM parts p WHERE p.batch_id = e.batch_id)
+                ELSE coalesce(d.digest, :no_parts) END)
+        ORDER BY e.id
+        """
+    ).bindparams(
+        bindparam("low", type_=BigInteger),
+        bindparam("high", type_=BigInteger),
+        context=f"{CHAIN_CONTEXT}\x1e",
+        no_parts=parts_digest(()),
+    )
+
+
+def _content_problems_in_database(
+    session: Session, ring: KeyRing, low: int, high: int
+) -> tuple[int, list[ChainProblem]]:
+    """`_content_problems` of [low, high] with the MACs and digests computed by PostgreSQL (the keys handed
+    over already): each event it does not vouch for is checked by the Python code, which names the problem."""
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
+    session.execute(text("SET LOCAL jit = off"))
+    suspects = list(session.scalars(_mismatches_statement(), {"low": low, "high": high}))
+    checked = int(session.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.id.between(low, high))))
+    if len(suspects) > RECHECKED_EVENTS:
+        # Something the database spells differently throughout (its encoding, say): the Python path, once.
+        return _content_problems(session, ring, low, high, None)
+    problems = []
+    for event_id in suspects:
+        problems.extend(_content_problems(session, ring, event_id, event_id, None)[1])
+    return checked, problems
+
+
 def _link_problems(session: Session) -> list[ChainProblem]:
     """Check that each chain is numbered 1, 2, ... with each event naming its predecessor's MAC, up to its head.
 
@@ -452,10 +567,12 @@ def _verify_range(url: str, ring: KeyRing, low: int, high: int) -> tuple[int, li
         return _content_problems(session, ring, low, high, None)
 
 
-def _event_ranges(session: Session, pieces: int) -> list[tuple[int, int]]:
+def _event_ranges(session: Session, pieces: int, multiple_of: int = 1) -> list[tuple[int, int]]:
     """Split the events into `pieces` id ranges of about as many events each (ids come in blocks, so equal
-    id spans would not be equal work), each small enough that its digests sort in memory."""
+    id spans would not be equal work), each small enough that its digests sort in memory, and as many as a
+    multiple of `multiple_of`."""
     pieces = max(pieces, -(-int(session.scalar(select(func.count()).select_from(EVENTS))) // RANGE_EVENTS))
+    pieces = -(-pieces // multiple_of) * multiple_of
     bucket = func.ntile(pieces).over(order_by=EVENTS.c.id).label("bucket")
     numbered = select(EVENTS.c.id, bucket).subquery()
     statement = (
@@ -477,13 +594,29 @@ def verify_chain(
     progress: Callable[[int], None] | None = None,
     processes: int = 1,
     url: str | None = None,
+    in_database: bool = True,
 ) -> tuple[int, ChainProblem | None]:
     """Verify every chain; return how many events were checked and the first problem (by organization, then
-    number), if any. With `processes` > 1 and the database `url`, event ranges are checked in parallel by
-    other processes (which see only committed data)."""
+    number), if any. With `processes` > 1 and the database `url`, event ranges are checked in parallel on
+    other connections (which see only committed data).
+
+    On PostgreSQL (and with `in_database`), the database computes the MACs and digests and only the events
+    it does not vouch for are checked here, by the same code as without it; the parallel ranges then go to
+    threads, each with a connection, since the work is the database's. On SQLite, or where the connection
+    cannot have a temporary table (a read-only transaction, a standby), Python checks every event (in forked
+    processes when parallel)."""
     checked, problems = 0, []
+    in_database = in_database and is_postgresql(session)
     # SQLite takes a file lock per transaction: other processes would only queue behind this one.
-    if processes > 1 and url is not None and is_postgresql(session):
+    parallel = processes > 1 and url is not None and is_postgresql(session)
+    if parallel and in_database:
+        # As few ranges as the memory allows, the same number per connection: each range's query reads the
+        # parts it joins once (a hash of the parts table, at this size).
+        ranges = _event_ranges(session, processes, multiple_of=processes)
+        checked, problems = _verify_on_connections(
+            url, ring, ranges, processes, progress, lambda: _link_problems(session)
+        )
+    elif parallel:
         # Several ranges per process, handed out as processes free up.
         ranges = _event_ranges(session, processes * RANGES_PER_PROCESS)
         with ProcessPoolExecutor(max_workers=processes, mp_context=_worker_context()) as pool:
@@ -499,14 +632,64 @@ def verify_chain(
     else:
         problems.extend(_link_problems(session))
         ranges = _event_ranges(session, 1) if is_postgresql(session) else [_whole_range(session)]
-        for low, high in ranges:
-            if low is None:
-                continue
-            count, found = _content_problems(session, ring, low, high, progress)
-            checked += count
-            problems.extend(found)
+        keys = in_database and _hand_over_keys(session, ring)
+        try:
+            for low, high in ranges:
+                if low is None:
+                    continue
+                if keys:
+                    count, found = _content_problems_in_database(session, ring, low, high)
+                    if progress is not None:
+                        progress(count)
+                else:
+                    count, found = _content_problems(session, ring, low, high, progress)
+                checked += count
+                problems.extend(found)
+        finally:
+            if keys:
+                _drop_keys(session)
     first = min(problems, key=lambda problem: (problem.organization_id, problem.sequence), default=None)
     return checked, first
+
+
+def _verify_on_connections(
+    url: str,
+    ring: KeyRing,
+    ranges: list[tuple[int, int]],
+    jobs: int,
+    progress: Callable[[int], None] | None,
+    meanwhile: Callable[[], list[ChainProblem]],
+) -> tuple[int, list[ChainProblem]]:
+    """Check the ranges' content on `jobs` connections of their own (one thread each, which mostly waits for
+    its PostgreSQL backend), running `meanwhile` here; return the count and every problem found."""
+    engine = make_engine(url, poolclass=NullPool)
+    local, sessions = threading.local(), []
+
+    def check(low: int, high: int) -> tuple[int, list[ChainProblem]]:
+        if not hasattr(local, "session"):
+            local.session = Session(engine)
+            sessions.append(local.session)
+            local.keys = _hand_over_keys(local.session, ring)
+        if local.keys:
+            return _content_problems_in_database(local.session, ring, low, high)
+        return _content_problems(local.session, ring, low, high, None)
+
+    checked, problems = 0, []
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(check, low, high) for low, high in ranges]
+            problems.extend(meanwhile())
+            for future in as_completed(futures):
+                count, found = future.result()
+                checked += count
+                problems.extend(found)
+                if progress is not None:
+                    progress(count)
+    finally:
+        for opened in sessions:
+            opened.close()  # rolls back: the keys' table goes with the transaction
+        engine.dispose()
+    return checked, problems
 
 
 def _whole_range(session: Session) -> tuple[int | None, int | None]:

@@ -80,7 +80,7 @@ def chain_group() -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="processes checking ranges of events in parallel (PostgreSQL)",
+    help="connections checking ranges of events in parallel (PostgreSQL)",
 )
 @with_appcontext
 def verify_command(processes: int) -> None:

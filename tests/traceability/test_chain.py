@@ -3,17 +3,21 @@ edit rows and recompute hashes (issue 10 row 30)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy import event as sqlalchemy_event
 
 from app.db import make_sessionmaker
 from app.signing import KeyRing, generate_key_spec
 from tests.conftest import TEST_KEYS
 from tests.factories import make_organization
 from tests.traceability.factories import keyring_for_tests, make_batch, record, stock_parts
+from traceability import chain as chain_module
 from traceability.chain import (
     _CONTENT_COLUMNS,
     CHAIN_CONTEXT,
@@ -181,6 +185,11 @@ def test_two_organizations_append_without_waiting_for_each_other(committed_engin
     holder.close(), other.close()
 
 
+def _another_serial(serial: str) -> str:
+    # The serials are random: one that ends in "0" already must change all the same.
+    return serial[:-1] + ("1" if serial.endswith("0") else "0")
+
+
 @pytest.mark.parametrize("renamed", [0, 1], ids=["named by its commissioning and a sale", "named by its batch only"])
 def test_a_part_renamed_under_intact_events_is_found(session, chain, renamed):
     # The events' rows and MACs are untouched: only the parts table says something else now.
@@ -189,7 +198,7 @@ def test_a_part_renamed_under_intact_events_is_found(session, chain, renamed):
         if renamed == 0
         else session.scalars(select(Part).where(Part.batch_id != chain[0].batch_id)).first()
     )
-    session.execute(update(Part).where(Part.id == part.id).values(serial=part.serial[:-1] + "0"))
+    session.execute(update(Part).where(Part.id == part.id).values(serial=_another_serial(part.serial)))
     session.expire_all()
 
     _checked, problem = verify_chain(session, keyring_for_tests())
@@ -260,3 +269,133 @@ def test_one_tampered_event_is_found_in_one_process_and_in_parallel(committed_se
 
     assert problem is not None
     assert (problem.organization_id, problem.sequence, problem.problem) == (dealer.id, 2, found)
+
+
+# On PostgreSQL the database computes the MACs and digests; its report must be the Python path's.
+
+
+def _needs_postgresql(session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the MACs are computed by the database on PostgreSQL (SQLite's are computed in Python)")
+
+
+def _rename_a_sold_part(session, events: list[CustodyEvent]) -> None:
+    part_id = session.scalar(text("SELECT part_id FROM custody_event_parts WHERE event_id = :id"), {"id": events[1].id})
+    session.execute(update(Part).where(Part.id == part_id).values(serial=Part.serial + "0"))
+
+
+def _unknown_key(session, events: list[CustodyEvent]) -> None:
+    session.execute(update(CustodyEvent.__table__).where(CustodyEvent.id == events[1].id).values(key_id="Q"))
+
+
+def _edit_time(session, events: list[CustodyEvent]) -> None:
+    session.execute(
+        update(CustodyEvent.__table__)
+        .where(CustodyEvent.id == events[1].id)
+        .values(occurred_at=events[1].occurred_at + timedelta(microseconds=1))
+    )
+
+
+def _edit_position(session, events: list[CustodyEvent]) -> None:
+    session.execute(update(CustodyEvent.__table__).where(CustodyEvent.id == events[1].id).values(lat=34.750001))
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["one connection", "two connections"])
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        pytest.param(_alter_price, "altered: its content no longer matches its MAC", id="payload"),
+        pytest.param(_edit_time, "altered: its content no longer matches its MAC", id="time"),
+        pytest.param(_edit_position, "altered: its content no longer matches its MAC", id="position"),
+        pytest.param(_rename_a_sold_part, "altered: the parts it names were changed", id="parts"),
+        pytest.param(_unknown_key, "sealed with key Q, which is not in the key ring", id="key"),
+        pytest.param(_swap_numbers, "does not follow its predecessor (removed or reordered)", id="order"),
+        pytest.param(_delete_second, "missing (the next stored is #3)", id="deletion"),
+        pytest.param(_replay_second, "repeated: another event has its number (inserted or replayed)", id="insertion"),
+    ],
+)
+def test_the_database_finds_each_tampering_as_the_python_path_does(committed_session, tamper, found, processes):
+    session = committed_session
+    _needs_postgresql(session)
+    parts = list_batch_parts(session, make_batch(session, quantity=3))
+    dealer = make_organization(session, kind="dealer", city="Zhengzhou", lat=34.75, lon=113.62)
+    staff = stock_parts(session, parts, dealer)
+    for part in parts[:2]:
+        record(session, staff, "sell", [part], price="100.00")
+    session.commit()
+    events = [event for event in _events(session) if event.organization_id == dealer.id]
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    tamper(session, events)
+    session.commit()
+
+    in_database = verify_chain(session, keyring_for_tests(), processes=processes, url=url)
+    in_python = verify_chain(session, keyring_for_tests(), processes=processes, url=url, in_database=False)
+
+    assert in_database == in_python
+    # A renamed part is also found in the factory's commissioning of its batch, which comes first.
+    first = (in_database[1].sequence, in_database[1].problem)
+    assert first == ((1, found) if tamper is _rename_a_sold_part else (2, found))
+    assert in_database[1].organization_id == (parts[0].batch.factory_id if tamper is _rename_a_sold_part else dealer.id)
+
+
+def test_the_database_vouches_for_every_intact_event_itself(session, chain, monkeypatch):
+    # The database's text of every MAC is Python's: no intact event is sent back to be checked in Python.
+    _needs_postgresql(session)
+    checked_in_python = []
+    monkeypatch.setattr(chain_module, "_content_problems", lambda *arguments: checked_in_python.append(arguments))
+
+    assert verify_chain(session, keyring_for_tests()) == (len(_events(session)), None)
+    assert checked_in_python == []
+
+
+def test_a_renamed_batch_part_is_found_by_the_database(session, chain):
+    _needs_postgresql(session)
+    part = session.scalars(select(Part).where(Part.batch_id != chain[0].batch_id)).first()
+    session.execute(update(Part).where(Part.id == part.id).values(serial=_another_serial(part.serial)))
+    commission = session.scalar(
+        select(CustodyEvent).where(CustodyEvent.event_type == "commission", CustodyEvent.batch_id == part.batch_id)
+    )
+
+    _checked, problem = verify_chain(session, keyring_for_tests())
+
+    assert (problem.event_id, problem.problem) == (commission.id, "altered: the parts it names were changed")
+
+
+def test_a_read_only_transaction_verifies_in_python(session, chain):
+    # A standby, or a read-only role: no temporary table for the keys, so Python computes the MACs.
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("read-only transactions are PostgreSQL's")
+    event = _events(session)[1]
+    session.execute(update(CustodyEvent.__table__).where(CustodyEvent.id == event.id).values(part_count=5))
+    session.execute(text("SET LOCAL transaction_read_only = on"))
+
+    _checked, problem = verify_chain(session, keyring_for_tests())
+
+    assert (problem.event_id, problem.problem) == (event.id, "altered: its content no longer matches its MAC")
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["one connection", "two connections"])
+def test_the_key_is_in_no_statement_the_server_could_log(committed_session, processes):
+    session = committed_session
+    _needs_postgresql(session)
+    make_batch(session, quantity=2)
+    session.commit()
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    ring = keyring_for_tests()
+    secrets = [secret for _kid, *pads in ring.pads_for_database() for secret in pads]
+    secrets += [ring._keys[kid].secret for kid, *_pads in ring.pads_for_database()]
+    spellings = [spelling for secret in secrets for spelling in (secret.hex(), base64.b64encode(secret).decode())]
+    sent = []
+
+    def keep(_connection, _cursor, statement, parameters, _context, _many):
+        sent.append(f"{statement} {parameters!r}")
+
+    sqlalchemy_event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        assert verify_chain(session, ring, processes=processes, url=url)[1] is None
+    finally:
+        sqlalchemy_event.remove(Engine, "before_cursor_execute", keep)
+
+    assert any("outer_pad" in statement for statement in sent)
+    assert not [statement for statement in sent if any(spelling in statement for spelling in spellings)]
+    assert not [statement for statement in sent if any(repr(secret)[2:-1] in statement for secret in secrets)]
