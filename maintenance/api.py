@@ -6,13 +6,13 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.crm.vehicles import get_vehicle_for
+from app.crm.vehicles import find_vehicle, get_vehicle_for
 from app.db import utcnow
 from app.errors import NotFound
 from app.security import Role
 from app.web.context import db_session
 from app.web.endpoints import SIGNED_IN, ApiBlueprint, Schema
-from maintenance import meters, plans, schedule
+from maintenance import meters, plans, replacement, schedule
 from maintenance.models import DutyCycle, ReadingSource, Rule
 from maintenance.web import current_settings, vehicle_maintenance
 
@@ -45,6 +45,15 @@ class PlanIn(Schema):
     name_zh: str = Field("", max_length=200)
     name_en: str = Field("", max_length=200)
     items: list[PlanItemIn] = Field(min_length=1, max_length=40)
+
+
+class ReplacementIn(Schema):
+    kind: str = Field("km", pattern="^(km|hours)$", description="km (odometer) or hours (engine hours)")
+    new_value: int = Field(ge=0, le=10_000_000, description="what the new meter reads")
+    old_value: int | None = Field(
+        None, ge=0, le=10_000_000, description="what the old meter read last (default: its latest reading)"
+    )
+    replaced_at: datetime | None = Field(None, description="when it was replaced, ISO 8601 with offset (default: now)")
 
 
 class DutyCycleIn(Schema):
@@ -102,6 +111,24 @@ def record_meter(actor, vin: str, body: ReadingIn):
         max_km_per_day=current_settings().max_km_per_day, field="value",
     )  # fmt: skip
     return meters.reading_to_dict(reading), 201
+
+
+@api.endpoint(
+    "POST", "/vehicles/<vin>/meters/replacements", access=[Role.SHOP_STAFF, Role.OEM_ADMIN], body=ReplacementIn,
+    status=201,
+    summary="Record a replaced odometer or hour meter (the OEM; a shop with the truck checked in)",
+)  # fmt: skip
+def replace_meter(actor, vin: str, body: ReplacementIn):
+    session = db_session()
+    vehicle = find_vehicle(session, vin)
+    if vehicle is None or not replacement.may_replace_meter(session, actor, vehicle):
+        raise NotFound("no vehicle with VIN %(vin)r that you may see", field="vin", vin=vin)
+    now, settings = utcnow(), current_settings()
+    recorded = replacement.replace_meter(
+        session, actor, vehicle, body.kind, body.new_value, body.replaced_at or now, old_value=body.old_value,
+        now=now, max_km_per_day=settings.max_km_per_day, zone=settings.zone,
+    )  # fmt: skip
+    return replacement.replacement_to_dict(recorded), 201
 
 
 @api.endpoint(

@@ -12,7 +12,7 @@ from app.crm.models import Vehicle
 from app.errors import InvalidInput
 from app.security import User
 from maintenance.checks import look_again
-from maintenance.models import MeterKind, MeterReading
+from maintenance.models import MeterKind, MeterReading, MeterReplacement
 from network.booking import lock_row
 from network.models import Booking
 
@@ -24,21 +24,45 @@ MAX_KM_PER_DAY = 1500
 FIELD_OF = {MeterKind.KM: "odometer_km", MeterKind.HOURS: "engine_hours"}
 
 
-def latest_reading(session: Session, vehicle_id: int, kind: str, before: datetime | None = None) -> MeterReading | None:
-    """Return the vehicle's latest reading of `kind` (at or before `before` when given)."""
+def latest_reading(
+    session: Session, vehicle_id: int, kind: str, before: datetime | None = None, since: datetime | None = None
+) -> MeterReading | None:
+    """Return the vehicle's latest reading of `kind` (at or before `before`, at or after `since`, when given)."""
     statement = select(MeterReading).where(MeterReading.vehicle_id == vehicle_id, MeterReading.kind == kind)
     if before is not None:
         statement = statement.where(MeterReading.read_at <= before)
+    if since is not None:
+        statement = statement.where(MeterReading.read_at >= since)
     return session.scalar(statement.order_by(MeterReading.read_at.desc(), MeterReading.id.desc()).limit(1))
 
 
-def _first_after(session: Session, vehicle_id: int, kind: str, moment: datetime) -> MeterReading | None:
-    return session.scalar(
-        select(MeterReading)
-        .where(MeterReading.vehicle_id == vehicle_id, MeterReading.kind == kind, MeterReading.read_at > moment)
-        .order_by(MeterReading.value)
-        .limit(1)
+def _first_after(
+    session: Session, vehicle_id: int, kind: str, moment: datetime, until: datetime | None
+) -> MeterReading | None:
+    statement = select(MeterReading).where(
+        MeterReading.vehicle_id == vehicle_id, MeterReading.kind == kind, MeterReading.read_at > moment
     )
+    if until is not None:
+        statement = statement.where(MeterReading.read_at < until)
+    return session.scalar(statement.order_by(MeterReading.value).limit(1))
+
+
+def meter_span(
+    session: Session, vehicle_id: int, kind: str, moment: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """Return when the meter that was fitted at `moment` was fitted and replaced (None: the first one, still fitted).
+
+    A replaced meter (a new instrument cluster) starts again from its own value: readings are judged only against
+    readings of the same meter."""
+    replacements = select(MeterReplacement.replaced_at).where(
+        MeterReplacement.vehicle_id == vehicle_id, MeterReplacement.kind == kind
+    )
+    at_or_before = replacements.where(MeterReplacement.replaced_at <= moment)
+    fitted = session.scalar(at_or_before.order_by(MeterReplacement.replaced_at.desc()).limit(1))
+    replaced = session.scalar(
+        replacements.where(MeterReplacement.replaced_at > moment).order_by(MeterReplacement.replaced_at).limit(1)
+    )
+    return fitted, replaced
 
 
 def current_meter(session: Session, vehicle: Vehicle, kind: str) -> int | None:
@@ -73,7 +97,8 @@ def record_reading(
         raise InvalidInput("a reading cannot be in the future", field="read_at")
     # Two readings of one truck take turns (the vehicle's row lock, PostgreSQL), so each one's check sees the other.
     lock_row(session, Vehicle, vehicle.id)
-    before = latest_reading(session, vehicle.id, kind, read_at)
+    fitted, replaced = meter_span(session, vehicle.id, kind, read_at)
+    before = latest_reading(session, vehicle.id, kind, read_at, since=fitted)
     if before is not None and value < before.value:
         raise InvalidInput(
             "%(value)s is below the reading of %(previous)s on %(day)s: meters never go backwards",
@@ -82,7 +107,7 @@ def record_reading(
             previous=before.value,
             day=before.read_at.date().isoformat(),
         )
-    after = _first_after(session, vehicle.id, kind, read_at)
+    after = _first_after(session, vehicle.id, kind, read_at, replaced)
     if after is not None and value > after.value:
         raise InvalidInput(
             "%(value)s is above the later reading of %(previous)s on %(day)s: meters never go backwards",
@@ -107,7 +132,7 @@ def record_reading(
         created_at=now,
     )
     session.add(reading)
-    if kind == MeterKind.KM and after is None:
+    if kind == MeterKind.KM and after is None and replaced is None:
         vehicle.odometer_km = value  # the record's odometer is the latest reading (kept for compatibility)
     session.flush()
     look_again(session, vehicle.id)

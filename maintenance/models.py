@@ -41,6 +41,8 @@ class ReadingSource(StrEnum):
     DRIVER = "driver"
     SHOP = "shop"
     TELEMATICS = "telematics"
+    # The new meter's first reading, written when a shop or the OEM records that the meter was replaced.
+    METER_REPLACED = "meter_replaced"
 
 
 class Status(StrEnum):
@@ -135,6 +137,24 @@ class MeterReading(Base):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # More kilometres a day than a truck can drive: kept, but shown as doubtful.
     flagged: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeterReplacement(Base):
+    """A truck's meter replaced (a new instrument cluster, an engine swap): readings on either side of `replaced_at`
+    are judged against their own meter, and the plan's next-due values moved by `new_value - old_value`."""
+
+    __tablename__ = "maintenance_meter_replacements"
+    __table_args__ = (Index("ix_maintenance_meter_replacements_vehicle_kind_at", "vehicle_id", "kind", "replaced_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    replaced_at: Mapped[datetime]
+    old_value: Mapped[int]
+    new_value: Mapped[int]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.crm.models import VehicleOwnership
 from app.crm.personal_data import Person, record_to_dict, register_exporter
-from maintenance.models import MeterReading, Reminder, ServiceRecord
+from maintenance.models import MeterReading, MeterReplacement, Reminder, ServiceRecord
 
 
 def _while_owned(session: Session, person: Person, model, moment) -> list:
@@ -36,6 +36,9 @@ def export_maintenance(session: Session, person: Person) -> dict:
     return {
         "meter_readings": [
             record_to_dict(row) for row in _while_owned(session, person, MeterReading, MeterReading.read_at)
+        ],
+        "meter_replacements": [
+            record_to_dict(row) for row in _while_owned(session, person, MeterReplacement, MeterReplacement.replaced_at)
         ],
         "service_records": [
             record_to_dict(row) for row in _while_owned(session, person, ServiceRecord, ServiceRecord.done_at)
