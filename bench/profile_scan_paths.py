@@ -33,7 +33,7 @@ def _client(url: str):
             "INSTANCE_PATH": tempfile.mkdtemp(prefix="mp-profile-"),
         }
     )
-    return app.test_client()
+    return app.test_client(use_cookies=False)
 
 
 def _get(client, request) -> None:

@@ -25,6 +25,7 @@ from app.web.errors import register_error_handlers
 from app.web.headers import install_security_headers
 from app.web.i18n import (
     TEMPLATE_TRANSLATIONS,
+    TranslatedTemplates,
     error_text,
     install_template_gettext,
     language_switch_url,
@@ -198,9 +199,15 @@ def _register_domain_hooks() -> None:
     load_personal_data_parts()
 
 
+class MilepostFlask(TransactionalFlask):
+    """The request-transaction Flask whose templates are compiled once per locale, their literal `_()` translated."""
+
+    jinja_environment = TranslatedTemplates
+
+
 def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
     """Create the Milepost application; `connection` lets tests share one transaction with the app."""
-    app = TransactionalFlask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
+    app = MilepostFlask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_settings(config)
     # `milepost init` writes the secrets into the instance folder; environment or config still win.
