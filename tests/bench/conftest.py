@@ -19,7 +19,18 @@ VOLUME_SCALE = 0.002
 
 @pytest.fixture(scope="session")
 def volume_engine() -> Iterator[Engine]:
-    """An engine on `<TEST_DATABASE_URL>_volume`, filled by the generator at VOLUME_SCALE."""
+    """An engine on `<TEST_DATABASE_URL>_volume`, filled by the generator at VOLUME_SCALE.
+
+    With TEST_VOLUME_DATABASE_URL set to a database bench.generate has already filled (the full year, say),
+    the cases run on that one as it is, without generating (every case rolls back what it writes)."""
+    existing = os.environ.get("TEST_VOLUME_DATABASE_URL", "")
+    if existing:
+        if not existing.startswith("postgresql"):
+            pytest.skip("query plans are checked on PostgreSQL (TEST_VOLUME_DATABASE_URL)")
+        engine = make_engine(existing)
+        yield engine
+        engine.dispose()
+        return
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith("postgresql"):
         pytest.skip("query plans are checked on PostgreSQL (set TEST_DATABASE_URL)")
