@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, ForeignKey, String, Text, delete, event, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, run_in_transaction, utcnow
+from app.db import Base, run_in_transaction, utcnow, work_label
 from app.errors import InvalidInput, MilepostError, NotFound
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,8 @@ def execute_job(
         return spec.function(context) or {}
 
     try:
-        result = run_in_transaction(make_session, work)
+        with work_label(f"job {name} (run {current_id})"):
+            result = run_in_transaction(make_session, work)
     except Exception as error:  # noqa: BLE001 - a failed job is recorded for the OEM, whatever failed
         message = error.message if isinstance(error, MilepostError) else "".join(traceback.format_exception(error))
         log.exception("job %s (run %s) failed", name, current_id)

@@ -22,7 +22,7 @@ from app.crm.organizations import create_organization
 from app.crm.places import china_cities
 from app.crm.regions import PROVINCES
 from app.crm.vehicles import register_vehicle
-from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow
+from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow, work_label
 from app.one_time_codes import PhoneProof
 from app.security import Role, User, create_user
 
@@ -414,9 +414,10 @@ def build_demo_rest(
         if make_session is None:
             lines = step.seed(session, rng, size, _quiet)
         else:
-            lines = run_in_transaction(
-                make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
-            )
+            with work_label(f"{DEMO_JOB} step {step.name}"):
+                lines = run_in_transaction(
+                    make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
+                )
             time.sleep(CHECKPOINT_PAUSE_SECONDS)
         seconds[step.name] = round(time.perf_counter() - started, 1)
         if lines:
