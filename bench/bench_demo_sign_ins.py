@@ -5,7 +5,7 @@
 A fresh instance folder in a temporary directory, a real `milepost serve --demo` (gunicorn and its job worker, as
 README's first command) on a free port. Measured: the time to the first 200 of /healthz and of the sign-in page;
 then sign-ins as the demo roles (the sign-in form, as a person does it: GET /login, POST /login) from `--threads`
-clients, each pausing half a second between sign-ins, until the worker's `core.build_demo` run has finished; then
+clients, each pausing `--pause` seconds between sign-ins, until the worker's `core.build_demo` run has finished; then
 every periodic job that runs hourly or less often (`milepost jobs run NAME`, one after the other, in a process of its
 own on the same database) while the sign-ins go on. Each sign-in's status and latency is kept; a 503 is SQLite's
 busy timeout (30 s) run out. The SQLite write transactions that held the lock more than app.db.SLOW_WRITE_SECONDS
@@ -63,8 +63,8 @@ def free_port() -> int:
 
 
 class Run:
-    def __init__(self, root: Path, threads: int) -> None:
-        self.root, self.threads = root, threads
+    def __init__(self, root: Path, threads: int, pause: float) -> None:
+        self.root, self.threads, self.pause = root, threads, pause
         self.folder = Path(tempfile.mkdtemp(prefix="demo503-bench-"))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -74,7 +74,7 @@ class Run:
         self.loads: list[tuple[float, float]] = []
         self.phase = "build"
         self.stop = threading.Event()
-        self.env = dict(os.environ, PYTHONPATH=str(root), MILEPOST_INSTANCE_PATH=str(self.folder / "instance"))
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(root), MILEPOST_INSTANCE_PATH=str(self.folder / "instance"))
         self.env.pop("MILEPOST_DATABASE_URL", None)
 
     def now(self) -> float:
@@ -134,7 +134,7 @@ class Run:
                     {"login": "?", "start": self.now(), "seconds": 0, "status": repr(error), "phase": self.phase}
                 )
             turn += 1
-            time.sleep(0.5)
+            time.sleep(self.pause)
 
     def sample_load(self) -> None:
         while not self.stop.is_set():
@@ -230,10 +230,11 @@ def summarize(run: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1]))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds each client waits between sign-ins")
     parser.add_argument("--out", default="")
     arguments = parser.parse_args()
-    run = Run(Path(arguments.root).resolve(), arguments.threads).measure()
+    run = Run(Path(arguments.root).resolve(), arguments.threads, arguments.pause).measure()
     if arguments.out:
         Path(arguments.out).write_text(json.dumps(run, indent=1))
     print("\n".join(summarize(run)))
