@@ -74,7 +74,9 @@ class Run:
         self.loads: list[tuple[float, float]] = []
         self.phase = "build"
         self.stop = threading.Event()
-        self.env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(root), MILEPOST_INSTANCE_PATH=str(self.folder / "instance"))
+        self.env = dict(
+            os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(root), MILEPOST_INSTANCE_PATH=str(self.folder / "instance")
+        )
         self.env.pop("MILEPOST_DATABASE_URL", None)
 
     def now(self) -> float:
