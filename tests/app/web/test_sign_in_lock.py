@@ -16,7 +16,9 @@ from tests.factories import PASSWORD, make_user
 @pytest.fixture
 def committed_app(committed_engine, database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
-    return create_app(settings_for_tests(database_url))
+    app = create_app(settings_for_tests(database_url))
+    yield app
+    app.extensions["milepost.engine"].dispose()
 
 
 def _write_elsewhere(engine, user_id: int) -> None:
