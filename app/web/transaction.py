@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError
 
-from app.db import is_retryable, keep_only_kept_writes, reading_only
+from app.db import is_retryable, keep_only_kept_writes, reading_only, work_label
 from app.errors import MilepostError
 from app.security import remembered_password_checks
 from app.web.csrf import SAFE_METHODS
@@ -71,7 +71,7 @@ class TransactionalFlask(Flask):
         # a GET that wrote after all (a scan) and lost the lock begins IMMEDIATE. So does a view that reads first.
         view = self.view_functions.get(request.endpoint or "")
         deferred = request.method in SAFE_METHODS or getattr(view, "reads_first", False)
-        with remembered_password_checks():
+        with remembered_password_checks(), work_label(f"{request.method} {request.path}"):
             with reading_only() if deferred else nullcontext():
                 try:
                     value = super().dispatch_request()
