@@ -92,6 +92,23 @@ def reading_only() -> Iterator[None]:
         _sqlite_begin.reset(token)
 
 
+# What the current work is, for the log of long SQLite write transactions (a job's name, a demo step).
+_work_label: ContextVar[str] = ContextVar("work_label", default="a request")
+# SQLite has one writer at a time: a write transaction held longer than this makes every other writer wait (up to
+# the 30 s busy timeout, then a 503), so it is logged as a warning with what held it.
+SLOW_WRITE_SECONDS = 2.0
+
+
+@contextmanager
+def work_label(label: str) -> Iterator[None]:
+    """Name the work in this block in the log of SQLite write transactions that held the lock too long."""
+    token = _work_label.set(label)
+    try:
+        yield
+    finally:
+        _work_label.reset(token)
+
+
 def sqlite_begin_statement() -> str:
     """Return how an SQLite transaction begun now would begin ("BEGIN" or "BEGIN IMMEDIATE")."""
     return _sqlite_begin.get()
@@ -116,7 +133,23 @@ def _apply_sqlite_fixes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql(_sqlite_begin.get())
+        statement = _sqlite_begin.get()
+        asked = time.monotonic()
+        connection.exec_driver_sql(statement)
+        if statement == "BEGIN IMMEDIATE":
+            connection.info["write_lock"] = (time.monotonic(), time.monotonic() - asked, _work_label.get())
+
+    def _on_end(connection: Connection) -> None:
+        taken = connection.info.pop("write_lock", None)
+        if taken is None:
+            return
+        since, waited, label = taken
+        held = time.monotonic() - since
+        if held > SLOW_WRITE_SECONDS or waited > SLOW_WRITE_SECONDS:
+            log.warning("SQLite write lock held %.1f s by %s (after waiting %.1f s for it)", held, label, waited)
+
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
 
 
 def make_engine(url: str, **options: Any) -> Engine:

@@ -3,7 +3,9 @@
 A domain declares a job with `@job("network.assistance_rounds", every=timedelta(minutes=1))` (periodic) or
 `@job("reviews.evaluate_certification")` (on demand). The function takes a `JobContext` and returns a small
 JSON-able summary. It runs in one transaction (app.db.run_in_transaction: committed once, a lost race
-retried once); every run is a `JobRun` row, so the OEM sees the last run, its duration and failures.
+retried once), except that a job writing many rows commits each bounded chunk (`context.commit()`, see there) and a
+long computation reads outside the write lock (`context.reading()`); every run is a `JobRun` row, so the OEM sees
+the last run, its duration and failures.
 
 Domain code asks for on-demand work with `enqueue(session, name, payload, actor=...)`: the run is written in
 the caller's transaction and handed to the queue only after that transaction commits, so the worker never
@@ -16,7 +18,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,11 +28,13 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, ForeignKey, String, Text, delete, event, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, run_in_transaction, utcnow
+from app.db import Base, reading_only, run_in_transaction, utcnow, work_label
 from app.errors import InvalidInput, MilepostError, NotFound
 
 log = logging.getLogger(__name__)
 
+# How long a chunked job leaves SQLite's write lock free after each chunk's commit (JobContext.commit).
+CHUNK_PAUSE_SECONDS = 0.15
 QUEUE_KEY = "milepost.job_queue"  # where a session (session.info) and the app (app.extensions) keep the queue
 
 
@@ -100,6 +105,30 @@ class JobContext:
     def progress(self, done: int, total: int) -> None:
         """Tell whoever watches this run how far it got."""
         self.report(done, total)
+
+    def commit(self) -> None:
+        """Commit the run's work so far: the end of one chunk of a job that writes many rows.
+
+        SQLite has one writer at a time, and a sign-in waits for it at most the busy timeout (30 s): a job that may
+        write for longer works in bounded chunks and commits after each. Only for jobs whose every chunk leaves
+        consistent data on its own and whose next run (or a retry) carries on where an interrupted one stopped.
+
+        On SQLite it then pauses a moment: a waiting writer polls the lock (sleeping up to 100 ms between tries), and a
+        job that began its next chunk at once would take the lock again first, chunk after chunk, until the waiter's
+        busy timeout ran out (measured: a sign-in's 503 and the demo build failed so during the reminder round)."""
+        self.session.commit()
+        if self.session.get_bind().dialect.name == "sqlite":
+            time.sleep(CHUNK_PAUSE_SECONDS)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read in this block without taking SQLite's write lock (a long computation before a short write); the
+        block's transaction ends with it, so the writes after it begin a transaction of their own."""
+        with reading_only():
+            try:
+                yield
+            finally:
+                self.session.commit()
 
 
 @dataclass(frozen=True)
@@ -217,7 +246,8 @@ def execute_job(
         return spec.function(context) or {}
 
     try:
-        result = run_in_transaction(make_session, work)
+        with work_label(f"job {name} (run {current_id})"):
+            result = run_in_transaction(make_session, work)
     except Exception as error:  # noqa: BLE001 - a failed job is recorded for the OEM, whatever failed
         message = error.message if isinstance(error, MilepostError) else "".join(traceback.format_exception(error))
         log.exception("job %s (run %s) failed", name, current_id)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -222,6 +225,35 @@ _UNKNOWN_ACCOUNT_HASH = generate_password_hash(secrets.token_urlsafe(16), method
 GLOBAL_KEY = "all"
 
 
+# The answers of the password checks made in the current block (one request), by stored hash and password digest.
+_password_checks: ContextVar[dict[tuple[str, str], bool] | None] = ContextVar("password_checks", default=None)
+
+
+@contextmanager
+def remembered_password_checks() -> Iterator[None]:
+    """Remember each password check's answer in this block (one request and its retry).
+
+    A sign-in reads, checks the password (a deliberately slow hash) and writes its token. On SQLite it does the
+    first two outside the write lock; should another writer commit meanwhile, the request runs again with the lock
+    (app.web.transaction), and the answer remembered here spares it the hash a second time."""
+    token = _password_checks.set({})
+    try:
+        yield
+    finally:
+        _password_checks.reset(token)
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    """Tell whether `password` matches `stored_hash` (remembered within remembered_password_checks)."""
+    checks = _password_checks.get()
+    if checks is None:
+        return check_password_hash(stored_hash, password)
+    key = (stored_hash, hashlib.sha256(password.encode()).hexdigest())
+    if key not in checks:
+        checks[key] = check_password_hash(stored_hash, password)
+    return checks[key]
+
+
 def authenticate(session: Session, login: str, password: str, client: str, limits: LoginLimits) -> User:
     """Return the active user whose email or phone is `login` and whose password matches.
 
@@ -242,7 +274,7 @@ def authenticate(session: Session, login: str, password: str, client: str, limit
         limits.window,
         {client_key: limits.per_client},
     )
-    matches = check_password_hash(user.password_hash if user is not None else _UNKNOWN_ACCOUNT_HASH, password)
+    matches = password_matches(user.password_hash if user is not None else _UNKNOWN_ACCOUNT_HASH, password)
     if user is None or not user.is_active or not matches:
         failure = CountedFailure("wrong login or password", field="password")
         # A number that is no account yet is the person's all the same: their erasure deletes these attempts.
@@ -303,7 +335,7 @@ def revoke_all_tokens(session: Session, user: User) -> int:
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
     """Set a new password after checking the current one; every other sign-in and token of the user ends."""
-    if not check_password_hash(user.password_hash, current):
+    if not password_matches(user.password_hash, current):
         raise InvalidInput("the current password is wrong", field="current_password")
     user.password_hash = hash_password(new, phone=user.phone, email=user.email)
     revoke_all_tokens(session, user)

@@ -7,7 +7,7 @@ list of active codes an ECU sends in DM1) makes the vehicle's other codes from t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -25,6 +25,8 @@ from network.models import Booking, BookingStatus
 
 MAX_CODES_PER_REPORT = 64
 # A telematics code not reported again for this long is no longer active.
+# Stale faults made inactive per transaction (the job commits after each chunk).
+EXPIRE_CHUNK = 1000
 STALE_AFTER = timedelta(days=7)
 # A shop enters the codes it reads when the truck arrives: on a confirmed booking at the counter, or after check-in.
 CHECK_IN_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
@@ -149,26 +151,46 @@ def list_workshop_bookings(session: Session, shop_id: int, now: datetime, limit:
     return list(session.scalars(statement))
 
 
-def expire_stale_faults(session: Session, now: datetime, after: timedelta = STALE_AFTER) -> int:
-    """Make telematics faults not reported for `after` inactive; return how many (one conditional UPDATE).
+def expire_stale_faults(
+    session: Session,
+    now: datetime,
+    after: timedelta = STALE_AFTER,
+    checkpoint: Callable[[], None] = lambda: None,
+) -> int:
+    """Make telematics faults not reported for `after` inactive; return how many.
 
     A platform sends an ECU's active codes again and again, so silence means the code went away (a truck
     without a platform keeps the driver's and shop's entries until a fix or a snapshot clears them).
+
+    EXPIRE_CHUNK faults at a time (one conditional UPDATE of their ids, and an activity entry with their count), with a
+    `checkpoint` (the job commits) after each: SQLite's one writer is never held long. A run stopped in between
+    leaves the chunks it did, and the next run finds the rest still matching.
     """
-    result = session.execute(
-        update(VehicleFault)
-        .where(
-            VehicleFault.active.is_(True),
-            VehicleFault.last_source == FaultSource.TELEMATICS,
-            VehicleFault.last_seen_at < now - after,
-        )
-        .values(active=False, cleared_at=now)
-        .execution_options(synchronize_session=False)
+    total = 0
+    stale = (
+        VehicleFault.active.is_(True),
+        VehicleFault.last_source == FaultSource.TELEMATICS,
+        VehicleFault.last_seen_at < now - after,
     )
-    count = result.rowcount or 0
-    if count:
-        record_activity(session, None, "knowledge.stale_faults_expired", "vehicle_faults", "telematics", count=count)
-    return count
+    while True:
+        ids = session.scalars(select(VehicleFault.id).where(*stale).order_by(VehicleFault.id).limit(EXPIRE_CHUNK)).all()
+        if not ids:
+            return total
+        result = session.execute(
+            update(VehicleFault)
+            .where(VehicleFault.id.in_(ids), *stale)
+            .values(active=False, cleared_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count = result.rowcount or 0
+        total += count
+        if count:
+            record_activity(
+                session, None, "knowledge.stale_faults_expired", "vehicle_faults", "telematics", count=count
+            )
+        checkpoint()
+        if len(ids) < EXPIRE_CHUNK:
+            return total
 
 
 def may_report_telematics(actor: User, vehicle: Vehicle) -> bool:

@@ -11,4 +11,5 @@ from knowledge.faults import expire_stale_faults
 @job("knowledge.expire_stale_faults", every=timedelta(hours=1))
 def expire_faults(context: JobContext) -> dict:
     """Make telematics faults not reported for a week inactive."""
-    return {"made_inactive": expire_stale_faults(context.session, context.now)}
+    # In chunks, each committed: SQLite's one writer is never held for long.
+    return {"made_inactive": expire_stale_faults(context.session, context.now, checkpoint=context.commit)}

@@ -12,4 +12,5 @@ from maintenance.settings import maintenance_settings
 @job("maintenance.send_reminders", every=timedelta(hours=1))
 def remind(context: JobContext) -> dict:
     """Tell truck owners of maintenance due soon or overdue (inbox, text) and leave a lead touchpoint, once each."""
-    return send_reminders(context.session, maintenance_settings(context.settings), context.now)
+    # In chunks of reminders.CHUNK trucks, each committed: SQLite's one writer is never held for long.
+    return send_reminders(context.session, maintenance_settings(context.settings), context.now, context.commit)

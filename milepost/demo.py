@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from app.crm.organizations import create_organization
 from app.crm.places import china_cities
 from app.crm.regions import PROVINCES
 from app.crm.vehicles import register_vehicle
-from app.db import SESSIONMAKER_KEY, commit_checkpoint, run_in_transaction, utcnow
+from app.db import SESSIONMAKER_KEY, commit_checkpoint, reading_only, run_in_transaction, utcnow, work_label
 from app.one_time_codes import PhoneProof
 from app.security import Role, User, create_user
 
@@ -320,13 +320,16 @@ def seed_coverage(session: Session, rng: random.Random, size: str, track) -> lis
     """Keep the dashboard's coverage figure for the demo network now (the worker refreshes it every 15 minutes)."""
     from app.config import load_settings
     from network.caches import coverage_samples, route_network
-    from network.coverage import refresh_coverage_rollup
+    from network.coverage import keep_coverage_rollup, measure_coverage
     from network.settings import network_settings
 
     settings = network_settings(load_settings())
     caches: dict = {}
-    samples, routes = coverage_samples(session, caches, settings), route_network(session, caches, settings)
-    rollup = refresh_coverage_rollup(session, samples, routes, settings.coverage_radius_km, utcnow())
+    # The computation reads for seconds: in the worker's build, outside the write lock.
+    with reading_part(track):
+        samples, routes = coverage_samples(session, caches, settings), route_network(session, caches, settings)
+        report = measure_coverage(session, samples, routes, settings.coverage_radius_km)
+    rollup = keep_coverage_rollup(session, report, settings.coverage_radius_km, utcnow())
     return [
         f"Coverage: {rollup.percent} % of expressway km within {settings.coverage_radius_km:g} km of a certified shop"
     ]
@@ -414,9 +417,10 @@ def build_demo_rest(
         if make_session is None:
             lines = step.seed(session, rng, size, _quiet)
         else:
-            lines = run_in_transaction(
-                make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
-            )
+            with work_label(f"{DEMO_JOB} step {step.name}"):
+                lines = run_in_transaction(
+                    make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
+                )
             time.sleep(CHECKPOINT_PAUSE_SECONDS)
         seconds[step.name] = round(time.perf_counter() - started, 1)
         if lines:
@@ -426,25 +430,48 @@ def build_demo_rest(
     return {"seconds": seconds, "_progress": (len(rest), len(rest))}
 
 
-def _checkpoints(session: Session) -> Callable[[Iterable, str], Iterator]:
-    """Return a `track` for the seeders that commits their work about every CHECKPOINT_SECONDS between items.
+class _Checkpoints:
+    """A `track` for the seeders that commits their work about every CHECKPOINT_SECONDS between items.
 
     A demo step holds SQLite's one write lock for as long as its transaction lasts (a minute or more for the
     network or the reviews under load), longer than the busy timeout other writers wait: sign-ins would fail.
     Every seeder walks its bulk through `track`, so committing there keeps each transaction short. The demo is
     rebuilt from scratch if a step fails, so a half-built step is no harm."""
-    last = time.monotonic()
 
-    def track(iterable: Iterable, _label: str) -> Iterator:
-        nonlocal last
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.last = time.monotonic()
+
+    def __call__(self, iterable: Iterable, _label: str) -> Iterator:
         for item in iterable:
             yield item
-            if time.monotonic() - last > CHECKPOINT_SECONDS:
-                commit_checkpoint(session)
-                time.sleep(CHECKPOINT_PAUSE_SECONDS)
-                last = time.monotonic()
+            if time.monotonic() - self.last > CHECKPOINT_SECONDS:
+                self.commit()
 
-    return track
+    def commit(self) -> None:
+        commit_checkpoint(self.session)
+        time.sleep(CHECKPOINT_PAUSE_SECONDS)
+        self.last = time.monotonic()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Read in this block outside the write lock (a long computation before a short write)."""
+        self.commit()
+        with reading_only():
+            try:
+                yield
+            finally:
+                self.commit()
+
+
+def _checkpoints(session: Session) -> _Checkpoints:
+    return _Checkpoints(session)
+
+
+def reading_part(track: Callable[[Iterable, str], Iterable]) -> AbstractContextManager:
+    """Return a block for a seeder's long read: outside the write lock where its `track` commits (the worker's
+    build), an ordinary part of the one transaction otherwise."""
+    return track.reading() if isinstance(track, _Checkpoints) else nullcontext()
 
 
 def _quiet(iterable: Iterable, _label: str) -> Iterable:

@@ -10,7 +10,7 @@ services, like every demo step.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -72,13 +72,25 @@ def _demo_logins(session: Session) -> dict[str, User]:
 
 
 def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
-    """Leave work open for every demo login; return a line saying what waits where."""
+    """Leave work open for every demo login; return a line saying what waits where.
+
+    Its parts (the batch, each move down the chain, the recall, the reports, the roadside request) are the items
+    walked through `track`, so that the worker's build commits between them (the step took SQLite's write lock for
+    half a minute in one transaction under load, and a sign-in waiting for it got a 503)."""
+    lines: list[str] = []
+    for _part in track(_work_parts(session, rng, lines), "open work"):
+        pass
+    return lines
+
+
+def _work_parts(session: Session, rng: random.Random, lines: list[str]) -> Iterator[str]:
+    """Leave the open work, yielding after each part; append the line saying what waits where to `lines`."""
     logins = _demo_logins(session)
     needed = ("oem", "factory", "warehouse", "dealer", "shop")
     shop = session.scalar(select(Shop).where(Shop.code == DEMO_SHOP))
     part_type = session.scalar(select(PartType).order_by(PartType.id))
     if shop is None or part_type is None or any(name not in logins for name in needed):
-        return []
+        return
     ring = code_keyring()
     staff = DemoStaff(session)
     factory, warehouse, dealer, shop_org = (
@@ -104,18 +116,25 @@ def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[
         max_quantity=10_000,
         created_by=logins["factory"],
     )
+    yield "batch"
     parts = list_batch_parts(session, batch)[AT_FACTORY:]
     to_warehouse, parts = parts[:TO_WAREHOUSE], parts[TO_WAREHOUSE:]
     move(factory, "ship", to_warehouse + parts, to=warehouse.code)
+    yield "to the warehouse"
     move(warehouse, "receive", parts)
+    yield "warehouse stock"
     parts = parts[WAREHOUSE_STOCK:]
     to_dealer, parts = parts[:TO_DEALER], parts[TO_DEALER:]
     move(warehouse, "ship", to_dealer + parts, to=dealer.code)
+    yield "to the dealer"
     move(dealer, "receive", parts)
+    yield "dealer stock"
     parts = parts[DEALER_STOCK:]
     move(dealer, "ship", parts, to=shop_org.code)
+    yield "to the shop"
     parts = parts[TO_SHOP:]  # the first TO_SHOP stay on their way to the shop
     move(shop_org, "receive", parts)
+    yield "shop stock"
     fitted = parts[SHOP_STOCK:][:INSTALLED]
     trucks = _trucks_for_recall(session, rng, len(fitted))
     for part, truck in zip(fitted, trucks, strict=False):
@@ -127,6 +146,7 @@ def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[
             vin=truck.vin,
             activation_code=activation_code_for(ring, part.gtin, part.serial),
         )
+        yield "installed"
     recall = create_recall(
         session,
         logins["oem"],
@@ -134,18 +154,22 @@ def seed_work(session: Session, rng: random.Random, size: str, track: Callable[[
         notice_en=RECALL_NOTICE_EN,
         serials=[{"gtin": part.gtin, "serial": part.serial} for part in fitted],
     )
+    yield "recall"
     reported = _report_forged_code(session)
+    yield "reports"
     offered = _roadside_offer(session, shop)
+    yield "roadside"
     # The OEM's queue of plaque re-issue requests (dashboard figure, certification board) is not empty.
     request_reissue(session, logins["shop"], shop, ReissueReason.DAMAGED, PLAQUE_NOTE, utcnow())
-    return [
+    lines.append(
         f"Open work: {AT_FACTORY} parts of lot {batch.lot} at {factory.code}, {TO_WAREHOUSE} on their way to "
         f"{warehouse.code} and {WAREHOUSE_STOCK} in its stock, {TO_DEALER} to {dealer.code} and {DEALER_STOCK} "
         f"in its stock, {TO_SHOP} to {DEMO_SHOP} and {SHOP_STOCK} in its stock; "
         f"recall {recall.code} on {len(trucks)} trucks (the demo driver's among them); "
         f"{reported} driver reports on one alert; roadside offer to {DEMO_SHOP}: {'yes' if offered else 'no'}; "
         f"a plaque re-issue request from {DEMO_SHOP} for the OEM"
-    ]
+    )
+    yield "plaque"
 
 
 def _trucks_for_recall(session: Session, rng: random.Random, count: int) -> list[Vehicle]:

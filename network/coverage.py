@@ -151,8 +151,17 @@ def refresh_coverage_rollup(
     session: Session, samples: Samples, routes: RouteNetwork, radius_km: float, now: datetime
 ) -> CoverageRollup:
     """Recompute the share of expressway km within `radius_km` of an active certified shop and keep it."""
+    return keep_coverage_rollup(session, measure_coverage(session, samples, routes, radius_km), radius_km, now)
+
+
+def measure_coverage(session: Session, samples: Samples, routes: RouteNetwork, radius_km: float) -> dict:
+    """Return the coverage report of the active certified shops within `radius_km` (reads only)."""
     lats, lons = eligible_shops(session, certified_only=True)
-    report = coverage_report(samples, covered_samples(samples, lats, lons, radius_km), routes, radius_km)
+    return coverage_report(samples, covered_samples(samples, lats, lons, radius_km), routes, radius_km)
+
+
+def keep_coverage_rollup(session: Session, report: dict, radius_km: float, now: datetime) -> CoverageRollup:
+    """Keep a coverage report's figures as the dashboard's coverage for `radius_km`."""
     radius = Decimal(str(radius_km)).quantize(Decimal("0.01"))
     rollup = find_coverage_rollup(session, radius_km)
     if rollup is None:

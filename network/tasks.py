@@ -9,7 +9,7 @@ from typing import Any
 from app.jobs import JobContext, job
 from network import booking, rounds
 from network.caches import coverage_samples, route_network, shop_index
-from network.coverage import refresh_coverage_rollup
+from network.coverage import keep_coverage_rollup, measure_coverage
 from network.models import AssistanceRequest
 from network.rounds import ADVANCE_JOB
 from network.search import ShopIndex
@@ -54,7 +54,11 @@ def refresh_coverage(context: JobContext) -> dict:
     """Recompute the dashboard's coverage percent (certified shops within the default radius) and keep it."""
     extensions: Any = context.extras if isinstance(context.extras, dict) else {}
     settings = network_settings(context.settings)
-    samples = coverage_samples(context.session, extensions, settings)
-    routes = route_network(context.session, extensions, settings)
-    rollup = refresh_coverage_rollup(context.session, samples, routes, settings.coverage_radius_km, context.now)
+    # The computation reads for seconds (longer under load): outside SQLite's write lock, which only the short
+    # write of the figures takes.
+    with context.reading():
+        samples = coverage_samples(context.session, extensions, settings)
+        routes = route_network(context.session, extensions, settings)
+        report = measure_coverage(context.session, samples, routes, settings.coverage_radius_km)
+    rollup = keep_coverage_rollup(context.session, report, settings.coverage_radius_km, context.now)
     return {"percent": float(rollup.percent), "radius_km": float(rollup.radius_km)}

@@ -37,7 +37,7 @@ from app.web.context import (
 from app.web.csrf import check_csrf
 from app.web.endpoints import PUBLIC, SIGNED_IN, ApiBlueprint, Schema
 from app.web.redirects import safe_next
-from app.web.transaction import discard_request_writes
+from app.web.transaction import discard_request_writes, reads_first
 
 api = ApiBlueprint("auth_api", __name__, tag="Auth")
 pages = Blueprint("auth", __name__, template_folder="templates")
@@ -107,6 +107,7 @@ def _sign_in(login: str, password: str, code: str | None = None):
     status=201,
     summary="Exchange email or phone and password for a bearer token",
 )
+@reads_first
 def create_token(actor, body: TokenIn):
     user = _sign_in(body.email or body.phone or "", body.password, body.code)
     if isinstance(user, CodeSent):
@@ -127,6 +128,7 @@ def revoke_current_token(actor):
 
 
 @pages.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     """Show the sign-in form and sign in."""
     error, code_sent = None, False

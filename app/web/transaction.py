@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 
 from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError
 
-from app.db import is_retryable, keep_only_kept_writes, reading_only
+from app.db import is_retryable, keep_only_kept_writes, reading_only, work_label
 from app.errors import MilepostError
+from app.security import remembered_password_checks
 from app.web.csrf import SAFE_METHODS
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,14 @@ def discard_request_writes(error: MilepostError | None = None) -> None:
         keep_only_kept_writes(session, error)
 
 
+def reads_first(view: Callable) -> Callable:
+    """Mark a view that reads at length before a short write (a sign-in checks a slow password hash, then writes
+    its token): on SQLite its first attempt begins DEFERRED, so it takes the write lock only for the write; if
+    another writer committed in between, it runs once more with the lock (the password's answer remembered)."""
+    view.reads_first = True  # type: ignore[attr-defined]
+    return view
+
+
 def _reset_request() -> None:
     session = g.get("db_session")
     if session is not None:
@@ -58,18 +68,22 @@ class TransactionalFlask(Flask):
 
     def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
         # On SQLite a GET reads in a DEFERRED transaction, so slow pages never take the write lock; the retry of
-        # a GET that wrote after all (a scan) and lost the lock begins IMMEDIATE.
-        first_attempt = reading_only() if request.method in SAFE_METHODS else nullcontext()
-        try:
-            with first_attempt:
-                value = super().dispatch_request()
-                commit_request()
-            return value
-        except DBAPIError as error:
-            if not is_retryable(error):
-                raise
-            log.info("retrying %s after a lost race: %s", g.get("endpoint_name", "request"), error.orig)
+        # a GET that wrote after all (a scan) and lost the lock begins IMMEDIATE. So does a view that reads first.
+        view = self.view_functions.get(request.endpoint or "")
+        deferred = request.method in SAFE_METHODS or getattr(view, "reads_first", False)
+        with remembered_password_checks(), work_label(f"{request.method} {request.path}"):
+            with reading_only() if deferred else nullcontext():
+                try:
+                    value = super().dispatch_request()
+                    commit_request()
+                    return value
+                except DBAPIError as error:
+                    # Asked here, inside the attempt: whether a lost lock is a race depends on how it began.
+                    if not is_retryable(error):
+                        raise
+                    lost = error
+            log.info("retrying %s after a lost race: %s", g.get("endpoint_name", "request"), lost.orig)
             _reset_request()
-        value = super().dispatch_request()
-        commit_request()
-        return value
+            value = super().dispatch_request()
+            commit_request()
+            return value

@@ -124,3 +124,44 @@ def test_periods_are_whole_minutes():
     with pytest.raises(ValueError):
         job("test.too_often", every=timedelta(seconds=30))
     assert "test.too_often" not in JOBS
+
+
+def test_a_writer_waiting_for_sqlites_lock_gets_in_between_a_jobs_chunks(committed_engine):
+    """A chunked job commits and pauses: a sign-in waiting for the write lock gets it at the next chunk's end, not
+    after the whole run (without the pause the job took the lock back first, chunk after chunk)."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.db import make_sessionmaker
+
+    if committed_engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's one writer at a time")
+    sessions = make_sessionmaker(committed_engine)
+    started, done = threading.Event(), threading.Event()
+
+    def chunked_job() -> None:
+        with sessions() as session:
+            context = JobContext(session, {}, utcnow())
+            for number in range(8):
+                session.add(Attempt(bucket="job", key=f"chunk-{number}"))
+                session.flush()
+                started.set()
+                time.sleep(0.25)  # a chunk's work, holding the lock
+                context.commit()
+        done.set()
+
+    worker = threading.Thread(target=chunked_job)
+    worker.start()
+    started.wait(5)
+    waited = time.monotonic()
+    with committed_engine.connect() as other:
+        other.connection.driver_connection.execute("PRAGMA busy_timeout = 1000")  # a chunk is 0.25 s
+        with other.begin():
+            other.execute(text("INSERT INTO attempts (bucket, key, occurred_at) VALUES ('login', 'x', '2026-01-01')"))
+    waited = time.monotonic() - waited
+    got_in_before_the_end = not done.is_set()
+    worker.join(10)
+
+    assert got_in_before_the_end and waited < 1

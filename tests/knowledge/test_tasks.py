@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
-from app.db import SESSIONMAKER_KEY, utcnow
-from app.jobs import execute_job
+from app.config import load_settings
+from app.crm.models import ActivityEntry
+from app.db import SESSIONMAKER_KEY, make_sessionmaker, utcnow
+from app.jobs import JobContext, execute_job
 from app.security import Role
 from knowledge.codes import parse_code
 from knowledge.faults import record_driver_fault, record_telematics_report
+from knowledge.models import VehicleFault
 from milepost.jobs import load_all_tasks
 from tests.factories import make_driver, make_user, make_vehicle
 
@@ -39,3 +43,65 @@ def test_expire_job_makes_week_old_telematics_faults_inactive(app, make_session,
     for fault in (old, fresh, by_driver):
         session.refresh(fault)
     assert (old.active, fresh.active, by_driver.active) == (False, True, True)
+
+
+def _stale_faults(sessions, count: int) -> None:
+    with sessions() as setup:
+        oem = make_user(setup, Role.OEM_ADMIN)
+        _user, customer = make_driver(setup)
+        vehicle = make_vehicle(setup, owner=customer)
+        codes = [parse_code(f"{100 + number}/1") for number in range(count)]
+        record_telematics_report(setup, oem, vehicle, codes, seen_at=utcnow() - timedelta(days=8))
+        setup.commit()
+
+
+def _active(sessions) -> int:
+    with sessions() as other:
+        return other.scalar(select(func.count()).select_from(VehicleFault).where(VehicleFault.active.is_(True)))
+
+
+def test_expiry_commits_every_chunk_so_other_writers_get_in_between(committed_engine, monkeypatch):
+    import knowledge.faults as faults
+
+    sessions = make_sessionmaker(committed_engine)
+    _stale_faults(sessions, 5)
+    monkeypatch.setattr(faults, "EXPIRE_CHUNK", 2)
+    seen_between = []
+    real_commit = JobContext.commit
+    monkeypatch.setattr(
+        JobContext, "commit", lambda context: real_commit(context) or seen_between.append(_active(sessions))
+    )
+    load_all_tasks()
+
+    run = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
+
+    assert (run.state, run.result) == ("succeeded", {"made_inactive": 5})
+    assert seen_between == [3, 1, 0]  # another connection sees each chunk of 2 as it is committed
+    with sessions() as check:
+        logged = check.scalars(select(ActivityEntry).where(ActivityEntry.action == "knowledge.stale_faults_expired"))
+        assert sorted(entry.details["count"] for entry in logged) == [1, 2, 2]
+
+
+def test_expiry_stopped_between_chunks_is_finished_by_the_next_run(committed_engine, monkeypatch):
+    import knowledge.faults as faults
+
+    sessions = make_sessionmaker(committed_engine)
+    _stale_faults(sessions, 5)
+    monkeypatch.setattr(faults, "EXPIRE_CHUNK", 2)
+    real_commit = JobContext.commit
+
+    def commit_then_stop(context):
+        real_commit(context)
+        raise RuntimeError("worker stopped")
+
+    monkeypatch.setattr(JobContext, "commit", commit_then_stop)
+    load_all_tasks()
+    stopped = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
+    left_at_stop = _active(sessions)
+    monkeypatch.setattr(JobContext, "commit", real_commit)
+
+    resumed = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
+    again = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
+
+    assert (stopped.state, left_at_stop) == ("failed", 3)
+    assert (resumed.result, again.result, _active(sessions)) == ({"made_inactive": 3}, {"made_inactive": 0}, 0)

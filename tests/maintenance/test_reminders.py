@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from app.clock import local_today
 from app.config import load_settings
 from app.crm.models import Notification, NotificationPreference, Touchpoint
-from app.db import SESSIONMAKER_KEY, utcnow
+from app.db import SESSIONMAKER_KEY, make_sessionmaker, utcnow
 from app.jobs import execute_job
 from maintenance.models import Reminder, Status
 from maintenance.reminders import send_reminders
@@ -195,3 +195,77 @@ def test_an_overdue_item_is_told_again_every_week_until_it_is_done(session):
     assert kinds == ["maintenance.overdue"] * 3
     assert len(_rows(session, Touchpoint, vin=truck.vin)) == 1  # the dealer's lead is told once, not weekly
     assert after_service == 0
+
+
+def _due_trucks(sessions, count: int) -> list[int]:
+    with sessions() as setup:
+        make_plan(setup)
+        ids = []
+        for _ in range(count):
+            _user, customer = make_driver(setup)
+            truck = make_vehicle(setup, owner=customer, model="HOWO TX", sale_date=local_today(ZONE), odometer_km=4200)
+            ids.append(truck.id)
+        setup.commit()
+    return ids
+
+
+def _trucks_told(sessions) -> int:
+    with sessions() as other:
+        return other.scalar(select(func.count(func.distinct(Reminder.vehicle_id))))
+
+
+def test_a_round_commits_every_chunk_of_trucks_so_other_writers_get_in_between(committed_engine, monkeypatch):
+    import maintenance.reminders as reminders
+    from app.jobs import JobContext
+
+    sessions = make_sessionmaker(committed_engine)
+    _due_trucks(sessions, 5)
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    seen_between = []
+    real_commit = JobContext.commit
+
+    def commit(context):
+        real_commit(context)
+        seen_between.append(_trucks_told(sessions))  # another connection reads what this chunk committed
+
+    monkeypatch.setattr(JobContext, "commit", commit)
+    load_all_tasks()
+
+    run = execute_job(sessions, load_settings(), JOB)
+
+    assert (run.state, run.result["vehicles"]) == ("succeeded", 5)
+    assert seen_between == [0, 2, 4]  # after enrolling the trucks, then every 2 trucks; the last one at the end
+    assert _trucks_told(sessions) == 5
+
+
+def test_a_round_stopped_between_chunks_is_finished_by_the_next_telling_nobody_twice(committed_engine, monkeypatch):
+    import maintenance.reminders as reminders
+    from app.jobs import JobContext
+
+    sessions = make_sessionmaker(committed_engine)
+    _due_trucks(sessions, 5)
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    real_commit = JobContext.commit
+    commits = []
+
+    def commit_then_stop(context):
+        real_commit(context)
+        commits.append(1)
+        if len(commits) == 2:
+            raise RuntimeError("worker stopped")
+
+    monkeypatch.setattr(JobContext, "commit", commit_then_stop)
+    load_all_tasks()
+    stopped = execute_job(sessions, load_settings(), JOB)
+    told_at_stop = _trucks_told(sessions)
+    monkeypatch.setattr(JobContext, "commit", real_commit)
+
+    resumed = execute_job(sessions, load_settings(), JOB)
+
+    with sessions() as check:
+        per_truck = check.execute(select(Reminder.vehicle_id, func.count()).group_by(Reminder.vehicle_id)).all()
+        touchpoints = check.scalar(select(func.count()).select_from(Touchpoint))
+    assert (stopped.state, told_at_stop) == ("failed", 2)
+    assert (resumed.state, resumed.result["vehicles"]) == ("succeeded", 3)  # the 2 told before the stop are not met
+    assert sorted(count for _vehicle, count in per_truck) == [1] * 5
+    assert touchpoints == 5

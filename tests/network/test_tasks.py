@@ -187,3 +187,33 @@ def test_unanswered_booking_request_expires_at_its_start_and_frees_its_bay(app, 
         )
     )
     assert booked == 0
+
+
+def test_the_coverage_job_computes_outside_the_write_lock(committed_engine, monkeypatch):
+    """Another writer commits while the job computes (it read for half a minute under load, holding the lock)."""
+    import network.tasks as tasks
+    from app.config import load_settings
+    from milepost.jobs import load_all_tasks
+    from network.coverage import find_coverage_rollup
+    from tests.app.web.test_sign_in_lock import _write_elsewhere
+
+    sessions = make_sessionmaker(committed_engine)
+    with sessions() as setup:
+        make_shop(setup)
+        user_id = make_user(setup, Role.OEM_ADMIN).id
+        setup.commit()
+    real = tasks.measure_coverage
+
+    def measure_while_another_writes(*args, **kwargs):
+        _write_elsewhere(committed_engine, user_id)  # fails within a second if the job holds the lock
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "measure_coverage", measure_while_another_writes)
+    load_all_tasks()
+
+    run = execute_job(sessions, load_settings(), tasks.COVERAGE_JOB)
+
+    with sessions() as check:
+        assert check.get(User, user_id).display_name == "written meanwhile"
+        assert find_coverage_rollup(check, SETTINGS.coverage_radius_km) is not None
+    assert run.state == "succeeded", run.error
