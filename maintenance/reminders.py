@@ -7,13 +7,8 @@ reads the few thousand that may have news, not all of them."""
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-from collections.abc import Iterator
-from datetime import date, datetime, timedelta
-=======
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
->>>>>>> demo503
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -129,7 +124,6 @@ def _claim(
     return reminder
 
 
-<<<<<<< HEAD
 def _claim_repeat(session: Session, vehicle: Vehicle, due: Due, now: datetime, today: date, zone) -> Reminder | None:
     """Write the next weekly reminder of an overdue occurrence when the last one is a week old, else None.
 
@@ -150,9 +144,6 @@ def _claim_repeat(session: Session, vehicle: Vehicle, due: Due, now: datetime, t
     return _claim(session, vehicle, due, now, occurrence=f"{base}#{count}")
 
 
-def send_reminders(session: Session, settings: MaintenanceSettings, now: datetime) -> dict:
-    """Remind each truck's owner of items due soon or overdue, once per occurrence; return the counts."""
-=======
 def send_reminders(
     session: Session, settings: MaintenanceSettings, now: datetime, checkpoint: Callable[[], None] = _no_checkpoint
 ) -> dict:
@@ -161,7 +152,6 @@ def send_reminders(
     `checkpoint` is called after every CHUNK trucks (the job commits there). Each truck's reminders and its next
     check day are written together, between two checkpoints: a round stopped in between has told some trucks'
     owners and moved their check days, and the next round tells the others, never one twice (the reminder's key)."""
->>>>>>> demo503
     today = local_date(now, settings.zone)
     counts = {
         "vehicles": 0,
