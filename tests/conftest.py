@@ -153,6 +153,46 @@ def database_url(test_database: SuiteDatabase) -> str:
     return test_database.url
 
 
+@pytest.fixture(scope="session")
+def migrated_template(test_database: SuiteDatabase, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a database the migrations built from nothing and nobody works in, to copy with
+    `copy_migrated`: a test that needs a migrated database of its own (the CLI's) but does not test the
+    migrations gets one in about a second instead of migrating one (5 s on SQLite).
+
+    Under pytest-xdist it is the run's schema template (`test_database`); alone, the process migrates one
+    the first time a test asks."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if _worker_name() != "main":
+        if url:
+            return (
+                make_url(url)
+                .set(database=f"{make_url(url).database}_schema_template")
+                .render_as_string(hide_password=False)
+            )
+        return f"sqlite:///{tmp_path_factory.getbasetemp().parent / 'shared-schema' / 'schema.sqlite3'}"
+    if url:
+        template = _fresh_postgresql_database(url, "schema_template")
+    else:
+        template = f"sqlite:///{tmp_path_factory.mktemp('schema-template') / 'schema.sqlite3'}"
+    _migrate(template)
+    return template
+
+
+def copy_migrated(template: str, target: str) -> str:
+    """Make the database `target` (a SQLite file or a PostgreSQL database that does not exist yet) a copy of
+    the migrated template `template`, and return `target`."""
+    if template.startswith("postgresql"):
+        admin = _admin_engine(template)
+        with admin.connect() as connection:
+            connection.execute(
+                text(f'CREATE DATABASE "{make_url(target).database}" TEMPLATE "{make_url(template).database}"')
+            )
+        admin.dispose()
+    else:
+        _copy_sqlite(make_url(template).database, make_url(target).database)
+    return target
+
+
 @dataclass
 class DemoDatabase:
     """The small demo data set, built once per test process in a database of its own."""
