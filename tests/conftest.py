@@ -6,6 +6,7 @@ The same suite runs on SQLite (always) and on PostgreSQL when TEST_DATABASE_URL 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -191,6 +192,25 @@ def copy_migrated(template: str, target: str) -> str:
     else:
         _copy_sqlite(make_url(template).database, make_url(target).database)
     return target
+
+
+@pytest.fixture(scope="session")
+def validate_openapi(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict], None]:
+    """Return `validate_openapi(document)`: raise unless `document` is valid OpenAPI 3.1 (openapi-spec-validator).
+
+    Validating the app's document takes ~7 s of CPU and two tests check it: the same document (byte for byte,
+    by its digest) is validated once per run, the second test finds it already passed."""
+    from openapi_spec_validator import validate
+
+    def check(document: dict) -> None:
+        digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+        with _run_wide(tmp_path_factory, "openapi-valid") as shared:
+            passed = shared / digest
+            if not passed.exists():
+                validate(document)
+                passed.touch()
+
+    return check
 
 
 @dataclass
