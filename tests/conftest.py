@@ -6,6 +6,7 @@ The same suite runs on SQLite (always) and on PostgreSQL when TEST_DATABASE_URL 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -151,6 +152,65 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> SuiteDatabase:
 @pytest.fixture(scope="session")
 def database_url(test_database: SuiteDatabase) -> str:
     return test_database.url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(test_database: SuiteDatabase, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a database the migrations built from nothing and nobody works in, to copy with
+    `copy_migrated`: a test that needs a migrated database of its own (the CLI's) but does not test the
+    migrations gets one in about a second instead of migrating one (5 s on SQLite).
+
+    Under pytest-xdist it is the run's schema template (`test_database`); alone, the process migrates one
+    the first time a test asks."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if _worker_name() != "main":
+        if url:
+            return (
+                make_url(url)
+                .set(database=f"{make_url(url).database}_schema_template")
+                .render_as_string(hide_password=False)
+            )
+        return f"sqlite:///{tmp_path_factory.getbasetemp().parent / 'shared-schema' / 'schema.sqlite3'}"
+    if url:
+        template = _fresh_postgresql_database(url, "schema_template")
+    else:
+        template = f"sqlite:///{tmp_path_factory.mktemp('schema-template') / 'schema.sqlite3'}"
+    _migrate(template)
+    return template
+
+
+def copy_migrated(template: str, target: str) -> str:
+    """Make the database `target` (a SQLite file or a PostgreSQL database that does not exist yet) a copy of
+    the migrated template `template`, and return `target`."""
+    if template.startswith("postgresql"):
+        admin = _admin_engine(template)
+        with admin.connect() as connection:
+            connection.execute(
+                text(f'CREATE DATABASE "{make_url(target).database}" TEMPLATE "{make_url(template).database}"')
+            )
+        admin.dispose()
+    else:
+        _copy_sqlite(make_url(template).database, make_url(target).database)
+    return target
+
+
+@pytest.fixture(scope="session")
+def validate_openapi(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict], None]:
+    """Return `validate_openapi(document)`: raise unless `document` is valid OpenAPI 3.1 (openapi-spec-validator).
+
+    Validating the app's document takes ~7 s of CPU and two tests check it: the same document (byte for byte,
+    by its digest) is validated once per run, the second test finds it already passed."""
+    from openapi_spec_validator import validate
+
+    def check(document: dict) -> None:
+        digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+        with _run_wide(tmp_path_factory, "openapi-valid") as shared:
+            passed = shared / digest
+            if not passed.exists():
+                validate(document)
+                passed.touch()
+
+    return check
 
 
 @dataclass

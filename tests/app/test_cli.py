@@ -25,30 +25,47 @@ from app.crm.regions import PROVINCES
 from app.db import make_engine
 from app.security import User
 from milepost.cli import main, served_origin
+from tests.conftest import copy_migrated
 from tests.factories import make_organization
 
 
-@pytest.fixture
-def cli_database_url(database_url: str, tmp_path) -> Iterator[str]:
-    """A database of the suite's kind that only the CLI uses (the CLI migrates and drops schemas)."""
+def _cli_database(database_url: str, tmp_path, template: str | None) -> Iterator[str]:
+    """A database of the suite's kind that only the CLI uses (the CLI migrates and drops schemas): empty, or a
+    copy of the migrated `template`; a PostgreSQL one is dropped afterwards."""
     if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+        url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+        yield copy_migrated(template, url) if template else url
         return
     name = f"mp_cli_{uuid.uuid4().hex[:10]}"
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    if template:
+        copy_migrated(template, url)
+    else:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
 @pytest.fixture
-def milepost(cli_database_url, tmp_path, monkeypatch):
-    """Return `milepost(*args)` running the CLI with its own instance folder and database."""
+def empty_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """An empty database for the CLI, for the tests of migrating from nothing."""
+    yield from _cli_database(database_url, tmp_path, template=None)
+
+
+@pytest.fixture
+def cli_database_url(database_url: str, migrated_template: str, tmp_path) -> Iterator[str]:
+    """A database for the CLI that the migrations have built (a copy of the suite's migrated template: a test
+    that does not test migrating need not pay for it). `milepost init` on it finds nothing to migrate."""
+    yield from _cli_database(database_url, tmp_path, template=migrated_template)
+
+
+def _milepost_runner(database_url: str, tmp_path, monkeypatch):
     monkeypatch.setenv("MILEPOST_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("MILEPOST_DATABASE_URL", cli_database_url)
+    monkeypatch.setenv("MILEPOST_DATABASE_URL", database_url)
     monkeypatch.delenv("MILEPOST_SECRET_KEY", raising=False)
     runner = CliRunner()
 
@@ -56,6 +73,18 @@ def milepost(cli_database_url, tmp_path, monkeypatch):
         return runner.invoke(main, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def milepost(cli_database_url, tmp_path, monkeypatch):
+    """Return `milepost(*args)` running the CLI with its own instance folder and migrated database."""
+    return _milepost_runner(cli_database_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def milepost_on_empty(empty_database_url, tmp_path, monkeypatch):
+    """Return `milepost(*args)` running the CLI with its own instance folder and an empty database."""
+    return _milepost_runner(empty_database_url, tmp_path, monkeypatch)
 
 
 def scalar(url: str, statement):
@@ -67,14 +96,14 @@ def scalar(url: str, statement):
         engine.dispose()
 
 
-def test_init_writes_private_secrets_and_migrates(milepost, tmp_path, cli_database_url):
-    result = milepost("init")
+def test_init_writes_private_secrets_and_migrates(milepost_on_empty, tmp_path, empty_database_url):
+    result = milepost_on_empty("init")
 
     secrets_file = tmp_path / "instance" / "secrets.json"
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert set(json.loads(secrets_file.read_text())) == {"SECRET_KEY", "CODE_KEYS"}
-    engine = make_engine(cli_database_url)
+    engine = make_engine(empty_database_url)
     assert {"users", "organizations", "vehicles"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 
@@ -238,7 +267,7 @@ def test_serve_hands_the_certificate_to_gunicorn(tmp_path, monkeypatch):
 def test_serve_runs_gunicorn_that_answers_health_and_scans_while_slow_clients_hold_connections(
     cli_database_url, tmp_path
 ):
-    # One server boot for both (each boot migrates a fresh database). Issue 10 (Also): a few slow clients
+    # One server boot for both (each boot runs the migrations). Issue 10 (Also): a few slow clients
     # (slowloris, phones on a weak signal) must not freeze the service.
     port = _free_port()
     server = _serve(cli_database_url, tmp_path, port)
