@@ -218,10 +218,12 @@ def run_in_transaction(make_session: Callable[[], Session], work: Callable[[Sess
 
 
 def commit_checkpoint(session: Session) -> None:
-    """Commit a long build's work so far inside its transaction owner's run (the demo that the worker builds).
+    """Commit a long run's work so far inside its transaction owner's run (the demo that the worker builds, a job's
+    chunk: JobContext.commit).
 
     SQLite has one write lock: a transaction of minutes would outlast every other writer's busy timeout. Only work
-    that may be left half done when it fails (it is rebuilt from scratch) checkpoints."""
+    that may stop between two checkpoints checkpoints: a job whose every chunk leaves consistent data and whose next
+    run carries on, or the demo, which is rebuilt from scratch when a step fails."""
     session.commit()
 
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, ForeignKey, String, Text, delete, event, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, reading_only, run_in_transaction, utcnow, work_label
+from app.db import Base, commit_checkpoint, reading_only, run_in_transaction, utcnow, work_label
 from app.errors import InvalidInput, MilepostError, NotFound
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class JobContext:
         On SQLite it then pauses a moment: a waiting writer polls the lock (sleeping up to 100 ms between tries), and a
         job that began its next chunk at once would take the lock again first, chunk after chunk, until the waiter's
         busy timeout ran out (measured: a sign-in's 503 and the demo build failed so during the reminder round)."""
-        self.session.commit()
+        commit_checkpoint(self.session)
         if self.session.get_bind().dialect.name == "sqlite":
             time.sleep(CHUNK_PAUSE_SECONDS)
 
@@ -128,7 +128,7 @@ class JobContext:
             try:
                 yield
             finally:
-                self.session.commit()
+                commit_checkpoint(self.session)
 
 
 @dataclass(frozen=True)

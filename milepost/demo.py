@@ -446,9 +446,9 @@ class _Checkpoints:
         for item in iterable:
             yield item
             if time.monotonic() - self.last > CHECKPOINT_SECONDS:
-                self.commit()
+                self.checkpoint()
 
-    def commit(self) -> None:
+    def checkpoint(self) -> None:
         commit_checkpoint(self.session)
         time.sleep(CHECKPOINT_PAUSE_SECONDS)
         self.last = time.monotonic()
@@ -456,12 +456,12 @@ class _Checkpoints:
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Read in this block outside the write lock (a long computation before a short write)."""
-        self.commit()
+        self.checkpoint()
         with reading_only():
             try:
                 yield
             finally:
-                self.commit()
+                self.checkpoint()
 
 
 def _checkpoints(session: Session) -> _Checkpoints:
