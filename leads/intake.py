@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -11,6 +12,7 @@ from app.crm.activity import record_activity
 from app.crm.models import ConsentBasis, Customer, Touchpoint, Vehicle
 from app.crm.touchpoints import mark_processed, select_unprocessed
 from app.security import User
+from leads import settings as chunking
 from leads.models import Interest, Lead, LeadActivity, Reason, Stage
 from leads.notices import tell_reactivated
 from leads.ownership import change_owner, record_transition
@@ -161,14 +163,27 @@ def reactivate(session: Session, lead: Lead, touchpoint: Touchpoint, settings: L
     tell_reactivated(session, lead, previous, touchpoint.summary or touchpoint.channel, settings, at)
 
 
-def take_in_touchpoints(session: Session, settings: LeadsSettings, now: datetime, limit: int = 500) -> int:
-    """Take in every touchpoint not yet processed (each claimed first, so two workers never double one)."""
-    done = 0
-    for touchpoint in session.scalars(select_unprocessed(limit)).all():
-        if not mark_processed(session, touchpoint, now):
-            continue
-        take_in(session, touchpoint, settings, now)
-        done += 1
+def take_in_touchpoints(
+    session: Session,
+    settings: LeadsSettings,
+    now: datetime,
+    limit: int = 500,
+    checkpoint: Callable[[], None] = chunking.no_checkpoint,
+) -> int:
+    """Take in up to `limit` touchpoints not yet processed (each claimed first, so two workers never double one),
+    calling `checkpoint` after every CHUNK of them; a claimed touchpoint leaves the unprocessed ones either way."""
+    done = seen = 0
+    while seen < limit:
+        chunk = session.scalars(select_unprocessed(min(chunking.CHUNK, limit - seen))).all()
+        for touchpoint in chunk:
+            if mark_processed(session, touchpoint, now):
+                take_in(session, touchpoint, settings, now)
+                done += 1
+        seen += len(chunk)
+        if chunk:
+            checkpoint()
+        if len(chunk) < chunking.CHUNK:
+            break
     return done
 
 

@@ -72,3 +72,13 @@ def leads_settings(config: Mapping) -> LeadsSettings:
         qualify_grade=grade,
         lost_reasons=reasons,
     )
+
+
+# Leads (or touchpoints) the minute job handles between two checkpoints, where the job commits: SQLite has one
+# writer, and a tick of a few hundred leads in one transaction kept sign-ins waiting 8-12 s behind it.
+CHUNK = 50
+
+
+def no_checkpoint() -> None:
+    """The checkpoint of a caller that commits nothing in between (a test, a page, one transaction)."""
+    return None

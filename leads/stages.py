@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -14,6 +15,7 @@ from app.crm.models import ConsentBasis, Customer
 from app.crm.notifications import MARKETING, notify, set_marketing_consent
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.security import User
+from leads import settings as chunking
 from leads.models import OPEN_STAGES, Lead, LeadActivity, Reason, Stage
 from leads.ownership import auto_assign, change_owner, may_work, record_transition
 from leads.settings import GRADES, LeadsSettings
@@ -143,16 +145,40 @@ def qualifies(lead: Lead, settings: LeadsSettings) -> bool:
     return GRADES.index(lead.grade) <= GRADES.index(settings.qualify_grade) and lead.consent_basis != ConsentBasis.NONE
 
 
-def dispatch_due(session: Session, settings: LeadsSettings, now: datetime, rng: random.Random | None = None) -> int:
-    """Dispatch the leads whose dispatch time has come, only while working hours are open (02:00 waits for 08:30)."""
+def dispatch_due(
+    session: Session,
+    settings: LeadsSettings,
+    now: datetime,
+    rng: random.Random | None = None,
+    checkpoint: Callable[[], None] = chunking.no_checkpoint,
+    limit: int = 500,
+) -> int:
+    """Dispatch the leads whose dispatch time has come, only while working hours are open (02:00 waits for 08:30);
+    up to `limit`, calling `checkpoint` after every CHUNK (each lead read afresh: a salesperson may have acted)."""
     if not is_open_at(settings.calendar, now):
         return 0
-    due = session.scalars(
-        select(Lead)
-        .where(Lead.dispatch_due_at.is_not(None), Lead.dispatch_due_at <= now, Lead.owner_id.is_(None))
-        .order_by(Lead.dispatch_due_at, Lead.id)
-        .limit(500)
-    ).all()
+    moved = seen = 0
+    while seen < limit:
+        chunk = session.scalars(
+            select(Lead)
+            .where(Lead.dispatch_due_at.is_not(None), Lead.dispatch_due_at <= now, Lead.owner_id.is_(None))
+            .order_by(Lead.dispatch_due_at, Lead.id)
+            .limit(min(chunking.CHUNK, limit - seen))
+            .execution_options(populate_existing=True)
+        ).all()
+        moved += _dispatch(session, chunk, settings, now, rng)
+        seen += len(chunk)
+        if chunk:
+            checkpoint()
+        if len(chunk) < chunking.CHUNK:
+            break
+    return moved
+
+
+def _dispatch(
+    session: Session, due: list[Lead], settings: LeadsSettings, now: datetime, rng: random.Random | None
+) -> int:
+    """Dispatch each of `due` (every one leaves the due leads: its dispatch time is cleared); count those moved."""
     moved = 0
     for lead in due:
         lead.dispatch_due_at = None

@@ -14,4 +14,5 @@ from leads.settings import leads_settings
 @job("leads.advance", every=timedelta(minutes=1))
 def advance(context: JobContext) -> dict:
     """Take in touchpoints, dispatch leads in working hours, return leads nobody followed up in time."""
-    return advance_leads(context.session, leads_settings(context.settings), context.now)
+    # In chunks of leads.settings.CHUNK, each committed: SQLite's one writer is never held for long.
+    return advance_leads(context.session, leads_settings(context.settings), context.now, checkpoint=context.commit)
