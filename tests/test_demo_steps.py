@@ -44,3 +44,20 @@ def test_dashboard_shows_how_far_the_worker_built_the_demo(app, session, client)
     assert 'data-done="3" data-total="12"' in running
     assert "已完成 3 / 12 步" in notice.group(1)
     assert 'id="demo-build"' not in built
+
+
+def test_the_maintenance_step_commits_where_the_workers_build_does(session, monkeypatch):
+    """The demo's first reminder round meets every truck: in the worker's build it must commit as it goes (one 89 s
+    transaction gave sign-ins a 503), so maintenance must find the build's checkpoint, and call it."""
+    import milepost.demo as demo
+    from maintenance.demo import checkpoint_of
+
+    monkeypatch.setattr(demo, "CHECKPOINT_PAUSE_SECONDS", 0)
+    track = demo._checkpoints(session)
+    calls = []
+    monkeypatch.setattr(track, "checkpoint", lambda: calls.append(1))
+
+    checkpoint_of(track)()
+    checkpoint_of(lambda iterable, _label: iterable)()  # one transaction (`milepost demo`): nothing to call
+
+    assert calls == [1]
