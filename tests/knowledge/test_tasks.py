@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from app.config import load_settings
 from app.crm.models import ActivityEntry
 from app.db import SESSIONMAKER_KEY, make_sessionmaker, utcnow
-from app.jobs import JobContext, execute_job
+from app.jobs import execute_job
 from app.security import Role
 from knowledge.codes import parse_code
 from knowledge.faults import record_driver_fault, record_telematics_report
 from knowledge.models import VehicleFault
 from milepost.jobs import load_all_tasks
+from tests.chunks import stop_at_commit, watch_commits
 from tests.factories import make_driver, make_user, make_vehicle
 
 
@@ -66,11 +67,7 @@ def test_expiry_commits_every_chunk_so_other_writers_get_in_between(committed_en
     sessions = make_sessionmaker(committed_engine)
     _stale_faults(sessions, 5)
     monkeypatch.setattr(faults, "EXPIRE_CHUNK", 2)
-    seen_between = []
-    real_commit = JobContext.commit
-    monkeypatch.setattr(
-        JobContext, "commit", lambda context: real_commit(context) or seen_between.append(_active(sessions))
-    )
+    seen_between = watch_commits(monkeypatch, lambda: _active(sessions))
     load_all_tasks()
 
     run = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
@@ -88,17 +85,11 @@ def test_expiry_stopped_between_chunks_is_finished_by_the_next_run(committed_eng
     sessions = make_sessionmaker(committed_engine)
     _stale_faults(sessions, 5)
     monkeypatch.setattr(faults, "EXPIRE_CHUNK", 2)
-    real_commit = JobContext.commit
-
-    def commit_then_stop(context):
-        real_commit(context)
-        raise RuntimeError("worker stopped")
-
-    monkeypatch.setattr(JobContext, "commit", commit_then_stop)
+    restore_commit = stop_at_commit(monkeypatch, 1)
     load_all_tasks()
     stopped = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
     left_at_stop = _active(sessions)
-    monkeypatch.setattr(JobContext, "commit", real_commit)
+    restore_commit()
 
     resumed = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")
     again = execute_job(sessions, load_settings(), "knowledge.expire_stale_faults")

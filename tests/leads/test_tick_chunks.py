@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from app.config import load_settings
 from app.crm.models import Touchpoint
 from app.db import make_sessionmaker, utcnow
-from app.jobs import JobContext, execute_job
+from app.jobs import execute_job
 from leads.models import Lead
 from milepost.jobs import load_all_tasks
+from tests.chunks import stop_at_commit, watch_commits
 from tests.factories import make_customer
 from tests.leads.helpers import make_world, touch
 
@@ -38,14 +39,7 @@ def test_a_tick_commits_every_chunk_of_touchpoints_so_other_writers_get_in_betwe
     sessions = make_sessionmaker(committed_engine)
     _touchpoints(sessions, 5)
     monkeypatch.setattr(chunking, "CHUNK", 2)
-    seen_between = []
-    real_commit = JobContext.commit
-
-    def commit(context):
-        real_commit(context)
-        seen_between.append(_taken_in(sessions))  # another connection reads what this chunk committed
-
-    monkeypatch.setattr(JobContext, "commit", commit)
+    seen_between = watch_commits(monkeypatch, lambda: _taken_in(sessions))  # what each chunk committed
     load_all_tasks()
 
     run = execute_job(sessions, load_settings(), JOB)
@@ -62,20 +56,11 @@ def test_a_tick_stopped_between_chunks_is_carried_on_by_the_next_taking_each_tou
     sessions = make_sessionmaker(committed_engine)
     _touchpoints(sessions, 5)
     monkeypatch.setattr(chunking, "CHUNK", 2)
-    real_commit = JobContext.commit
-    commits = []
-
-    def commit_then_stop(context):
-        real_commit(context)
-        commits.append(1)
-        if len(commits) == 2:
-            raise RuntimeError("worker stopped")
-
-    monkeypatch.setattr(JobContext, "commit", commit_then_stop)
+    restore_commit = stop_at_commit(monkeypatch, 2)
     load_all_tasks()
     stopped = execute_job(sessions, load_settings(), JOB)
     taken_at_stop = _taken_in(sessions)
-    monkeypatch.setattr(JobContext, "commit", real_commit)
+    restore_commit()
 
     resumed = execute_job(sessions, load_settings(), JOB)
 

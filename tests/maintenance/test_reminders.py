@@ -18,6 +18,7 @@ from maintenance.reminders import send_reminders
 from maintenance.schedule import reset_item
 from maintenance.settings import maintenance_settings
 from milepost.jobs import load_all_tasks
+from tests.chunks import stop_at_commit, watch_commits
 from tests.factories import make_driver, make_vehicle
 from tests.maintenance.factories import ZONE, make_plan, read
 
@@ -216,19 +217,11 @@ def _trucks_told(sessions) -> int:
 
 def test_a_round_commits_every_chunk_of_trucks_so_other_writers_get_in_between(committed_engine, monkeypatch):
     import maintenance.reminders as reminders
-    from app.jobs import JobContext
 
     sessions = make_sessionmaker(committed_engine)
     _due_trucks(sessions, 5)
     monkeypatch.setattr(reminders, "CHUNK", 2)
-    seen_between = []
-    real_commit = JobContext.commit
-
-    def commit(context):
-        real_commit(context)
-        seen_between.append(_trucks_told(sessions))  # another connection reads what this chunk committed
-
-    monkeypatch.setattr(JobContext, "commit", commit)
+    seen_between = watch_commits(monkeypatch, lambda: _trucks_told(sessions))  # what each chunk committed
     load_all_tasks()
 
     run = execute_job(sessions, load_settings(), JOB)
@@ -240,25 +233,15 @@ def test_a_round_commits_every_chunk_of_trucks_so_other_writers_get_in_between(c
 
 def test_a_round_stopped_between_chunks_is_finished_by_the_next_telling_nobody_twice(committed_engine, monkeypatch):
     import maintenance.reminders as reminders
-    from app.jobs import JobContext
 
     sessions = make_sessionmaker(committed_engine)
     _due_trucks(sessions, 5)
     monkeypatch.setattr(reminders, "CHUNK", 2)
-    real_commit = JobContext.commit
-    commits = []
-
-    def commit_then_stop(context):
-        real_commit(context)
-        commits.append(1)
-        if len(commits) == 2:
-            raise RuntimeError("worker stopped")
-
-    monkeypatch.setattr(JobContext, "commit", commit_then_stop)
+    restore_commit = stop_at_commit(monkeypatch, 2)
     load_all_tasks()
     stopped = execute_job(sessions, load_settings(), JOB)
     told_at_stop = _trucks_told(sessions)
-    monkeypatch.setattr(JobContext, "commit", real_commit)
+    restore_commit()
 
     resumed = execute_job(sessions, load_settings(), JOB)
 
