@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.crm.models import Organization
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, utcnow
 from app.signing import KeyRing
 from milepost.migrate import upgrade
 from traceability.codes import new_serials
@@ -56,6 +56,7 @@ def new_batch(session: Session, part_type: PartType, factory: Organization, lot:
         qc_result="passed",
         qc_inspector="bench",
         quantity=quantity,
+        commissioned_at=utcnow(),
     )
     session.add(batch)
     session.commit()

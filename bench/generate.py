@@ -136,6 +136,7 @@ def add_catalogue(session: Session, rng: random.Random, counts: dict, network, n
             qc_result="passed" if rng.random() < 0.97 else "concession",
             qc_inspector=rng.choice(generate_network.SURNAMES) + "工",
             quantity=quantity,
+            commissioned_at=produced,  # the commissioning event's occurred_at (generate_parts)
         )
         session.add(batch)
         plans.append((batch, part_type, factory, produced, quantity, part_id))

@@ -4,17 +4,22 @@
 
 The requests are bench_volume's (the same codes: stocked parts near their dealer, never-issued serials, wrong
 tags). No HTTP server and no load process: the figure is the application's own time per request, in one
-process, which is what the profile attributes. Every path runs in alternating rounds, like bench_volume.
+process, which is what the profile attributes, and the CPU time of the PostgreSQL backends serving it (read
+from /proc: the server must run on this machine). Every path runs in alternating rounds, like bench_volume.
 """
 
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
 import time
 
+from sqlalchemy import text
+
+from app.db import make_engine
 from bench.bench_volume import build_requests
 from bench.generate import KEYS
 from milepost.factory import create_app
@@ -36,6 +41,28 @@ def _client(url: str):
     return app.test_client(use_cookies=False)
 
 
+def _backend_cpu(pids: list[int]) -> float:
+    """Return the CPU seconds (user + system) the database's client backends `pids` have used."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _backends(monitor) -> list[int]:
+    """Return the pids of the other client backends on this database (the application's pooled connections)."""
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+    return list(monitor.scalars(text(query)))
+
+
 def _get(client, request) -> None:
     path, accept = request if isinstance(request, tuple) else (request, "application/json")
     response = client.get(path, headers={"Accept": accept})
@@ -52,11 +79,15 @@ def main(url: str, count: int, profile: bool) -> None:
     per_round = count // ROUNDS
     took = dict.fromkeys(PATHS, 0.0)
     cpu = dict.fromkeys(PATHS, 0.0)
+    database_cpu = dict.fromkeys(PATHS, 0.0)
+    monitor = make_engine(url).connect()
+    backends = _backends(monitor)
     profilers = {name: cProfile.Profile() for name in PATHS}
     for round_number in range(ROUNDS):
         for name in PATHS:
             requests = endpoints[name][round_number * per_round : (round_number + 1) * per_round]
             started, started_cpu = time.perf_counter(), time.process_time()
+            started_database = _backend_cpu(backends)
             if profile:
                 profilers[name].enable()
             for request in requests:
@@ -65,10 +96,15 @@ def main(url: str, count: int, profile: bool) -> None:
                 profilers[name].disable()
             took[name] += time.perf_counter() - started
             cpu[name] += time.process_time() - started_cpu
+            database_cpu[name] += _backend_cpu(backends) - started_database
+    monitor.close()
     print(f"parts {parts:,}; {per_round * ROUNDS} requests per path in {ROUNDS} rounds")
     for name in PATHS:
         done = per_round * ROUNDS
-        print(f"{name:16s} {1000 * took[name] / done:7.2f} ms/request, {1000 * cpu[name] / done:6.2f} ms CPU")
+        print(
+            f"{name:16s} {1000 * took[name] / done:7.2f} ms/request, {1000 * cpu[name] / done:6.2f} ms CPU,"
+            f" database {1000 * database_cpu[name] / done:6.2f} ms CPU"
+        )
     if profile:
         for name in PATHS:
             print(f"\n=== {name}")

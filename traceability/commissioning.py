@@ -195,6 +195,7 @@ def commission_batch(
         max_quantity=max_quantity,
         today=today,
     )
+    commissioned_at = utcnow()
     batch = Batch(
         lot=_new_lot(session, production_date),
         part_type_id=part_type.id,
@@ -204,6 +205,7 @@ def commission_batch(
         qc_result=qc_result,
         qc_inspector=qc_inspector.strip()[:100],
         quantity=quantity,
+        commissioned_at=commissioned_at,
         created_by_id=created_by.id if created_by else None,
     )
     session.add(batch)
@@ -213,7 +215,7 @@ def commission_batch(
         event_type=EventType.COMMISSION,
         business_step="commissioning",
         disposition="active",
-        occurred_at=utcnow(),
+        occurred_at=commissioned_at,
         organization_id=factory.id,
         user_id=created_by.id if created_by else None,
         batch_id=batch.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.crm.models import Organization, Vehicle
 from app.crm.relations import register_vehicle_relation
-from app.db import is_postgresql, utcnow
+from app.db import is_postgresql
 from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part
 
@@ -96,11 +96,6 @@ def _journey(named: ColumnElement[bool], commissioned: ColumnElement[bool]) -> D
     return DriverStatement(select(journey).order_by(journey.c.occurred_at, journey.c.id))
 
 
-# A batch is commissioned on or after its production date (commissioning refuses a date after the factory's
-# local today, at most 14 hours ahead of UTC) and never in the future (a day's margin for another host's clock):
-# bounds that rule out the months before it and the empty months made ahead.
-COMMISSIONED_AFTER = timedelta(days=1)
-CLOCK_MARGIN = timedelta(days=1)
 COMMISSION = (CustodyEvent.batch_id == bindparam("batch_id")) & (CustodyEvent.event_type == EventType.COMMISSION)
 
 
@@ -120,10 +115,9 @@ JOURNEY_BY_KEYS = _journey(
     # Cast: psycopg would send a list of ints as numeric[], and a bigint compared to numeric uses no index.
     (CustodyEvent.id == func.any(cast(bindparam("ids"), ARRAY(BigInteger))))
     & (CustodyEvent.occurred_at == func.any(cast(bindparam("times"), ARRAY(CustodyEvent.occurred_at.type)))),
-    COMMISSION
-    & CustodyEvent.occurred_at.between(
-        bindparam("since", type_=CustodyEvent.occurred_at.type), bindparam("until", type_=CustodyEvent.occurred_at.type)
-    ),
+    # The batch keeps its commissioning's occurred_at: one month's partition is planned, not every one since
+    # the production date (each partition the planner keeps costs planning time on every page view).
+    COMMISSION & (CustodyEvent.occurred_at == bindparam("commissioned_at", type_=CustodyEvent.occurred_at.type)),
 )
 # SQLite has no partitions: one statement.
 JOURNEY = _journey(
@@ -133,19 +127,18 @@ JOURNEY = _journey(
 
 
 def list_part_journey(
-    session: Session, part_id: int, batch_id: int, produced: date, keys: tuple[list, list] | None = None
+    session: Session, part_id: int, batch_id: int, commissioned_at: datetime, keys: tuple[list, list] | None = None
 ) -> list:
     """Return a part's custody events for the public page as rows of occurred_at, business_step, city and kind,
-    oldest first (the batch's commissioning, `produced` on its production date, among them). On PostgreSQL
+    oldest first (the batch's commissioning, which occurred at `commissioned_at`, among them). On PostgreSQL
     `keys` are the ids and occurred_at of the events naming the part if already read (`select_event_keys`)."""
     if not is_postgresql(session):
         return JOURNEY.all(session, {"part_id": part_id, "batch_id": batch_id})
     if keys is None:
         keys = tuple(EVENT_KEYS.first(session, {"part_id": part_id}))
     ids, times = keys
-    bounds = {"since": datetime.combine(produced, time(), UTC) - COMMISSIONED_AFTER, "until": utcnow() + CLOCK_MARGIN}
     parameters = {"ids": ids or [], "times": times or []}  # no row names the part: NULL arrays
-    return JOURNEY_BY_KEYS.all(session, {**parameters, "batch_id": batch_id, **bounds})
+    return JOURNEY_BY_KEYS.all(session, {**parameters, "batch_id": batch_id, "commissioned_at": commissioned_at})
 
 
 def select_part_event_ids(part_id, batch_id) -> CompoundSelect:

@@ -98,6 +98,9 @@ class Batch(Base):
     qc_result: Mapped[str] = mapped_column(String(20))
     qc_inspector: Mapped[str] = mapped_column(String(100))
     quantity: Mapped[int]
+    # The commissioning event's occurred_at (never changes): the public scan page finds that event in its
+    # month's partition instead of in every month's since production (traceability/custody_history.py).
+    commissioned_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -91,7 +91,7 @@ def custody_summary(
 ) -> list[dict]:
     """Return the public custody story: stage, local date (configured TIMEZONE) and city of each event (never
     people or prices)."""
-    return _summary(list_part_journey(session, part.id, part.batch_id, _produced(part)), config_or_tz)
+    return _summary(list_part_journey(session, part.id, part.batch_id, _commissioned(part)), config_or_tz)
 
 
 def _summary(journey: list, config_or_tz: Mapping[str, Any] | str | None) -> list[dict]:
@@ -106,8 +106,8 @@ def _summary(journey: list, config_or_tz: Mapping[str, Any] | str | None) -> lis
     ]
 
 
-def _produced(part: Part | ScannedPart):
-    return part.production_date if isinstance(part, ScannedPart) else part.batch.production_date
+def _commissioned(part: Part | ScannedPart):
+    return part.commissioned_at if isinstance(part, ScannedPart) else part.batch.commissioned_at
 
 
 def percentile(values: list[Decimal], fraction: float) -> Decimal:
@@ -205,7 +205,7 @@ def scan_page_records(
         return sale_price_range(session, part.part_type_id), custody_summary(session, part, config_or_tz)
     row = PAGE_READ.first(session, {"part_type_id": part.part_type_id, "part_id": part.id})
     journey = list_part_journey(
-        session, part.id, part.batch_id, part.production_date, keys=(row.event_ids, row.event_times)
+        session, part.id, part.batch_id, part.commissioned_at, keys=(row.event_ids, row.event_times)
     )
     return _price_range(row), _summary(journey, config_or_tz)
 

@@ -58,6 +58,7 @@ class ScannedPart(NamedTuple):
     production_date: date
     production_line: str
     qc_result: str
+    commissioned_at: datetime
     factory_name: str
     factory_city: str | None
     factory_lat: float | None
@@ -116,7 +117,7 @@ def _scan_read() -> Select:
         where=types.c.id == parts.c.part_type_id,
     )
     batch = _packed(
-        *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result")),
+        *(batches.c[name] for name in ("lot", "production_date", "production_line", "qc_result", "commissioned_at")),
         *(factory.c[name] for name in ("name", "city", "lat", "lon")),
         source=batches.join(factory, factory.c.id == batches.c.factory_id),
         where=batches.c.id == parts.c.batch_id,
@@ -186,11 +187,16 @@ WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
 INSERT_POSTGRESQL = DriverStatement(_write_postgresql(with_state=False))
 
 
+def _utc(text: str) -> datetime:
+    """A timestamp from a JSON array: ISO text in either dialect's spelling, as an aware UTC datetime."""
+    return as_utc(datetime.fromisoformat(text))
+
+
 def _scanned_part(row: Any) -> ScannedPart:
     number, name_zh, name_en, category, price, warranty_months = row.part_type
-    lot, produced, line, qc_result, *factory = row.batch
+    lot, produced, line, qc_result, commissioned, *factory = row.batch
     installation = row.installation or NO_INSTALLATION
-    installed_at = as_utc(datetime.fromisoformat(installation[0])) if installation[0] else None
+    installed_at = _utc(installation[0]) if installation[0] else None
     return ScannedPart(
         *row[: len(PART_COLUMNS) + 2],
         number,
@@ -203,6 +209,7 @@ def _scanned_part(row: Any) -> ScannedPart:
         date.fromisoformat(produced),
         line,
         qc_result,
+        _utc(commissioned),
         *factory,
         *(row.recall or NO_RECALL),
         *(row.seller or NO_STANDING),

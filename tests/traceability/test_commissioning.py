@@ -47,6 +47,14 @@ def test_commission_batch_records_one_commissioning_event(session):
     assert event.business_step == "commissioning"
 
 
+def test_commission_batch_keeps_its_events_time_on_the_batch(session):
+    batch = make_batch(session, quantity=2)
+
+    event = session.scalar(select(CustodyEvent).where(CustodyEvent.batch_id == batch.id))
+
+    assert batch.commissioned_at == event.occurred_at
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

@@ -201,6 +201,12 @@ def test_migration_keeps_every_row_and_the_chain_verifies(postgresql, connection
         " WHERE p.occurred_at IS DISTINCT FROM e.occurred_at"
     )
     assert postgresql.scalar(mismatched) == 0
+    # Every batch carries its commissioning event's occurred_at again (migration 0016batchmonth).
+    commissioned = text(
+        "SELECT count(*) FROM batches b JOIN custody_events e ON e.batch_id = b.id AND e.event_type = 'commission'"
+        " WHERE b.commissioned_at = e.occurred_at"
+    )
+    assert postgresql.scalar(commissioned) == postgresql.scalar(text("SELECT count(*) FROM batches")) > 0
     assert postgresql.scalar(text("SELECT count(*) FROM scans_default")) == 0
     oldest = partition_name("scans", month_start(utcnow(), -14))
     assert postgresql.scalar(text(f"SELECT count(*) FROM {oldest}")) == 1

@@ -12,8 +12,9 @@ from milepost.jobs import load_all_tasks
 from tests.factories import make_organization, make_user
 from tests.traceability.factories import make_batch, part_path, record, stock_parts
 from traceability.commissioning import list_batch_parts
-from traceability.records import custody_summary, refresh_sale_price_ranges, sale_price_range
+from traceability.records import custody_summary, refresh_sale_price_ranges, sale_price_range, scan_page_records
 from traceability.scan_render import warranty_status
+from traceability.scan_storage import read_part
 
 HTML = {"Accept": "text/html"}
 
@@ -61,6 +62,18 @@ def test_custody_summary_lists_commissioning_then_each_stage(session):
     assert [stage["stage"] for stage in summary] == ["commissioning", "shipping", "receiving", "retail_selling"]
     assert summary[-1]["city"] == "Zhengzhou"
     assert all("price" not in stage for stage in summary)
+
+
+def test_scan_page_records_list_the_commissioning_as_the_part_record_does(session):
+    parts = _sell_at(session, ["100.00"])
+    scanned = read_part(session, parts[0].gtin, parts[0].serial)
+
+    _price_range, summary = scan_page_records(session, scanned)
+
+    # The scan read carries the batch's commissioning time, by which the page finds that event.
+    assert scanned.commissioned_at == parts[0].batch.commissioned_at
+    assert summary == custody_summary(session, parts[0])
+    assert summary[0]["stage"] == "commissioning" and summary[0]["city"] == "Jinan"
 
 
 def test_custody_summary_dates_are_local_dates_in_the_configured_time_zone(session):
