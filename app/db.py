@@ -159,6 +159,9 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         _apply_sqlite_fixes(engine)
         return engine
+    # A pooled connection the server closed (a restart, pg_terminate_backend) is found by a SELECT 1 at checkout,
+    # unless the caller runs its work again on a fresh connection itself (the web server's requests do:
+    # app.web.transaction) and saves the round trip.
     options.setdefault("pool_pre_ping", True)
     return create_engine(url, **options)
 

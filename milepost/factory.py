@@ -205,8 +205,14 @@ class MilepostFlask(TransactionalFlask):
     jinja_environment = TranslatedTemplates
 
 
-def create_app(config: dict[str, Any] | None = None, connection: Connection | None = None) -> Flask:
-    """Create the Milepost application; `connection` lets tests share one transaction with the app."""
+def create_app(
+    config: dict[str, Any] | None = None, connection: Connection | None = None, *, pre_ping: bool = True
+) -> Flask:
+    """Create the Milepost application; `connection` lets tests share one transaction with the app.
+
+    Without `pre_ping` the engine checks no pooled connection before use: for the web server's workers, whose
+    every database use is a request, and a request met by a connection the server closed runs again on a fresh
+    one (app.web.transaction). Commands and the job worker keep the check."""
     app = MilepostFlask("milepost", instance_path=str(instance_path()), root_path=str(ROOT))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_settings(config)
@@ -224,7 +230,7 @@ def create_app(config: dict[str, Any] | None = None, connection: Connection | No
     app.config["DATABASE_URL"] = settings["DATABASE_URL"] or default_database_url(app.instance_path)
 
     if connection is None:
-        engine = make_engine(app.config["DATABASE_URL"])
+        engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=pre_ping)
         app.extensions["milepost.engine"] = engine
         app.extensions[SESSIONMAKER_KEY] = make_sessionmaker(engine)
     else:

@@ -22,7 +22,9 @@ class MilepostServer(BaseApplication):
     def load(self):
         from milepost.factory import create_app
 
-        return create_app()
+        # Every database use in a web worker is a request, which runs again on a fresh connection if the server
+        # closed its pooled one: no pre-ping round trip per request.
+        return create_app(pre_ping=False)
 
 
 # gunicorn's Tornado worker reads each request (headers and body) without blocking before the app sees it, and

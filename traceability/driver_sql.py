@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -55,7 +56,9 @@ class DriverStatement:
     result metadata, and the column descriptions it makes psycopg build) costs more than the database does.
     This compiles the statement once per dialect and keeps its typing: the dialect's own bind and result
     processors convert the values, so rows carry the same Python values a Result would. It runs inside the
-    session's transaction; errors are the driver's (a scan has no expected database errors to translate).
+    session's transaction. The driver's errors are raised as SQLAlchemy's, as a Result's would be, and a
+    connection the server closed is invalidated: the request is then run again on a fresh connection
+    (app.web.transaction), which is what lets the engine go without a pre-ping per checkout.
     """
 
     def __init__(self, statement: Executable) -> None:
@@ -85,24 +88,31 @@ class DriverStatement:
             row=namedtuple("DriverRow", [str(column.key) for column in columns], rename=True),
         )
 
-    def _run(self, session: Session, parameters: Mapping[str, Any]) -> tuple[Any, _DriverForm, Dialect]:
+    def _run(self, session: Session, parameters: Mapping[str, Any]) -> tuple[Any, _DriverForm, Connection]:
         connection = session.connection()
         form = self._form(connection.dialect)
         values = {**form.defaults, **parameters}
         for name, process in form.bind_processors.items():
             values[name] = process(values[name])
         cursor = connection.connection.dbapi_connection.cursor()
-        cursor.execute(form.sql, tuple(values[name] for name in form.positional) if form.positional else values)
-        return cursor, form, connection.dialect
+        try:
+            cursor.execute(form.sql, tuple(values[name] for name in form.positional) if form.positional else values)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, form.sql, error) from error
+        return cursor, form, connection
 
     def _rows(self, session: Session, parameters: Mapping[str, Any], many: bool) -> list:
-        cursor, form, dialect = self._run(session, parameters)
+        cursor, form, connection = self._run(session, parameters)
+        dialect = connection.dialect
         if form.result_processors is None:
             form.result_processors = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, description[1])
                 for column, description in zip(form.columns, cursor.description, strict=True)
             )
-        fetched = cursor.fetchall() if many else [value for value in [cursor.fetchone()] if value is not None]
+        try:
+            fetched = cursor.fetchall() if many else [value for value in [cursor.fetchone()] if value is not None]
+        except dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, form.sql, error) from error
         cursor.close()
         return [
             form.row._make(
@@ -125,3 +135,13 @@ class DriverStatement:
         """Run the statement for its effect."""
         cursor, _, _ = self._run(session, parameters)
         cursor.close()
+
+
+def _translated(connection: Connection, sql: str, error: Exception) -> Exception:
+    """Return the driver's `error` as SQLAlchemy's, invalidating `connection` if the error says it is lost."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(error)
+    base = dialect.loaded_dbapi.Error
+    return DBAPIError.instance(sql, None, error, base, connection_invalidated=lost, dialect=dialect)

@@ -63,7 +63,10 @@ class TransactionalFlask(Flask):
     Views and domain functions never commit. A view that fails with a domain error is rolled back by the
     error handler (app.web.errors), which keeps only the error's kept writes. A view that loses a race (a
     unique violation from a double click, a serialization failure or a deadlock) is run once more from the
-    start; domain functions are written to be re-run (they read before they write).
+    start; domain functions are written to be re-run (they read before they write). So is a view that met a
+    connection the server had closed (a restart, an idle connection ended): its transaction died with the
+    connection, and the web server's engine keeps no pre-ping (milepost.server). A connection lost at COMMIT is not run
+    again (the commit may have happened): that request is the 503 of app.web.errors.
     """
 
     def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
@@ -73,16 +76,18 @@ class TransactionalFlask(Flask):
         deferred = request.method in SAFE_METHODS or getattr(view, "reads_first", False)
         with remembered_password_checks(), work_label(f"{request.method} {request.path}"):
             with reading_only() if deferred else nullcontext():
+                committing = False
                 try:
                     value = super().dispatch_request()
+                    committing = True
                     commit_request()
                     return value
                 except DBAPIError as error:
                     # Asked here, inside the attempt: whether a lost lock is a race depends on how it began.
-                    if not is_retryable(error):
+                    if not (is_retryable(error) or (error.connection_invalidated and not committing)):
                         raise
                     lost = error
-            log.info("retrying %s after a lost race: %s", g.get("endpoint_name", "request"), lost.orig)
+            log.info("retrying %s after: %s", g.get("endpoint_name", "request"), lost.orig)
             _reset_request()
             value = super().dispatch_request()
             commit_request()
