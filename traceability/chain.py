@@ -27,7 +27,7 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from sqlalchemy import BigInteger, Text, bindparam, cast, func, literal_column, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -437,25 +437,9 @@ def _sql_float(column: str) -> str:
     return f"coalesce(to_char({column}, 'FM999999999990.000000'), '')"
 
 
-_LINE = "(p.gtin || '|' || p.serial)"
-
-
-def _named_lines(events: str) -> str:
-    """SQL of the (event id, line) rows of the events picked by the condition `events` on `l.event_id`."""
-    return (
-        f"SELECT l.event_id, {_LINE} AS line FROM custody_event_parts l JOIN parts p ON p.id = l.part_id WHERE {events}"
-    )
-
-
-def _digest_of(lines: str) -> str:
-    return f"encode(sha256(convert_to(string_agg({lines} || E'\\n', ''), 'UTF8')), 'hex')"
-
-
-def _mismatches_statement(stored_order: bool = False) -> Any:
-    """The events with ids in [:low, :high] the database does not vouch for: (id, whether only their parts
-    digest is in doubt). Their MAC is computed under its key's pads in the keys table, their parts digest
-    from their lines sorted once per range, or with `stored_order` in the order their rows are stored in
-    (no sort: see _content_problems_in_database)."""
+def _mismatches_statement() -> Any:
+    """The ids of the events with ids in [:low, :high] whose MAC (under its key's pads in the keys table) or
+    parts digest the database does not reproduce, or whose key it does not have."""
     fields = []
     for name in HASHED_COLUMNS:
         if name in _TIMES:
@@ -466,35 +450,32 @@ def _mismatches_statement(stored_order: bool = False) -> Any:
             fields.append(f"coalesce(e.{name}::text, '')")
     message = f"convert_to(:context || {' || chr(31) || '.join(fields)}, 'UTF8')"
     line = "(p.gtin || '|' || p.serial)"
-    in_range = "l.event_id BETWEEN :low AND :high"
-    if stored_order:
-        named = f"SELECT event_id, {_digest_of('line')} AS digest FROM ({_named_lines(in_range)}) lines"
-        named += " GROUP BY event_id"
-    else:
-        # The lines come to the aggregate sorted by one sort of the range's lines (cheaper than a sort per
-        # event); should an aggregate ever see them in another order, the event is only checked again.
-        named = (
-            f"SELECT event_id, {_digest_of('line')} AS digest FROM ({_named_lines(in_range)}"
-            f' ORDER BY l.event_id, {_LINE} COLLATE "C") lines GROUP BY event_id'
-        )
-    content = f"""k.kid IS NULL
-            OR e.hash IS DISTINCT FROM encode(sha256(k.outer_pad || sha256(k.inner_pad || {message})), 'hex')
-            OR (e.event_type = 'commission' AND e.batch_id IS NOT NULL AND e.parts_digest IS DISTINCT FROM
-                (SELECT {_sql_parts_digest(line)} FROM parts p WHERE p.batch_id = e.batch_id))"""
+    # The lines come to the aggregate sorted by one sort of the range's lines (cheaper than a sort per event);
+    # should an aggregate ever see them in another order, the event is only checked again in Python.
     return text(
         f"""
-        WITH named AS ({named})
-        SELECT id, only_parts FROM (
-            SELECT e.id, NOT ({content}) AS only_parts,
-                NOT (e.event_type = 'commission' AND e.batch_id IS NOT NULL)
-                AND e.parts_digest IS DISTINCT FROM coalesce(d.digest, :no_parts) AS parts_differ
-            FROM custody_events e
-            LEFT JOIN pg_temp.{KEYS_TABLE} k ON k.kid = e.key_id
-            LEFT JOIN named d ON d.event_id = e.id
-            WHERE e.id BETWEEN :low AND :high
-        ) checked
-        WHERE NOT only_parts OR parts_differ
-        ORDER BY id
+        WITH named AS (
+            SELECT event_id, encode(sha256(convert_to(string_agg(line || E'\\n', ''), 'UTF8')), 'hex') AS digest
+            FROM (
+                SELECT l.event_id, {line} AS line
+                FROM custody_event_parts l JOIN parts p ON p.id = l.part_id
+                WHERE l.event_id BETWEEN :low AND :high
+                ORDER BY l.event_id, {line} COLLATE "C"
+            ) lines
+            GROUP BY event_id
+        )
+        SELECT e.id
+        FROM custody_events e
+        LEFT JOIN pg_temp.{KEYS_TABLE} k ON k.kid = e.key_id
+        LEFT JOIN named d ON d.event_id = e.id
+        WHERE e.id BETWEEN :low AND :high
+          AND (k.kid IS NULL
+            OR e.hash IS DISTINCT FROM encode(sha256(k.outer_pad || sha256(k.inner_pad || {message})), 'hex')
+            OR e.parts_digest IS DISTINCT FROM CASE
+                WHEN e.event_type = 'commission' AND e.batch_id IS NOT NULL
+                THEN (SELECT {_sql_parts_digest(line)} FROM parts p WHERE p.batch_id = e.batch_id)
+                ELSE coalesce(d.digest, :no_parts) END)
+        ORDER BY e.id
         """
     ).bindparams(
         bindparam("low", type_=BigInteger),
@@ -504,67 +485,14 @@ def _mismatches_statement(stored_order: bool = False) -> Any:
     )
 
 
-def _sorted_mismatches_statement() -> Any:
-    """Of the events :ids (none a batch's commissioning), those whose parts digest from their lines sorted
-    does not match."""
-    named = _named_lines("l.event_id = ANY(:ids)") + f' ORDER BY l.event_id, {_LINE} COLLATE "C"'
-    return text(
-        f"""
-        SELECT e.id FROM custody_events e
-        LEFT JOIN (SELECT event_id, {_digest_of("line")} AS digest FROM ({named}) lines GROUP BY event_id) d
-            ON d.event_id = e.id
-        WHERE e.id = ANY(:ids) AND e.parts_digest IS DISTINCT FROM coalesce(d.digest, :no_parts)
-        ORDER BY e.id
-        """
-    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), no_parts=parts_digest(()))
-
-
-# The planner settings under which rows reach the stored-order aggregate as stored: a scan of the range's
-# rows in the table (a bitmap or sequential scan), not by an index (the primary key's is ordered by part id),
-# and no sort (PostgreSQL's is not stable, and it would be the cost saved); room for the groups in memory.
-# Should a plan still change the order (a hash join in several batches, say), the events are only sorted again.
-_AS_STORED = {"enable_indexscan": "off", "enable_indexonlyscan": "off", "enable_sort": "off", "work_mem": "128MB"}
-
-
-class _LineOrder:
-    """Whether the event-part rows of this verification are stored in their lines' order, as the application
-    writes them (custody.record_event): then each event's digest is computed with no sort, and only the
-    events whose digest does not match that way are checked again with their lines sorted. One range with
-    more than RECHECKED_EVENTS of those (rows written by an older version, say) turns it off for the rest."""
-
-    def __init__(self) -> None:
-        self.stored = True
-
-
 def _content_problems_in_database(
-    session: Session, ring: KeyRing, low: int, high: int, order: _LineOrder | None = None
+    session: Session, ring: KeyRing, low: int, high: int
 ) -> tuple[int, list[ChainProblem]]:
     """`_content_problems` of [low, high] with the MACs and digests computed by PostgreSQL (the keys handed
-    over already): each event it does not vouch for is checked by the Python code, which names the problem.
-
-    Any order of an event's lines that reproduces its stored digest proves them the ones it was sealed with
-    (the digest is SHA-256 of their sorted text), so the stored order is tried first and an order that is
-    not the lines' only costs a second, sorted computation, never a false report."""
+    over already): each event it does not vouch for is checked by the Python code, which names the problem."""
     session.execute(text("SET LOCAL work_mem = '64MB'"))
     session.execute(text("SET LOCAL jit = off"))
-    stored_order = order is not None and order.stored
-    if stored_order:
-        before = {name: session.scalar(text(f"SELECT current_setting('{name}')")) for name in _AS_STORED}
-        for name, value in _AS_STORED.items():
-            session.execute(text(f"SELECT set_config('{name}', '{value}', true)"))
-    try:
-        rows = session.execute(_mismatches_statement(stored_order), {"low": low, "high": high}).all()
-    finally:
-        if stored_order:
-            for name, value in before.items():
-                session.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
-    suspects = [event_id for event_id, only_parts in rows if not only_parts]
-    in_doubt = [event_id for event_id, only_parts in rows if only_parts]
-    if stored_order and len(in_doubt) > RECHECKED_EVENTS:
-        order.stored = False
-    if stored_order and in_doubt:
-        in_doubt = list(session.scalars(_sorted_mismatches_statement(), {"ids": in_doubt}))
-    suspects = sorted(suspects + in_doubt)
+    suspects = list(session.scalars(_mismatches_statement(), {"low": low, "high": high}))
     checked = int(session.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.id.between(low, high))))
     if len(suspects) > RECHECKED_EVENTS:
         # Something the database spells differently throughout (its encoding, say): the Python path, once.
@@ -710,13 +638,12 @@ def verify_chain(
         problems.extend(_link_problems(session))
         ranges = _event_ranges(session, 1) if is_postgresql(session) else [_whole_range(session)]
         keys = in_database and _hand_over_keys(session, ring)
-        order = _LineOrder()
         try:
             for low, high in ranges:
                 if low is None:
                     continue
                 if keys:
-                    count, found = _content_problems_in_database(session, ring, low, high, order)
+                    count, found = _content_problems_in_database(session, ring, low, high)
                     if progress is not None:
                         progress(count)
                 else:
@@ -741,7 +668,7 @@ def _verify_on_connections(
     """Check the ranges' content on `jobs` connections of their own (one thread each, which mostly waits for
     its PostgreSQL backend), running `meanwhile` here; return the count and every problem found."""
     engine = make_engine(url, poolclass=NullPool)
-    local, sessions, order = threading.local(), [], _LineOrder()
+    local, sessions = threading.local(), []
 
     def check(low: int, high: int) -> tuple[int, list[ChainProblem]]:
         if not hasattr(local, "session"):
@@ -749,7 +676,7 @@ def _verify_on_connections(
             sessions.append(local.session)
             local.keys = _hand_over_keys(local.session, ring)
         if local.keys:
-            return _content_problems_in_database(local.session, ring, low, high, order)
+            return _content_problems_in_database(local.session, ring, low, high)
         return _content_problems(local.session, ring, low, high, None)
 
     checked, problems = 0, []

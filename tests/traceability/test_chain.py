@@ -401,8 +401,8 @@ def test_the_key_is_in_no_statement_the_server_could_log(committed_session, proc
     assert not [statement for statement in sent if any(repr(secret)[2:-1] in statement for secret in secrets)]
 
 
-# The parts digests on PostgreSQL: the rows naming an event's parts are hashed in the order they are stored
-# (the application stores them in their lines' order), and sorted only where that order does not match.
+# The rows naming an event's parts are stored in their lines' order (the sort of a range's lines by the
+# database then finds them presorted); rows in another order verify all the same.
 
 
 def _largest_event(session) -> CustodyEvent:
@@ -427,20 +427,14 @@ def _store_lines_reversed(session, event: CustodyEvent) -> None:
         )
 
 
-def _watch_checks(monkeypatch) -> dict[str, list]:
-    """Record the sorted second computations and the Python checks verify_chain makes."""
-    seen: dict[str, list] = {"sorted": [], "python": []}
-    sorted_statement, python_check = chain_module._sorted_mismatches_statement, chain_module._content_problems
-
-    def sorted_again():
-        seen["sorted"].append(True)
-        return sorted_statement()
+def _watch_python_checks(monkeypatch) -> list:
+    """Record the events verify_chain checks again in Python (those the database did not vouch for)."""
+    seen, python_check = [], chain_module._content_problems
 
     def in_python(*arguments):
-        seen["python"].append(arguments[2:4])
+        seen.append(arguments[2:4])
         return python_check(*arguments)
 
-    monkeypatch.setattr(chain_module, "_sorted_mismatches_statement", sorted_again)
     monkeypatch.setattr(chain_module, "_content_problems", in_python)
     return seen
 
@@ -467,17 +461,8 @@ def test_the_parts_an_event_names_are_stored_in_their_lines_order(session):
     assert len(stored) == 8 and stored == sorted(stored)
 
 
-def test_lines_stored_in_their_order_are_vouched_for_without_a_sort(session, monkeypatch):
-    _needs_postgresql(session)
-    _shipped_batch(session)
-    seen = _watch_checks(monkeypatch)
-
-    assert verify_chain(session, keyring_for_tests()) == (len(_events(session)), None)
-    assert seen == {"sorted": [], "python": []}
-
-
 @pytest.mark.parametrize("processes", [1, 2], ids=["one connection", "two connections"])
-def test_lines_stored_in_another_order_are_sorted_and_vouched_for(committed_session, monkeypatch, processes):
+def test_lines_stored_in_another_order_are_vouched_for_by_the_database(committed_session, monkeypatch, processes):
     # Rows written by an older version, or moved by hand: the same parts, so the same intact chain.
     session = committed_session
     _needs_postgresql(session)
@@ -488,12 +473,12 @@ def test_lines_stored_in_another_order_are_sorted_and_vouched_for(committed_sess
     _store_lines_reversed(session, event)
     session.commit()
     url = session.get_bind().url.render_as_string(hide_password=False)
-    seen = _watch_checks(monkeypatch)
+    seen = _watch_python_checks(monkeypatch)
 
     in_database = verify_chain(session, keyring_for_tests(), processes=processes, url=url)
 
     assert in_database == (len(_events(session)), None)
-    assert seen["sorted"] and seen["python"] == []
+    assert seen == []
     assert verify_chain(session, keyring_for_tests(), processes=processes, url=url, in_database=False) == in_database
 
 
@@ -512,20 +497,3 @@ def test_a_renamed_part_stored_out_of_order_is_found(session, chain):
 
     assert in_database == in_python
     assert in_database[1].problem == "altered: the parts it names were changed"
-
-
-def test_a_range_mostly_out_of_order_sorts_the_rest_at_once(session, chain, monkeypatch):
-    # Past RECHECKED_EVENTS events whose stored order did not match, the next ranges are sorted directly.
-    _needs_postgresql(session)
-    _store_lines_reversed(session, _largest_event(session))
-    monkeypatch.setattr(chain_module, "RECHECKED_EVENTS", 0)
-    ring = keyring_for_tests()
-    assert chain_module._hand_over_keys(session, ring)
-    order = chain_module._LineOrder()
-    whole = (min(event.id for event in _events(session)), max(event.id for event in _events(session)))
-
-    first = chain_module._content_problems_in_database(session, ring, *whole, order)
-    second = chain_module._content_problems_in_database(session, ring, *whole, order)
-
-    assert first == second == (len(_events(session)), [])
-    assert order.stored is False
