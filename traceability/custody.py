@@ -74,7 +74,7 @@ def record_event(
     changes = APPLIERS[event_type](context)
     target = TRANSITIONS[event_type][1]
     event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
-    # The rows naming the parts go in in their lines' order: `chain verify` then hashes them as stored, unsorted.
+    # The rows naming the parts go in in their lines' order: `chain verify`'s sort of them then finds them presorted.
     in_line_order = sorted(parts, key=lambda part: f"{part.gtin}|{part.serial}")
     append_event(session, ring, event, [part.id for part in in_line_order])
     now = utcnow()
