@@ -218,7 +218,9 @@ class BatchSimulation:
         destination = fields.get("destination_place")
         if destination is not None:
             places.append([round(destination[1], 4), round(destination[2], 4)])
-        for part in parts:
+        # In their lines' order (one GTIN per batch: by serial), as the application writes them
+        # (custody.record_event): `chain verify`'s sort of them then finds them presorted.
+        for part in sorted(parts, key=lambda part: part.serial):
             self.event_parts.append((self.next_event, part.id, at))
             for place in places:
                 if place not in part.places:

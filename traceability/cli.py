@@ -14,7 +14,7 @@ from app.commands import run_command
 from app.crm.organizations import get_organization
 from app.web.context import SESSIONMAKER_KEY, code_keyring
 from traceability.catalogue import get_part_type
-from traceability.chain import count_events, reseal_chains, verify_chain
+from traceability.chain import count_events, default_jobs, reseal_chains, verify_chain
 from traceability.commissioning import commission_batch
 
 
@@ -78,17 +78,20 @@ def chain_group() -> None:
     "--processes",
     "processes",
     type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="connections checking ranges of events in parallel (PostgreSQL)",
+    default=None,
+    help="connections checking ranges of events in parallel (PostgreSQL); default: one per CPU (up to 4)"
+    " from 40,000 events on, else one",
 )
 @with_appcontext
-def verify_command(processes: int) -> None:
+def verify_command(processes: int | None) -> None:
     """Recompute every event's MAC; exit 1 naming the first altered, missing or reordered event."""
     session = current_app.extensions[SESSIONMAKER_KEY]()
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     try:
-        with click.progressbar(length=count_events(session), label="Verifying chains", show_pos=True) as bar:
+        events = count_events(session)
+        if processes is None:
+            processes = default_jobs(session, events)
+        with click.progressbar(length=events, label="Verifying chains", show_pos=True) as bar:
             checked, problem = verify_chain(session, code_keyring(), bar.update, processes=processes, url=url)
     finally:
         session.close()

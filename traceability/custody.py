@@ -74,7 +74,9 @@ def record_event(
     changes = APPLIERS[event_type](context)
     target = TRANSITIONS[event_type][1]
     event.disposition = DISPOSITIONS[PartState(target or parts[0].state)]
-    append_event(session, ring, event, [part.id for part in parts])
+    # The rows naming the parts go in in their lines' order: `chain verify`'s sort of them then finds them presorted.
+    in_line_order = sorted(parts, key=lambda part: f"{part.gtin}|{part.serial}")
+    append_event(session, ring, event, [part.id for part in in_line_order])
     now = utcnow()
     places = _event_places(session, event, organization)
     # Plain attribute changes: the flush groups them into one executemany UPDATE per set of columns.

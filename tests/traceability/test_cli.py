@@ -7,6 +7,8 @@ from sqlalchemy import func, select, update
 
 from tests.factories import make_organization
 from tests.traceability.factories import make_batch, make_part_type
+from traceability import chain as chain_module
+from traceability import cli as cli_module
 from traceability.models import CustodyEvent, Part
 
 
@@ -70,6 +72,66 @@ def test_chain_verify_in_parallel_counts_every_committed_event(request, database
 
     assert result.exit_code == 0, result.output
     assert "Chain intact: 3 events verified." in result.output
+
+
+def _count_connections(monkeypatch) -> list[int]:
+    """Make every chain past its first event big enough to verify in parallel, on a two-CPU machine; return
+    the list of the connection counts `chain verify` then asks for."""
+    monkeypatch.setattr(chain_module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(chain_module.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(chain_module.os, "cpu_count", lambda: 2)
+    asked, verify = [], cli_module.verify_chain
+
+    def counted(*arguments, processes, **keywords):
+        asked.append(processes)
+        return verify(*arguments, processes=processes, **keywords)
+
+    monkeypatch.setattr(cli_module, "verify_chain", counted)
+    return asked
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["intact", "hand-edited"])
+def test_chain_verify_is_parallel_by_default_on_a_big_chain(request, database_url, monkeypatch, tampered):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("parallel verification is PostgreSQL's (SQLite locks the file per transaction)")
+    app, committed_session = request.getfixturevalue("app"), request.getfixturevalue("committed_session")
+    batches = [make_batch(committed_session) for _ in range(3)]
+    event = committed_session.scalar(select(CustodyEvent).where(CustodyEvent.batch_id == batches[1].id))
+    if tampered:
+        committed_session.execute(update(CustodyEvent).where(CustodyEvent.id == event.id).values(part_count=999))
+    committed_session.commit()
+    asked = _count_connections(monkeypatch)
+
+    result = app.test_cli_runner().invoke(args=["chain", "verify"])
+
+    assert asked == [2]
+    if tampered:
+        assert result.exit_code == 1 and f"event #{event.sequence}" in result.output and "altered" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert "Chain intact: 3 events verified." in result.output
+
+
+def test_chain_verify_uses_one_connection_below_the_threshold_or_when_told(app, session, monkeypatch):
+    make_batch(session)
+    asked = _count_connections(monkeypatch)
+    monkeypatch.setattr(chain_module, "PARALLEL_FROM", 10)
+
+    default = app.test_cli_runner().invoke(args=["chain", "verify"])
+    told = app.test_cli_runner().invoke(args=["chain", "verify", "--jobs", "1"])
+
+    assert asked == [1, 1]
+    assert "Chain intact: 1 events verified." in default.output and told.exit_code == 0
+
+
+def test_the_default_connections_are_the_cpus_up_to_a_cap(session, monkeypatch):
+    many = chain_module.PARALLEL_FROM
+    monkeypatch.setattr(chain_module.os, "sched_getaffinity", lambda _pid: set(range(64)), raising=False)
+    monkeypatch.setattr(chain_module.os, "cpu_count", lambda: 64)
+    parallel = session.get_bind().dialect.name == "postgresql"
+
+    assert chain_module.default_jobs(session, many) == (chain_module.DEFAULT_JOBS if parallel else 1)
+    assert chain_module.default_jobs(session, many - 1) == 1
 
 
 def test_chain_verify_names_hand_edited_event(app, session):

@@ -261,3 +261,39 @@ def test_two_workers_making_the_same_partitions_take_turns(committed_engine):
 
     assert outcomes == {"first": "ok", "second": "ok"}
     assert (len(made["first"]), made["second"]) == (2, [])
+
+
+def test_migration_stores_each_events_part_rows_in_their_lines_order(postgresql, connection, monkeypatch):
+    # Rows written before the application stored them in order (here: the reverse of it), then 0016chainline.
+    parts = list_batch_parts(postgresql, make_batch(postgresql, quantity=6))
+    stock_parts(postgresql, parts, make_organization(postgresql, kind="dealer", city="Zhengzhou", lat=34.7, lon=113.6))
+    lines = "SELECT p.gtin || '|' || p.serial FROM custody_event_parts l JOIN parts p ON p.id = l.part_id"
+    stored = lines + " WHERE l.event_id = :id ORDER BY l.ctid"
+    events = postgresql.scalars(text("SELECT DISTINCT event_id FROM custody_event_parts")).all()
+    for event_id in events:
+        rows = postgresql.execute(
+            text(
+                "SELECT l.part_id, l.occurred_at FROM custody_event_parts l JOIN parts p ON p.id = l.part_id"
+                " WHERE l.event_id = :id ORDER BY p.gtin || '|' || p.serial COLLATE \"C\" DESC"
+            ),
+            {"id": event_id},
+        ).all()
+        postgresql.execute(text("DELETE FROM custody_event_parts WHERE event_id = :id"), {"id": event_id})
+        for part_id, occurred_at in rows:
+            postgresql.execute(
+                text("INSERT INTO custody_event_parts (event_id, part_id, occurred_at) VALUES (:e, :p, :at)"),
+                {"e": event_id, "p": part_id, "at": occurred_at},
+            )
+    before = _counts(postgresql)
+    assert any(
+        (order := postgresql.scalars(text(stored), {"id": event_id}).all()) != sorted(order) for event_id in events
+    )
+    migrate.downgrade(connection=connection, target="0014eventmonth")
+
+    migrate.upgrade(connection=connection)
+
+    assert _counts(postgresql) == before
+    for event_id in events:
+        order = postgresql.scalars(text(stored), {"id": event_id}).all()
+        assert len(order) == 6 and order == sorted(order)
+    assert verify_chain(postgresql, keyring_for_tests()) == (before["custody_events"], None)
