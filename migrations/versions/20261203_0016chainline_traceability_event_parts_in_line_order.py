@@ -1,7 +1,7 @@
 """traceability: the rows naming each custody event's parts stored again in their lines' order
 
 Revision ID: 0016chainline
-Revises: 0014eventmonth
+Revises: 0016batchmonth
 Create Date: 2026-12-03 21:00:00.000000
 
 `milepost chain verify` hashes an event's `gtin|serial` lines in the order its rows are stored and sorts
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016chainline"
-down_revision = "0014eventmonth"
+down_revision = "0016batchmonth"
 branch_labels = None
 depends_on = None
 
