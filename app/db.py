@@ -230,6 +230,25 @@ def commit_checkpoint(session: Session) -> None:
     session.commit()
 
 
+def checkpoint_of(track: Callable[..., Any]) -> Callable[[], None]:
+    """Return where a demo seeder's work so far is committed: its `track`'s checkpoint in the worker's build, which
+    commits as it goes; a no-op in one transaction (`milepost demo`, the tests).
+
+    The build's object lives in the shell (milepost sits above the domains), so it is found by name:
+    tests/test_demo_steps.py checks that the names still match."""
+    return getattr(track, "checkpoint", None) or _nothing
+
+
+def due_checkpoint_of(track: Callable[..., Any]) -> Callable[[], None]:
+    """Like checkpoint_of, but commits only once the build's checkpoint interval has passed: for a seeder's inner
+    loop that does not walk its items through `track` (a simulated clock, an evaluation between two runs)."""
+    return getattr(track, "due", None) or _nothing
+
+
+def _nothing() -> None:
+    return None
+
+
 def is_postgresql(session: Session) -> bool:
     """Tell whether the session talks to PostgreSQL (for the few dialect-specific fast paths)."""
     return session.get_bind().dialect.name == "postgresql"

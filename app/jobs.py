@@ -19,7 +19,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -88,6 +88,10 @@ class JobQueue(Protocol):
 
     def read_progress(self, run_id: int) -> tuple[int, int] | None:
         """Return a running job's last published progress."""
+
+    def holding(self, names: tuple[str, ...]) -> AbstractContextManager[None]:
+        """Keep the periodic jobs `names` from running in this block (the lock that keeps one from overlapping
+        itself), waiting for a run in progress to end first."""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.config import load_settings
 from app.crm.models import Customer, Organization, OrganizationKind, Touchpoint, Vehicle
 from app.crm.touchpoints import Channel, mark_processed, record_touchpoint
-from app.db import utcnow
+from app.db import due_checkpoint_of, utcnow
 from app.errors import MilepostError
 from app.security import Role, User, create_user
 from leads.intake import take_in
@@ -28,6 +28,7 @@ from leads.stages import dispatch_due, log_follow_up, move_stage
 from leads.team import add_member, create_dealer_pool, ensure_oem_pool
 
 DEMO_PASSWORD = "milepost-demo"
+DEALER_MANAGER = "dealer@milepost.demo"
 SALES = (
     ("sales1@milepost.demo", "销售 刘强"),
     ("sales2@milepost.demo", "销售 孙丽"),
@@ -55,32 +56,52 @@ class Clock:
     def at(self, moment: datetime, action: Callable[[datetime], None]) -> None:
         heapq.heappush(self.queue, (moment, next(self.counter), action))
 
-    def run_until(self, end: datetime) -> None:
+    def run_until(self, end: datetime, due: Callable[[], None]) -> None:
+        """Run what is due up to `end`; `due` after each action (where the worker's build commits as it goes)."""
         while self.queue and self.queue[0][0] <= end:
             moment, _number, action = heapq.heappop(self.queue)
             action(moment)
+            due()
+
+
+def seed_logins(session: Session) -> list[str]:
+    """Create the salespeople's accounts at the demo dealer (the first phase of `milepost serve --demo`, so that
+    they can sign in while the worker builds the leads); return the login line."""
+    manager = session.scalar(select(User).where(User.email == DEALER_MANAGER))
+    if manager is None:
+        return []
+    for email, name in SALES:
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            create_user(
+                session, role=Role.DEALER_STAFF, email=email, password=DEMO_PASSWORD,
+                organization_id=manager.organization_id, display_name=name,
+            )  # fmt: skip
+    return [
+        f"Dealer salespeople   {', '.join(email for email, _name in SALES)} / {DEMO_PASSWORD} "
+        f"(manager {DEALER_MANAGER})"
+    ]
 
 
 def _team(session: Session, oem_admin: User, dealer: Organization) -> list[User]:
-    manager = session.scalar(select(User).where(User.email == "dealer@milepost.demo"))
+    manager = session.scalar(select(User).where(User.email == DEALER_MANAGER))
     if manager is None:
         manager = create_user(
-            session, role=Role.DEALER_STAFF, email="dealer@milepost.demo", password=DEMO_PASSWORD,
+            session, role=Role.DEALER_STAFF, email=DEALER_MANAGER, password=DEMO_PASSWORD,
             organization_id=dealer.id, display_name="经理 王芳",
         )  # fmt: skip
+    seed_logins(session)
     add_member(session, oem_admin, manager, TeamRole.MANAGER)
     people = []
-    for email, name in SALES:
-        user = create_user(
-            session, role=Role.DEALER_STAFF, email=email, password=DEMO_PASSWORD,
-            organization_id=manager.organization_id, display_name=name,
-        )  # fmt: skip
+    for email, _name in SALES:
+        user = session.scalars(select(User).where(User.email == email)).one()
         add_member(session, manager, user)
         people.append(user)
     return people
 
 
-def _extra_touchpoints(session: Session, rng: random.Random, start: datetime, count: int) -> None:
+def _extra_touchpoints(
+    session: Session, rng: random.Random, start: datetime, count: int, due: Callable[[], None]
+) -> None:
     """Walk-ins, campaign replies and shop referrals over the months before the demo's own activity."""
     # Mostly people the demo's own bookings and scans do not know yet, so every channel starts leads.
     known = set(session.scalars(select(Touchpoint.phone).distinct()))
@@ -99,9 +120,17 @@ def _extra_touchpoints(session: Session, rng: random.Random, start: datetime, co
             consent_basis="marketing" if marketing else "service",
             consent_text_version="mkt-2026-01" if marketing else None, occurred_at=moment,
         )  # fmt: skip
+        due()
 
 
-def _play(session: Session, rng: random.Random, settings: LeadsSettings, sales: list[User], now: datetime) -> dict:
+def _play(
+    session: Session,
+    rng: random.Random,
+    settings: LeadsSettings,
+    sales: list[User],
+    now: datetime,
+    due: Callable[[], None],
+) -> dict:
     clock = Clock()
     counts = {"claimed": 0, "won": 0, "lost": 0}
     touchpoints = list(session.scalars(select(Touchpoint).where(Touchpoint.processed_at.is_(None))))
@@ -184,7 +213,7 @@ def _play(session: Session, rng: random.Random, settings: LeadsSettings, sales: 
         clock.at(touchpoint.occurred_at, arrive(touchpoint))
     if touchpoints:
         clock.at(min(t.occurred_at for t in touchpoints), tick)
-    clock.run_until(now)
+    clock.run_until(now, due)
     return counts
 
 
@@ -250,19 +279,19 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     pool = create_dealer_pool(session, oem_admin, dealer, sorted({dealer.province or "Henan", *TERRITORY}))
     sales = _team(session, oem_admin, dealer)
     start = now - timedelta(days=HISTORY_DAYS)
-    _extra_touchpoints(session, rng, start, 60 if size == "small" else 400)
-    counts = _play(session, rng, settings, sales, now)
+    # Months of history played in one go held SQLite's write lock 10-22 s in the worker's build: commit as it goes.
+    due = due_checkpoint_of(track)
+    _extra_touchpoints(session, rng, start, 60 if size == "small" else 400, due)
+    counts = _play(session, rng, settings, sales, now, due)
     woken = _reactivate_some(session, rng, now, 3 if size == "small" else 12)
     counts.update({"woken": woken})
     # The last touches of the demo come in now: taken in, then dispatched once the working hours allow.
     for touchpoint in list(session.scalars(select(Touchpoint).where(Touchpoint.processed_at.is_(None)))):
         if mark_processed(session, touchpoint, now):
             take_in(session, touchpoint, settings, touchpoint.occurred_at)
+        due()
     dispatch_due(session, settings, now, rng)  # outside working hours this waits for the worker
     _claim_recently(session, rng, settings, sales, pool, now)
     leads = session.scalars(select(Lead)).all()
     held = sum(1 for lead in leads if lead.owner_id is not None and lead.stage in (Stage.QUALIFIED, Stage.SALES))
-    return [
-        f"Leads: {len(leads)} leads ({held} held, {counts['won']} won, {counts['lost']} lost, {woken} reactivated); "
-        f"salespeople {', '.join(email for email, _name in SALES)} / {DEMO_PASSWORD}; manager dealer@milepost.demo"
-    ]
+    return [f"Leads: {len(leads)} leads ({held} held, {counts['won']} won, {counts['lost']} lost, {woken} reactivated)"]

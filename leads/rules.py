@@ -61,6 +61,10 @@ def recycle_due(
     return counts
 
 
+# The worker's minute job that runs advance_leads (leads.tasks); the demo pauses it while it plays its history.
+ADVANCE_JOB = "leads.advance"
+
+
 def advance_leads(
     session: Session,
     settings: LeadsSettings,

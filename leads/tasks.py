@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.jobs import JobContext, job
-from leads.rules import advance_leads
+from leads.rules import ADVANCE_JOB, advance_leads
 from leads.settings import leads_settings
 
 
-@job("leads.advance", every=timedelta(minutes=1))
+@job(ADVANCE_JOB, every=timedelta(minutes=1))
 def advance(context: JobContext) -> dict:
     """Take in touchpoints, dispatch leads in working hours, return leads nobody followed up in time."""
     # In chunks of leads.settings.CHUNK, each committed: SQLite's one writer is never held for long.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.clock import local_date
 from app.config import load_settings
 from app.crm.models import Vehicle
-from app.db import utcnow
+from app.db import checkpoint_of, utcnow
 from app.security import Role, User
 from maintenance.models import MeterKind, MeterReading, ReadingSource, Status, VehiclePlan, VehicleSchedule
 from maintenance.plans import add_months, match_plan, publish_plan
@@ -112,11 +112,3 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
         f"Maintenance: {len(PLANS)} plans, {sent['vehicles']} trucks on them; reminders sent: {sent[Status.DUE_SOON]} "
         f"due soon, {sent[Status.OVERDUE]} past due (the driver's {DEMO_PLATE} is due soon)"
     ]
-
-
-def checkpoint_of(track: Callable[[Iterable, str], Iterable]) -> Callable[[], None]:
-    """Return where the worker's build commits as it goes (its `track`'s checkpoint), else a no-op (one transaction).
-
-    The shell's build object is not importable from here (milepost sits above maintenance), so it is found by name:
-    tests/test_demo_steps.py checks the name still matches."""
-    return getattr(track, "checkpoint", None) or (lambda: None)

@@ -23,6 +23,7 @@ from app.crm.places import china_cities
 from app.crm.regions import PROVINCES
 from app.crm.vehicles import register_vehicle
 from app.db import SESSIONMAKER_KEY, commit_checkpoint, reading_only, run_in_transaction, utcnow, work_label
+from app.jobs import JobQueue
 from app.one_time_codes import PhoneProof
 from app.security import Role, User, create_user
 
@@ -229,7 +230,6 @@ def seed_core(session: Session, rng: random.Random, size: str, track: Callable[[
         f"Warehouse staff      warehouse@milepost.demo / {DEMO_PASSWORD}",
         f"Dealer staff         dealer@milepost.demo / {DEMO_PASSWORD}",
         f"Driver               {DEMO_DRIVER_PHONE} / {DEMO_PASSWORD}",
-        "Text messages (sign-up codes) are not sent in the demo: each is printed here and kept in instance/sms.log",
     ]
 
 
@@ -277,12 +277,31 @@ def seed_customers(
     return []
 
 
+def seed_logins(session: Session, rng: random.Random, size: str, track) -> list[str]:
+    """Create every other account the demo prints (the demo shop's staff with their shop, the dealer's
+    salespeople, the service desk's agents), so that each can sign in from the first start: the later steps find
+    them and give them their work."""
+    from leads import demo as leads_demo
+    from network import demo as network_demo
+    from service import demo as service_demo
+
+    return [
+        *network_demo.seed_logins(session),
+        *leads_demo.seed_logins(session),
+        *service_demo.seed_logins(session),
+        "Text messages (sign-up codes) are not sent in the demo: each is printed here and kept in instance/sms.log",
+    ]
+
+
 @dataclass(frozen=True)
 class DemoStep:
-    """One step of the demo build: a domain's seeder (session, rng, size, track) -> lines to print."""
+    """One step of the demo build: a domain's seeder (session, rng, size, track) -> lines to print; `pauses`: the
+    periodic jobs kept from running while the worker's build of the step commits as it goes (a job that would act on
+    its half-built records at the real time, such as the leads' minute tick on a simulated history)."""
 
     name: str
     seed: Seeder
+    pauses: tuple[str, ...] = ()
 
 
 def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
@@ -290,6 +309,7 @@ def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
     from community import demo as community_demo
     from knowledge import demo as knowledge_demo
     from leads import demo as leads_demo
+    from leads.rules import ADVANCE_JOB
     from maintenance import demo as maintenance_demo
     from milepost.demo_work import seed_work
     from network import demo as network_demo
@@ -297,7 +317,7 @@ def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
     from service import demo as service_demo
     from traceability import demo as traceability_demo
 
-    first = [DemoStep("core", seed_core)]
+    first = [DemoStep("core", seed_core), DemoStep("logins", seed_logins)]
     rest = [
         DemoStep("customers", seed_customers),
         DemoStep("network", network_demo.seed),
@@ -308,7 +328,7 @@ def demo_steps() -> tuple[list[DemoStep], list[DemoStep]]:
         DemoStep("knowledge", knowledge_demo.seed),
         DemoStep("service", service_demo.seed),
         DemoStep("community", community_demo.seed),
-        DemoStep("leads", leads_demo.seed),
+        DemoStep("leads", leads_demo.seed, pauses=(ADVANCE_JOB,)),
         DemoStep("maintenance", maintenance_demo.seed),
         DemoStep("work", seed_work),
         DemoStep("coverage", seed_coverage),
@@ -404,9 +424,11 @@ def build_demo_rest(
     size: str,
     seed: int,
     progress: Callable[[int, int], None],
+    queue: JobQueue | None = None,
 ) -> dict:
     """Build the rest of the demo after its first steps, committing as it goes when given a session factory (so
-    that sign-ins, scans and other jobs get SQLite's one write lock in between), else all in `session`."""
+    that sign-ins, scans and other jobs get SQLite's one write lock in between), else all in `session`; `queue`
+    holds each step's paused jobs."""
     _first, rest = demo_steps()
     _first_rng, rng = _rngs(seed)
     path = Path(instance_path) / DEMO_LOGINS_FILE
@@ -417,7 +439,8 @@ def build_demo_rest(
         if make_session is None:
             lines = step.seed(session, rng, size, _quiet)
         else:
-            with work_label(f"{DEMO_JOB} step {step.name}"):
+            paused = queue.holding(step.pauses) if queue is not None and step.pauses else nullcontext()
+            with work_label(f"{DEMO_JOB} step {step.name}"), paused:
                 lines = run_in_transaction(
                     make_session, lambda own, step=step: step.seed(own, rng, size, _checkpoints(own)), retries=0
                 )
@@ -445,8 +468,12 @@ class _Checkpoints:
     def __call__(self, iterable: Iterable, _label: str) -> Iterator:
         for item in iterable:
             yield item
-            if time.monotonic() - self.last > CHECKPOINT_SECONDS:
-                self.checkpoint()
+            self.due()
+
+    def due(self) -> None:
+        """Commit if the last commit is more than CHECKPOINT_SECONDS ago (app.db.due_checkpoint_of finds this)."""
+        if time.monotonic() - self.last > CHECKPOINT_SECONDS:
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         commit_checkpoint(self.session)

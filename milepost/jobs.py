@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.exceptions import TaskLockedException
 
 from app.db import SESSIONMAKER_KEY
 from app.jobs import JOBS, QUEUE_KEY, JobSpec, execute_job
@@ -35,6 +39,8 @@ TASK_MODULES = (
     "maintenance.tasks",
 )
 RUN_TASK = "milepost.run_job"
+# How long `holding` waits for a periodic run in progress to end before it goes on without the hold.
+HOLD_WAIT_SECONDS = 120.0
 
 
 def load_all_tasks() -> None:
@@ -69,6 +75,24 @@ class HueyQueue:
         value = self.huey.get(f"progress:{run_id}", peek=True)
         return tuple(value) if value else None  # type: ignore[return-value]
 
+    @contextmanager
+    def holding(self, names: tuple[str, ...]) -> Iterator[None]:
+        """Hold the periodic jobs' locks (see _periodic) in this block: their runs meanwhile are skipped."""
+        with ExitStack() as stack:
+            for name in names:
+                lock = self.huey.lock_task(_lock_name(name))
+                deadline = time.monotonic() + HOLD_WAIT_SECONDS
+                while True:
+                    try:
+                        stack.enter_context(lock)
+                        break
+                    except TaskLockedException:
+                        if time.monotonic() > deadline:
+                            log.warning("%s ran on for %.0f s: going on without holding it", name, HOLD_WAIT_SECONDS)
+                            break
+                        time.sleep(0.2)
+            yield
+
     def _run_queued(self, run_id: int, name: str) -> None:
         self.execute(name, run_id)
 
@@ -94,7 +118,7 @@ class HueyQueue:
             schedule = crontab(minute="0", hour="*" if minutes == 60 else f"*/{minutes // 60}")
         else:
             schedule = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
-        lock = self.huey.lock_task(f"lock:{spec.name}")
+        lock = self.huey.lock_task(_lock_name(spec.name))
 
         def run_periodic() -> None:
             with lock:
@@ -103,12 +127,17 @@ class HueyQueue:
         self.huey.periodic_task(schedule, name=f"periodic:{spec.name}")(run_periodic)
 
 
+def _lock_name(job_name: str) -> str:
+    return f"lock:{job_name}"
+
+
 class RecordingQueue:
     """The queue of the test suite: it records submissions; tests run them with the test's own session."""
 
     def __init__(self) -> None:
         self.submitted: list[tuple[int, str, datetime | None]] = []
         self.progress: dict[int, tuple[int, int]] = {}
+        self.held: list[tuple[str, ...]] = []
 
     def submit(self, run_id: int, name: str, eta: datetime | None) -> None:
         self.submitted.append((run_id, name, eta))
@@ -118,6 +147,10 @@ class RecordingQueue:
 
     def read_progress(self, run_id: int) -> tuple[int, int] | None:
         return self.progress.get(run_id)
+
+    def holding(self, names: tuple[str, ...]) -> nullcontext:
+        self.held.append(names)
+        return nullcontext()
 
 
 def make_queue(settings: dict, instance_path: str) -> HueyQueue | RecordingQueue:

@@ -15,7 +15,7 @@ from app.crm.notifications import deliver_due
 from app.crm.personal_data import apply_touchpoint_retention
 from app.crm.wechat import WECHAT_KEY, deliver_wechat_due
 from app.db import SESSIONMAKER_KEY
-from app.jobs import JobContext, job, prune_job_runs
+from app.jobs import QUEUE_KEY, JobContext, job, prune_job_runs
 from app.security import Attempt
 from app.web.context import SMS_KEY
 from milepost.demo import DEMO_JOB, build_demo_rest
@@ -85,6 +85,7 @@ def build_demo(context: JobContext) -> dict:
         str(context.payload.get("size", "full")),
         int(context.payload.get("seed", 2026)),
         context.progress,
+        extras.get(QUEUE_KEY) if hasattr(extras, "get") else None,
     )
 
 

@@ -23,7 +23,7 @@ from app.security import Role, User, create_user
 from network import acceptance, assistance, booking
 from network.highways import import_shipped_highways, load_route_network
 from network.hours import slot_starts
-from network.models import AssistanceRequest, Service, Shop
+from network.models import AssistanceRequest, Highway, Service, Shop
 from network.routes import Route, RouteNetwork
 from network.search import load_shop_index
 from network.settings import NetworkSettings, network_settings
@@ -31,6 +31,7 @@ from network.shops import create_shop, highways_by_code
 
 DEMO_PASSWORD = "milepost-demo"
 DEMO_SHOP = "SHOP-ZZ-G4"
+DEMO_SHOP_EMAIL = "shop@milepost.demo"
 SIZES = {
     # routes (None: all), service-area spacing (km), city shops, bookings, roadside requests
     "small": {
@@ -285,35 +286,51 @@ def _roadside(session: Session, rng: random.Random, shops: list[Shop], settings:
             acceptance.accept_request(session, oem, request, request.offers[0].shop, settings)
 
 
-def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
-    """Add this domain's demo records; return lines describing demo logins to print."""
+def _route_network(session: Session) -> RouteNetwork:
+    # The logins step imports the shipped routes to place the demo shop; the network step then finds them.
+    if session.scalar(select(Highway.id).limit(1)) is None:
+        import_shipped_highways(session)
+    return load_route_network(session)
+
+
+def seed_logins(session: Session) -> list[str]:
+    """Create the demo shop and its staff account before the rest of the network, so that shop@ can sign in while
+    the worker builds the other shops (the first phase of `milepost serve --demo`); return the login line."""
     settings = network_settings(load_settings())
-    import_shipped_highways(session)
-    routes = load_route_network(session)
+    routes = _route_network(session)
+    shop = create_shop(session, _demo_shop(routes), routes, settings.snap_km, highways_by_code(session))
+    shop.rating, shop.rating_count, shop.certification_tier = Decimal("4.70"), 128, "gold"
+    create_user(
+        session,
+        role=Role.SHOP_STAFF,
+        password=DEMO_PASSWORD,
+        email=DEMO_SHOP_EMAIL,
+        organization_id=shop.organization_id,
+        display_name=shop.name,
+    )
+    session.flush()
+    return [f"Shop staff ({DEMO_SHOP}, G4 south of Zhengzhou)  {DEMO_SHOP_EMAIL} / {DEMO_PASSWORD}"]
+
+
+def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
+    """Add this domain's demo records (after the logins step made the demo shop); return lines to print."""
+    settings = network_settings(load_settings())
+    if session.scalar(select(Shop.id).where(Shop.code == DEMO_SHOP)) is None:
+        seed_logins(session)
+    demo_shop = session.scalars(select(Shop).where(Shop.code == DEMO_SHOP)).one()
+    staff = session.scalars(select(User).where(User.email == DEMO_SHOP_EMAIL)).one()
+    routes = _route_network(session)
     highways = highways_by_code(session)
-    fields = [_demo_shop(routes), *_site_shops(rng, routes, size), *_city_shops(rng, routes, size)]
-    shops = []
-    for number, shop_fields in enumerate(track(fields, "Shops"), start=1):
+    fields = [*_site_shops(rng, routes, size), *_city_shops(rng, routes, size)]
+    shops = [demo_shop]
+    for number, shop_fields in enumerate(track(fields, "Shops"), start=2):
         shop_fields.setdefault("code", f"SHOP-{number:05d}")
         shop_fields.setdefault("phone", f"0{rng.randint(310, 999)}-{rng.randint(60000000, 69999999)}")
         shop = create_shop(session, shop_fields, routes, settings.snap_km, highways)
         _rate(rng, shop)
         shops.append(shop)
-    demo_shop = shops[0]
-    demo_shop.rating, demo_shop.rating_count, demo_shop.certification_tier = Decimal("4.70"), 128, "gold"
-    staff = create_user(
-        session,
-        role=Role.SHOP_STAFF,
-        password=DEMO_PASSWORD,
-        email="shop@milepost.demo",
-        organization_id=demo_shop.organization_id,
-        display_name=demo_shop.name,
-    )
     session.flush()
     made = _bookings(session, rng, shops, demo_shop, staff, settings, SIZES[size]["bookings"], track)
     _roadside(session, rng, shops, settings, SIZES[size]["roadside"])
     session.flush()
-    return [
-        f"Shop staff ({DEMO_SHOP}, G4 south of Zhengzhou)  shop@milepost.demo / {DEMO_PASSWORD}",
-        f"Network: {len(shops)} shops on {len(routes.routes)} routes, {made} bookings",
-    ]
+    return [f"Network: {len(shops)} shops on {len(routes.routes)} routes, {made} bookings"]

@@ -126,6 +126,20 @@ def _new(customer: Customer, vehicle: Vehicle | None, category: str, text: str, 
     )
 
 
+def seed_logins(session: Session) -> list[str]:
+    """Create the service desk agents' accounts (the first phase of `milepost serve --demo`, so that they can sign
+    in while the worker builds the desk's queues and requests); return the login line."""
+    oem = session.scalar(select(Organization).where(Organization.kind == OrganizationKind.OEM))
+    if oem is None:
+        return []
+    for email, name, _code, _capacity in AGENTS:
+        _agent(session, email, name, oem)
+    return [
+        f"Service desk agents  {', '.join(email for email, *_rest in AGENTS)} / {DEMO_PASSWORD} "
+        "(console at /service/console)"
+    ]
+
+
 def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
     """Add the service desk's queues, agents, policies, canned answers and requests; return notes to print."""
     oem = session.scalar(select(Organization).where(Organization.kind == OrganizationKind.OEM))
@@ -163,10 +177,7 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
     counts = _stories(session, rng, customers, agents, settings, now, track)
     counts.update(_complaint(session, rng, agents, settings, now))
     advance_clocks(session, settings, now)
-    return [
-        f"Service: {sum(counts.values())} requests ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
-        f"agents desk1..3@, network@, parts@milepost.demo / {DEMO_PASSWORD}; console at /service/console"
-    ]
+    return [f"Service: {sum(counts.values())} requests ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"]
 
 
 def _organization_queues(session: Session) -> None:

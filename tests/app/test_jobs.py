@@ -165,3 +165,41 @@ def test_a_writer_waiting_for_sqlites_lock_gets_in_between_a_jobs_chunks(committ
     worker.join(10)
 
     assert got_in_before_the_end and waited < 1
+
+
+def test_a_held_periodic_job_is_skipped_and_runs_again_after(app):
+    """The demo build holds the leads' minute tick while it plays months of leads history: a tick in between would
+    act on the half-built history at the real time (dispatch and return leads the story follows up later)."""
+    from huey.exceptions import TaskLockedException
+
+    queue = make_queue({"JOBS_URL": "memory://"}, app.instance_path)
+    tick_lock = queue.huey.lock_task("lock:leads.advance")  # what the periodic run takes (HueyQueue._periodic)
+
+    with queue.holding(("leads.advance",)):
+        with pytest.raises(TaskLockedException), tick_lock:
+            pass
+    with tick_lock:  # released: the next tick runs
+        pass
+
+
+def test_holding_waits_for_a_periodic_run_in_progress(app, monkeypatch):
+    import threading
+    import time
+
+    queue = make_queue({"JOBS_URL": "memory://"}, app.instance_path)
+    tick_lock = queue.huey.lock_task("lock:leads.advance")
+    ended = []
+
+    def tick() -> None:
+        with tick_lock:
+            time.sleep(0.6)
+            ended.append(time.monotonic())
+
+    running = threading.Thread(target=tick)
+    running.start()
+    time.sleep(0.1)
+    with queue.holding(("leads.advance",)):
+        held_at = time.monotonic()
+    running.join()
+
+    assert ended and held_at >= ended[0]

@@ -7,6 +7,7 @@ import random
 from sqlalchemy import func, select
 
 from app.config import DEFAULTS
+from app.security import User
 from milepost.demo import seed_core
 from network import demo
 from network.highways import load_route_network
@@ -29,7 +30,11 @@ def test_demo_seed_builds_a_usable_network(session):
     assert states == set(BookingStatus)
     assert session.scalar(select(func.count()).select_from(Shop)) > 150
     assert session.scalar(select(func.count()).select_from(AssistanceRequest)) == 3
-    assert any("shop@milepost.demo" in line for line in logins)
+    assert any("shops on" in line for line in logins)
+    staff = session.scalars(select(User).where(User.email == "shop@milepost.demo")).one()
+    assert (
+        staff.organization_id == session.scalars(select(Shop).where(Shop.code == demo.DEMO_SHOP)).one().organization_id
+    )
     settings = network_settings(DEFAULTS)
     routes = load_route_network(session)
     location, direction = locate_truck(routes, 34.75, 113.65, 180.0, None, None, settings)

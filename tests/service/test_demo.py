@@ -40,4 +40,5 @@ def test_demo_has_requests_in_every_state_across_queues_and_some_near_breach(dem
     ]
     assert session.scalar(select(func.count()).select_from(ServiceRequest)) >= 16
     assert warned or any(c.warned_at for c in session.scalars(select(SlaClock)))
-    assert "desk1" in notes[0]
+    assert "requests" in notes[0]
+    assert any("desk1@milepost.demo" in line for line in demo_database.lines)  # the agents' login, printed
