@@ -35,7 +35,15 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-LOGINS = ("oem@milepost.demo", "shop@milepost.demo", "13800138000", "dealer@milepost.demo", "warehouse@milepost.demo")
+LOGINS = (
+    "oem@milepost.demo",
+    "shop@milepost.demo",
+    "13800138000",
+    "dealer@milepost.demo",
+    "warehouse@milepost.demo",
+    "sales1@milepost.demo",
+    "desk1@milepost.demo",
+)
 PASSWORD = "milepost-demo"
 LOCK_LINE = re.compile(r"SQLite write lock held ([\d.]+) s by (.+) \(after waiting ([\d.]+) s for it\)")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -244,25 +244,31 @@ def _claim_recently(
 
     Only the dealer's own pool: its salespeople may not claim the OEM's leads (outside the territory).
     """
-    pooled = list(
-        session.scalars(
-            select(Lead)
-            .where(
-                Lead.pool_id == pool.id,
-                Lead.owner_id.is_(None),
-                Lead.stage == Stage.SALES,
-                Lead.reclaim_blocked_user_id.is_(None),
-            )
-            .order_by(Lead.id)
-            .limit(5)
+    pooled = session.scalars(
+        select(Lead)
+        .where(
+            Lead.pool_id == pool.id,
+            Lead.owner_id.is_(None),
+            Lead.stage == Stage.SALES,
         )
+        .order_by(Lead.id)
+        .limit(40)
     )
-    for number, lead in enumerate(pooled):
-        hours_ago = 25 if number < 2 else 22
-        try:
-            claim_lead(session, sales[number % len(sales)], lead, settings, now - timedelta(hours=hours_ago))
-        except MilepostError:
-            continue
+    # A claim may be refused (a salesperson's cap or daily limit, which the simulated months used up on some days
+    # and not others; the cooldown of the one a rule took the lead from): try the next salesperson, then the next
+    # lead, so that the five claims do not depend on the hour the demo is built.
+    made = 0
+    for lead in pooled:
+        if made == 5:
+            break
+        moment = now - timedelta(hours=25 if made < 2 else 22)
+        for offset in range(len(sales)):
+            try:
+                claim_lead(session, sales[(made + offset) % len(sales)], lead, settings, moment)
+            except MilepostError:
+                continue
+            made += 1
+            break
 
 
 def seed(session: Session, rng: random.Random, size: str, track: Callable[[Iterable, str], Iterable]) -> list[str]:
@@ -291,6 +297,9 @@ def seed(session: Session, rng: random.Random, size: str, track: Callable[[Itera
             take_in(session, touchpoint, settings, touchpoint.occurred_at)
         due()
     dispatch_due(session, settings, now, rng)  # outside working hours this waits for the worker
+    # The simulated tick stops hours before now: return what went overdue since, as the worker's first tick would,
+    # so that the only leads past their first-call deadline are the two the story plants next.
+    recycle_due(session, settings, now)
     _claim_recently(session, rng, settings, sales, pool, now)
     leads = session.scalars(select(Lead)).all()
     held = sum(1 for lead in leads if lead.owner_id is not None and lead.stage in (Stage.QUALIFIED, Stage.SALES))
