@@ -1,6 +1,6 @@
 """Per-request cost of the scan paths through the Flask test client, with an optional cProfile (issue 11 item 5).
 
-    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile]
+    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile] [--paths=a,b]
 
 The requests are bench_volume's (the same codes: stocked parts near their dealer, never-issued serials, wrong
 tags). No HTTP server and no load process: the figure is the application's own time per request, in one
@@ -24,6 +24,7 @@ from bench.bench_volume import build_requests
 from bench.generate import KEYS
 from milepost.factory import create_app
 
+# `--paths=` picks others of bench_volume's (comma-separated): "healthz", "plaque page", "nearest shops", ...
 PATHS = ("scan JSON", "scan HTML", "unknown serial", "bad tag")
 ROUNDS = 4
 
@@ -70,21 +71,25 @@ def _get(client, request) -> None:
         raise AssertionError(f"{path}: {response.status_code}")
 
 
-def main(url: str, count: int, profile: bool) -> None:
+def main(url: str, count: int, profile: bool, paths: tuple[str, ...] = PATHS) -> None:
     endpoints, parts = build_requests(url)
+    unknown = [name for name in paths if name not in endpoints]
+    if unknown:
+        raise SystemExit(f"unknown path {unknown[0]!r}; one of {', '.join(endpoints)}")
+    endpoints = {name: _enough(endpoints[name], count) for name in paths}
     client = _client(url)
-    for name in PATHS:  # warm: templates, compiled statements, translations
+    for name in paths:  # warm: templates, compiled statements, translations
         for request in endpoints[name][-20:]:
             _get(client, request)
     per_round = count // ROUNDS
-    took = dict.fromkeys(PATHS, 0.0)
-    cpu = dict.fromkeys(PATHS, 0.0)
-    database_cpu = dict.fromkeys(PATHS, 0.0)
+    took = dict.fromkeys(paths, 0.0)
+    cpu = dict.fromkeys(paths, 0.0)
+    database_cpu = dict.fromkeys(paths, 0.0)
     monitor = make_engine(url).connect()
     backends = _backends(monitor)
-    profilers = {name: cProfile.Profile() for name in PATHS}
+    profilers = {name: cProfile.Profile() for name in paths}
     for round_number in range(ROUNDS):
-        for name in PATHS:
+        for name in paths:
             requests = endpoints[name][round_number * per_round : (round_number + 1) * per_round]
             started, started_cpu = time.perf_counter(), time.process_time()
             started_database = _backend_cpu(backends)
@@ -99,18 +104,30 @@ def main(url: str, count: int, profile: bool) -> None:
             database_cpu[name] += _backend_cpu(backends) - started_database
     monitor.close()
     print(f"parts {parts:,}; {per_round * ROUNDS} requests per path in {ROUNDS} rounds")
-    for name in PATHS:
+    for name in paths:
         done = per_round * ROUNDS
         print(
             f"{name:16s} {1000 * took[name] / done:7.2f} ms/request, {1000 * cpu[name] / done:6.2f} ms CPU,"
             f" database {1000 * database_cpu[name] / done:6.2f} ms CPU"
         )
     if profile:
-        for name in PATHS:
+        for name in paths:
             print(f"\n=== {name}")
             pstats.Stats(profilers[name]).sort_stats("cumulative").print_stats(35)
 
 
+def _enough(requests: list, count: int) -> list:
+    """Repeat a path's requests (healthz has one, plaques as many as shops have) to `count`."""
+    return (requests * (count // max(len(requests), 1) + 1))[:count]
+
+
 if __name__ == "__main__":
-    arguments = [argument for argument in sys.argv[1:] if argument != "--profile"]
-    main(arguments[0], int(arguments[1]) if len(arguments) > 1 else 400, "--profile" in sys.argv)
+    options = [argument for argument in sys.argv[1:] if argument.startswith("--")]
+    arguments = [argument for argument in sys.argv[1:] if not argument.startswith("--")]
+    chosen = next((option.split("=", 1)[1] for option in options if option.startswith("--paths=")), "")
+    main(
+        arguments[0],
+        int(arguments[1]) if len(arguments) > 1 else 400,
+        "--profile" in options,
+        tuple(name.strip() for name in chosen.split(",")) if chosen else PATHS,
+    )
