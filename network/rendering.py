@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from app.crm.customers import is_own_customer
 from app.crm.identifiers import mask_name, mask_phone
 from app.db import utcnow
@@ -18,6 +20,7 @@ from network.booking import shows_customer
 from network.hours import is_open_at
 from network.models import AssistanceRequest, Booking, BookingStatus, Service, Shop
 from network.routes import Location
+from network.search import ShopIndex, shops_by_id
 from network.settings import NetworkSettings
 from network.shops import shop_to_dict
 
@@ -117,27 +120,35 @@ def booking_to_dict(booking: Booking, zone, actor: User | None = None) -> dict:
     }
 
 
-def nearest_to_dicts(shops: dict[int, Shop], ids: list[int], found: list[tuple[int, float]]) -> list[dict]:
-    """Render the shops a nearest search found, nearest first, with `distance_km`."""
-    return [
-        {**shop_to_dict(shops[shop_id]), "distance_km": round(km, 3)}
-        for shop_id, (_item, km) in zip(ids, found, strict=True)
-    ]
+def rendered_shops(session: Session, index: ShopIndex, ids: list[int]) -> dict[int, dict]:
+    """Return the API rendering of the shops `ids`, reading only those this process has not rendered since its
+    shop index was built (the nearest and ahead lists are the busiest public paths: 10 shop rows per search)."""
+    kept = index.rendered
+    missing = [shop_id for shop_id in ids if shop_id not in kept]
+    if missing:
+        for shop_id, shop in shops_by_id(session, missing).items():
+            kept[shop_id] = shop_to_dict(shop)
+    return {shop_id: kept[shop_id] for shop_id in ids if shop_id in kept}
+
+
+def nearest_to_dicts(shops: dict[int, dict], ids: list[int], found: list[tuple[int, float]]) -> list[dict]:
+    """Render the shops a nearest search found (`shops`: rendered_shops), nearest first, with `distance_km`."""
+    return [{**shops[shop_id], "distance_km": round(km, 3)} for shop_id, (_item, km) in zip(ids, found, strict=True)]
 
 
 def ahead_to_dict(
     location: Location,
     direction: str,
     within_km: float,
-    shops: dict[int, Shop],
+    shops: dict[int, dict],
     ids: list[int],
     found: list[tuple[int, float, float]],
 ) -> dict:
-    """Render where the truck is on its route and the shops ahead of it."""
+    """Render where the truck is on its route and the shops ahead of it (`shops`: rendered_shops)."""
     sign = 1 if direction == "increasing" else -1
     items = [
         {
-            **shop_to_dict(shops[shop_id]),
+            **shops[shop_id],
             "km_ahead": round(ahead, 2),
             "route_km": round(location.km + ahead * sign, 2),
             "detour_km": round(2 * offset, 2),

@@ -20,6 +20,7 @@ from network.hours import is_open_at
 from network.models import Service, Shop, ShopStatus
 from network.routes import Location, RouteNetwork
 from network.settings import NetworkSettings
+from network.shops import with_route_code
 from network.spatial import PointTree, haversine_km
 
 HALF_CIRCUMFERENCE_KM = np.pi * EARTH_RADIUS_KM
@@ -56,6 +57,9 @@ class ShopIndex:
     hours: list[dict]
     tree: PointTree = field(init=False)
     on_route: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Each shop's API rendering, filled as searches find them (network.rendering.rendered_shops): kept with the
+    # index, so it is as fresh as the index (a new one is built whenever any shop changes).
+    rendered: dict[int, dict] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.tree = PointTree(self.lats, self.lons)
@@ -334,7 +338,7 @@ def shops_ahead(
 
 
 def shops_by_id(session: Session, ids: list[int]) -> dict[int, Shop]:
-    """Load the shops with these ids in one query."""
+    """Load the shops with these ids, and their route's code, in one query."""
     if not ids:
         return {}
-    return {shop.id: shop for shop in session.scalars(select(Shop).where(Shop.id.in_(ids)))}
+    return {shop.id: shop for shop in session.scalars(with_route_code(select(Shop).where(Shop.id.in_(ids))))}

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, String, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.crm.activity import record_activity
@@ -310,9 +310,15 @@ def find_shop_of_organization(session: Session, organization_id: int | None) -> 
     return session.scalar(select(Shop).where(Shop.organization_id == organization_id))
 
 
+def with_route_code(statement: Select) -> Select:
+    """Load each listed shop's route code (shop_to_dict names it) in the same query: loaded per shop, it read a
+    route's whole geometry once per route among the shops."""
+    return statement.options(joinedload(Shop.highway).load_only(Highway.code))
+
+
 def select_shops(province: str | None = None, service: str | None = None, status: str | None = None) -> Select:
     """Return the query listing shops by code, optionally by province and status (service is filtered after)."""
-    statement = select(Shop).order_by(Shop.code)
+    statement = with_route_code(select(Shop).order_by(Shop.code))
     if province:
         statement = statement.where(Shop.province == parse_province(province))
     if status:

@@ -18,7 +18,7 @@ from app.geo import LatLon, parse_position
 from network import caches, search
 from network.coverage import Samples
 from network.highways import RouteCity
-from network.rendering import ahead_to_dict, nearest_to_dicts
+from network.rendering import ahead_to_dict, nearest_to_dicts, rendered_shops
 from network.routes import RouteNetwork
 from network.search import Filters, ShopIndex
 from network.settings import NetworkSettings, network_settings
@@ -53,7 +53,7 @@ def nearest_shops(
     index = shop_index(session)
     found = search.nearest(index, position.lat, position.lon, k, filters, settings, max_km)
     ids = [int(index.ids[item]) for item, _ in found]
-    return nearest_to_dicts(search.shops_by_id(session, ids), ids, found)
+    return nearest_to_dicts(rendered_shops(session, index, ids), ids, found)
 
 
 def shops_ahead(
@@ -80,7 +80,7 @@ def shops_ahead(
     index = shop_index(session)
     found = search.shops_ahead(index, routes, location, direction, within_km, filters, settings)
     ids = [int(index.ids[item]) for item, _, _ in found]
-    return ahead_to_dict(location, direction, within_km, search.shops_by_id(session, ids), ids, found)
+    return ahead_to_dict(location, direction, within_km, rendered_shops(session, index, ids), ids, found)
 
 
 def shops_for_service(

@@ -203,3 +203,62 @@ def test_open_now_uses_shanghai_time():
 
     assert len(open_at_noon) == 1
     assert closed_at_night == []
+
+
+def _statements_of(session, call) -> list[str]:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return statements
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/shops?lat=34.75&lon=113.65&k={k}", "/api/v1/shops/ahead?lat=34.6&lon=113.7&heading=180"]
+)
+def test_shop_lists_load_each_shops_route_up_front_not_one_query_per_shop(client, session, routes, path):
+    """The nearest and ahead lists name each shop's route: loaded per shop, it read a route's whole geometry
+    (hundreds of kilobytes) for each route among the shops, on the busiest public paths."""
+    for km in range(4):
+        _g4_shop(session, routes, 690 + 5 * km, 0.3)
+    for code in ("G30", "G1", "G5", "G60"):  # nearest also finds these, far away
+        lat, lon = routes.by_code[code].offset_point(50, 0.3)
+        make_shop(session, routes, lat=lat, lon=lon)
+    client.get(path.format(k=1))  # warm: the route network is built once per process
+
+    def cold(k: int) -> list[str]:
+        make_shop(session, lat=22.0, lon=100.0)  # far away: a new shop index, nothing rendered yet
+        return _statements_of(session, lambda: client.get(path.format(k=k)))
+
+    one, many = cold(1), cold(8)
+    items = client.get(path.format(k=8)).get_json()["items"]
+
+    assert len(items) >= 4 and {item["highway"] for item in items} >= {"G4"}
+    assert not [statement for statement in many if "FROM highways" in statement]
+    assert len(many) == len(one)
+
+
+def test_a_repeated_nearest_search_reads_no_shop_rows_until_a_shop_changes(client, session, routes):
+    """The shops a process has rendered are kept with its shop index: the busiest public list reads only the
+    version stamp; a change to any shop (here a new phone number) shows on the next search."""
+    shop = make_shop(session, lat=34.76, lon=113.65)
+    make_shop(session, lat=34.0, lon=113.0)
+    path = "/api/v1/shops?lat=34.75&lon=113.65&k=2"
+    client.get(path)
+
+    again = _statements_of(session, lambda: client.get(path))
+    oem = make_user(session, Role.OEM_ADMIN)
+    client.patch(f"/api/v1/shops/{shop.code}", json={"phone": "0371-12345678"}, headers=auth_header(session, oem))
+    changed = client.get(path).get_json()["items"]
+
+    assert not [statement for statement in again if "FROM shops" in statement]
+    assert changed[0]["code"] == shop.code and changed[0]["phone"] == "0371-12345678"
