@@ -292,7 +292,12 @@ def resnap_shops(session: Session, routes: RouteNetwork, snap_km: float) -> int:
 
 def find_shop(session: Session, code: str) -> Shop | None:
     """Return the shop with `code`, if any."""
-    return session.scalar(select(Shop).where(Shop.code == (code or "").strip().upper()))
+    return session.scalar(select(Shop).where(Shop.code == shop_code_of(code)))
+
+
+def shop_code_of(text: str | None) -> str:
+    """Return a shop code as typed or scanned in the form shops are stored under (upper case, no spaces around)."""
+    return (text or "").strip().upper()
 
 
 def get_shop(session: Session, code: str, field: str = "shop") -> Shop:

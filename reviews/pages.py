@@ -395,8 +395,9 @@ def plaque(shop_code: str):
     )
     if wants_json():
         return jsonify(result.to_dict())
-    reason = _last_reason(session, result.shop) if result.shop is not None else None
-    return render_template("reviews/plaque.html", result=result, reason=reason, tag=request.args.get("c", ""))
+    return render_template(
+        "reviews/plaque.html", result=result, reason=result.last_reason, tag=request.args.get("c", "")
+    )
 
 
 def _own_shop_or_404(code: str):

@@ -17,8 +17,8 @@ from app.geo import great_circle_km
 from app.security import Role, User
 from app.signing import KeyRing
 from network.models import Shop
-from network.shops import find_shop
-from reviews.models import CertificationState, Plaque, PlaqueRequest, ReissueReason, ShopScore
+from network.shops import shop_code_of
+from reviews.models import CertificationChange, CertificationState, Plaque, PlaqueRequest, ReissueReason, ShopScore
 from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
 from reviews.tiers import Tier, plaque_colour
 
@@ -193,6 +193,8 @@ class PlaqueCheck:
     plaque_number: int | None
     distance_km: float | None
     is_far: bool
+    # The reason of the shop's latest certification change, if it ever had one (the page shows it in words).
+    last_reason: str | None = None
 
     def to_dict(self) -> dict:
         """Return the check as JSON."""
@@ -220,18 +222,33 @@ def check_plaque(
     near_km: float,
 ) -> PlaqueCheck:
     """Check a scanned plaque: `valid` (current plaque), `stale` (a replaced one), `forged`, or `unknown_shop`."""
-    shop = find_shop(session, shop_code)
-    if shop is None:
+    # One statement for the shop and its live standing, one for its plaques: a public page scanned at counters.
+    last_reason = (
+        select(CertificationChange.reason)
+        .where(CertificationChange.shop_id == Shop.id)
+        .order_by(CertificationChange.created_at.desc(), CertificationChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Shop, CertificationState.tier, ShopScore.overall, ShopScore.review_count, last_reason)
+        .outerjoin(CertificationState, CertificationState.shop_id == Shop.id)
+        .outerjoin(ShopScore, ShopScore.shop_id == Shop.id)
+        .where(Shop.code == shop_code_of(shop_code))
+    ).first()
+    if row is None:
         return PlaqueCheck("unknown_shop", "red", None, None, None, 0, None, None, False)
+    shop, tier, overall, review_count, reason = row
     status, number = "forged", None
-    for plaque in session.scalars(select(Plaque).where(Plaque.shop_id == shop.id).order_by(Plaque.number.desc())):
-        if verify_plaque(ring, shop.code, plaque.number, tag or ""):
-            status = "valid" if plaque.revoked_at is None else "stale"
-            number = plaque.number
+    plaques = session.execute(
+        select(Plaque.number, Plaque.revoked_at).where(Plaque.shop_id == shop.id).order_by(Plaque.number.desc())
+    )
+    for plaque_number, revoked_at in plaques:
+        if verify_plaque(ring, shop.code, plaque_number, tag or ""):
+            status = "valid" if revoked_at is None else "stale"
+            number = plaque_number
             break
-    state = session.get(CertificationState, shop.id)
-    tier = state.tier if state else Tier.NONE
-    score = session.get(ShopScore, shop.id)
+    tier = tier or Tier.NONE
     distance = great_circle_km(position[0], position[1], shop.lat, shop.lon) if position else None
     colour = plaque_colour(Tier(tier)) if status == "valid" else "red"
     return PlaqueCheck(
@@ -239,11 +256,12 @@ def check_plaque(
         colour=colour,
         shop=shop,
         tier=tier,
-        rating=score.overall if score and score.review_count else None,
-        rating_count=score.review_count if score else 0,
+        rating=overall if review_count else None,
+        rating_count=review_count or 0,
         plaque_number=number,
         distance_km=distance,
         is_far=distance is not None and distance > near_km,
+        last_reason=reason,
     )
 
 

@@ -169,3 +169,30 @@ def test_forged_plaque_page_says_the_named_shops_standing_does_not_vouch_for_it(
 
     assert "does not vouch for the place in front of you" in " ".join(forged.split())
     assert "named-shop-note" not in genuine.get_data(as_text=True)
+
+
+def test_the_plaque_page_reads_the_shop_its_standing_and_plaques_in_two_statements(client, session):
+    """A customer at the counter scans the plaque on the wall: the page is public and frequent, so it reads the
+    shop with its live tier, score and latest certification reason at once, then its plaques."""
+    from sqlalchemy import event
+
+    shop = make_shop(session)
+    url = issue(client, session, shop, "gold")
+    parsed = urlparse(url)
+    page = f"{parsed.path}?{parsed.query}&lang=en"
+    client.get(page)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        response = client.get(page)
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+
+    assert response.status_code == 200 and b'data-status="valid"' in response.data
+    assert len(statements) <= 2, statements
