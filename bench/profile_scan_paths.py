@@ -1,6 +1,6 @@
 """Per-request cost of the scan paths through the Flask test client, with an optional cProfile (issue 11 item 5).
 
-    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile] [--paths=a,b]
+    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile [--sort=tottime]] [--paths=a,b]
 
 The requests are bench_volume's (the same codes: stocked parts near their dealer, never-issued serials, wrong
 tags). No HTTP server and no load process: the figure is the application's own time per request, in one
@@ -71,7 +71,7 @@ def _get(client, request) -> None:
         raise AssertionError(f"{path}: {response.status_code}")
 
 
-def main(url: str, count: int, profile: bool, paths: tuple[str, ...] = PATHS) -> None:
+def main(url: str, count: int, profile: bool, paths: tuple[str, ...] = PATHS, sort: str = "cumulative") -> None:
     endpoints, parts = build_requests(url)
     unknown = [name for name in paths if name not in endpoints]
     if unknown:
@@ -113,7 +113,7 @@ def main(url: str, count: int, profile: bool, paths: tuple[str, ...] = PATHS) ->
     if profile:
         for name in paths:
             print(f"\n=== {name}")
-            pstats.Stats(profilers[name]).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profilers[name]).sort_stats(sort).print_stats(35)
 
 
 def _enough(requests: list, count: int) -> list:
@@ -130,4 +130,5 @@ if __name__ == "__main__":
         int(arguments[1]) if len(arguments) > 1 else 400,
         "--profile" in options,
         tuple(name.strip() for name in chosen.split(",")) if chosen else PATHS,
+        next((option.split("=", 1)[1] for option in options if option.startswith("--sort=")), "cumulative"),
     )
