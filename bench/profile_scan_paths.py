@@ -1,6 +1,7 @@
 """Per-request cost of the scan paths through the Flask test client, with an optional cProfile (issue 11 item 5).
 
-    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--profile [--sort=tottime]] [--paths=a,b]
+    python -m bench.profile_scan_paths postgresql+psycopg://.../milepost_bench [requests] [--paths=a,b]
+        [--profile [--sort=tottime]]
 
 The requests are bench_volume's (the same codes: stocked parts near their dealer, never-issued serials, wrong
 tags). No HTTP server and no load process: the figure is the application's own time per request, in one

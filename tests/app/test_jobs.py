@@ -175,9 +175,8 @@ def test_a_held_periodic_job_is_skipped_and_runs_again_after(app):
     queue = make_queue({"JOBS_URL": "memory://"}, app.instance_path)
     tick_lock = queue.huey.lock_task("lock:leads.advance")  # what the periodic run takes (HueyQueue._periodic)
 
-    with queue.holding(("leads.advance",)):
-        with pytest.raises(TaskLockedException), tick_lock:
-            pass
+    with queue.holding(("leads.advance",)), pytest.raises(TaskLockedException), tick_lock:
+        pass
     with tick_lock:  # released: the next tick runs
         pass
 
