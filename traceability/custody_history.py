@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,18 +12,19 @@ from sqlalchemy import (
     CompoundSelect,
     ScalarSelect,
     Select,
+    Subquery,
     bindparam,
     cast,
     func,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.models import Organization, Vehicle
 from app.crm.relations import register_vehicle_relation
-from app.db import is_postgresql
+from app.db import as_utc, is_postgresql
 from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, EventType, Installation, Part
 
@@ -73,10 +75,14 @@ def list_part_events(session: Session, part) -> list[CustodyEvent]:
     return list(session.scalars(statement))
 
 
-def _journey(named: ColumnElement[bool], commissioned: ColumnElement[bool]) -> DriverStatement:
+# A part's custody event as the public page names it.
+JourneyEvent = namedtuple("JourneyEvent", ["occurred_at", "business_step", "city", "kind", "id"])
+
+
+def _journey(named: ColumnElement[bool], commissioned: ColumnElement[bool]) -> Subquery:
     """A part's events as the public page names them: date, business step and the acting organization's city
-    and kind, oldest first, in one statement of plain rows (no ORM objects): the events `named` and the
-    batch's commissioning (`commissioned`), a UNION of two indexed selects (an OR would leave no index)."""
+    and kind, as plain rows (no ORM objects): the events `named` and the batch's commissioning
+    (`commissioned`), a UNION of two indexed selects (an OR would leave no index)."""
     organizations = Organization.__table__
 
     def events(where: ColumnElement[bool]) -> Select:
@@ -92,7 +98,10 @@ def _journey(named: ColumnElement[bool], commissioned: ColumnElement[bool]) -> D
             .where(where)
         )
 
-    journey = union_all(events(named), events(commissioned)).subquery()
+    return union_all(events(named), events(commissioned)).subquery("journey")
+
+
+def _oldest_first(journey: Subquery) -> DriverStatement:
     return DriverStatement(select(journey).order_by(journey.c.occurred_at, journey.c.id))
 
 
@@ -104,25 +113,56 @@ COMMISSION = (CustodyEvent.batch_id == bindparam("batch_id")) & (CustodyEvent.ev
 def select_event_keys(part_id: ColumnElement) -> tuple[ScalarSelect, ScalarSelect]:
     """Return the ids and the occurred_at of the events naming a part, as two arrays (for a statement's columns)."""
     named = select(CustodyEventPart.event_id, CustodyEventPart.occurred_at).where(CustodyEventPart.part_id == part_id)
-    keys = named.subquery()
+    # A column of an enclosing statement's part (the scan read's) is that part's: never a FROM of its own.
+    keys = named.correlate_except(CustodyEventPart).subquery()
     ids = select(func.array_agg(keys.c.event_id))
     times = select(func.array_agg(keys.c.occurred_at))
     return ids.scalar_subquery().label("event_ids"), times.scalar_subquery().label("event_times")
 
 
+def _journey_by_keys() -> Subquery:
+    """The journey of the events by the keys bound as `ids` and `times`, and of the commissioning of the batch
+    bound as `batch_id` at `commissioned_at` (PostgreSQL)."""
+    return _journey(
+        # Cast: psycopg would send a list of ints as numeric[], and a bigint compared to numeric uses no index.
+        (CustodyEvent.id == func.any(cast(bindparam("ids"), ARRAY(BigInteger))))
+        & (CustodyEvent.occurred_at == func.any(cast(bindparam("times"), ARRAY(CustodyEvent.occurred_at.type)))),
+        # The batch keeps its commissioning's occurred_at: one month's partition is planned, not every one since
+        # the production date (each partition the planner keeps costs planning time on every page view).
+        COMMISSION & (CustodyEvent.occurred_at == bindparam("commissioned_at", type_=CustodyEvent.occurred_at.type)),
+    )
+
+
+def packed_journey_by_keys() -> ScalarSelect:
+    """The journey by keys (as bound for `_journey_by_keys`) as one JSON array of [occurred_at, business_step,
+    city, kind, id] arrays, oldest first (NULL when empty): another statement's column (PostgreSQL)."""
+    journey = _journey_by_keys()
+    columns = journey.c
+    row = func.json_build_array(columns.occurred_at, columns.business_step, columns.city, columns.kind, columns.id)
+    packed = func.json_agg(aggregate_order_by(row, columns.occurred_at, columns.id))
+    return select(packed).select_from(journey).scalar_subquery()
+
+
+def unpacked_journey(packed: list | None) -> list[JourneyEvent]:
+    """Return the rows of a `packed_journey_by_keys` column, as the journey's own statements return them."""
+    return [JourneyEvent(as_utc(datetime.fromisoformat(occurred_at)), *rest) for occurred_at, *rest in packed or ()]
+
+
+def journey_keys(event_ids: list | None, event_times: list | None, batch_id: int, commissioned_at: datetime) -> dict:
+    """Return the parameters of the journey by keys (a part's `select_event_keys` columns, its batch)."""
+    # No row names the part: the keys are NULL arrays.
+    keys = {"ids": event_ids or [], "times": event_times or []}
+    return {**keys, "batch_id": batch_id, "commissioned_at": commissioned_at}
+
+
 EVENT_KEYS = DriverStatement(select(*select_event_keys(bindparam("part_id"))))
-JOURNEY_BY_KEYS = _journey(
-    # Cast: psycopg would send a list of ints as numeric[], and a bigint compared to numeric uses no index.
-    (CustodyEvent.id == func.any(cast(bindparam("ids"), ARRAY(BigInteger))))
-    & (CustodyEvent.occurred_at == func.any(cast(bindparam("times"), ARRAY(CustodyEvent.occurred_at.type)))),
-    # The batch keeps its commissioning's occurred_at: one month's partition is planned, not every one since
-    # the production date (each partition the planner keeps costs planning time on every page view).
-    COMMISSION & (CustodyEvent.occurred_at == bindparam("commissioned_at", type_=CustodyEvent.occurred_at.type)),
-)
+JOURNEY_BY_KEYS = _oldest_first(_journey_by_keys())
 # SQLite has no partitions: one statement.
-JOURNEY = _journey(
-    CustodyEvent.id.in_(select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == bindparam("part_id"))),
-    COMMISSION,
+JOURNEY = _oldest_first(
+    _journey(
+        CustodyEvent.id.in_(select(CustodyEventPart.event_id).where(CustodyEventPart.part_id == bindparam("part_id"))),
+        COMMISSION,
+    )
 )
 
 
@@ -136,9 +176,7 @@ def list_part_journey(
         return JOURNEY.all(session, {"part_id": part_id, "batch_id": batch_id})
     if keys is None:
         keys = tuple(EVENT_KEYS.first(session, {"part_id": part_id}))
-    ids, times = keys
-    parameters = {"ids": ids or [], "times": times or []}  # no row names the part: NULL arrays
-    return JOURNEY_BY_KEYS.all(session, {**parameters, "batch_id": batch_id, "commissioned_at": commissioned_at})
+    return JOURNEY_BY_KEYS.all(session, journey_keys(*keys, batch_id, commissioned_at))
 
 
 def select_part_event_ids(part_id, batch_id) -> CompoundSelect:

@@ -95,7 +95,8 @@ def _wants_json() -> bool:
 def scan_page(gtin: str, serial: str):
     """Show (or, for Accept: application/json, return) the verdict for a scanned part code."""
     link = _link_from_request(gtin, serial)
-    verdict, part = scan_part(
+    as_json = _wants_json()
+    verdict, outcome = scan_part(
         db_session(),
         code_keyring(),
         link,
@@ -105,10 +106,11 @@ def scan_page(gtin: str, serial: str):
         settings=read_settings(settings()),
         client=client_address(),
         today=local_today(settings()),
+        page=not as_json,
     )
-    if _wants_json():
+    if as_json:
         return jsonify(verdict)
-    price_range, custody = scan_page_records(db_session(), part, settings()) if part else (None, [])
+    price_range, custody = scan_page_records(db_session(), outcome, settings())
     context = {
         "result": verdict,
         "colour": VERDICT_COLOURS[verdict["verdict"]],

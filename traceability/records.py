@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.clock import local_date
 from app.crm.models import Vehicle
-from app.db import is_postgresql, utcnow
+from app.db import utcnow
 from app.errors import NotFound
 from app.security import User, is_oem
 from traceability.codes import normalize_gtin, normalize_serial
@@ -23,13 +23,13 @@ from traceability.custody_history import (
     list_part_events,
     list_part_journey,
     list_vehicle_installations,
-    select_event_keys,
 )
 from traceability.driver_sql import DriverStatement
 from traceability.models import CustodyEvent, CustodyEventPart, Installation, Part, Sale, SalePriceRange
 from traceability.scan_render import warranty_status
 from traceability.scan_storage import ScannedPart
 from traceability.scans import find_part
+from traceability.verdicts import ScanOutcome
 
 # Price ranges use the most recent sales only: old prices say little about today's market.
 PRICE_SAMPLE = 2000
@@ -163,7 +163,7 @@ def refresh_sale_price_ranges(session: Session) -> int:
 
 # One row by its primary key, straight on the driver: the scan page reads it on every view.
 PRICE_RANGE = DriverStatement(
-    select(SalePriceRange.p10, SalePriceRange.p90, SalePriceRange.sales).where(
+    select(SalePriceRange.p10.label("price_p10"), SalePriceRange.p90.label("price_p90"), SalePriceRange.sales).where(
         SalePriceRange.part_type_id == bindparam("part_type_id")
     )
 )
@@ -175,39 +175,23 @@ def sale_price_range(session: Session, part_type_id: int) -> dict | None:
 
 
 def _price_range(kept: Any) -> dict | None:
-    if kept is None or kept.p10 is None:
+    if kept is None or kept.price_p10 is None:
         return None
-    return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}
-
-
-def _page_read() -> DriverStatement:
-    """The kept price range and the keys of the events naming the part, in one row (PostgreSQL)."""
-    ranges = SalePriceRange.__table__
-
-    def kept(column: Any) -> Any:
-        read = select(column).where(ranges.c.part_type_id == bindparam("part_type_id"))
-        return read.scalar_subquery().label(column.name)
-
-    return DriverStatement(
-        select(kept(ranges.c.p10), kept(ranges.c.p90), kept(ranges.c.sales), *select_event_keys(bindparam("part_id")))
-    )
-
-
-PAGE_READ = _page_read()
+    return {"p10": f"{kept.price_p10:.2f}", "p90": f"{kept.price_p90:.2f}", "sales": kept.sales}
 
 
 def scan_page_records(
-    session: Session, part: ScannedPart, config_or_tz: Mapping[str, Any] | str | None = None
+    session: Session, outcome: ScanOutcome, config_or_tz: Mapping[str, Any] | str | None = None
 ) -> tuple[dict | None, list[dict]]:
     """Return what the scan page shows besides the verdict: the part type's kept sale-price range and the
-    custody summary. On PostgreSQL two statements: the range with the part's event keys, then its events."""
-    if not is_postgresql(session):
-        return sale_price_range(session, part.part_type_id), custody_summary(session, part, config_or_tz)
-    row = PAGE_READ.first(session, {"part_type_id": part.part_type_id, "part_id": part.id})
-    journey = list_part_journey(
-        session, part.id, part.batch_id, part.commissioned_at, keys=(row.event_ids, row.event_times)
-    )
-    return _price_range(row), _summary(journey, config_or_tz)
+    custody summary (nothing for a code judged counterfeit). The scan read them already when it could
+    (`verify_scan`'s page, PostgreSQL); otherwise two more statements."""
+    part = outcome.part
+    if part is None:
+        return None, []
+    if outcome.page is not None:
+        return _price_range(outcome.page), _summary(outcome.page.journey, config_or_tz)
+    return sale_price_range(session, part.part_type_id), custody_summary(session, part, config_or_tz)
 
 
 def list_vehicle_parts(session: Session, vehicle: Vehicle, today: date, zone: str | None = None) -> list[dict]:

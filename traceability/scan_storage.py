@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.crm.models import Organization, Vehicle
 from app.db import as_utc, is_postgresql
+from traceability.custody_history import journey_keys, packed_journey_by_keys, select_event_keys, unpacked_journey
 from traceability.driver_sql import DriverStatement, json_array
-from traceability.models import Batch, Installation, Part, PartType, Recall, Scan
+from traceability.models import Batch, Installation, Part, PartType, Recall, SalePriceRange, Scan
 
 # The columns a scan writes back (besides the count): the last located scan and the recent distinct cities.
 SCAN_STATE = ("scan_count", "last_scan_number", "last_scan_lat", "last_scan_lon", "last_scan_at", "scan_cities")
@@ -102,9 +103,11 @@ def _packed(
     return query.scalar_subquery()
 
 
-def _scan_read() -> Select:
+def _scan_read(page: bool = False) -> Select:
     """The part by its (gtin, serial) unique index, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
-    already serializes writers) so that concurrent scans of one part take turns with its kept state."""
+    already serializes writers) so that concurrent scans of one part take turns with its kept state. For the
+    `page` (PostgreSQL) also what the page shows besides the verdict: the part type's kept sale-price range
+    and the keys of the events naming the part (by which the write then reads them)."""
     parts, organizations = Part.__table__, Organization.__table__
     types, batches, recalls = PartType.__table__, Batch.__table__, Recall.__table__
     installations, vehicles = Installation.__table__, Vehicle.__table__
@@ -135,6 +138,14 @@ def _scan_read() -> Select:
         where=(installations.c.part_id == parts.c.id) & installations.c.removed_at.is_(None),
         newest=installations.c.installed_at,
     )
+    ranges = SalePriceRange.__table__
+    price_range = _packed(
+        cast(ranges.c.p10, String),
+        cast(ranges.c.p90, String),
+        ranges.c.sales,
+        where=ranges.c.part_type_id == parts.c.part_type_id,
+    )
+    shown = [price_range.label("price_range"), *select_event_keys(parts.c.id)] if page else []
     return (
         select(
             *(parts.c[name] for name in PART_COLUMNS),
@@ -147,6 +158,7 @@ def _scan_read() -> Select:
             installation.label("installation"),
             parts.c.part_type_id,
             parts.c.batch_id,
+            *shown,
         )
         .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
         .with_for_update(of=parts)
@@ -171,20 +183,24 @@ def _state_update() -> Any:
     )
 
 
-def _write_postgresql(with_state: bool = True) -> Select:
+def _write_postgresql(with_state: bool = True, journey: bool = False) -> Select:
     """The kept-state UPDATE (`with_state`), the scan INSERT and this transaction's synchronous_commit in one
-    statement (one round trip); the DML CTEs run although the SELECT does not read them."""
+    statement (one round trip); the DML CTEs run although the SELECT does not read them. With `journey` the
+    statement also returns the part's custody journey for the scan page, by the keys its read returned."""
     stored = _scan_insert("scan_").cte("stored")
     setting = func.set_config("synchronous_commit", bindparam("synchronous_commit"), True)
-    return select(setting).add_cte(*((_state_update().cte("kept"),) if with_state else ()), stored)
+    shown = (packed_journey_by_keys().label("journey"),) if journey else ()
+    return select(setting, *shown).add_cte(*((_state_update().cte("kept"),) if with_state else ()), stored)
 
 
 # Built once per worker process; each compiles once per dialect.
 SCAN_READ = DriverStatement(_scan_read())
+SCAN_READ_PAGE = DriverStatement(_scan_read(page=True))
 STATE_UPDATE = DriverStatement(_state_update())
 SCAN_INSERT = DriverStatement(_scan_insert())
 WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
 INSERT_POSTGRESQL = DriverStatement(_write_postgresql(with_state=False))
+WRITE_POSTGRESQL_PAGE = DriverStatement(_write_postgresql(journey=True))
 
 
 def _utc(text: str) -> datetime:
@@ -220,23 +236,68 @@ def _scanned_part(row: Any) -> ScannedPart:
     )
 
 
+class PageKeys(NamedTuple):
+    """What the scan page's read of a part adds (PostgreSQL): the kept sale-price range and the keys of the
+    events naming the part."""
+
+    price_p10: Decimal | None
+    price_p90: Decimal | None
+    sales: int | None
+    event_ids: list | None
+    event_times: list | None
+
+
+class PageRead(NamedTuple):
+    """What a scan read and wrote for the page besides the verdict: the kept price range and the journey."""
+
+    price_p10: Decimal | None
+    price_p90: Decimal | None
+    sales: int | None
+    journey: list
+
+
 def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:
     """Return what a scan needs of a part, locking its row for the rest of the transaction."""
     row = SCAN_READ.first(session, {"gtin": gtin, "serial": serial})
     return _scanned_part(row) if row is not None else None
 
 
-def store_scan(session: Session, part_id: int | None, state: dict | None, scan: dict, *, durable: bool) -> None:
-    """Store a scan and, for a known part, its new kept state (`state`); on PostgreSQL in one statement, after
-    which the transaction commits without waiting for the WAL flush unless `durable`."""
+def read_part_for_page(session: Session, gtin: str, serial: str) -> tuple[ScannedPart | None, PageKeys | None]:
+    """As `read_part`, with what the scan page adds in the same statement (PostgreSQL only)."""
+    row = SCAN_READ_PAGE.first(session, {"gtin": gtin, "serial": serial})
+    if row is None:
+        return None, None
+    p10, p90, sales = row.price_range or (None,) * 3
+    low, high = (Decimal(p10), Decimal(p90)) if p10 is not None else (None, None)
+    return _scanned_part(row), PageKeys(low, high, sales, row.event_ids, row.event_times)
+
+
+def store_scan(
+    session: Session,
+    part: ScannedPart | None,
+    state: dict | None,
+    scan: dict,
+    *,
+    durable: bool,
+    page: PageKeys | None = None,
+) -> PageRead | None:
+    """Store a scan and, for a known `part`, its new kept state (`state`); on PostgreSQL in one statement, after
+    which the transaction commits without waiting for the WAL flush unless `durable`. With the `page` keys of a
+    known part the same statement reads the part's journey: the page's read is returned."""
     if is_postgresql(session):
         parameters = {f"scan_{name}": value for name, value in scan.items()}
         commit = {"synchronous_commit": "on" if durable else "off"}
         if state is None:
             INSERT_POSTGRESQL.execute(session, {**parameters, **commit})
+        elif page is None:
+            WRITE_POSTGRESQL.execute(session, {"part_id": part.id, **state, **parameters, **commit})
         else:
-            WRITE_POSTGRESQL.execute(session, {"part_id": part_id, **state, **parameters, **commit})
-        return
+            keys = journey_keys(page.event_ids, page.event_times, part.batch_id, part.commissioned_at)
+            parameters = {"part_id": part.id, **state, **parameters, **commit, **keys}
+            written = WRITE_POSTGRESQL_PAGE.first(session, parameters)
+            return PageRead(page.price_p10, page.price_p90, page.sales, unpacked_journey(written.journey))
+        return None
     if state is not None:
-        STATE_UPDATE.execute(session, {"part_id": part_id, **state})
+        STATE_UPDATE.execute(session, {"part_id": part.id, **state})
     SCAN_INSERT.execute(session, scan)
+    return None

@@ -22,7 +22,7 @@ from traceability.driver_sql import DriverStatement
 from traceability.models import Batch, Installation, Part, Sale, Verdict
 from traceability.places import locate
 from traceability.scan_render import outcome_to_dict
-from traceability.scan_storage import ScannedPart, read_part, store_scan
+from traceability.scan_storage import ScannedPart, read_part, read_part_for_page, store_scan
 from traceability.settings import ClonePolicy, TraceabilitySettings
 from traceability.verdicts import (
     BUY_INTENT,
@@ -86,6 +86,7 @@ def verify_scan(
     policy: ClonePolicy,
     async_commit: bool = False,
     client: str | None = None,
+    page: bool = False,
 ) -> ScanOutcome:
     """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
 
@@ -95,11 +96,20 @@ def verify_scan(
 
     A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
     (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
-    without waiting for the WAL flush)."""
+    without waiting for the WAL flush).
+
+    For the scan `page` on PostgreSQL the same two statements also read what the page shows besides the
+    verdict (the kept sale-price range and the part's custody journey): the outcome's `page`."""
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
     city = place.city if place else None
-    part = read_part(session, link.gtin, link.serial) if link is not None else None
+    page_keys = None
+    if link is None:
+        part = None
+    elif page and is_postgresql(session):
+        part, page_keys = read_part_for_page(session, link.gtin, link.serial)
+    else:
+        part = read_part(session, link.gtin, link.serial)
     # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
     # they take turns with its kept state (the last located scan is then also the latest).
     now = utcnow()
@@ -140,8 +150,11 @@ def verify_scan(
         and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
     )
     durable = (alerting and not flooding) or bool(held) or not async_commit
-    store_scan(session, part.id if known else None, state, scan, durable=durable)
-    outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, place.province if place else None)
+    shown = store_scan(
+        session, part if known else None, state, scan, durable=durable, page=page_keys if known else None
+    )
+    province = place.province if place else None
+    outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, province, shown)
     if alerting:
         _alert(session, outcome, part, link, actor, client, flooding=flooding)
     if held and known:
@@ -294,8 +307,10 @@ def scan_part(
     settings: TraceabilitySettings,
     client: str | None,
     today: date,
-) -> dict:
-    """Verify a scanned code; return the verdict JSON and what the scan read of the part (for the page)."""
+    page: bool = False,
+) -> tuple[dict, ScanOutcome]:
+    """Verify a scanned code; return the verdict JSON and the outcome (what the scan read of the part, and for
+    the `page` what it shows besides the verdict where the scan could read it)."""
     outcome = verify_scan(
         session,
         ring,
@@ -307,11 +322,12 @@ def scan_part(
         policy=settings.clone,
         async_commit=settings.scan_async_commit,
         client=client,
+        page=page,
     )
     body = outcome_to_dict(outcome, today, settings.timezone)
     if intent == BUY_INTENT and actor is not None and actor.organization_id is None:
         _record_buy_intent(session, actor, body, outcome.city, outcome.province)
-    return body, outcome.part
+    return body, outcome
 
 
 def _record_buy_intent(session: Session, actor: User, body: dict, city: str | None, province: str | None) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from app.geo import LatLon, great_circle_km
 from traceability.models import PartState, Verdict
-from traceability.scan_storage import SCAN_STATE, ScannedPart
+from traceability.scan_storage import SCAN_STATE, PageRead, ScannedPart
 from traceability.settings import ClonePolicy
 
 # Coarsened positions are about 1 km apart and phones drift: below this no travel speed is computed.
@@ -81,6 +81,8 @@ class ScanOutcome:
     scanned_at: datetime
     city: str | None
     province: str | None
+    # What the scan read and wrote for the scan page besides the verdict, when it was asked to (PostgreSQL).
+    page: PageRead | None = None
 
 
 def recent_cities(kept: list | None, window_start: int) -> dict[str, int]:
