@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from threading import Lock
+from time import monotonic
 from typing import Generic, TypeVar
 
 from sqlalchemy import insert, select, update
@@ -17,6 +18,16 @@ SHOPS = "shops"
 HIGHWAYS = "highways"
 
 T = TypeVar("T")
+
+# How long a process trusts the stamp it last read before reading it again. A change committed in another process
+# (or on another host) reaches every cache within this time, and the busiest public searches (nearest shops,
+# shops ahead) run without a database round trip in between. Tests and scaling notes say "within a second".
+RECHECK_SECONDS = 0.5
+# After this process changed a stamp it reads the stamp on every use for a while: its own change shows on its
+# next request, whenever the change's transaction commits within that time.
+LOCAL_CHANGE_SECONDS = 5.0
+# When this process last gave each stamp a fresh value (time.monotonic).
+_changed_here: dict[str, float] = {}
 
 
 def read_version(session: Session, name: str) -> int:
@@ -31,6 +42,7 @@ def bump_version(session: Session, name: str) -> None:
     later, different change also gets, or a worker would keep an index built from data that never existed.
     """
     stamp = secrets.randbelow(2**31 - 1) + 1
+    _changed_here[name] = monotonic()
     result = session.execute(update(NetworkVersion).where(NetworkVersion.name == name).values(value=stamp))
     if result.rowcount:
         return
@@ -43,7 +55,8 @@ def bump_version(session: Session, name: str) -> None:
 
 
 class VersionedCache(Generic[T]):
-    """One process-wide value rebuilt whenever the database's stamp for it changes (checked on every use)."""
+    """One process-wide value rebuilt whenever the database's stamp for it changes (read at most every
+    RECHECK_SECONDS, and on every use shortly after this process changed it)."""
 
     def __init__(self, name: str, build: Callable[[Session], T]) -> None:
         self.name = name
@@ -51,12 +64,22 @@ class VersionedCache(Generic[T]):
         self.lock = Lock()
         self.version: int | None = None
         self.value: T | None = None
+        self.checked_at = float("-inf")
+
+    def _trusted(self, now: float) -> bool:
+        if self.value is None or now - self.checked_at >= RECHECK_SECONDS:
+            return False
+        return now - _changed_here.get(self.name, float("-inf")) >= LOCAL_CHANGE_SECONDS
 
     def get(self, session: Session) -> T:
         """Return the value for the database's current stamp, rebuilding it when the stamp moved."""
+        now = monotonic()
+        if self._trusted(now):
+            return self.value
         # Read the stamp before the data: a change committed in between makes the next request rebuild again.
         version = read_version(session, self.name)
         with self.lock:
+            self.checked_at = now
             if self.version != version or self.value is None:
                 self.value = self.build(session)
                 self.version = version

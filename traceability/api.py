@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, render_template, request
+from flask import Response, current_app, jsonify, render_template, request
 from pydantic import Field
 
 from app.clock import local_today, zone
@@ -32,6 +32,7 @@ from traceability import (
     scans,
 )
 from traceability.codes import parse_digital_link, read_identifiers
+from traceability.counterfeit_budget import spent_budgets
 from traceability.models import Batch
 from traceability.scan_stats import scan_statistics
 from traceability.settings import TraceabilitySettings, read_settings
@@ -229,6 +230,7 @@ def create_scan(actor, body: ScanIn):
         settings=traceability_settings(),
         client=client_address(),
         today=local_today(settings()),
+        spent=spent_budgets(current_app.extensions),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from app.web.csrf import check_csrf
 from app.web.navigation import NavLink
 from traceability import reporting
 from traceability.codes import read_identifiers
+from traceability.counterfeit_budget import spent_budgets
 from traceability.records import list_vehicle_parts, scan_page_records
 from traceability.scans import scan_part
 from traceability.settings import read_settings
@@ -107,6 +108,7 @@ def scan_page(gtin: str, serial: str):
         client=client_address(),
         today=local_today(settings()),
         page=not as_json,
+        spent=spent_budgets(current_app.extensions),
     )
     if as_json:
         return jsonify(verdict)

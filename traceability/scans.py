@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.customers import find_customer_for_user
 from app.crm.touchpoints import Channel, record_touchpoint
 from app.db import is_postgresql, utcnow
 from app.geo import LatLon, coarsen
-from app.security import Attempt, User
+from app.security import User
 from app.signing import KeyRing
 from traceability.alerts import raise_alert
 from traceability.codes import DigitalLink, origin_of, tag_message
+from traceability.counterfeit_budget import SpentBudgets, within_counterfeit_budget
 from traceability.driver_sql import DriverStatement
 from traceability.models import Batch, Installation, Part, Sale, Verdict
 from traceability.places import locate
@@ -35,8 +36,6 @@ from traceability.verdicts import (
     split_uncorroborated,
 )
 
-COUNTERFEIT_BUCKET = "counterfeit_alerts"
-COUNTERFEIT_WINDOW = timedelta(hours=1)
 FLOOD_CAUSE = "counterfeit_flood"
 
 
@@ -87,12 +86,14 @@ def verify_scan(
     async_commit: bool = False,
     client: str | None = None,
     page: bool = False,
+    spent: SpentBudgets | None = None,
 ) -> ScanOutcome:
     """Judge a scanned code (None: unreadable), store the scan coarsened, and alert the OEM when it looks wrong.
 
     Counterfeit scans from one `client` address raise alerts of their own up to the policy's hourly budget;
     beyond it they count in one flood alert for that address (their scans are stored all the same, and with
-    `async_commit` commit without waiting for the WAL flush).
+    `async_commit` commit without waiting for the WAL flush). `spent` is the process's memory of budgets
+    found spent (counterfeit_budget).
 
     A clean scan of a known part is the locked read and the writes: the kept-state UPDATE and the scan INSERT
     (on PostgreSQL one statement, which with `async_commit` also lets a scan that raises no alert commit
@@ -147,7 +148,7 @@ def verify_scan(
     flooding = (
         verdict == Verdict.COUNTERFEIT
         and client is not None
-        and not _within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour)
+        and not within_counterfeit_budget(session, client, policy.counterfeit_alerts_per_client_hour, spent)
     )
     durable = (alerting and not flooding) or bool(held) or not async_commit
     shown = store_scan(
@@ -177,59 +178,6 @@ def coarsen_address(client: str) -> str:
     except ValueError:
         return "unknown"
     return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 48}", strict=False))
-
-
-def _budget_statement() -> DriverStatement:
-    """Record one counterfeit alert against a client's budget if it has any left, in one statement (the
-    RETURNING row says whether it had): the count and the insert cost one round trip, not two and a flush."""
-    attempts = Attempt.__table__
-    recent = (
-        select(func.count())
-        .select_from(attempts)
-        .where(
-            attempts.c.bucket == bindparam("bucket"),
-            attempts.c.key == bindparam("key"),
-            attempts.c.occurred_at >= bindparam("since", type_=attempts.c.occurred_at.type),
-        )
-        .scalar_subquery()
-    )
-    taken = select(
-        bindparam("bucket", type_=attempts.c.bucket.type),
-        bindparam("key", type_=attempts.c.key.type),
-        bindparam("now", type_=attempts.c.occurred_at.type),
-    ).where(recent < bindparam("limit"))
-    statement = attempts.insert().from_select(["bucket", "key", "occurred_at"], taken)
-    return DriverStatement(statement.returning(attempts.c.id))
-
-
-COUNTERFEIT_BUDGET = _budget_statement()
-# The client's budget is taken under a transaction-scoped advisory lock in this class of keys (any constant no
-# other code uses; the two-key space is apart from the one-key locks such as partition maintenance's).
-BUDGET_LOCK_CLASS = 110_011
-BUDGET_LOCK = DriverStatement(
-    select(func.pg_advisory_xact_lock(bindparam("lock_class"), func.hashtext(bindparam("key", type_=String))))
-)
-
-
-def _within_counterfeit_budget(session: Session, client: str, limit: int) -> bool:
-    """Count a counterfeit scan against its client's hourly alert budget; tell whether it may raise alerts.
-
-    The count and the insert are one statement, but under READ COMMITTED two at once would each count
-    without the other's uncommitted row and both take the last slot. On PostgreSQL the client's advisory
-    lock, held to commit, makes its scans take turns; the count then runs in a statement begun after the
-    previous holder committed, so it sees that row. SQLite has one writer at a time already."""
-    now = utcnow()
-    key = f"client:{client}"
-    if is_postgresql(session):
-        BUDGET_LOCK.execute(session, {"lock_class": BUDGET_LOCK_CLASS, "key": key})
-    parameters = {
-        "bucket": COUNTERFEIT_BUCKET,
-        "key": key,
-        "since": now - COUNTERFEIT_WINDOW,
-        "now": now,
-        "limit": limit,
-    }
-    return COUNTERFEIT_BUDGET.first(session, parameters) is not None
 
 
 def _alert(
@@ -308,6 +256,7 @@ def scan_part(
     client: str | None,
     today: date,
     page: bool = False,
+    spent: SpentBudgets | None = None,
 ) -> tuple[dict, ScanOutcome]:
     """Verify a scanned code; return the verdict JSON and the outcome (what the scan read of the part, and for
     the `page` what it shows besides the verdict where the scan could read it)."""
@@ -323,6 +272,7 @@ def scan_part(
         async_commit=settings.scan_async_commit,
         client=client,
         page=page,
+        spent=spent,
     )
     body = outcome_to_dict(outcome, today, settings.timezone)
     if intent == BUY_INTENT and actor is not None and actor.organization_id is None:

@@ -3,10 +3,9 @@ scans.py, its rendering in scan_render.py and the settings in settings.py (re-ex
 
 from __future__ import annotations
 
+from traceability.counterfeit_budget import COUNTERFEIT_BUCKET, COUNTERFEIT_WINDOW
 from traceability.scan_render import add_months, mask_vin, outcome_to_dict, warranty_status
 from traceability.scans import (
-    COUNTERFEIT_BUCKET,
-    COUNTERFEIT_WINDOW,
     FLOOD_CAUSE,
     coarsen_address,
     find_installation,

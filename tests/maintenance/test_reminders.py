@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.clock import local_today
 from app.config import load_settings
@@ -21,6 +21,7 @@ from milepost.jobs import load_all_tasks
 from tests.chunks import stop_at_commit, watch_commits
 from tests.factories import make_driver, make_vehicle
 from tests.maintenance.factories import ZONE, make_plan, read
+from tests.statements import statements_of
 
 JOB = "maintenance.send_reminders"
 
@@ -107,16 +108,7 @@ def test_the_text_waits_for_the_end_of_quiet_hours(app, make_session, session):
 
 def _round_statements(session, connection, settings) -> tuple[int, dict]:
     """Run one reminder round; return how many statements it sent to the database, and its counts."""
-    statements = []
-
-    def count(*_args) -> None:
-        statements.append(1)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        result = send_reminders(session, settings, utcnow())
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+    result, statements = statements_of(connection, lambda: send_reminders(session, settings, utcnow()))
     return len(statements), result
 
 

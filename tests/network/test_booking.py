@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.config import DEFAULTS
 from app.crm.models import Vehicle
@@ -17,6 +17,7 @@ from network.settings import network_settings
 from tests.factories import auth_header, make_driver, make_user, make_vehicle
 from tests.network.factories import WEEKDAYS, ZONE, make_shop, next_slot
 from tests.races import race
+from tests.statements import statements_of
 
 SETTINGS = network_settings(DEFAULTS)
 
@@ -366,19 +367,8 @@ def _occupy(session, shop, until: datetime) -> None:
 
 def _booking_reads(session, call):
     """Run `call` and return how many statements it sent that read the bookings table."""
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "FROM bookings" in statement:
-            statements.append(statement)
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        result = call()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return result, len(statements)
+    result, statements = statements_of(session, call)
+    return result, len([statement for statement in statements if "FROM bookings" in statement])
 
 
 def test_a_shop_booked_out_for_days_opens_on_its_first_free_day_in_two_reads(session):

@@ -14,6 +14,7 @@ from network.search import Filters, ShopIndex, nearest, nearest_brute_force
 from network.settings import network_settings
 from tests.factories import auth_header, make_user
 from tests.network.factories import make_shop
+from tests.statements import statements_of
 
 SETTINGS = network_settings(DEFAULTS)
 MONDAY_NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -206,20 +207,7 @@ def test_open_now_uses_shanghai_time():
 
 
 def _statements_of(session, call) -> list[str]:
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        call()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return statements
+    return statements_of(session, call)[1]
 
 
 @pytest.mark.parametrize(

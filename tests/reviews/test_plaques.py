@@ -14,6 +14,7 @@ from reviews.plaque_codes import plaque_url
 from reviews.plaques import qr_path
 from tests.factories import auth_header, make_driver, make_user
 from tests.reviews.factories import make_shop, make_shop_staff
+from tests.statements import statements_of
 
 JSON = {"Accept": "application/json"}
 
@@ -174,25 +175,14 @@ def test_forged_plaque_page_says_the_named_shops_standing_does_not_vouch_for_it(
 def test_the_plaque_page_reads_the_shop_its_standing_and_plaques_in_two_statements(client, session):
     """A customer at the counter scans the plaque on the wall: the page is public and frequent, so it reads the
     shop with its live tier, score and latest certification reason at once, then its plaques."""
-    from sqlalchemy import event
 
     shop = make_shop(session)
     url = issue(client, session, shop, "gold")
     parsed = urlparse(url)
     page = f"{parsed.path}?{parsed.query}&lang=en"
     client.get(page)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        response = client.get(page)
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+    response, sent = statements_of(session, lambda: client.get(page))
+    statements = [statement for statement in sent if statement.lstrip().upper().startswith("SELECT")]
 
     assert response.status_code == 200 and b'data-status="valid"' in response.data
     assert len(statements) <= 2, statements

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from app.security import Role
 from tests.factories import make_driver, make_user, make_vehicle, sign_in_client
+from tests.statements import statements_of
 from tests.traceability.factories import install_part_on
 from traceability.recalls import create_recall
 
@@ -66,17 +65,7 @@ def test_vehicle_parts_api_gives_warranty_and_recall(client, session):
 
 
 def _statements(connection, action) -> int:
-    statements = []
-
-    def count(*_args) -> None:
-        statements.append(1)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        action()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return len(statements)
+    return len(statements_of(connection, action)[1])
 
 
 def test_truck_page_reads_its_parts_in_as_many_statements_for_four_parts_as_for_one(client, session, connection):
