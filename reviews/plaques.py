@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import qrcode
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from network.shops import shop_code_of
 from reviews.models import CertificationChange, CertificationState, Plaque, PlaqueRequest, ReissueReason, ShopScore
 from reviews.plaque_codes import plaque_url, sign_plaque, verify_plaque
 from reviews.tiers import Tier, plaque_colour
+from traceability.driver_sql import DriverStatement
 
 
 def active_plaque(session: Session, shop: Shop) -> Plaque | None:
@@ -180,13 +182,56 @@ def request_reissue(session: Session, actor: User, shop: Shop, reason: str, note
     return request
 
 
+class PlaqueShop(NamedTuple):
+    """What a plaque check shows of the shop it names."""
+
+    code: str
+    name: str
+    address: str | None
+    city: str | None
+    province: str | None
+    lat: float
+    lon: float
+
+
+def _plaque_check() -> DriverStatement:
+    """The shop by code with its live tier, score and latest certification reason, one row per plaque, newest
+    first (one row of NULLs for them when it has none): a public page scanned at counters, in one statement."""
+    last_reason = (
+        select(CertificationChange.reason)
+        .where(CertificationChange.shop_id == Shop.id)
+        .order_by(CertificationChange.created_at.desc(), CertificationChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return DriverStatement(
+        select(
+            *(getattr(Shop, name) for name in PlaqueShop._fields),
+            CertificationState.tier,
+            ShopScore.overall,
+            ShopScore.review_count,
+            last_reason.label("last_reason"),
+            Plaque.number,
+            Plaque.revoked_at,
+        )
+        .outerjoin(CertificationState, CertificationState.shop_id == Shop.id)
+        .outerjoin(ShopScore, ShopScore.shop_id == Shop.id)
+        .outerjoin(Plaque, Plaque.shop_id == Shop.id)
+        .where(Shop.code == bindparam("code"))
+        .order_by(Plaque.number.desc())
+    )
+
+
+PLAQUE_CHECK = _plaque_check()
+
+
 @dataclass(frozen=True)
 class PlaqueCheck:
     """What a scanned plaque URL says: genuine and current, stale (replaced), or forged; the live standing."""
 
     status: str
     colour: str
-    shop: Shop | None
+    shop: PlaqueShop | None
     tier: str | None
     rating: float | None
     rating_count: int
@@ -222,31 +267,17 @@ def check_plaque(
     near_km: float,
 ) -> PlaqueCheck:
     """Check a scanned plaque: `valid` (current plaque), `stale` (a replaced one), `forged`, or `unknown_shop`."""
-    # One statement for the shop and its live standing, one for its plaques: a public page scanned at counters.
-    last_reason = (
-        select(CertificationChange.reason)
-        .where(CertificationChange.shop_id == Shop.id)
-        .order_by(CertificationChange.created_at.desc(), CertificationChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = session.execute(
-        select(Shop, CertificationState.tier, ShopScore.overall, ShopScore.review_count, last_reason)
-        .outerjoin(CertificationState, CertificationState.shop_id == Shop.id)
-        .outerjoin(ShopScore, ShopScore.shop_id == Shop.id)
-        .where(Shop.code == shop_code_of(shop_code))
-    ).first()
-    if row is None:
+    rows = PLAQUE_CHECK.all(session, {"code": shop_code_of(shop_code)})
+    if not rows:
         return PlaqueCheck("unknown_shop", "red", None, None, None, 0, None, None, False)
-    shop, tier, overall, review_count, reason = row
+    first = rows[0]
+    shop = PlaqueShop(*(getattr(first, name) for name in PlaqueShop._fields))
+    tier, overall, review_count, reason = first.tier, first.overall, first.review_count, first.last_reason
     status, number = "forged", None
-    plaques = session.execute(
-        select(Plaque.number, Plaque.revoked_at).where(Plaque.shop_id == shop.id).order_by(Plaque.number.desc())
-    )
-    for plaque_number, revoked_at in plaques:
-        if verify_plaque(ring, shop.code, plaque_number, tag or ""):
-            status = "valid" if revoked_at is None else "stale"
-            number = plaque_number
+    for row in rows:  # newest plaque first; a shop without plaques has one row of NULLs for them
+        if row.number is not None and verify_plaque(ring, shop.code, row.number, tag or ""):
+            status = "valid" if row.revoked_at is None else "stale"
+            number = row.number
             break
     tier = tier or Tier.NONE
     distance = great_circle_km(position[0], position[1], shop.lat, shop.lon) if position else None
