@@ -160,7 +160,12 @@ def _scan_read(page: bool = False) -> Select:
             parts.c.batch_id,
             *shown,
         )
-        .where(parts.c.gtin == bindparam("gtin"), parts.c.serial == bindparam("serial"))
+        # By serial on the (serial, gtin) key, the code's own GTIN first: when only another GTIN has the serial
+        # that part comes back (not the code's part, but the scan then knows it is a GTIN mismatch without a
+        # statement of its own); serials are unique in practice, so this reads one row.
+        .where(parts.c.serial == bindparam("serial"))
+        .order_by((parts.c.gtin == bindparam("gtin")).desc())
+        .limit(1)
         .with_for_update(of=parts)
     )
 
@@ -256,20 +261,33 @@ class PageRead(NamedTuple):
     journey: list
 
 
-def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:
-    """Return what a scan needs of a part, locking its row for the rest of the transaction."""
-    row = SCAN_READ.first(session, {"gtin": gtin, "serial": serial})
-    return _scanned_part(row) if row is not None else None
+class PartRead(NamedTuple):
+    """What a scan's read found: the part with the code's GTIN and serial (None if none), for the page what it
+    shows besides the verdict, and whether a part of another GTIN has the serial."""
+
+    part: ScannedPart | None
+    page: PageKeys | None
+    serial_elsewhere: bool
 
 
-def read_part_for_page(session: Session, gtin: str, serial: str) -> tuple[ScannedPart | None, PageKeys | None]:
-    """As `read_part`, with what the scan page adds in the same statement (PostgreSQL only)."""
-    row = SCAN_READ_PAGE.first(session, {"gtin": gtin, "serial": serial})
+def read_scanned(session: Session, gtin: str, serial: str, page: bool = False) -> PartRead:
+    """Return what a scan needs of the part a code names, locking its row for the rest of the transaction; for
+    the `page`, with what the scan page adds in the same statement (PostgreSQL only)."""
+    row = (SCAN_READ_PAGE if page else SCAN_READ).first(session, {"gtin": gtin, "serial": serial})
     if row is None:
-        return None, None
+        return PartRead(None, None, False)
+    if row.gtin != gtin:
+        return PartRead(None, None, True)
+    if not page:
+        return PartRead(_scanned_part(row), None, False)
     p10, p90, sales = row.price_range or (None,) * 3
     low, high = (Decimal(p10), Decimal(p90)) if p10 is not None else (None, None)
-    return _scanned_part(row), PageKeys(low, high, sales, row.event_ids, row.event_times)
+    return PartRead(_scanned_part(row), PageKeys(low, high, sales, row.event_ids, row.event_times), False)
+
+
+def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:
+    """Return what a scan needs of a part, locking its row for the rest of the transaction."""
+    return read_scanned(session, gtin, serial).part
 
 
 def store_scan(

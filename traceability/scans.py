@@ -7,7 +7,7 @@ import ipaddress
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.crm.customers import find_customer_for_user
@@ -19,11 +19,10 @@ from app.signing import KeyRing
 from traceability.alerts import raise_alert
 from traceability.codes import DigitalLink, origin_of, tag_message
 from traceability.counterfeit_budget import SpentBudgets, within_counterfeit_budget
-from traceability.driver_sql import DriverStatement
 from traceability.models import Batch, Installation, Part, Sale, Verdict
 from traceability.places import locate
 from traceability.scan_render import outcome_to_dict
-from traceability.scan_storage import ScannedPart, read_part, read_part_for_page, store_scan
+from traceability.scan_storage import PartRead, ScannedPart, read_scanned, store_scan
 from traceability.settings import ClonePolicy, TraceabilitySettings
 from traceability.verdicts import (
     BUY_INTENT,
@@ -37,6 +36,7 @@ from traceability.verdicts import (
 )
 
 FLOOD_CAUSE = "counterfeit_flood"
+NOTHING_READ = PartRead(None, None, False)
 
 
 def find_part(session: Session, gtin: str, serial: str) -> Part | None:
@@ -53,9 +53,7 @@ def find_part(session: Session, gtin: str, serial: str) -> Part | None:
     return session.scalar(statement)
 
 
-def _identity_reasons(
-    session: Session, ring: KeyRing, link: DigitalLink, part: ScannedPart | None, origin: str
-) -> list[str]:
+def _identity_reasons(ring: KeyRing, link: DigitalLink, read: PartRead, origin: str) -> list[str]:
     reasons = []
     if link.origin is not None and link.origin != origin:
         reasons.append("foreign_origin")
@@ -63,14 +61,9 @@ def _identity_reasons(
         reasons.append("missing_tag")
     elif not ring.verify(tag_message(link.gtin, link.serial), link.tag):
         reasons.append("bad_tag")
-    if part is None:
-        elsewhere = SERIAL_ELSEWHERE.first(session, {"serial": link.serial})
-        reasons.append("gtin_mismatch" if elsewhere else "unknown_serial")
+    if read.part is None:
+        reasons.append("gtin_mismatch" if read.serial_elsewhere else "unknown_serial")
     return reasons
-
-
-# Whether any part has the serial (under another GTIN): on the (serial, gtin) key, straight on the driver.
-SERIAL_ELSEWHERE = DriverStatement(select(Part.id).where(Part.serial == bindparam("serial")).limit(1))
 
 
 def verify_scan(
@@ -104,13 +97,8 @@ def verify_scan(
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
     city = place.city if place else None
-    page_keys = None
-    if link is None:
-        part = None
-    elif page and is_postgresql(session):
-        part, page_keys = read_part_for_page(session, link.gtin, link.serial)
-    else:
-        part = read_part(session, link.gtin, link.serial)
+    read = read_scanned(session, link.gtin, link.serial, page and is_postgresql(session)) if link else NOTHING_READ
+    part, page_keys = read.part, read.page
     # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
     # they take turns with its kept state (the last located scan is then also the latest).
     now = utcnow()
@@ -118,7 +106,7 @@ def verify_scan(
     if link is None:
         verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
     else:
-        identity = _identity_reasons(session, ring, link, part, origin)
+        identity = _identity_reasons(ring, link, read, origin)
         signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
         by_staff = actor is not None and actor.organization_id is not None
         trusted = part is None or corroborated(part, by_staff, policy)

@@ -7,12 +7,17 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.security import Role
+from tests.conftest import PUBLIC_BASE_URL
 from tests.factories import make_organization, make_user, make_vehicle
-from tests.traceability.factories import activation_code, make_batch, record, stock_parts
+from tests.statements import statements_of
+from tests.traceability.factories import activation_code, keyring_for_tests, make_batch, record, stock_parts
+from traceability.codes import build_part_url, tag_message
 from traceability.commissioning import list_batch_parts
 from traceability.models import Installation, Recall
 from traceability.recalls import create_recall
 from traceability.scan_storage import read_part
+
+JSON = {"Accept": "application/json"}
 
 
 def test_read_part_of_a_fresh_part_has_its_factory_record_and_nothing_else(session):
@@ -63,3 +68,38 @@ def test_read_part_of_an_installed_part_has_seller_installation_and_recall(sessi
 
 def test_read_part_of_an_unknown_code_is_none(session):
     assert read_part(session, "06901234000016", "NOSUCHSERIAL") is None
+
+
+def _signed_path(gtin: str, serial: str) -> str:
+    """The path of a code correctly signed for `gtin` and `serial`, issued or not."""
+    tag = keyring_for_tests().sign(tag_message(gtin, serial))
+    return build_part_url(PUBLIC_BASE_URL, gtin, serial, tag).removeprefix(PUBLIC_BASE_URL)
+
+
+def _part_reads(statements: list[str]) -> list[str]:
+    return [
+        statement for statement in statements if statement.lstrip().startswith("SELECT") and "FROM parts" in statement
+    ]
+
+
+def test_a_real_serial_under_another_gtin_is_a_gtin_mismatch_found_by_the_one_read(client, session):
+    part = list_batch_parts(session, make_batch(session, quantity=1))[0]
+    other_gtin = "06901234000023" if part.gtin != "06901234000023" else "06901234000030"
+
+    response, statements = statements_of(
+        session, lambda: client.get(_signed_path(other_gtin, part.serial), headers=JSON)
+    )
+
+    assert response.json["verdict"] == "counterfeit" and response.json["reasons"] == ["gtin_mismatch"]
+    assert len(_part_reads(statements)) == 1
+
+
+def test_an_unknown_serial_is_judged_by_the_one_read(client, session):
+    part = list_batch_parts(session, make_batch(session, quantity=1))[0]
+
+    response, statements = statements_of(
+        session, lambda: client.get(_signed_path(part.gtin, "NEVERISSUED1"), headers=JSON)
+    )
+
+    assert response.json["verdict"] == "counterfeit" and response.json["reasons"] == ["unknown_serial"]
+    assert len(_part_reads(statements)) == 1
