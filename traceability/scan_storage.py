@@ -201,6 +201,12 @@ def _write_postgresql(with_state: bool = True, journey: bool = False) -> Select:
 # Built once per worker process; each compiles once per dialect.
 SCAN_READ = DriverStatement(_scan_read())
 SCAN_READ_PAGE = DriverStatement(_scan_read(page=True))
+FORGED_READ = DriverStatement(
+    select(Part.__table__.c.gtin, Part.__table__.c.holder_id)
+    .where(Part.__table__.c.serial == bindparam("serial"))
+    .order_by((Part.__table__.c.gtin == bindparam("gtin")).desc())
+    .limit(1)
+)
 STATE_UPDATE = DriverStatement(_state_update())
 SCAN_INSERT = DriverStatement(_scan_insert())
 WRITE_POSTGRESQL = DriverStatement(_write_postgresql())
@@ -262,27 +268,45 @@ class PageRead(NamedTuple):
 
 
 class PartRead(NamedTuple):
-    """What a scan's read found: the part with the code's GTIN and serial (None if none), for the page what it
-    shows besides the verdict, and whether a part of another GTIN has the serial."""
+    """What a scan's read found: the part with the code's GTIN and serial (None if none, or if the code was
+    read as forged), for the page what it shows besides the verdict, `missing` ("unknown_serial" or
+    "gtin_mismatch") when no part has the code's GTIN and serial, and the holder of the part that has them."""
 
     part: ScannedPart | None
     page: PageKeys | None
-    serial_elsewhere: bool
+    missing: str | None
+    holder_id: int | None
+
+
+def _missing(row: Any, gtin: str) -> PartRead | None:
+    """The read of a code no part has, or None when the row is the code's own part."""
+    if row is None:
+        return PartRead(None, None, "unknown_serial", None)
+    if row.gtin != gtin:
+        return PartRead(None, None, "gtin_mismatch", None)
+    return None
 
 
 def read_scanned(session: Session, gtin: str, serial: str, page: bool = False) -> PartRead:
     """Return what a scan needs of the part a code names, locking its row for the rest of the transaction; for
     the `page`, with what the scan page adds in the same statement (PostgreSQL only)."""
     row = (SCAN_READ_PAGE if page else SCAN_READ).first(session, {"gtin": gtin, "serial": serial})
-    if row is None:
-        return PartRead(None, None, False)
-    if row.gtin != gtin:
-        return PartRead(None, None, True)
+    missing = _missing(row, gtin)
+    if missing is not None:
+        return missing
+    part = _scanned_part(row)
     if not page:
-        return PartRead(_scanned_part(row), None, False)
+        return PartRead(part, None, None, part.holder_id)
     p10, p90, sales = row.price_range or (None,) * 3
     low, high = (Decimal(p10), Decimal(p90)) if p10 is not None else (None, None)
-    return PartRead(_scanned_part(row), PageKeys(low, high, sales, row.event_ids, row.event_times), False)
+    return PartRead(part, PageKeys(low, high, sales, row.event_ids, row.event_times), None, part.holder_id)
+
+
+def read_forged(session: Session, gtin: str, serial: str) -> PartRead:
+    """Return the read of a code already found forged (its tag or origin): whether a part has its GTIN and
+    serial and who holds it, for the alert. No lock and nothing the verdict would show: the scan names no part."""
+    row = FORGED_READ.first(session, {"gtin": gtin, "serial": serial})
+    return _missing(row, gtin) or PartRead(None, None, None, row.holder_id)
 
 
 def read_part(session: Session, gtin: str, serial: str) -> ScannedPart | None:

@@ -22,7 +22,7 @@ from traceability.counterfeit_budget import SpentBudgets, within_counterfeit_bud
 from traceability.models import Batch, Installation, Part, Sale, Verdict
 from traceability.places import locate
 from traceability.scan_render import outcome_to_dict
-from traceability.scan_storage import PartRead, ScannedPart, read_scanned, store_scan
+from traceability.scan_storage import PartRead, ScannedPart, read_forged, read_scanned, store_scan
 from traceability.settings import ClonePolicy, TraceabilitySettings
 from traceability.verdicts import (
     BUY_INTENT,
@@ -36,7 +36,7 @@ from traceability.verdicts import (
 )
 
 FLOOD_CAUSE = "counterfeit_flood"
-NOTHING_READ = PartRead(None, None, False)
+NOTHING_READ = PartRead(None, None, None, None)
 
 
 def find_part(session: Session, gtin: str, serial: str) -> Part | None:
@@ -53,7 +53,8 @@ def find_part(session: Session, gtin: str, serial: str) -> Part | None:
     return session.scalar(statement)
 
 
-def _identity_reasons(ring: KeyRing, link: DigitalLink, read: PartRead, origin: str) -> list[str]:
+def _forgery_reasons(ring: KeyRing, link: DigitalLink, origin: str) -> list[str]:
+    """Return what the code itself says is wrong (its origin, its tag), before any read."""
     reasons = []
     if link.origin is not None and link.origin != origin:
         reasons.append("foreign_origin")
@@ -61,8 +62,6 @@ def _identity_reasons(ring: KeyRing, link: DigitalLink, read: PartRead, origin: 
         reasons.append("missing_tag")
     elif not ring.verify(tag_message(link.gtin, link.serial), link.tag):
         reasons.append("bad_tag")
-    if read.part is None:
-        reasons.append("gtin_mismatch" if read.serial_elsewhere else "unknown_serial")
     return reasons
 
 
@@ -97,7 +96,15 @@ def verify_scan(
     coarse = LatLon(coarsen(position.lat), coarsen(position.lon)) if position is not None else None
     place = locate(coarse.lat, coarse.lon) if coarse is not None else None
     city = place.city if place else None
-    read = read_scanned(session, link.gtin, link.serial, page and is_postgresql(session)) if link else NOTHING_READ
+    forged = _forgery_reasons(ring, link, origin) if link is not None else []
+    if link is None:
+        read = NOTHING_READ
+    elif forged:
+        # A forged code names no part whatever the database holds: only whether its part exists, and who holds
+        # it (the alert goes to them), are read; the part is neither locked nor shown.
+        read = read_forged(session, link.gtin, link.serial)
+    else:
+        read = read_scanned(session, link.gtin, link.serial, page and is_postgresql(session))
     part, page_keys = read.part, read.page
     # The time is taken once the part's row is locked, so concurrent scans of one part are timed in the order
     # they take turns with its kept state (the last located scan is then also the latest).
@@ -106,7 +113,7 @@ def verify_scan(
     if link is None:
         verdict, reasons = Verdict.COUNTERFEIT, ["malformed_code"]
     else:
-        identity = _identity_reasons(ring, link, read, origin)
+        identity = forged + ([read.missing] if read.missing else [])
         signals = [] if identity or part is None else clone_signals(part, coarse, city, intent, now, policy)
         by_staff = actor is not None and actor.organization_id is not None
         trusted = part is None or corroborated(part, by_staff, policy)
@@ -145,7 +152,7 @@ def verify_scan(
     province = place.province if place else None
     outcome = ScanOutcome(verdict, reasons, part if known else None, now, city, province, shown)
     if alerting:
-        _alert(session, outcome, part, link, actor, client, flooding=flooding)
+        _alert(session, outcome, part, read.holder_id, link, actor, client, flooding=flooding)
     if held and known:
         # The raw signal still reaches the OEM, under a cause that does not keep the part suspect.
         raise_alert(
@@ -172,13 +179,14 @@ def _alert(
     session: Session,
     outcome: ScanOutcome,
     part: ScannedPart | None,
+    holder_id: int | None,
     link: DigitalLink | None,
     actor: User | None,
     client: str | None,
     *,
     flooding: bool,
 ) -> None:
-    concerned = part.holder_id if part is not None else None
+    concerned = holder_id
     if concerned is None and actor is not None:
         concerned = actor.organization_id
     details = {

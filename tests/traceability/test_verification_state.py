@@ -391,3 +391,30 @@ def test_migration_backfill_rebuilds_the_kept_state_from_the_history(connection,
 
 def test_every_persistent_signal_has_a_kept_bit():
     assert set(PERSISTENT_SIGNALS) == set(SIGNAL_CAUSES)
+
+
+def test_a_forged_code_of_a_real_part_neither_locks_the_part_nor_names_it(committed_engine):
+    """A script sending a real part's code with a wrong tag must not queue genuine scans of that part behind
+    its own transactions: the forged scan reads only who holds the part (its alert goes to them)."""
+    if committed_engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serializes writers)")
+    sessions = make_sessionmaker(committed_engine)
+    with sessions() as setup:
+        dealer = make_organization(setup, kind="dealer", city="Zhengzhou", lat=34.75, lon=113.62)
+        part = list_batch_parts(setup, make_batch(setup, quantity=1))[0]
+        stock_parts(setup, [part], dealer)
+        setup.commit()
+        part_id, holder_id = part.id, dealer.id
+        forged = replace(parse_digital_link(part_url(part)), tag="A" + "0" * 16)
+    with sessions() as forging, sessions() as other:
+        outcome = verify(forging, forged, LatLon(34.75, 113.62), async_commit=False)
+        # The forged scan's transaction is still open; a genuine scan would take this lock at once.
+        locked = other.execute(
+            text("SELECT id FROM parts WHERE id = :id FOR UPDATE NOWAIT"), {"id": part_id}
+        ).scalar_one()
+        alert = forging.execute(select(Alert.organization_id, Alert.part_id).where(Alert.cause == "bad_tag")).one()
+        forging.rollback()
+
+    assert outcome.verdict == "counterfeit" and outcome.reasons == ["bad_tag"] and outcome.part is None
+    assert locked == part_id
+    assert alert.organization_id == holder_id and alert.part_id is None
