@@ -163,7 +163,7 @@ def refresh_sale_price_ranges(session: Session) -> int:
 
 # One row by its primary key, straight on the driver: the scan page reads it on every view.
 PRICE_RANGE = DriverStatement(
-    select(SalePriceRange.p10.label("price_p10"), SalePriceRange.p90.label("price_p90"), SalePriceRange.sales).where(
+    select(SalePriceRange.p10, SalePriceRange.p90, SalePriceRange.sales).where(
         SalePriceRange.part_type_id == bindparam("part_type_id")
     )
 )
@@ -175,9 +175,9 @@ def sale_price_range(session: Session, part_type_id: int) -> dict | None:
 
 
 def _price_range(kept: Any) -> dict | None:
-    if kept is None or kept.price_p10 is None:
+    if kept is None or kept.p10 is None:
         return None
-    return {"p10": f"{kept.price_p10:.2f}", "p90": f"{kept.price_p90:.2f}", "sales": kept.sales}
+    return {"p10": f"{kept.p10:.2f}", "p90": f"{kept.p90:.2f}", "sales": kept.sales}
 
 
 def scan_page_records(
@@ -190,7 +190,7 @@ def scan_page_records(
     if part is None:
         return None, []
     if outcome.page is not None:
-        return _price_range(outcome.page), _summary(outcome.page.journey, config_or_tz)
+        return _price_range(outcome.page.kept), _summary(outcome.page.journey, config_or_tz)
     return sale_price_range(session, part.part_type_id), custody_summary(session, part, config_or_tz)
 
 

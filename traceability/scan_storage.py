@@ -107,7 +107,7 @@ def _packed(
 
 
 def _scan_read(page: bool = False) -> Select:
-    """The part by its (gtin, serial) unique index, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    """The part by its serial on the (serial, gtin) unique index, row-locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
     already serializes writers) so that concurrent scans of one part take turns with its kept state. For the
     `page` (PostgreSQL) also what the page shows besides the verdict: the part type's kept sale-price range
     and the keys of the events naming the part (by which the write then reads them)."""
@@ -254,19 +254,18 @@ class PageKeys(NamedTuple):
     """What the scan page's read of a part adds (PostgreSQL): the kept sale-price range and the keys of the
     events naming the part."""
 
-    price_p10: Decimal | None
-    price_p90: Decimal | None
+    p10: Decimal | None
+    p90: Decimal | None
     sales: int | None
     event_ids: list | None
     event_times: list | None
 
 
 class PageRead(NamedTuple):
-    """What a scan read and wrote for the page besides the verdict: the kept price range and the journey."""
+    """What a scan read and wrote for the page besides the verdict: the read's keys (with the kept price range)
+    and the journey the write read by them."""
 
-    price_p10: Decimal | None
-    price_p90: Decimal | None
-    sales: int | None
+    kept: PageKeys
     journey: list
 
 
@@ -340,7 +339,7 @@ def store_scan(
             keys = journey_keys(page.event_ids, page.event_times, part.batch_id, part.commissioned_at)
             parameters = {"part_id": part.id, **state, **parameters, **commit, **keys}
             written = WRITE_POSTGRESQL_PAGE.first(session, parameters)
-            return PageRead(page.price_p10, page.price_p90, page.sales, unpacked_journey(written.journey))
+            return PageRead(page, unpacked_journey(written.journey))
         return None
     if state is not None:
         STATE_UPDATE.execute(session, {"part_id": part.id, **state})

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.security import Attempt
 from tests.hand_clock import HandClock
+from tests.statements import statements_of
 from traceability import counterfeit_budget
 from traceability.counterfeit_budget import (
     COUNTERFEIT_BUCKET,
@@ -17,7 +18,6 @@ from traceability.counterfeit_budget import (
     SpentBudgets,
     within_counterfeit_budget,
 )
-from traceability.driver_sql import DriverStatement
 
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 CLIENT = "203.0.113.9"
@@ -30,25 +30,11 @@ def clock(monkeypatch) -> HandClock:
     return clock
 
 
-@pytest.fixture
-def statements(monkeypatch) -> list[str]:
-    """The statements run on the driver (where the budget's run), as they go."""
-    run = DriverStatement._run
-    seen: list[str] = []
-
-    def recording(self, session, parameters):
-        seen.append(str(self.statement))
-        return run(self, session, parameters)
-
-    monkeypatch.setattr(DriverStatement, "_run", recording)
-    return seen
-
-
 def _counted(session) -> int:
     return session.scalar(select(func.count()).select_from(Attempt).where(Attempt.bucket == COUNTERFEIT_BUCKET))
 
 
-def test_a_spent_budget_is_remembered_until_its_oldest_alert_leaves_the_hour(session, clock, statements):
+def test_a_spent_budget_is_remembered_until_its_oldest_alert_leaves_the_hour(session, clock):
     spent = SpentBudgets()
     taken = []
     for minute in (0, 10):
@@ -56,11 +42,11 @@ def test_a_spent_budget_is_remembered_until_its_oldest_alert_leaves_the_hour(ses
         taken.append(within_counterfeit_budget(session, CLIENT, 2, spent))
     clock.now = START + timedelta(minutes=20)
     refused = within_counterfeit_budget(session, CLIENT, 2, spent)
-    statements.clear()
 
     clock.now = START + COUNTERFEIT_WINDOW - timedelta(seconds=1)
-    remembered = within_counterfeit_budget(session, CLIENT, 2, spent)
-    without_statements = list(statements)
+    remembered, without_statements = statements_of(
+        session, lambda: within_counterfeit_budget(session, CLIENT, 2, spent)
+    )
     clock.now = START + COUNTERFEIT_WINDOW + timedelta(seconds=1)  # the first alert has left the hour
     freed = within_counterfeit_budget(session, CLIENT, 2, spent)
     refused_again = within_counterfeit_budget(session, CLIENT, 2, spent)
@@ -82,12 +68,11 @@ def test_the_memory_is_per_client_and_per_budget(session, clock):
     assert other_client is True and larger_budget is True
 
 
-def test_without_a_memory_every_scan_asks_the_database(session, clock, statements):
+def test_without_a_memory_every_scan_asks_the_database(session, clock):
     for _ in range(3):
         within_counterfeit_budget(session, CLIENT, 2)
-    statements.clear()
 
-    refused = within_counterfeit_budget(session, CLIENT, 2)
+    refused, statements = statements_of(session, lambda: within_counterfeit_budget(session, CLIENT, 2))
 
     assert refused is False and statements
 
